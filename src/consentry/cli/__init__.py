@@ -1,0 +1,1 @@
+"""The ``consentry`` command: thin Typer layers over the library."""

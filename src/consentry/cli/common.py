@@ -1,0 +1,67 @@
+"""What every command shares: the workspace option, the console, and error → exit code mapping."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from consentry.errors import ConsentryError, UsageError
+from consentry.workspace import Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder [env: CONSENTRY_WORKSPACE; default: ./.consentry].",
+        show_default=False,
+    ),
+]
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn Consentry's named errors into a clear message and the error's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConsentryError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def open_workspace(root: Path | None) -> Workspace:
+    return Workspace.open(root)
+
+
+def parse_time(text: str | None, *, option: str = "--at") -> datetime:
+    """RFC 3339 time with offset (``Z`` allowed), or now when not given."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: not an RFC 3339 time: {text!r}") from None
+    if t.tzinfo is None:
+        raise UsageError(f"{option}: the time needs a UTC offset (e.g. {text}Z): {text!r}")
+    return t
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,30 @@
+"""The ``consentry`` command line. Each group of commands lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from consentry.cli import consent, ledger, policy, workspace
+
+app = typer.Typer(
+    name="consentry",
+    help=(
+        "Consent-first gate between a social platform's user content and AI training.\n\n"
+        "Start with `consentry init`, record choices with `consentry consent grant|deny`, "
+        "and prove the ledger with `consentry ledger verify`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+
+workspace.register(app)
+app.add_typer(consent.app, name="consent")
+app.add_typer(ledger.app, name="ledger")
+app.add_typer(policy.app, name="policy")
+# Command groups added by other modules register here, one line each:
+# (importers, demo, scrub, snapshot)
+
+
+if __name__ == "__main__":
+    app()

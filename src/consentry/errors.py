@@ -1,0 +1,69 @@
+"""The documented exception tree. The CLI maps each class to an exit code and a clear message.
+
+    ConsentryError
+    ├── UsageError            bad argument from a caller (unknown purpose, bad time, …)
+    ├── PolicyError           a policy file with problems (each: key + reason)
+    ├── WorkspaceError        no workspace, or a broken one
+    ├── LedgerError
+    │   ├── LedgerIntegrityError   the chain does not verify (names the first bad entry)
+    │   └── LedgerBackendError     the database refused or is unreachable
+    └── ImportDataError       input that cannot be read at all
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ConsentryError(Exception):
+    """Base of every error Consentry raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(ConsentryError):
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProblem:
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.reason}" if self.key else self.reason
+
+
+class PolicyError(ConsentryError):
+    exit_code = 3
+
+    def __init__(self, problems: Sequence[PolicyProblem], source: str) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"policy {source} has {len(self.problems)} problem(s):\n{lines}")
+
+
+class WorkspaceError(ConsentryError):
+    exit_code = 4
+
+
+class LedgerError(ConsentryError):
+    exit_code = 5
+
+
+class LedgerIntegrityError(LedgerError):
+    exit_code = 6
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        self.seq = seq
+        super().__init__(message)
+
+
+class LedgerBackendError(LedgerError):
+    exit_code = 7
+
+
+class ImportDataError(ConsentryError):
+    exit_code = 8
