@@ -1,13 +1,13 @@
 """The documented exception tree. The CLI maps each class to an exit code and a clear message.
 
-    ConsentryError
-    ├── UsageError            bad argument from a caller (unknown purpose, bad time, …)
-    ├── PolicyError           a policy file with problems (each: key + reason)
-    ├── WorkspaceError        no workspace, or a broken one
-    ├── LedgerError
-    │   ├── LedgerIntegrityError   the chain does not verify (names the first bad entry)
-    │   └── LedgerBackendError     the database refused or is unreachable
-    └── ImportDataError       input that cannot be read at all
+ConsentryError
+├── UsageError            bad argument from a caller (unknown purpose, bad time, …)
+├── PolicyError           a policy file with problems (each: key + reason)
+├── WorkspaceError        no workspace, or a broken one
+├── LedgerError
+│   ├── LedgerIntegrityError   the chain does not verify (names the first bad entry)
+│   └── LedgerBackendError     the database refused or is unreachable
+└── ImportDataError       input that cannot be read at all
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ class Workspace:
         # The URL is written even when it came from CONSENTRY_DB, so that the workspace names
         # its database; the variable still wins at open time.
         config_path.write_text(
-            f"# Consentry workspace\ndb = {_toml_string(url)}\npolicy = \"policy.toml\"\n", "utf-8"
+            f'# Consentry workspace\ndb = {_toml_string(url)}\npolicy = "policy.toml"\n', "utf-8"
         )
         ws = cls.open(path)
         ws.ledger().close()  # creates the database and runs migrations

@@ -40,7 +40,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ConsentryError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -59,8 +59,16 @@ def parse_time(text: str | None, *, option: str = "--at") -> datetime:
     except ValueError:
         raise UsageError(f"{option}: not an RFC 3339 time: {text!r}") from None
     if t.tzinfo is None:
-        raise UsageError(f"{option}: the time needs a UTC offset (e.g. {text}Z): {text!r}")
+        raise UsageError(
+            f"{option}: the time needs a UTC offset, e.g. 2024-07-27T08:00:00Z or "
+            f"2024-07-27T10:00:00+02:00: {text!r}"
+        )
     return t
+
+
+def fmt_time(t: datetime) -> str:
+    """Compact UTC time for tables: 2024-07-27 08:00:00Z."""
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def is_terminal() -> bool:

@@ -135,7 +135,7 @@ def account_payload(c: AccountChange, recorded_us: int) -> Payload:
         str(country) if country is not None else None,
         birth.isoformat() if isinstance(birth, date) else None,
         int(bool(protected)) if protected is not None else None,
-        AccountStatus(status).value if status is not None else None,
+        AccountStatus(str(status)).value if status is not None else None,
         to_us(c.at),
         recorded_us,
     )
@@ -150,7 +150,7 @@ def payload_of(item: ConsentDecision | AccountChange, recorded_us: int) -> Paylo
 def chain_rows(
     payloads: Sequence[Payload], next_seq: int, prev_hash: bytes
 ) -> tuple[list[Row], bytes]:
-    """Rows (in ``ROW_FIELDS`` order) for payloads appended after ``prev_hash``; and the new head."""
+    """Rows (``ROW_FIELDS`` order) for payloads appended after ``prev_hash``, and the new head."""
     rows: list[Row] = []
     urandom, sha256 = os.urandom, hashlib.sha256
     seq = next_seq
@@ -182,7 +182,9 @@ class Position:
         try:
             bytes.fromhex(digest)
         except ValueError:
-            raise ValueError(f"not a ledger position SEQ:HASH (hash is not hex): {text!r}") from None
+            raise ValueError(
+                f"not a ledger position SEQ:HASH (hash is not hex): {text!r}"
+            ) from None
         return cls(int(seq), digest.lower())
 
 

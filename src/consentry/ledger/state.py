@@ -68,7 +68,8 @@ def _last_per_group(
 
 
 def fold_consent_state(rows: pa.Table | None, recipient: str | None) -> pa.Table:
-    """Rows: ``account_id, purpose, scope ('' = all), decision, recipient ('' = any), seq, at_us``."""
+    """Fold rows ``account_id, purpose, scope ('' = all), decision, recipient ('' = any), seq,
+    at_us`` into the effective decision per account, purpose and scope."""
     if rows is None or rows.num_rows == 0:
         return CONSENT_STATE_SCHEMA.empty_table()
     wanted = pc.equal(rows["recipient"], "")
@@ -80,7 +81,9 @@ def fold_consent_state(rows: pa.Table | None, recipient: str | None) -> pa.Table
     general = rows.filter(unscoped)
     parts = [scoped]
     for scope in SCOPES:
-        parts.append(general.set_column(2, "scope", pa.array([scope] * general.num_rows, pa.string())))
+        parts.append(
+            general.set_column(2, "scope", pa.array([scope] * general.num_rows, pa.string()))
+        )
     expanded = pa.concat_tables(parts).combine_chunks()
     if expanded.num_rows == 0:
         return CONSENT_STATE_SCHEMA.empty_table()
@@ -100,7 +103,9 @@ def fold_consent_state(rows: pa.Table | None, recipient: str | None) -> pa.Table
         },
         schema=CONSENT_STATE_SCHEMA,
     )
-    return table.sort_by([("account_id", "ascending"), ("purpose", "ascending"), ("scope", "ascending")])
+    return table.sort_by(
+        [("account_id", "ascending"), ("purpose", "ascending"), ("scope", "ascending")]
+    )
 
 
 def fold_account_states(rows: pa.Table | None) -> pa.Table:
@@ -113,7 +118,7 @@ def fold_account_states(rows: pa.Table | None) -> pa.Table:
     at = rows["at_us"].to_numpy().astype(np.int64)
     seq = rows["seq"].to_numpy().astype(np.int64)
     mask = rows["attr_mask"].to_numpy(zero_copy_only=False).astype(np.int64)
-    # One row per account: its latest entry of any kind, as the frame to fill attribute by attribute.
+    # One row per account (its latest entry of any kind): the frame filled attribute by attribute.
     latest = _last_per_group([accounts], at, seq)
     latest_ids = rows["account_id"].take(pa.array(latest))
     n = len(latest)
@@ -145,7 +150,9 @@ def fold_account_states(rows: pa.Table | None) -> pa.Table:
     birth_text = columns["birth_date"].cast(pa.string())
     birth = pc.if_else(pc.equal(birth_text, ""), None, birth_text)
     protected = pc.equal(columns["protected"].cast(pa.int64()), 1)
-    status = pc.if_else(pc.equal(columns["status"], ""), AccountStatus.ACTIVE.value, columns["status"])
+    status = pc.if_else(
+        pc.equal(columns["status"], ""), AccountStatus.ACTIVE.value, columns["status"]
+    )
     created = pc.equal(rows["kind"], "account_created")
     created_idx = np.nonzero(created.to_numpy(zero_copy_only=False))[0]
     created_seq = np.full(n, -1, dtype=np.int64)
@@ -167,6 +174,8 @@ def fold_account_states(rows: pa.Table | None) -> pa.Table:
     )
     created_valid = pa.array(created_seq >= 0)
     table = table.set_column(
-        5, "created_seq", pc.if_else(created_valid, table["created_seq"], pa.scalar(None, pa.int64()))
+        5,
+        "created_seq",
+        pc.if_else(created_valid, table["created_seq"], pa.scalar(None, pa.int64())),
     )
     return table.sort_by("account_id")

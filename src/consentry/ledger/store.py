@@ -67,7 +67,9 @@ class AsOf:
                 f"--as-of takes a sequence number or an RFC 3339 time, got {text!r}"
             ) from None
         if t.tzinfo is None:
-            raise UsageError(f"--as-of time needs a UTC offset (e.g. {text}Z), got {text!r}")
+            raise UsageError(
+                f"--as-of time needs a UTC offset, e.g. 2024-07-27T08:00:00Z: {text!r}"
+            )
         return cls(time=t)
 
 

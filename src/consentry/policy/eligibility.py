@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -57,7 +57,7 @@ FRAME_SCHEMA: Final = pa.schema(
 )
 
 Mask = npt.NDArray[np.bool_]
-Frame = pa.Table | pa.RecordBatch
+Frame: TypeAlias = Any  # a pyarrow Table or RecordBatch (pyarrow is untyped here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,9 @@ def _minor(frame: Frame, ctx: Context) -> Mask:
     birth = _col(frame, "birth_date")
     cutoff = pa.scalar(adult_cutoff(ctx.on, policy.minimum_age), pa.date32())
     minor = _mask(pc.greater(birth, cutoff))
-    overrides = {c: j.minimum_age for c, j in policy.jurisdictions.items() if j.minimum_age is not None}
+    overrides = {
+        c: j.minimum_age for c, j in policy.jurisdictions.items() if j.minimum_age is not None
+    }
     if overrides:
         country = _col(frame, "country")
         for code, age in overrides.items():

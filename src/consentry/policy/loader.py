@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import pycountry
 
-from consentry.errors import PolicyError, PolicyProblem
+from consentry.errors import PolicyError, PolicyProblem, UsageError
 from consentry.model import SHARE, Decision, Reason, Scope
 
 DEFAULT_POLICY_NAME: Final = "default.toml"
@@ -85,10 +85,7 @@ class Policy:
     def require_purpose(self, purpose: str) -> None:
         if purpose not in self.purposes:
             known = ", ".join(self.purposes)
-            raise PolicyError(
-                [PolicyProblem("purposes", f"unknown purpose {purpose!r} (known: {known})")],
-                self.source,
-            )
+            raise UsageError(f"unknown purpose {purpose!r}: the policy {self.source} knows {known}")
 
 
 def default_policy_text() -> str:
@@ -159,12 +156,12 @@ class _Parser:
 
     def decision(self, key: str, value: object) -> Decision | None:
         if not isinstance(value, str):
-            self.problem(key, f"wrong type: expected \"grant\" or \"deny\", got {_type_name(value)}")
+            self.problem(key, f'wrong type: expected "grant" or "deny", got {_type_name(value)}')
             return None
         try:
             return Decision(value)
         except ValueError:
-            self.problem(key, f"unknown decision {value!r} (expected \"grant\" or \"deny\")")
+            self.problem(key, f'unknown decision {value!r} (expected "grant" or "deny")')
             return None
 
     def unknown_keys(self, key: str, table: Mapping[str, object], allowed: set[str]) -> None:
@@ -199,7 +196,8 @@ class _Parser:
         if granularity not in TIME_GRANULARITIES:
             self.problem(
                 "snapshot.time_granularity",
-                f"unknown granularity {granularity!r} (expected one of {', '.join(TIME_GRANULARITIES)})",
+                f"unknown granularity {granularity!r} "
+                f"(expected one of {', '.join(TIME_GRANULARITIES)})",
             )
         return Policy(
             version=version,
@@ -256,7 +254,9 @@ class _Parser:
                 continue
             spec = self.table(key, body)
             self.unknown_keys(key, spec, {"decision", "purposes", "minimum_age"})
-            decision = self.decision(f"{key}.decision", spec["decision"]) if "decision" in spec else None
+            decision = (
+                self.decision(f"{key}.decision", spec["decision"]) if "decision" in spec else None
+            )
             per_purpose: dict[str, Decision] = {}
             for purpose, value in self.table(f"{key}.purposes", spec.get("purposes")).items():
                 pkey = f"{key}.purposes.{purpose}"
@@ -297,7 +297,9 @@ class _Parser:
         if names is None:
             return frozenset(CONFIGURABLE_EXCLUSIONS)
         if not isinstance(names, list):
-            self.problem("exclusions.always", f"wrong type: expected array, got {_type_name(names)}")
+            self.problem(
+                "exclusions.always", f"wrong type: expected array, got {_type_name(names)}"
+            )
             return frozenset(CONFIGURABLE_EXCLUSIONS)
         reasons: set[Reason] = set()
         for i, name in enumerate(names):
@@ -308,11 +310,15 @@ class _Parser:
                 self.problem(key, f"unknown reason code {name!r}")
                 continue
             if reason not in CONFIGURABLE_EXCLUSIONS:
-                self.problem(key, f"{reason.code} is decided by consent or deduplication, not listed here")
+                self.problem(
+                    key, f"{reason.code} is decided by consent or deduplication, not listed here"
+                )
                 continue
             reasons.add(reason)
         for missing in sorted(MANDATORY_EXCLUSIONS - reasons):
-            self.problem("exclusions.always", f"{missing.code} cannot be removed: no consent overrides it")
+            self.problem(
+                "exclusions.always", f"{missing.code} cannot be removed: no consent overrides it"
+            )
         return frozenset(reasons | MANDATORY_EXCLUSIONS)
 
 

@@ -1,0 +1,198 @@
+"""``consentry consent …``: record a choice, show the state, list the history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from consentry.cli.common import (
+    WorkspaceOption,
+    console,
+    fmt_time,
+    handle_errors,
+    open_workspace,
+    parse_time,
+)
+from consentry.errors import UsageError
+from consentry.ledger import AsOf, LedgerEntry
+from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
+
+app = typer.Typer(help="Record and inspect consent decisions.", no_args_is_help=True)
+
+ScopeOption = Annotated[
+    Scope | None,
+    typer.Option(help="Narrow the decision to one scope (default: all of the account's content)."),
+]
+SourceOption = Annotated[Source, typer.Option(help="Where the decision was made.")]
+AtOption = Annotated[
+    str | None,
+    typer.Option(help="When the decision was made, RFC 3339 with offset (default: now)."),
+]
+NoticeOption = Annotated[
+    str | None, typer.Option("--notice", help="Version of the notice the person was shown.")
+]
+RecipientOption = Annotated[
+    str | None,
+    typer.Option(help="For `share` only: the third party this decision is about (default: all)."),
+]
+
+
+def _record(
+    decision: Decision,
+    account: str,
+    purpose: str,
+    scope: Scope | None,
+    source: Source,
+    at: str | None,
+    notice: str | None,
+    recipient: str | None,
+    workspace: WorkspaceOption,
+) -> None:
+    ws = open_workspace(workspace)
+    ws.policy().require_purpose(purpose)
+    if recipient and purpose != SHARE:
+        raise UsageError("--recipient only applies to the share purpose")
+    item = ConsentDecision(
+        account_id=account,
+        purpose=purpose,
+        decision=decision,
+        at=parse_time(at),
+        source=source,
+        scope=scope,
+        notice_version=notice,
+        recipient=recipient,
+    )
+    with ws.ledger() as ledger:
+        head = ledger.append([item])
+    what = (
+        f"{purpose}"
+        + (f" ({scope.value})" if scope else "")
+        + (f" for {recipient}" if recipient else "")
+    )
+    console.print(f"Recorded {decision.value} of {what} for account {account} at entry {head.seq}")
+    console.print(f"head {head}", style="dim", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def grant(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    purpose: Annotated[str, typer.Argument(help="Purpose: train, fine_tune, share, answer, …")],
+    scope: ScopeOption = None,
+    source: SourceOption = Source.CLI,
+    at: AtOption = None,
+    notice: NoticeOption = None,
+    recipient: RecipientOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Record that ACCOUNT says yes to PURPOSE.
+
+    Example: `consentry consent grant 1001 train --source app --notice 2024-07`
+    """
+    _record(Decision.GRANT, account, purpose, scope, source, at, notice, recipient, workspace)
+
+
+@app.command()
+@handle_errors
+def deny(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    purpose: Annotated[str, typer.Argument(help="Purpose: train, fine_tune, share, answer, …")],
+    scope: ScopeOption = None,
+    source: SourceOption = Source.CLI,
+    at: AtOption = None,
+    notice: NoticeOption = None,
+    recipient: RecipientOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Record that ACCOUNT says no to PURPOSE (a withdrawal when it had said yes).
+
+    Example: `consentry consent deny 1001 train --scope assistant`
+    """
+    _record(Decision.DENY, account, purpose, scope, source, at, notice, recipient, workspace)
+
+
+@app.command()
+@handle_errors
+def show(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="A ledger sequence number or an RFC 3339 time (default: head)."
+        ),
+    ] = None,
+    recipient: RecipientOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show ACCOUNT's effective choice per purpose and scope; undecided ones show the policy
+    default for the account's country.
+
+    Example: `consentry consent show 1001 --as-of 2024-08-01T00:00:00Z`
+    """
+    ws = open_workspace(workspace)
+    policy = ws.policy()
+    with ws.ledger() as ledger:
+        resolved = ledger.resolve(AsOf.parse(as_of))
+        state = ledger.consent_state(resolved, account_id=account, recipient=recipient)
+        accounts = ledger.account_states(resolved, account_id=account)
+    country = accounts["country"][0].as_py() if accounts.num_rows else None
+    decided = {(r["purpose"], r["scope"]): r for r in state.to_pylist()}
+    table = Table(title=f"Account {account} as of entry {resolved.position.seq}")
+    for col in ("purpose", "scope", "decision", "since", "entry"):
+        table.add_column(col)
+    for purpose in policy.purposes:
+        for scope in policy.scopes:
+            row = decided.get((purpose, scope.value))
+            if row is None:
+                default = policy.default_for(country, purpose).value
+                table.add_row(purpose, scope.value, f"[dim]{default} (default)[/]", "", "")
+            else:
+                value = "grant" if row["decision"] == 1 else "deny"
+                style = "green" if value == "grant" else "red"
+                table.add_row(
+                    purpose,
+                    scope.value,
+                    f"[{style}]{value}[/]",
+                    fmt_time(row["at"]),
+                    str(row["seq"]),
+                )
+    console.print(table)
+    if not accounts.num_rows:
+        console.print("[dim]The ledger has no account state for this account yet.[/]")
+
+
+def entry_summary(e: LedgerEntry) -> str:
+    if e.kind.value == "consent":
+        scope = f" ({e.scope})" if e.scope else ""
+        to = f" for {e.recipient}" if e.recipient else ""
+        notice = f", notice {e.notice_version}" if e.notice_version else ""
+        return f"{e.decision} {e.purpose}{scope}{to} via {e.source}{notice}"
+    attrs = ", ".join(f"{k}={v}" for k, v in (e.attrs or {}).items())
+    verb = "created" if e.kind.value == "account_created" else "changed"
+    return f"account {verb}" + (f": {attrs}" if attrs else "")
+
+
+@app.command()
+@handle_errors
+def history(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List every ledger entry about ACCOUNT, oldest first.
+
+    Example: `consentry consent history 1001`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        entries = ledger.account_history(account)
+    if not entries:
+        console.print(f"No ledger entries for account {account}.")
+        return
+    table = Table(title=f"History of account {account}")
+    for col in ("entry", "effective", "recorded", "what"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(str(e.seq), fmt_time(e.at), fmt_time(e.recorded_at), entry_summary(e))
+    console.print(table)

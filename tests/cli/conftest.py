@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from consentry.cli import common
+from consentry.cli.main import app
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Run `consentry ARGS…` in a fresh folder; assert the exit code (0 unless told)."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("CONSENTRY_WORKSPACE", "CONSENTRY_DB", "CONSENTRY_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    # Tables are laid out for a wide terminal so that assertions see whole cells.
+    monkeypatch.setattr(common.console, "width", 200)
+    monkeypatch.setattr(common.err_console, "width", 200)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    return invoke
