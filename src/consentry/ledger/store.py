@@ -28,6 +28,7 @@ from consentry.ledger.entries import (
     Row,
     chain_hash,
     chain_rows,
+    from_us,
     payload_digest,
     payload_of,
     to_us,
@@ -137,7 +138,7 @@ class LedgerStore(ABC):
         absent, and the chain verifying either way.
         """
         batch: list[Payload] = []
-        head = self.head()
+        head: Position | None = None  # read only when nothing was appended: saves a round trip
         for item in items:
             batch.append(self._validated_payload(item))
             if len(batch) >= batch_size:
@@ -149,7 +150,7 @@ class LedgerStore(ABC):
             head = self._append_payloads(batch)
             if progress:
                 progress(len(batch))
-        return head
+        return head if head is not None else self.head()
 
     def _validated_payload(self, item: ConsentDecision | AccountChange) -> Payload:
         now = datetime.now(UTC)
@@ -207,6 +208,18 @@ class LedgerStore(ABC):
             return Resolved(self.position_at(as_of.seq), None)
         return Resolved(self.head(), None)
 
+    def position_time(self, resolved: Resolved) -> datetime:
+        """When a position was the head: the as-of time asked for, or its entry's recording time
+        (the epoch for the empty ledger). Snapshots compute ages at this time, so that a build
+        depends on its position and not on the day it runs."""
+        if resolved.time_bound_us is not None:
+            return from_us(resolved.time_bound_us)
+        rows = self._query(
+            self._sql("SELECT recorded_us FROM ledger_entries WHERE seq = ?"),
+            (resolved.position.seq,),
+        )
+        return from_us(int(rows[0][0]) if rows else 0)
+
     def account_history(self, account_id: str) -> list[LedgerEntry]:
         cols = ", ".join(ROW_FIELDS)
         rows = self._query(
@@ -232,8 +245,8 @@ class LedgerStore(ABC):
         """
         resolved = as_of if isinstance(as_of, Resolved) else self.resolve(as_of)
         sql = (
-            "SELECT account_id, purpose, ifnull(scope, '') AS scope, decision,"
-            " ifnull(recipient, '') AS recipient, seq, at_us FROM ledger_entries"
+            "SELECT account_id, purpose, coalesce(scope, '') AS scope, decision,"
+            " coalesce(recipient, '') AS recipient, seq, at_us FROM ledger_entries"
             " WHERE kind = 'consent' AND seq <= ? AND at_us <= ?"
         )
         params: list[object] = [resolved.position.seq, resolved.at_bound]
@@ -254,9 +267,9 @@ class LedgerStore(ABC):
         ``protected``, ``status``, ``created_seq``."""
         resolved = as_of if isinstance(as_of, Resolved) else self.resolve(as_of)
         sql = (
-            "SELECT account_id, kind, attr_mask, ifnull(country, '') AS country,"
-            " ifnull(birth_date, '') AS birth_date, ifnull(protected, -1) AS protected,"
-            " ifnull(status, '') AS status, seq, at_us FROM ledger_entries"
+            "SELECT account_id, kind, attr_mask, coalesce(country, '') AS country,"
+            " coalesce(birth_date, '') AS birth_date, coalesce(protected, -1) AS protected,"
+            " coalesce(status, '') AS status, seq, at_us FROM ledger_entries"
             " WHERE kind <> 'consent' AND seq <= ? AND at_us <= ?"
         )
         params: list[object] = [resolved.position.seq, resolved.at_bound]

@@ -54,15 +54,28 @@ class StateIndex:
             }
         )
 
-    def frame(self, items: pa.Table | pa.RecordBatch, *, author: str = "author_id") -> pa.Table:
+    def frame(
+        self,
+        items: pa.Table | pa.RecordBatch,
+        *,
+        author: str = "author_id",
+        scope: Scope | None = None,
+    ) -> pa.Table:
         """Frame rows in the order of ``items`` (which need ``author``, ``kind``,
-        ``visibility`` and ``deleted``), plus ``consent_seq``: the ledger entry that decided."""
+        ``visibility`` and ``deleted``), plus ``consent_seq``: the ledger entry that decided.
+
+        ``scope`` overrides the scope derived from each item's kind (interactions are governed
+        by the ``interactions`` scope whatever they point at)."""
         n = items.num_rows
         base = pa.table(
             {
                 _ROW: pa.array(range(n), pa.int64()),
                 "account_id": items.column(author),
-                "scope": item_scope(items.column("kind")),
+                "scope": (
+                    pa.array([scope.value] * n, pa.string())
+                    if scope is not None
+                    else item_scope(items.column("kind"))
+                ),
                 "kind": items.column("kind"),
                 "visibility": items.column("visibility"),
                 "deleted": items.column("deleted"),

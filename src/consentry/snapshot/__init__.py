@@ -1,0 +1,1 @@
+"""The main job: consent-gated, pseudonymised, scrubbed training snapshots with a manifest."""

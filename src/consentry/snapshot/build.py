@@ -1,0 +1,290 @@
+"""Build a snapshot: census (pass 1), records shard by shard (pass 2), interactions, manifest,
+atomic publish. The same inputs, ledger position and keys give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Final, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from consentry import __version__
+from consentry.errors import ConsentryError
+from consentry.ledger import AsOf, LedgerStore, Resolved
+from consentry.model import SHARE, Scope
+from consentry.policy import Policy, verdicts
+from consentry.policy.frame import StateIndex
+from consentry.snapshot.census import CENSUS_COLUMNS, Census, take_census
+from consentry.snapshot.manifest import (
+    MANIFEST_NAME,
+    MERKLE_SCHEME,
+    Manifest,
+    croissant,
+    dataset_card,
+    merkle_root,
+)
+from consentry.snapshot.records import (
+    INTERACTION_SCHEMA,
+    RECORD_COLUMNS,
+    RECORD_SCHEMA,
+    RecordMaker,
+)
+from consentry.snapshot.source import ContentSource
+from consentry.snapshot.writer import ShardInfo, ShardWriter, WorkFolder
+
+DEFAULT_BATCH: Final = 65_536
+DEFAULT_SHARD_ROWS: Final = 1_000_000
+CROISSANT_TYPES: Final = {
+    "record_id": "sc:Text",
+    "author": "sc:Text",
+    "kind": "sc:Text",
+    "lang": "sc:Text",
+    "created_at": "sc:Date",
+    "text": "sc:Text",
+    "in_reply_to": "sc:Text",
+    "quote_of": "sc:Text",
+    "repost_of": "sc:Text",
+    "conversation_id": "sc:Text",
+    "pii": "sc:Text",
+    "consent_entry": "sc:Integer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSpec:
+    purpose: str
+    out: Path
+    recipient: str | None = None
+    as_of: AsOf = field(default_factory=AsOf)
+    batch_size: int = DEFAULT_BATCH
+    shard_rows: int = DEFAULT_SHARD_ROWS
+    force: bool = False
+
+
+class Progress(Protocol):
+    def phase(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+
+class _Silent:
+    def phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    out: Path
+    manifest: Manifest
+    seconds: float
+    resumed_shards: int
+
+    @property
+    def items_per_second(self) -> float:
+        return self.manifest.counts["input"] / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Builder:
+    ledger: LedgerStore
+    policy: Policy
+    source: ContentSource
+    maker: RecordMaker
+    #: A fingerprint of the recipient's pseudonym key (never the key): a new key, a new build.
+    key_fingerprint: str
+    progress: Progress = field(default_factory=_Silent)
+
+    def build(self, spec: BuildSpec) -> BuildResult:
+        started = time.perf_counter()
+        policy = self.policy
+        policy.require_purpose(spec.purpose)
+        resolved = self.ledger.resolve(spec.as_of)
+        at = self.ledger.position_time(resolved)
+        index = self._state(spec, resolved)
+        build_id = self._build_id(spec, resolved)
+        work = WorkFolder(spec.out, build_id)
+        work.open(force=spec.force)
+
+        self.progress.phase("census", self.source.count())
+        census = take_census(
+            self.source.scan(CENSUS_COLUMNS, spec.batch_size),
+            index,
+            policy,
+            on=at.date(),
+            progress=self.progress.advance,
+        )
+        self.progress.phase("records", census.rows)
+        shards, pii, resumed = self._write_records(spec, census, work)
+        self.progress.phase("interactions", None)
+        interactions, interaction_counts = self._write_interactions(spec, resolved, census, work)
+        root, leaves = merkle_root(work.path, shards)
+        manifest = Manifest(
+            snapshot_id=build_id,
+            created=at.isoformat(),
+            purpose=spec.purpose,
+            recipient=spec.recipient,
+            ledger={
+                "seq": resolved.position.seq,
+                "head": resolved.position.hash,
+                "as_of": at.isoformat(),
+            },
+            policy={
+                "source": Path(policy.source).name,
+                "version": policy.version,
+                "sha256": policy.sha256,
+            },
+            counts={
+                "input": census.rows,
+                "included": census.included,
+                "excluded": census.counts(),
+                "age_unknown_included": census.age_unknown_included,
+                "pii_replaced": dict(sorted(pii.items())),
+                "interactions": interaction_counts,
+            },
+            shards=[asdict(s) for s in shards],
+            interactions=[asdict(s) for s in interactions],
+            merkle={"scheme": MERKLE_SCHEME, "root": root, "leaves": leaves},
+            record_columns=list(RECORD_SCHEMA.names),
+            pseudonyms={
+                "scheme": "HMAC-SHA256 keyed per recipient, derived from the workspace secret",
+                "key_fingerprint": self.key_fingerprint,
+            },
+        )
+        work.write_file(MANIFEST_NAME, manifest.to_json())
+        work.write_file("README.md", dataset_card(manifest, self._languages(work.path, shards)))
+        work.write_file("croissant.json", croissant(manifest, CROISSANT_TYPES))
+        work.publish(force=spec.force)
+        return BuildResult(spec.out, manifest, time.perf_counter() - started, resumed)
+
+    def _state(self, spec: BuildSpec, resolved: Resolved) -> StateIndex:
+        purposes = [spec.purpose] + ([SHARE] if spec.recipient and spec.purpose != SHARE else [])
+        accounts = self.ledger.account_states(resolved)
+        consent = self.ledger.consent_state(resolved, purposes=purposes, recipient=spec.recipient)
+        return StateIndex(accounts, consent, spec.purpose, recipient=spec.recipient is not None)
+
+    def _build_id(self, spec: BuildSpec, resolved: Resolved) -> str:
+        identity = {
+            "purpose": spec.purpose,
+            "recipient": spec.recipient,
+            "position": str(resolved.position),
+            "time_bound": resolved.time_bound_us,
+            "policy": self.policy.sha256,
+            "content": self.source.fingerprint(),
+            "key": self.key_fingerprint,
+            "shard_rows": spec.shard_rows,
+            "batch_size": spec.batch_size,
+            "version": __version__,
+        }
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+        return f"snap_{digest[:20]}"
+
+    def _write_records(
+        self, spec: BuildSpec, census: Census, work: WorkFolder
+    ) -> tuple[list[ShardInfo], Counter[str], int]:
+        """Pass 2. A shard holds the records of about ``shard_rows`` input items, cut at batch
+        edges, so that the same input always gives the same shards; a shard sealed by a killed
+        earlier run is kept as it is."""
+        shards: list[ShardInfo] = []
+        pii: Counter[str] = Counter()
+        resumed = 0
+        writer: ShardWriter | None = None
+        skipping = False
+        shard_start = 0
+        offset = 0
+        for batch in self.source.scan(RECORD_COLUMNS, spec.batch_size):
+            if (writer is None and not skipping) or offset - shard_start >= spec.shard_rows:
+                if writer is not None:
+                    shards.append(writer.close())
+                writer, skipping, shard_start = None, False, offset
+                relative = f"data/part-{len(shards):05d}.parquet"
+                sealed = work.sealed(relative)
+                if sealed is not None:
+                    shards.append(sealed)
+                    pii.update(_pii_counts(work.path / relative))
+                    resumed += 1
+                    skipping = True
+                else:
+                    writer = work.shard_writer(relative, RECORD_SCHEMA)
+            end = offset + batch.num_rows
+            if writer is not None:
+                records, counts = self.maker.records(
+                    batch,
+                    census.reasons[offset:end],
+                    census.consent_entry[offset:end],
+                    census.included_keys,
+                )
+                writer.write(records)
+                pii.update(counts)
+            offset = end
+            self.progress.advance(batch.num_rows)
+        if writer is not None:
+            shards.append(writer.close())
+        if not shards:  # no content at all: one empty shard keeps the layout uniform
+            shards.append(work.shard_writer("data/part-00000.parquet", RECORD_SCHEMA).close())
+        if offset != census.rows:
+            raise ConsentryError(
+                f"content changed during the build ({census.rows} items in the census, "
+                f"{offset} when writing): build again"
+            )
+        return shards, pii, resumed
+
+    def _write_interactions(
+        self, spec: BuildSpec, resolved: Resolved, census: Census, work: WorkFolder
+    ) -> tuple[list[ShardInfo], dict[str, int]]:
+        """Interactions whose account may be used for the purpose (scope ``interactions``) and
+        whose content is in the snapshot."""
+        writer: ShardWriter | None = None
+        index = self._state(spec, resolved)
+        on = self.ledger.position_time(resolved).date()
+        seen = 0
+        for batch in self.source.scan_interactions(spec.batch_size):
+            if writer is None:
+                writer = work.shard_writer("interactions/part-00000.parquet", INTERACTION_SCHEMA)
+            n = batch.num_rows
+            items = pa.table(
+                {
+                    "author_id": batch.column("account_id"),
+                    "kind": pa.array(["post"] * n, pa.string()),
+                    "visibility": pa.array(["public"] * n, pa.string()),
+                    "deleted": pa.array([False] * n, pa.bool_()),
+                }
+            )
+            frame = index.frame(items, scope=Scope.INTERACTIONS)
+            reasons = verdicts(
+                frame, self.policy, spec.purpose, recipient=spec.recipient is not None, on=on
+            )
+            entries = pc.fill_null(frame["consent_seq"], -1).to_numpy().astype(np.int64)
+            writer.write(self.maker.interactions(batch, reasons, entries, census.included_keys))
+            seen += n
+        if writer is None:
+            return [], {"input": 0, "included": 0}
+        info = writer.close()
+        return [info], {"input": seen, "included": info.rows}
+
+    @staticmethod
+    def _languages(root: Path, shards: list[ShardInfo]) -> list[str]:
+        import pyarrow.parquet as pq
+
+        langs: set[str] = set()
+        for shard in shards:
+            column = pq.read_table(root / shard.path, columns=["lang"])["lang"]
+            langs.update(v for v in pc.unique(column).to_pylist() if v)
+        return sorted(langs)
+
+
+def _pii_counts(path: Path) -> Counter[str]:
+    import pyarrow.parquet as pq
+
+    pii = pq.read_table(path, columns=["pii"])["pii"]
+    return Counter(pc.list_flatten(pii).to_pylist()) if len(pii) else Counter()

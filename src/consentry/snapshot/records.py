@@ -1,0 +1,170 @@
+"""Pass 2 of a build: turn the included items of a batch into snapshot records.
+
+Authors and ids become per-recipient pseudonyms, text is scrubbed of personal data, times are
+coarsened, and references (reply, quote, repost) point to a record only when that record is in
+the snapshot. A repost keeps no text: its words are its original's, present as its own record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from consentry.model import ContentKind, Reason
+from consentry.snapshot.census import NO_ENTRY, contains, content_keys
+
+RECORD_SCHEMA: Final = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("author", pa.string()),
+        ("kind", pa.string()),
+        ("lang", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("text", pa.string()),
+        ("in_reply_to", pa.string()),
+        ("quote_of", pa.string()),
+        ("repost_of", pa.string()),
+        ("conversation_id", pa.string()),
+        ("pii", pa.list_(pa.string())),
+        ("consent_entry", pa.int64()),
+    ]
+)
+RECORD_COLUMNS: Final = (
+    "content_id",
+    "author_id",
+    "kind",
+    "lang",
+    "created_at",
+    "text",
+    "in_reply_to",
+    "quote_of",
+    "repost_of",
+    "conversation_id",
+)
+
+INTERACTION_SCHEMA: Final = pa.schema(
+    [
+        ("account", pa.string()),
+        ("record_id", pa.string()),
+        ("kind", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+        ("consent_entry", pa.int64()),
+    ]
+)
+
+
+class Pseudonyms(Protocol):
+    """Keyed, per-recipient pseudonyms (see ``consentry.scrub``)."""
+
+    def accounts(self, ids: Any) -> Any: ...
+
+    def contents(self, ids: Any) -> Any: ...
+
+
+class Scrubber(Protocol):
+    def __call__(self, texts: Any) -> tuple[Any, Any]:
+        """Scrubbed texts and, per row, the list of replaced PII types."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMaker:
+    pseudonyms: Pseudonyms
+    scrub: Scrubber
+    granularity: str  # "day", "hour" or "second"
+
+    def coarsen(self, times: Any) -> Any:
+        if self.granularity == "second":
+            return pc.floor_temporal(times, unit="second")
+        return pc.floor_temporal(times, unit=self.granularity)
+
+    def _linked(self, ids: Any, included_keys: npt.NDArray[np.uint64]) -> Any:
+        """Pseudonyms of referenced items that are in the snapshot; null for the others."""
+        present = contains(included_keys, content_keys(ids)) & _valid(ids)
+        if not present.any():
+            return pa.nulls(len(ids), pa.string())
+        linked = self.pseudonyms.contents(pc.if_else(pa.array(present), ids, None))
+        return pc.if_else(pa.array(present), linked, None)
+
+    def records(
+        self,
+        batch: pa.RecordBatch,
+        reasons: npt.NDArray[np.int8],
+        entries: npt.NDArray[np.int64],
+        included_keys: npt.NDArray[np.uint64],
+    ) -> tuple[pa.RecordBatch, Counter[str]]:
+        keep = np.nonzero(reasons == Reason.ELIGIBLE)[0]
+        if len(keep) == 0:
+            return _empty(), Counter()
+        rows = batch.take(pa.array(keep))
+        is_repost = pc.equal(rows.column("kind"), ContentKind.REPOST.value)
+        own_text = pc.if_else(is_repost, None, rows.column("text"))
+        texts, pii = self.scrub(own_text)
+        counts: Counter[str] = Counter(pc.list_flatten(pii).to_pylist()) if len(pii) else Counter()
+        entry = pa.array(entries[keep])
+        record = pa.record_batch(
+            {
+                "record_id": self.pseudonyms.contents(rows.column("content_id")),
+                "author": self.pseudonyms.accounts(rows.column("author_id")),
+                "kind": rows.column("kind"),
+                "lang": rows.column("lang"),
+                "created_at": self.coarsen(rows.column("created_at")),
+                "text": texts,
+                "in_reply_to": self._linked(rows.column("in_reply_to"), included_keys),
+                "quote_of": self._linked(rows.column("quote_of"), included_keys),
+                "repost_of": self._linked(rows.column("repost_of"), included_keys),
+                "conversation_id": _pseudonymise_nullable(
+                    self.pseudonyms, rows.column("conversation_id")
+                ),
+                "pii": pii,
+                "consent_entry": pc.if_else(pc.equal(entry, NO_ENTRY), None, entry),
+            },
+            schema=RECORD_SCHEMA,
+        )
+        return record, counts
+
+    def interactions(
+        self,
+        batch: pa.RecordBatch,
+        reasons: npt.NDArray[np.int8],
+        entries: npt.NDArray[np.int64],
+        included_keys: npt.NDArray[np.uint64],
+    ) -> pa.RecordBatch:
+        """Interactions whose account may be used and whose content is in the snapshot."""
+        ok = (reasons == Reason.ELIGIBLE) & contains(
+            included_keys, content_keys(batch.column("content_id"))
+        )
+        keep = pa.array(np.nonzero(ok)[0])
+        rows = batch.take(keep)
+        entry = pa.array(entries[np.nonzero(ok)[0]])
+        return pa.record_batch(
+            {
+                "account": self.pseudonyms.accounts(rows.column("account_id")),
+                "record_id": self.pseudonyms.contents(rows.column("content_id")),
+                "kind": rows.column("kind"),
+                "at": self.coarsen(rows.column("at")),
+                "consent_entry": pc.if_else(pc.equal(entry, NO_ENTRY), None, entry),
+            },
+            schema=INTERACTION_SCHEMA,
+        )
+
+
+def _empty() -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
+
+
+def _valid(arr: Any) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _pseudonymise_nullable(pseudonyms: Pseudonyms, ids: Any) -> Any:
+    if pc.all(pc.is_null(ids)).as_py() is not False:
+        return pa.nulls(len(ids), pa.string())
+    return pc.if_else(pc.is_valid(ids), pseudonyms.contents(ids), None)

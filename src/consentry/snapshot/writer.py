@@ -1,0 +1,154 @@
+"""Shards on disk: written to a work folder, each sealed by a completion marker, and the whole
+snapshot published by one atomic rename, so a reader never sees half a snapshot and a killed
+build resumes from its last sealed shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from consentry.errors import UsageError
+
+MARKER_SUFFIX: Final = ".done"
+BUILD_FILE: Final = "build.json"
+HASH_CHUNK: Final = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ShardInfo:
+    path: str  # relative to the snapshot folder
+    rows: int
+    bytes: int
+    sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class WorkFolder:
+    """``OUT``'s sibling ``.OUT.partial``: where a build writes until it publishes."""
+
+    def __init__(self, out: Path, build_id: str) -> None:
+        self.out = out
+        self.path = out.parent / f".{out.name}.partial"
+        self.build_id = build_id
+
+    def open(self, *, force: bool) -> None:
+        if self.out.exists() and not force:
+            raise UsageError(f"{self.out} already exists (use --force to replace it)")
+        stamp = self.path / BUILD_FILE
+        if self.path.exists():
+            previous = _read_json(stamp)
+            if previous.get("build_id") != self.build_id:
+                # Left by a build of other inputs: nothing in it can be reused.
+                shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(stamp, {"build_id": self.build_id})
+
+    def sealed(self, relative: str) -> ShardInfo | None:
+        """The shard's info if it was completely written by an earlier run, else None."""
+        shard = self.path / relative
+        marker = _read_json(shard.with_name(shard.name + MARKER_SUFFIX))
+        if not marker or not shard.is_file() or shard.stat().st_size != marker.get("bytes"):
+            return None
+        info = ShardInfo(**marker)
+        return info if file_sha256(shard) == info.sha256 else None
+
+    def shard_writer(self, relative: str, schema: pa.Schema) -> ShardWriter:
+        return ShardWriter(self.path, relative, schema)
+
+    def write_file(self, relative: str, text: str) -> None:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, "utf-8")
+        os.replace(tmp, target)
+
+    def publish(self, *, force: bool) -> None:
+        """Drop the build's bookkeeping, then rename the folder into place in one step."""
+        for marker in self.path.rglob(f"*{MARKER_SUFFIX}"):
+            marker.unlink()
+        (self.path / BUILD_FILE).unlink(missing_ok=True)
+        _fsync_tree(self.path)
+        if self.out.exists():
+            if not force:
+                raise UsageError(f"{self.out} already exists (use --force to replace it)")
+            old = self.out.parent / f".{self.out.name}.old"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(self.out, old)
+            os.replace(self.path, self.out)
+            shutil.rmtree(old)
+        else:
+            os.replace(self.path, self.out)
+
+
+class ShardWriter:
+    """One Parquet shard, written under a temporary name and sealed by ``close``."""
+
+    def __init__(self, root: Path, relative: str, schema: pa.Schema) -> None:
+        self.root = root
+        self.relative = relative
+        self.final = root / relative
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.final.with_name(self.final.name + ".tmp")
+        self.rows = 0
+        # Fixed writer options: same rows → same bytes.
+        self._writer = pq.ParquetWriter(
+            self.tmp, schema, compression="zstd", write_statistics=True, use_dictionary=True
+        )
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self._writer.write_batch(batch)
+            self.rows += batch.num_rows
+
+    def close(self) -> ShardInfo:
+        self._writer.close()
+        with self.tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.final)
+        info = ShardInfo(
+            self.relative, self.rows, self.final.stat().st_size, file_sha256(self.final)
+        )
+        marker = self.final.with_name(self.final.name + MARKER_SUFFIX)
+        _write_json_atomic(marker, asdict(info))
+        return info
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json_atomic(path: Path, value: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, sort_keys=True), "utf-8")
+    os.replace(tmp, path)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
