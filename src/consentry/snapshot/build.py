@@ -111,7 +111,7 @@ class Builder:
         policy.require_purpose(spec.purpose)
         resolved = self.ledger.resolve(spec.as_of)
         at = self.ledger.position_time(resolved)
-        index = self._state(spec, resolved)
+        index = self.state_index(spec, resolved)
         build_id = self._build_id(spec, resolved)
         work = WorkFolder(spec.out, build_id)
         work.open(force=spec.force)
@@ -138,6 +138,7 @@ class Builder:
                 "seq": resolved.position.seq,
                 "head": resolved.position.hash,
                 "as_of": at.isoformat(),
+                "time_bound_us": resolved.time_bound_us,
             },
             policy={
                 "source": Path(policy.source).name,
@@ -167,7 +168,7 @@ class Builder:
         work.publish(force=spec.force)
         return BuildResult(spec.out, manifest, time.perf_counter() - started, resumed)
 
-    def _state(self, spec: BuildSpec, resolved: Resolved) -> StateIndex:
+    def state_index(self, spec: BuildSpec, resolved: Resolved) -> StateIndex:
         purposes = [spec.purpose] + ([SHARE] if spec.recipient and spec.purpose != SHARE else [])
         accounts = self.ledger.account_states(resolved)
         consent = self.ledger.consent_state(resolved, purposes=purposes, recipient=spec.recipient)
@@ -245,7 +246,7 @@ class Builder:
         """Interactions whose account may be used for the purpose (scope ``interactions``) and
         whose content is in the snapshot."""
         writer: ShardWriter | None = None
-        index = self._state(spec, resolved)
+        index = self.state_index(spec, resolved)
         on = self.ledger.position_time(resolved).date()
         seen = 0
         for batch in self.source.scan_interactions(spec.batch_size):

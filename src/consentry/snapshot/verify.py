@@ -1,0 +1,172 @@
+"""Check a snapshot against its manifest, and, given the workspace, against the ledger.
+
+``verify`` answers "is this the snapshot the manifest describes, and does it hold exactly what
+consent allowed as of its position?". ``prove`` prints the chain from one record to the consent
+entry that allowed it and to the published ledger head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from consentry.errors import ConsentryError, UsageError
+from consentry.ledger import Resolved
+from consentry.model import Reason
+from consentry.snapshot.build import Builder, BuildSpec
+from consentry.snapshot.census import CENSUS_COLUMNS, take_census
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, iter_leaves, leaf_data
+from consentry.snapshot.merkle import audit_path, leaf_hash, root_from_path, root_of
+from consentry.snapshot.writer import file_sha256
+
+
+class SnapshotError(ConsentryError):
+    exit_code = 9
+
+
+@dataclass
+class VerifyReport:
+    manifest: Manifest
+    problems: list[str] = field(default_factory=list)
+    rederived: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def load_manifest(folder: Path) -> Manifest:
+    if not (folder / MANIFEST_NAME).is_file():
+        raise UsageError(f"{folder} is not a snapshot: no {MANIFEST_NAME}")
+    try:
+        return Manifest.load(folder)
+    except (ValueError, TypeError) as exc:
+        raise SnapshotError(f"{folder / MANIFEST_NAME} is not a valid manifest: {exc}") from None
+
+
+def verify_files(folder: Path) -> VerifyReport:
+    """Checksums, row counts and the Merkle root, from the folder alone."""
+    manifest = load_manifest(folder)
+    report = VerifyReport(manifest)
+    listed = {s["path"] for s in manifest.shards + manifest.interactions}
+    for sub in ("data", "interactions"):
+        for path in sorted((folder / sub).glob("*")) if (folder / sub).is_dir() else []:
+            rel = path.relative_to(folder).as_posix()
+            if rel not in listed:
+                report.problems.append(f"{rel}: file not listed in the manifest")
+    for shard in manifest.shard_infos() + manifest.shard_infos("interactions"):
+        path = folder / shard.path
+        if not path.is_file():
+            report.problems.append(f"{shard.path}: missing")
+            continue
+        if file_sha256(path) != shard.sha256:
+            report.problems.append(f"{shard.path}: checksum differs from the manifest")
+            continue
+        rows = pq.ParquetFile(path).metadata.num_rows
+        if rows != shard.rows:
+            report.problems.append(f"{shard.path}: {rows} rows, manifest says {shard.rows}")
+    if not report.problems:
+        leaves = [h for _, _, h in iter_leaves(folder, manifest.shard_infos())]
+        root = root_of(leaves).hex()
+        if root != manifest.merkle["root"] or len(leaves) != manifest.merkle["leaves"]:
+            report.problems.append(
+                f"Merkle root {root} over {len(leaves)} records differs from the manifest's "
+                f"{manifest.merkle['root']} over {manifest.merkle['leaves']}"
+            )
+    return report
+
+
+def expected_records(builder: Builder, manifest: Manifest) -> tuple[dict[str, int | None], Any]:
+    """Record id → authorising entry of every item that should be in the snapshot, re-derived
+    from the workspace as of the manifest's ledger position; and the position's hash check."""
+    ledger = builder.ledger
+    position = ledger.position_at(int(manifest.ledger["seq"]))
+    if position.hash != manifest.ledger["head"]:
+        raise SnapshotError(
+            f"the ledger's entry {position.seq} no longer carries the head the snapshot "
+            f"published ({manifest.ledger['head']}): history was rewritten"
+        )
+    resolved = Resolved(position, manifest.ledger.get("time_bound_us"))
+    spec = BuildSpec(purpose=manifest.purpose, recipient=manifest.recipient, out=Path("."))
+    index = builder.state_index(spec, resolved)
+    on = ledger.position_time(resolved).date()
+    census = take_census(
+        builder.source.scan(CENSUS_COLUMNS, spec.batch_size), index, builder.policy, on=on
+    )
+    ids = pa.chunked_array(
+        [b.column("content_id") for b in builder.source.scan(["content_id"], spec.batch_size)],
+        type=pa.string(),
+    )
+    keep = np.nonzero(census.reasons == Reason.ELIGIBLE)[0]
+    record_ids = builder.maker.pseudonyms.contents(ids.take(pa.array(keep))).to_pylist()
+    entries = [None if e < 0 else int(e) for e in census.consent_entry[keep]]
+    return dict(zip(record_ids, entries, strict=True)), census
+
+
+def verify_against_workspace(folder: Path, builder: Builder, report: VerifyReport) -> None:
+    expected, _ = expected_records(builder, report.manifest)
+    actual: dict[str, int | None] = {}
+    for rid, entry, _ in iter_leaves(folder, report.manifest.shard_infos()):
+        if rid in actual:
+            report.problems.append(f"record {rid} appears twice")
+        actual[rid] = entry
+    for rid in sorted(set(actual) - set(expected)):
+        report.problems.append(f"record {rid} should not be in the snapshot")
+    for rid in sorted(set(expected) - set(actual)):
+        report.problems.append(f"record {rid} is missing: it is eligible as of the position")
+    for rid in sorted(set(actual) & set(expected)):
+        if actual[rid] != expected[rid]:
+            report.problems.append(
+                f"record {rid} cites consent entry {actual[rid]}, the ledger says {expected[rid]}"
+            )
+    report.rederived = True
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    record_id: str
+    consent_entry: int | None
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+    merkle_root: str
+    ledger_seq: int
+    ledger_head: str
+
+    def check(self) -> bool:
+        leaf = leaf_hash(leaf_data(self.record_id, self.consent_entry))
+        if leaf.hex() != self.leaf_hash:
+            return False
+        path = [bytes.fromhex(h) for h in self.audit_path]
+        return root_from_path(leaf, self.leaf_index, self.tree_size, path).hex() == self.merkle_root
+
+
+def prove(folder: Path, record_id: str) -> Proof:
+    manifest = load_manifest(folder)
+    leaves: list[bytes] = []
+    found: tuple[int, int | None] | None = None
+    for i, (rid, entry, h) in enumerate(iter_leaves(folder, manifest.shard_infos())):
+        leaves.append(h)
+        if rid == record_id:
+            found = (i, entry)
+    if found is None:
+        raise UsageError(f"record {record_id} is not in the snapshot {folder}")
+    index, entry = found
+    return Proof(
+        record_id=record_id,
+        consent_entry=entry,
+        leaf_index=index,
+        tree_size=len(leaves),
+        leaf_hash=leaves[index].hex(),
+        audit_path=[h.hex() for h in audit_path(leaves, index)],
+        merkle_root=manifest.merkle["root"],
+        ledger_seq=int(manifest.ledger["seq"]),
+        ledger_head=manifest.ledger["head"],
+    )
