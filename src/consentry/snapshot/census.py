@@ -113,6 +113,7 @@ def take_census(
     reasons: list[npt.NDArray[np.int8]] = []
     entries: list[npt.NDArray[np.int64]] = []
     reposts_of: list[U64] = []
+    repost_masks: list[npt.NDArray[np.bool_]] = []
     created: list[npt.NDArray[np.int64]] = []
     text_rows: list[npt.NDArray[np.int64]] = []
     text_hashes: list[npt.NDArray[np.void]] = []
@@ -140,6 +141,7 @@ def take_census(
         eligible = reason == Reason.ELIGIBLE
         age_unknown += int(np.count_nonzero(eligible & _is_null(frame["birth_date"])))
         is_repost = _mask(pc.equal(batch.column("kind"), ContentKind.REPOST.value))
+        repost_masks.append(is_repost)
         with_text = np.nonzero(eligible & ~is_repost)[0]
         if len(with_text):
             rows = pa.array(with_text)
@@ -167,7 +169,7 @@ def take_census(
         np.concatenate(text_hashes) if text_hashes else np.empty(0, dtype="V16"),
         _cat(created, np.int64),
     )
-    _settle_reposts(census, _cat(reposts_of, np.uint64))
+    _settle_reposts(census, _cat(repost_masks, np.bool_), _cat(reposts_of, np.uint64))
     census.settle()
     return census
 
@@ -190,10 +192,10 @@ def _mark_duplicates(
     census.reasons[rows[order[same_as_previous]]] = Reason.DUPLICATE
 
 
-def _settle_reposts(census: Census, originals: U64) -> None:
-    """An otherwise eligible repost takes its original's verdict; a missing original counts as
-    deleted content. Repeated in case an original is itself a repost."""
-    reposts = np.nonzero((originals != 0) & (census.reasons == Reason.ELIGIBLE))[0]
+def _settle_reposts(census: Census, is_repost: npt.NDArray[np.bool_], originals: U64) -> None:
+    """An otherwise eligible repost takes its original's verdict; a missing or unnamed original
+    counts as deleted content. Repeated in case an original is itself a repost."""
+    reposts = np.nonzero(is_repost & (census.reasons == Reason.ELIGIBLE))[0]
     if len(reposts) == 0:
         return
     order = np.argsort(census.keys, kind="stable")
@@ -201,7 +203,7 @@ def _settle_reposts(census: Census, originals: U64) -> None:
     for _ in range(3):
         pos = np.searchsorted(sorted_keys, originals[reposts])
         pos[pos >= len(sorted_keys)] = 0
-        found = sorted_keys[pos] == originals[reposts]
+        found = (sorted_keys[pos] == originals[reposts]) & (originals[reposts] != 0)
         original_reason = np.where(
             found, census.reasons[order[pos]], np.int8(Reason.CONTENT_DELETED)
         ).astype(np.int8)

@@ -1,0 +1,190 @@
+"""Hypothesis over random platforms and consent histories: a snapshot holds exactly what consent
+allows, as decided by a plain-Python reference written from DESIGN.md, never more."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consentry.ledger import open_ledger
+from consentry.model import AccountChange, ConsentDecision, Decision, Scope
+from consentry.policy import load_policy
+from consentry.snapshot.build import Builder, BuildSpec
+from consentry.snapshot.records import RecordMaker
+from consentry.snapshot.source import MemorySource
+
+from .conftest import T0, KeyedPseudonyms, content_table, no_scrub
+
+ACCOUNTS = ["a0", "a1", "a2", "a3"]
+account_st = st.fixed_dictionaries(
+    {
+        "birth": st.sampled_from([date(1990, 1, 1), date(2015, 1, 1), None]),
+        "protected": st.booleans(),
+        "status": st.sampled_from(["active", "active", "active", "deactivated", "deleted"]),
+    }
+)
+decision_st = st.tuples(
+    st.sampled_from(ACCOUNTS),
+    st.sampled_from(["train", "share"]),
+    st.sampled_from([None, "posts", "assistant", "interactions"]),
+    st.sampled_from(["grant", "deny"]),
+    st.integers(0, 4),
+)
+item_st = st.tuples(
+    st.sampled_from([*ACCOUNTS, "ghost"]),
+    st.sampled_from(["post", "reply", "repost", "dm", "assistant_prompt"]),
+    st.sampled_from(["public", "public", "followers"]),
+    st.booleans(),  # deleted
+    st.sampled_from(["hello", "Hello ", "other", "third"]),
+    st.integers(0, 9),  # reference target (for replies and reposts)
+)
+
+POLICY = load_policy()
+
+
+def _expected(
+    accounts: dict[str, dict[str, Any]],
+    decisions: list[tuple[str, str, str | None, str, int]],
+    items: list[tuple[str, str, str, bool, str, int]],
+    recipient: bool,
+    on: date,
+) -> set[str]:
+    def latest(aid: str, purpose: str, scope: str) -> str | None:
+        best: tuple[int, int, str] | None = None
+        for seq, (a, p, s, d, at) in enumerate(decisions):
+            if a == aid and p == purpose and s in (None, scope):
+                if best is None or (at, seq) >= best[:2]:
+                    best = (at, seq, d)
+        return best[2] if best else None
+
+    def own_ok(i: int) -> bool:
+        author, kind, vis, deleted, _, _ = items[i]
+        acc = accounts.get(author)
+        if acc is None or acc["status"] != "active" or acc["protected"]:
+            return False
+        if acc["birth"] is not None and acc["birth"] > on.replace(year=on.year - 18):
+            return False
+        if kind == "dm" or (vis != "public" and kind != "assistant_prompt") or deleted:
+            return False
+        scope = "assistant" if kind == "assistant_prompt" else "posts"
+        if latest(author, "train", scope) != "grant":
+            return False
+        return not recipient or latest(author, "share", scope) == "grant"
+
+    ok = {i for i in range(len(items)) if own_ok(i)}
+    # Exact duplicates among eligible non-reposts: keep the earliest (items are in time order).
+    seen: set[str] = set()
+    for i in sorted(ok):
+        if items[i][1] == "repost":
+            continue
+        text = " ".join(items[i][4].lower().split())
+        if text in seen:
+            ok.discard(i)
+        seen.add(text)
+    # A repost stands only with its original.
+    for i in sorted(ok):
+        if items[i][1] == "repost" and items[i][5] not in ok:
+            ok.discard(i)
+    return {f"c{i}" for i in ok}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.fixed_dictionaries({a: account_st for a in ACCOUNTS}),
+    st.lists(decision_st, max_size=12),
+    st.lists(item_st, min_size=1, max_size=10),
+    st.booleans(),
+)
+def test_snapshot_holds_exactly_the_consented_content(
+    accounts: dict[str, dict[str, Any]],
+    decisions: list[tuple[str, str, str | None, str, int]],
+    items: list[tuple[str, str, str, bool, str, int]],
+    recipient: bool,
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = open_ledger(f"sqlite:///{Path(tmp) / 'l.db'}", create=True)
+        entries: list[AccountChange | ConsentDecision] = [
+            AccountChange(
+                a,
+                T0,
+                {
+                    "country": "FR",
+                    "birth_date": v["birth"],
+                    "protected": v["protected"],
+                    "status": v["status"],
+                },
+                created=True,
+            )
+            for a, v in accounts.items()
+        ]
+        entries += [
+            ConsentDecision(
+                a, p, Decision(d), T0 + timedelta(hours=at), scope=Scope(s) if s else None
+            )
+            for a, p, s, d, at in decisions
+        ]
+        ledger.append(entries)
+        schema = content_table().schema
+        rows = []
+        for i, (author, kind, vis, deleted, text, ref) in enumerate(items):
+            target = f"c{ref}" if ref < len(items) and ref != i else None
+            rows.append(
+                {
+                    "content_id": f"c{i}",
+                    "author_id": author,
+                    "kind": kind,
+                    "text": text,
+                    "created_at": T0 + timedelta(minutes=i),
+                    "lang": "en",
+                    "visibility": vis,
+                    "in_reply_to": target if kind == "reply" else None,
+                    "quote_of": None,
+                    "repost_of": target if kind == "repost" else None,
+                    "conversation_id": None,
+                    "deleted_at": T0 if deleted else None,
+                }
+            )
+        # A repost of nothing is not a repost the reference can judge: give it no original.
+        items = [
+            (a, k, v, d, t, r if (r < len(items) and r != i) else -1)
+            for i, (a, k, v, d, t, r) in enumerate(items)
+        ]
+        pseudo = KeyedPseudonyms(b"p" * 32)
+        builder = Builder(
+            ledger=ledger,
+            policy=POLICY,
+            source=MemorySource(pa.Table.from_pylist(rows, schema=schema)),
+            maker=RecordMaker(pseudo, no_scrub, "day"),
+            key_fingerprint=hashlib.sha256(b"p").hexdigest()[:8],
+        )
+        result = builder.build(
+            BuildSpec(
+                purpose="train",
+                recipient="acme" if recipient else None,
+                out=Path(tmp) / "snap",
+                batch_size=3,
+                shard_rows=4,
+            )
+        )
+        on = datetime.fromisoformat(result.manifest.ledger["as_of"]).astimezone(UTC).date()
+        expected = _expected(accounts, decisions, items, recipient, on)
+        got = set(pq.read_table(Path(tmp) / "snap" / "data")["record_id"].to_pylist())
+        want = set(pseudo.contents(pa.array(sorted(expected), pa.string())).to_pylist())
+        assert got == want
+        assert result.manifest.counts["included"] == len(expected)
+        assert result.manifest.counts["included"] + sum(
+            result.manifest.counts["excluded"].values()
+        ) == len(items)
+        ledger.close()
