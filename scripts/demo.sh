@@ -1,34 +1,44 @@
 #!/usr/bin/env bash
-# `make demo`: run what Consentry does today end to end, in ./demo-out, and say what it did.
+# `make demo`: the main job end to end on the embedded default, in ./demo-out:
+# a synthetic platform → import → consent-gated snapshots → verification. Says what it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 C=.venv/bin/consentry
 OUT=demo-out
+POSTS=${DEMO_POSTS:-30000}
 rm -rf "$OUT"
 export CONSENTRY_WORKSPACE="$OUT/workspace"
 unset CONSENTRY_DB CONSENTRY_SECRET
+started=$(date +%s)
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "1. Create a workspace (SQLite ledger, opt-in policy, secret)"
-$C init
+step "1. A synthetic platform: accounts in several countries, posts, replies, reposts, DMs, chatbot conversations, likes, a consent history, and planted personal data"
+$C demo generate --out "$OUT/platform" --seed 7 --posts "$POSTS"
 
-step "2. Record choices, as a platform's apps would"
-$C consent grant 1001 train --at 2024-07-27T08:00:00Z --source web --notice 2024-07
-$C consent deny 1001 train --scope assistant --at 2024-08-01T08:00:00Z --source app
-$C consent grant 1002 train --at 2024-07-28T09:30:00Z --source app
-$C consent grant 1002 share --recipient acme-ai --at 2024-07-28T09:31:00Z --source app
-$C consent deny 1002 train --at 2024-09-02T18:00:00Z --source gpc
+step "2. A workspace (SQLite ledger, opt-in policy, secret) and the platform's export imported into it"
+$C init
+$C import canonical "$OUT/platform"
 PUBLISHED=$($C ledger head)
 
-step "3. What each account decided (undecided purposes show the opt-in default)"
-$C consent show 1001
-$C consent history 1002
+step "3. The main job: a training snapshot holding only what authors consented to"
+$C snapshot build --purpose train --out "$OUT/snapshots/train"
 
-step "4. Prove the ledger: walk the chain, and check it against the head published at step 2"
-$C consent grant 1003 answer --source api
+step "4. The same for a third party: it also needs each author's consent to share"
+$C snapshot build --purpose train --recipient acme-ai --out "$OUT/snapshots/acme-ai"
+
+step "5. Someone changes their mind; the ledger and both snapshots still prove themselves"
+ACCOUNT=$(head -n 1 "$OUT/platform/accounts.jsonl" | sed -E 's/.*"id": *"([^"]+)".*/\1/')
+$C consent deny "$ACCOUNT" train --source app
 $C ledger verify --against "$PUBLISHED"
+$C snapshot verify "$OUT/snapshots/train"
+$C snapshot verify "$OUT/snapshots/acme-ai"
 
-step "Done"
-echo "Recorded 6 decisions for 3 accounts in $CONSENTRY_WORKSPACE, showed their state and"
-echo "history, and verified the hash chain against the head published earlier ($PUBLISHED)."
+step "Done in $(( $(date +%s) - started )) s"
+cat <<MSG
+Generated a platform of $POSTS items, imported it, built two consent-gated, pseudonymised and
+scrubbed snapshots (for training, and for the recipient acme-ai), recorded a withdrawal, verified
+the ledger against the head published after the import, and verified both snapshots: checksums,
+Merkle root, and every record's eligibility re-derived from the ledger as of its position.
+Look at: $OUT/snapshots/train/manifest.json, README.md (dataset card), croissant.json, data/.
+MSG

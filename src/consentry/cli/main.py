@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from consentry.cli import consent, ledger, policy, workspace
+from consentry.cli import consent, demo, importing, ledger, policy, scrub, snapshot, workspace
 
 app = typer.Typer(
     name="consentry",
@@ -22,8 +22,12 @@ workspace.register(app)
 app.add_typer(consent.app, name="consent")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(policy.app, name="policy")
+app.add_typer(snapshot.app, name="snapshot")
 # Command groups added by other modules register here, one line each:
 # (importers, demo, scrub, snapshot)
+app.command("scrub")(scrub.scrub_command)
+app.add_typer(importing.app, name="import")
+app.add_typer(demo.app, name="demo")
 
 
 if __name__ == "__main__":

@@ -220,6 +220,13 @@ class LedgerStore(ABC):
         )
         return from_us(int(rows[0][0]) if rows else 0)
 
+    def entry(self, seq: int) -> LedgerEntry:
+        cols = ", ".join(ROW_FIELDS)
+        rows = self._query(self._sql(f"SELECT {cols} FROM ledger_entries WHERE seq = ?"), (seq,))
+        if not rows:
+            raise UsageError(f"the ledger has no entry {seq}")
+        return LedgerEntry.from_row(dict(zip(ROW_FIELDS, rows[0], strict=True)))
+
     def account_history(self, account_id: str) -> list[LedgerEntry]:
         cols = ", ".join(ROW_FIELDS)
         rows = self._query(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from typing import Final, Protocol
+from pathlib import Path
+from typing import Any, Final, Protocol
 
 import pyarrow as pa
 
@@ -92,4 +93,47 @@ class MemorySource:
                 with pa.ipc.new_stream(sink, table.schema) as writer:
                     writer.write_table(table)
                 digest.update(sink.getvalue().to_pybytes())
+        return digest.hexdigest()
+
+
+class WorkspaceSource:
+    """A workspace's content store, pinned to the imports committed when the build started, so
+    that both passes of a build (and its verification) read exactly the same content even while
+    another import commits."""
+
+    def __init__(self, content_dir: Path) -> None:
+        from consentry.content.store import ContentStore
+
+        self.store = ContentStore(content_dir)
+        self.imports = list(self.store.imports())
+        self.committed = frozenset(i.seq for i in self.imports)
+
+    def _scan(self, spec: Any, columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
+        for bucket in range(self.store.buckets(spec)):
+            table = self.store.current(spec, bucket, columns, committed=self.committed)
+            yield from table.to_batches(max_chunksize=batch_size)
+
+    def scan(self, columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
+        from consentry.content.schema import ITEMS
+
+        return self._scan(ITEMS, columns, batch_size)
+
+    def scan_interactions(self, batch_size: int) -> Iterator[pa.RecordBatch]:
+        from consentry.content.schema import INTERACTIONS
+
+        return self._scan(INTERACTIONS, INTERACTION_COLUMNS, batch_size)
+
+    def accounts(self) -> pa.Table:
+        table = self.store.accounts(("account_id", "handle"))
+        return table.rename_columns(["id", "handle"])
+
+    def count(self) -> int:
+        if not self.imports:
+            return 0
+        return int(sum(self.imports[-1].totals.get("items", {}).get("rows", [])))
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for info in self.imports:
+            digest.update(f"{info.seq}\x00{info.id}\x00{info.committed_at}\n".encode())
         return digest.hexdigest()

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentry.errors import ConsentryError, UsageError
@@ -93,7 +92,7 @@ def expected_records(builder: Builder, manifest: Manifest) -> tuple[dict[str, in
             f"published ({manifest.ledger['head']}): history was rewritten"
         )
     resolved = Resolved(position, manifest.ledger.get("time_bound_us"))
-    spec = BuildSpec(purpose=manifest.purpose, recipient=manifest.recipient, out=Path("."))
+    spec = BuildSpec(purpose=manifest.purpose, recipient=manifest.recipient, out=Path())
     index = builder.state_index(spec, resolved)
     on = ledger.position_time(resolved).date()
     census = take_census(
