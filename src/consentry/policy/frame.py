@@ -1,22 +1,31 @@
 """Attach ledger state to content items: the eligibility frame ``verdicts`` decides on.
 
-The account and consent state come from the ledger (``account_states`` / ``consent_state`` as of
-one position) and are indexed once; each batch of items is then joined against the index. Row
-order is preserved (Arrow hash joins do not keep it, so rows carry their index through).
+The account and consent state as of one position (``account_states`` / ``consent_state``) are
+indexed once: accounts sorted by a 64-bit key of their id, with their attributes and their
+decision per scope in arrays aligned with that order. Each batch of items is then a binary
+search and a few gathers, instead of hash joins that would rebuild a table of every account
+for every batch. A found key is confirmed against the id itself, so a hash collision can only
+make an author unknown (and its content excluded), never lend it someone else's consent.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consentry.content.buckets import hash_ids
 from consentry.model import ASSISTANT_KINDS, SHARE, Scope
 from consentry.policy.eligibility import FRAME_SCHEMA
 
 _ASSISTANT_KINDS: Final = pa.array(sorted(k.value for k in ASSISTANT_KINDS))
-_ROW: Final = "__row"
+SCOPE_CODES: Final = {scope: i for i, scope in enumerate(Scope)}
+NONE: Final = -1
+
+I64 = npt.NDArray[np.int64]
 
 
 def item_scope(kind: Any) -> Any:
@@ -26,8 +35,33 @@ def item_scope(kind: Any) -> Any:
     )
 
 
+def _scope_codes(kind: Any) -> npt.NDArray[np.int8]:
+    assistant = pc.is_in(kind, value_set=_ASSISTANT_KINDS).to_numpy(zero_copy_only=False)
+    return np.where(assistant, SCOPE_CODES[Scope.ASSISTANT], SCOPE_CODES[Scope.POSTS]).astype(
+        np.int8
+    )
+
+
+class _Decisions:
+    """One purpose's decision (1, 0, or -1 = none) and deciding entry, per account and scope."""
+
+    def __init__(self, n_accounts: int) -> None:
+        self.decision = np.full((len(Scope), n_accounts), NONE, dtype=np.int8)
+        self.seq = np.full((len(Scope), n_accounts), NONE, dtype=np.int64)
+
+    def gather(
+        self, scope: npt.NDArray[np.int8], idx: I64, known: npt.NDArray[np.bool_]
+    ) -> tuple[Any, Any]:
+        if self.decision.shape[1] == 0:
+            n = len(idx)
+            return pa.nulls(n, pa.int8()), pa.nulls(n, pa.int64())
+        d = np.where(known, self.decision[scope, idx], NONE)
+        s = np.where(known, self.seq[scope, idx], NONE)
+        return pa.array(d, pa.int8(), mask=d < 0), pa.array(s, pa.int64(), mask=s < 0)
+
+
 class StateIndex:
-    """The ledger state as of one position, ready to be joined with batches of items.
+    """The ledger state as of one position, ready to be looked up batch by batch.
 
     ``accounts``: ``account_states()`` output. ``consent``: ``consent_state()`` output holding at
     least ``purpose`` (and ``share`` for recipient snapshots).
@@ -36,23 +70,56 @@ class StateIndex:
     def __init__(self, accounts: pa.Table, consent: pa.Table, purpose: str, *, recipient: bool):
         self.purpose = purpose
         self.recipient = recipient
-        self.accounts = accounts.select(
-            ["account_id", "country", "birth_date", "protected", "status"]
-        ).append_column("account_known", pa.array([True] * accounts.num_rows, pa.bool_()))
-        self.consent = self._decisions(consent, purpose, "consent")
-        self.share = self._decisions(consent, SHARE, "share") if recipient else None
-
-    @staticmethod
-    def _decisions(consent: pa.Table, purpose: str, name: str) -> pa.Table:
-        chosen = consent.filter(pc.equal(consent["purpose"], purpose))
-        return pa.table(
-            {
-                "account_id": chosen["account_id"],
-                "scope": chosen["scope"],
-                name: chosen["decision"].cast(pa.int8()),
-                f"{name}_seq": chosen["seq"],
-            }
+        ids = (
+            accounts["account_id"].combine_chunks()
+            if accounts.num_rows
+            else pa.array([], pa.string())
         )
+        keys = hash_ids(ids)
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        taken = pa.array(order, pa.int64())
+        self._ids = ids.take(taken)
+        self._columns = {
+            name: accounts[name].combine_chunks().take(taken)
+            if accounts.num_rows
+            else pa.array([], accounts.schema.field(name).type)
+            for name in ("country", "birth_date", "protected", "status")
+        }
+        self.consent = self._decisions(consent, purpose)
+        self.share = self._decisions(consent, SHARE) if recipient else None
+
+    def lookup(self, ids: Any) -> tuple[I64, npt.NDArray[np.bool_]]:
+        """Position of each id in the index, and whether it is there."""
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        n = len(ids)
+        if len(self._keys) == 0:
+            return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_)
+        keys = hash_ids(ids)
+        pos = np.searchsorted(self._keys, keys)
+        pos[pos >= len(self._keys)] = 0
+        candidate = self._keys[pos] == keys
+        same = pc.equal(self._ids.take(pa.array(pos)), ids)
+        known = candidate & pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+        return pos.astype(np.int64), known
+
+    def _decisions(self, consent: pa.Table, purpose: str) -> _Decisions:
+        out = _Decisions(len(self._keys))
+        chosen = consent.filter(pc.equal(consent["purpose"], purpose))
+        if chosen.num_rows == 0 or len(self._keys) == 0:
+            return out
+        # Decisions of accounts without state are left out: such an author is unknown, and
+        # its content excluded, whatever it decided.
+        idx, known = self.lookup(chosen["account_id"])
+        scope = np.array(
+            [SCOPE_CODES[Scope(s)] for s in chosen["scope"].to_pylist()], dtype=np.int64
+        )
+        decision = chosen["decision"].to_numpy(zero_copy_only=False).astype(np.int8)
+        seq = chosen["seq"].to_numpy(zero_copy_only=False).astype(np.int64)
+        out.decision[scope[known], idx[known]] = decision[known]
+        out.seq[scope[known], idx[known]] = seq[known]
+        return out
 
     def frame(
         self,
@@ -62,45 +129,45 @@ class StateIndex:
         scope: Scope | None = None,
     ) -> pa.Table:
         """Frame rows in the order of ``items`` (which need ``author``, ``kind``,
-        ``visibility`` and ``deleted``), plus ``consent_seq``: the ledger entry that decided.
+        ``visibility`` and ``deleted``), plus ``consent_seq`` and ``share_seq``: the ledger
+        entries that decided.
 
         ``scope`` overrides the scope derived from each item's kind (interactions are governed
         by the ``interactions`` scope whatever they point at)."""
         n = items.num_rows
-        base = pa.table(
+        idx, known = self.lookup(items.column(author))
+        scopes = (
+            np.full(n, SCOPE_CODES[scope], dtype=np.int8)
+            if scope is not None
+            else _scope_codes(items.column("kind"))
+        )
+        consent, consent_seq = self.consent.gather(scopes, idx, known)
+        if self.share is not None:
+            share, share_seq = self.share.gather(scopes, idx, known)
+        else:
+            share, share_seq = pa.nulls(n, pa.int8()), pa.nulls(n, pa.int64())
+        unknown = pa.array(~known)
+        take = pa.array(idx)
+
+        def account(name: str) -> Any:
+            column = self._columns[name]
+            if len(column) == 0:
+                return pa.nulls(n, column.type)
+            return pc.if_else(unknown, pa.scalar(None, column.type), column.take(take))
+
+        frame = pa.table(
             {
-                _ROW: pa.array(range(n), pa.int64()),
-                "account_id": items.column(author),
-                "scope": (
-                    pa.array([scope.value] * n, pa.string())
-                    if scope is not None
-                    else item_scope(items.column("kind"))
-                ),
                 "kind": items.column("kind"),
                 "visibility": items.column("visibility"),
-                "deleted": items.column("deleted"),
-            }
+                "deleted": pc.fill_null(items.column("deleted"), False),
+                "account_known": pa.array(known),
+                "status": account("status"),
+                "protected": pc.fill_null(account("protected"), False),
+                "birth_date": account("birth_date"),
+                "country": account("country"),
+                "consent": consent,
+                "share": share,
+            },
+            schema=FRAME_SCHEMA,
         )
-        joined = base.join(self.accounts, "account_id", join_type="left outer")
-        joined = joined.join(self.consent, ["account_id", "scope"], join_type="left outer")
-        if self.share is not None:
-            joined = joined.join(self.share, ["account_id", "scope"], join_type="left outer")
-        joined = joined.sort_by(_ROW)
-        share = joined["share"] if self.share is not None else pa.nulls(n, pa.int8())
-        columns = {
-            "kind": joined["kind"],
-            "visibility": joined["visibility"],
-            "deleted": pc.fill_null(joined["deleted"], False),
-            "account_known": pc.fill_null(joined["account_known"], False),
-            "status": joined["status"],
-            "protected": pc.fill_null(joined["protected"], False),
-            "birth_date": joined["birth_date"],
-            "country": joined["country"],
-            "consent": joined["consent"],
-            "share": share,
-        }
-        frame = pa.table(columns, schema=FRAME_SCHEMA)
-        return frame.append_column("consent_seq", joined["consent_seq"]).append_column(
-            "share_seq",
-            joined["share_seq"] if self.share is not None else pa.nulls(n, pa.int64()),
-        )
+        return frame.append_column("consent_seq", consent_seq).append_column("share_seq", share_seq)

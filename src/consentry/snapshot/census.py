@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consentry.content.buckets import hash_ids
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
@@ -40,14 +41,13 @@ U64 = npt.NDArray[np.uint64]
 
 
 def content_keys(ids: Any) -> U64:
-    """64-bit keys of content ids (BLAKE2b), for compact membership tests. Nulls key to 0."""
-    blake = hashlib.blake2b
-    values = ids.to_pylist()
-    buf = b"".join(
-        blake(v.encode("utf-8"), digest_size=8).digest() if v is not None else bytes(8)
-        for v in values
-    )
-    return np.frombuffer(buf, dtype=np.uint64).copy()
+    """64-bit keys of content ids, vectorised (``consentry.content.buckets.hash_ids``); nulls
+    key to 0. Keys only link items to each other (replies, quotes, reposts): they never decide
+    whose consent applies, which goes by the account id itself."""
+    keys = hash_ids(ids)
+    nulls = pc.is_null(ids).to_numpy(zero_copy_only=False)
+    keys[nulls] = 0
+    return keys
 
 
 def normalised_text(text: Any) -> Any:
