@@ -60,9 +60,9 @@ def _expected(
     def latest(aid: str, purpose: str, scope: str) -> str | None:
         best: tuple[int, int, str] | None = None
         for seq, (a, p, s, d, at) in enumerate(decisions):
-            if a == aid and p == purpose and s in (None, scope):
-                if best is None or (at, seq) >= best[:2]:
-                    best = (at, seq, d)
+            covers = a == aid and p == purpose and s in (None, scope)
+            if covers and (best is None or (at, seq) >= best[:2]):
+                best = (at, seq, d)
         return best[2] if best else None
 
     def own_ok(i: int) -> bool:
@@ -102,7 +102,7 @@ def _expected(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    st.fixed_dictionaries({a: account_st for a in ACCOUNTS}),
+    st.fixed_dictionaries(dict.fromkeys(ACCOUNTS, account_st)),
     st.lists(decision_st, max_size=12),
     st.lists(item_st, min_size=1, max_size=10),
     st.booleans(),
