@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,15 @@ from consentry.cli.main import app
 from consentry.workspace import Workspace
 
 from .conftest import Run
+
+
+def tamper(db: Path, sql: str) -> None:
+    """Edit the database behind the ledger's back, through the ledger's own SQLite driver (a
+    second copy of SQLite in the process must not open the same file)."""
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    with adbc_sqlite.connect(str(db), autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(sql)
 
 
 def _rows(table: str) -> set[tuple[str, ...]]:
@@ -160,13 +168,11 @@ def test_verify_catches_tampering(run: Run, tmp_path: Path) -> None:
         run("consent", "grant", str(i), "train")
     published = _head(run)
     db = tmp_path / ".consentry" / "ledger.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE ledger_entries SET decision = 'deny' WHERE seq = 3")
+    tamper(db, "UPDATE ledger_entries SET decision = 'deny' WHERE seq = 3")
     out = run("ledger", "verify", code=6).output
     assert "entry 3 was altered" in out
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE ledger_entries SET decision = 'grant' WHERE seq = 3")
-        conn.execute("DELETE FROM ledger_entries WHERE seq = 4")
+    tamper(db, "UPDATE ledger_entries SET decision = 'grant' WHERE seq = 3")
+    tamper(db, "DELETE FROM ledger_entries WHERE seq = 4")
     run("ledger", "verify")  # a truncated chain is self-consistent…
     out = run("ledger", "verify", "--against", published, code=6).output
     assert "entries were removed" in out  # …but not against the published head
