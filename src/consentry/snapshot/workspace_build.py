@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import Any
 
 from consentry.ledger import LedgerStore
+from consentry.scrub.detectors import SCRUBBING
 from consentry.scrub.pseudonym import Pseudonymiser
+from consentry.scrub.registry import Detector
+from consentry.scrub.snapshot import snapshot_scrubber
 from consentry.snapshot.build import Builder, Progress, _Silent
 from consentry.snapshot.records import RecordMaker, Scrubber
 from consentry.snapshot.source import WorkspaceSource
@@ -20,11 +24,23 @@ def key_fingerprint(secret: bytes, recipient: str | None) -> str:
     return hmac.new(secret, label, hashlib.sha256).hexdigest()[:16]
 
 
-def make_scrubber(source: WorkspaceSource, pseudonyms: Pseudonymiser) -> Scrubber:
-    """The default scrubber, with mentions of platform accounts turned into their pseudonyms."""
-    from consentry.scrub.snapshot import snapshot_scrubber
+def detectors(*, names: bool) -> list[Detector]:
+    """The scrubber's detectors: every built-in one, and the optional names detector."""
+    chosen: list[Detector] = list(SCRUBBING)
+    if names:
+        from consentry.scrub.detectors.names import NameDetector
 
-    return snapshot_scrubber(source.accounts(), pseudonyms)
+        detector = NameDetector()
+        detector.nlp()  # fail now, with a clear message, if the model is missing
+        chosen.append(detector)
+    return chosen
+
+
+def make_scrubber(
+    source: WorkspaceSource, pseudonyms: Pseudonymiser, chosen: Sequence[Detector]
+) -> Scrubber:
+    """The scrubber, with mentions of platform accounts turned into their pseudonyms."""
+    return snapshot_scrubber(source.accounts(), pseudonyms, detectors=chosen)
 
 
 def workspace_builder(
@@ -33,12 +49,15 @@ def workspace_builder(
     *,
     recipient: str | None,
     progress: Progress | None = None,
+    names: bool = False,
 ) -> Builder:
     secret = ws.secret()
     pseudonyms = Pseudonymiser(secret, recipient)
     source = WorkspaceSource(ws.content_dir)
     policy = ws.policy()
-    maker = RecordMaker(pseudonyms, make_scrubber(source, pseudonyms), policy.time_granularity)
+    chosen = detectors(names=names)
+    scrub = make_scrubber(source, pseudonyms, chosen)
+    maker = RecordMaker(pseudonyms, scrub, policy.time_granularity)
     progress_: Any = progress or _Silent()
     return Builder(
         ledger=ledger,
@@ -47,4 +66,5 @@ def workspace_builder(
         maker=maker,
         key_fingerprint=key_fingerprint(secret, recipient),
         progress=progress_,
+        detectors=tuple(d.name for d in chosen),
     )
