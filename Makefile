@@ -24,8 +24,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
+# Quick figures at modest sizes; the README gives the full-size commands behind the notes.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.bench_ledger --scale 0.1 --runs 3
+	$(BIN)/python -m benchmarks.bench_scrub --runs 3
+	$(BIN)/python -m benchmarks.bench_snapshot --posts 200000 --runs 3
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

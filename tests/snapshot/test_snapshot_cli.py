@@ -68,7 +68,9 @@ def test_output_loads_in_duckdb_polars_and_pyarrow(cli, tmp_path: Path) -> None:
     cli("snapshot", "build", "--purpose", "train", "--out", "snap")
     pattern = str(tmp_path / "snap" / "data" / "*.parquet")
     n_arrow = pq.read_table(tmp_path / "snap" / "data").num_rows
-    n_duck = duckdb.sql(f"SELECT count(*) FROM read_parquet('{pattern}')").fetchall()
+    relation = duckdb.sql(f"SELECT count(*) FROM read_parquet('{pattern}')")
+    assert relation is not None
+    n_duck = relation.fetchall()
     assert n_duck == [(n_arrow,)]
     frame = pl.read_parquet(pattern)
     assert frame.height == n_arrow

@@ -134,6 +134,9 @@ class SqliteLedger(LedgerStore):
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._execute(sql, params)
 
+    def _write(self, sql: str, params: Sequence[object] = ()) -> None:
+        self._execute(sql, params)
+
     def _query_arrow(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
         with self._conn.cursor() as cur:
             cur.execute(sql, parameters=tuple(params))

@@ -28,6 +28,19 @@ CONSENT_STATE_SCHEMA: Final = pa.schema(
     ]
 )
 
+#: Raw consent rows as read from the ledger ('' for no scope, no recipient).
+CONSENT_ROWS_SCHEMA: Final = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("purpose", pa.string()),
+        ("scope", pa.string()),
+        ("decision", pa.string()),
+        ("recipient", pa.string()),
+        ("seq", pa.int64()),
+        ("at_us", pa.int64()),
+    ]
+)
+
 ACCOUNT_STATE_SCHEMA: Final = pa.schema(
     [
         ("account_id", pa.string()),
@@ -67,44 +80,91 @@ def _last_per_group(
     return out
 
 
+#: Scopes in sorted order: a scope's index here is its code, so that code order is text order.
+_SCOPE_ORDER: Final = pa.array(sorted(SCOPES), pa.string())
+
+
+def _sorted_codes(col: pa.ChunkedArray | pa.Array) -> tuple[npt.NDArray[np.int64], pa.Array]:
+    """Codes of ``col``'s values numbered in sorted order (so that sorting by code sorts by
+    text), and the sorted distinct values they index."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    encoded = pc.dictionary_encode(col)
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    codes: npt.NDArray[np.int64] = rank[encoded.indices.to_numpy()]
+    return codes, encoded.dictionary.take(pa.array(order))
+
+
+def reduce_consent_rows(rows: pa.Table) -> pa.Table:
+    """Of raw consent rows, only the latest (by ``at``, then ``seq``) per account, purpose,
+    scope and recipient: all that any later fold can need of them, since a fold keeps the
+    latest decision that covers each scope. Reducing a reduction with newer rows equals reducing
+    everything, which is what makes checkpoints possible."""
+    if rows.num_rows == 0:
+        return rows
+    rows = rows.combine_chunks()
+    keys = [_codes(rows[c]) for c in ("account_id", "purpose", "scope", "recipient")]
+    at = rows["at_us"].to_numpy().astype(np.int64)
+    seq = rows["seq"].to_numpy().astype(np.int64)
+    return rows.take(pa.array(_last_per_group(keys, at, seq)))
+
+
 def fold_consent_state(rows: pa.Table | None, recipient: str | None) -> pa.Table:
     """Fold rows ``account_id, purpose, scope ('' = all), decision, recipient ('' = any), seq,
-    at_us`` into the effective decision per account, purpose and scope."""
+    at_us`` into the effective decision per account, purpose and scope, sorted by those.
+
+    Vectorised without expanding unscoped rows into one row per scope: rows are ranked by
+    (``at``, ``seq``); per (account, purpose) the latest unscoped rank and per (account,
+    purpose, scope) the latest scoped rank are taken, and the later of the two decides.
+    """
     if rows is None or rows.num_rows == 0:
         return CONSENT_STATE_SCHEMA.empty_table()
     wanted = pc.equal(rows["recipient"], "")
     if recipient:
         wanted = pc.or_(wanted, pc.equal(rows["recipient"], recipient))
-    rows = rows.filter(wanted)
-    unscoped = pc.equal(rows["scope"], "")
-    scoped = rows.filter(pc.invert(unscoped))
-    general = rows.filter(unscoped)
-    parts = [scoped]
-    for scope in SCOPES:
-        parts.append(
-            general.set_column(2, "scope", pa.array([scope] * general.num_rows, pa.string()))
-        )
-    expanded = pa.concat_tables(parts).combine_chunks()
-    if expanded.num_rows == 0:
+    if not pc.all(wanted).as_py():
+        rows = rows.filter(wanted)
+    n = rows.num_rows
+    if n == 0:
         return CONSENT_STATE_SCHEMA.empty_table()
-    keys = [_codes(expanded[c]) for c in ("account_id", "purpose", "scope")]
-    at = expanded["at_us"].to_numpy().astype(np.int64)
-    seq = expanded["seq"].to_numpy().astype(np.int64)
-    picked = expanded.take(pa.array(_last_per_group(keys, at, seq)))
-    decision = pc.if_else(pc.equal(picked["decision"], "grant"), 1, 0).cast(pa.int8())
-    table = pa.table(
+    account, accounts = _sorted_codes(rows["account_id"])
+    purpose, purposes = _sorted_codes(rows["purpose"])
+    scope_codes = pc.index_in(rows["scope"], value_set=_SCOPE_ORDER).fill_null(-1)
+    scope = scope_codes.to_numpy().astype(np.int64)  # -1: no scope, i.e. every scope
+    at = rows["at_us"].to_numpy().astype(np.int64)
+    seq = rows["seq"].to_numpy().astype(np.int64)
+    by_time = np.lexsort((seq, at))  # rank r is row by_time[r]; later decisions rank higher
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_time] = np.arange(n, dtype=np.int64)
+    # Dense ids of the (account, purpose) pairs present, in (account, purpose) order.
+    n_purposes = len(purposes)
+    pairs, pair = np.unique(account * n_purposes + purpose, return_inverse=True)
+    pair = pair.reshape(-1)
+    n_scopes = len(_SCOPE_ORDER)
+    unscoped = scope < 0
+    latest_all = np.full(len(pairs), -1, dtype=np.int64)
+    np.maximum.at(latest_all, pair[unscoped], rank[unscoped])
+    scoped = ~unscoped
+    latest_one = np.full(len(pairs) * n_scopes, -1, dtype=np.int64)
+    np.maximum.at(latest_one, pair[scoped] * n_scopes + scope[scoped], rank[scoped])
+    # Per (pair, scope), in sorted order: the later of the scope's own and the general decision.
+    winner = np.maximum(latest_one.reshape(-1, n_scopes), latest_all[:, None]).reshape(-1)
+    keep = np.nonzero(winner >= 0)[0]
+    picked = by_time[winner[keep]]
+    pair_of = pairs[keep // n_scopes]
+    grant = pc.equal(rows["decision"], "grant").to_numpy(zero_copy_only=False)
+    return pa.table(
         {
-            "account_id": picked["account_id"],
-            "purpose": picked["purpose"],
-            "scope": picked["scope"],
-            "decision": decision,
-            "seq": picked["seq"].cast(pa.int64()),
-            "at": picked["at_us"].cast(pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "account_id": accounts.take(pa.array(pair_of // n_purposes)),
+            "purpose": purposes.take(pa.array(pair_of % n_purposes)),
+            "scope": _SCOPE_ORDER.take(pa.array(keep % n_scopes)),
+            "decision": pa.array(grant[picked].astype(np.int8)),
+            "seq": pa.array(seq[picked]),
+            "at": pa.array(at[picked]).cast(pa.timestamp("us", tz="UTC")),
         },
         schema=CONSENT_STATE_SCHEMA,
-    )
-    return table.sort_by(
-        [("account_id", "ascending"), ("purpose", "ascending"), ("scope", "ascending")]
     )
 
 

@@ -172,10 +172,17 @@ class Builder:
         work.publish(force=spec.force)
         return BuildResult(spec.out, manifest, time.perf_counter() - started, resumed)
 
-    def state_index(self, spec: BuildSpec, resolved: Resolved) -> StateIndex:
+    def state_index(
+        self, spec: BuildSpec, resolved: Resolved, *, use_checkpoints: bool = True
+    ) -> StateIndex:
         purposes = [spec.purpose] + ([SHARE] if spec.recipient and spec.purpose != SHARE else [])
         accounts = self.ledger.account_states(resolved)
-        consent = self.ledger.consent_state(resolved, purposes=purposes, recipient=spec.recipient)
+        consent = self.ledger.consent_state(
+            resolved,
+            purposes=purposes,
+            recipient=spec.recipient,
+            use_checkpoints=use_checkpoints,
+        )
         return StateIndex(accounts, consent, spec.purpose, recipient=spec.recipient is not None)
 
     def _build_id(self, spec: BuildSpec, resolved: Resolved) -> str:

@@ -93,7 +93,8 @@ def expected_records(builder: Builder, manifest: Manifest) -> tuple[dict[str, in
         )
     resolved = Resolved(position, manifest.ledger.get("time_bound_us"))
     spec = BuildSpec(purpose=manifest.purpose, recipient=manifest.recipient, out=Path())
-    index = builder.state_index(spec, resolved)
+    # From the entries themselves, not from checkpoints: a check must not trust a cache.
+    index = builder.state_index(spec, resolved, use_checkpoints=False)
     on = ledger.position_time(resolved).date()
     census = take_census(
         builder.source.scan(CENSUS_COLUMNS, spec.batch_size), index, builder.policy, on=on

@@ -1,0 +1,86 @@
+"""Fixtures every suite may use: a database URL per ledger backend.
+
+PostgreSQL: the server named by ``CONSENTRY_TEST_PG`` (default: the development machines'
+``postgresql://postgres@127.0.0.1:5432/test``). When it is unreachable the tests that need it
+skip, saying why; under ``CI=true`` they fail instead, so that CI can never pass by skipping.
+Each test gets a fresh schema (dropped afterwards), reached through ``search_path`` in the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+PG_ENV = "CONSENTRY_TEST_PG"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip with ``reason`` -- or fail under ``CI=true``, where nothing may be skipped."""
+    if running_in_ci():
+        pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` connecting with ``search_path`` set to ``schema``."""
+    option = quote(f"-csearch_path={schema}", safe="")
+    return f"{url}{'&' if '?' in url else '?'}options={option}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The test server's URL, checked reachable once per session."""
+    url = os.environ.get(PG_ENV, DEFAULT_PG)
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        skip_or_fail(f"PostgreSQL at {url} is unreachable ({exc}); set {PG_ENV} to another server")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_factory(postgres_server_url: str) -> Iterator[Callable[[], str]]:
+    """Make fresh, empty schemas on demand (URL of each); all dropped at the end of the session."""
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"t_{secrets.token_hex(6)}"
+        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        made.append(schema)
+        return with_search_path(postgres_server_url, schema)
+
+    yield make
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        for schema in made:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A URL whose ``search_path`` is a fresh schema, dropped after the test."""
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield with_search_path(postgres_server_url, schema)
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A URL for a SQLite database file (not yet created) in the test's temporary folder."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
