@@ -1,0 +1,77 @@
+"""Payment card numbers: 13–19 digits, optionally grouped by single spaces or hyphens.
+
+A candidate is a card when its digits pass the Luhn check (``stdnum.luhn``) *and* start like a
+card of a known network with a length that network issues: a random 16-digit number passes Luhn
+one time in ten, so the issuer ranges are what keep order numbers and ids out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from stdnum import luhn
+
+from consentry.scrub.registry import RegexDetector
+
+#: (lowest prefix, highest prefix, allowed lengths): Visa, Mastercard, Amex, Discover, JCB,
+#: Diners, UnionPay, Maestro. Prefixes compare as integers of the same number of digits.
+_NETWORKS: Final = (
+    ("4", "4", frozenset({13, 16, 19})),
+    ("51", "55", frozenset({16})),
+    ("2221", "2720", frozenset({16})),
+    ("34", "34", frozenset({15})),
+    ("37", "37", frozenset({15})),
+    ("6011", "6011", frozenset(range(16, 20))),
+    ("644", "649", frozenset(range(16, 20))),
+    ("65", "65", frozenset(range(16, 20))),
+    ("3528", "3589", frozenset(range(16, 20))),
+    ("300", "305", frozenset(range(14, 20))),
+    ("36", "36", frozenset(range(14, 20))),
+    ("38", "39", frozenset(range(16, 20))),
+    ("62", "62", frozenset(range(16, 20))),
+    ("50", "50", frozenset(range(12, 20))),
+    ("56", "69", frozenset(range(12, 20))),
+)
+
+
+_GROUP: Final = re.compile(r"\d+")
+
+
+def looks_issued(digits: str) -> bool:
+    for low, high, lengths in _NETWORKS:
+        head = digits[: len(low)]
+        if low <= head <= high and len(digits) in lengths:
+            return True
+    return False
+
+
+def _is_card(text: str) -> bool:
+    digits = "".join(c for c in text if c.isdigit())
+    return looks_issued(digits) and luhn.is_valid(digits)
+
+
+def validate_card(candidate: str) -> Sequence[tuple[int, int]]:
+    """The whole candidate, or else the longest run of its groups that is a card: a number
+    just before it ("score 3-1 4111 1111 1111 1111") makes the candidate start too early."""
+    if _is_card(candidate):
+        return [(0, len(candidate))]
+    groups = [(m.start(), m.end()) for m in _GROUP.finditer(candidate)]
+    for i in range(len(groups)):
+        for j in range(len(groups) - 1, i - 1, -1):
+            text = candidate[groups[i][0] : groups[j][1]]
+            if 12 <= sum(c.isdigit() for c in text) <= 19 and _is_card(text):
+                return [(groups[i][0], groups[j][1])]
+    return []
+
+
+CARDS: Final = RegexDetector(
+    name="card",
+    type="card",
+    prefilter="\\d(?:[ \\-]?\\d){12}",
+    before="^|[^A-Za-z0-9_.,/\\-+]",
+    body="\\d(?:[ \\-]?\\d){12,}",  # unbounded: the validator finds the card in a longer run
+    reject_after="^(?:[A-Za-z0-9_]|[.,/\\-]\\d)",
+    validate=validate_card,
+)

@@ -1,0 +1,55 @@
+"""IP addresses, validated by the standard library's ``ipaddress``.
+
+IPv4: four dot-separated numbers, not glued to letters or to a fifth number, so that version
+strings (``v1.2.3.4``, ``1.2.3.4.5``) are not addresses; ``ipaddress`` rejects octets over 255
+and leading zeros. IPv6: hex groups and colons; ``ipaddress`` decides, and we also want two
+non-empty groups with four hex digits in all, so that ``a::b`` in code or prose is not one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Final
+
+from consentry.scrub.registry import RegexDetector
+
+
+def validate_ipv4(candidate: str) -> Sequence[tuple[int, int]]:
+    try:
+        ipaddress.IPv4Address(candidate)
+    except ValueError:
+        return []
+    return [(0, len(candidate))]
+
+
+def validate_ipv6(candidate: str) -> Sequence[tuple[int, int]]:
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return []
+    groups = [g for g in candidate.split(":") if g]
+    if len(groups) < 2 or sum(len(g) for g in groups) < 4:
+        return []
+    return [(0, len(candidate))]
+
+
+IPV4: Final = RegexDetector(
+    name="ipv4",
+    type="ip",
+    prefilter="\\d\\.\\d{1,3}\\.\\d{1,3}\\.\\d",
+    before="^|[^A-Za-z0-9_.\\-]",
+    body="\\d{1,3}(?:\\.\\d{1,3}){3}",
+    reject_after="^(?:\\.\\d|[A-Za-z0-9_])",
+    validate=validate_ipv4,
+)
+
+IPV6: Final = RegexDetector(
+    name="ipv6",
+    type="ip",
+    prefilter="[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:",
+    before="^|[^A-Za-z0-9_:.]",
+    body="[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\\.\\d{1,3}){0,3}",
+    reject_after="^[A-Za-z0-9_:]",
+    validate=validate_ipv6,
+)

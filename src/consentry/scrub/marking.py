@@ -1,0 +1,154 @@
+"""Find every match of an RE2 pattern in a string array, with offsets, in a few Arrow kernels.
+
+``pyarrow.compute`` has no "all matches with positions" kernel (``extract_regex`` gives the
+first match only). So we *mark and split*: ``replace_substring_regex`` wraps every match in a
+sentinel character, ``split_pattern`` cuts there, and in each row's list of pieces the odd
+ones are the matches. Summing piece lengths (code points and bytes) gives the offsets. All of it
+runs in C++ over the whole array; Python never sees a row.
+
+RE2 has no lookbehind, so a pattern says what must *precede* a match with a first capture
+group that consumes that character (``(^|[^A-Za-z0-9_])``): the replacement writes it back
+before the opening sentinel. What must *follow* a match (a lookahead) is checked afterwards on
+the ``after`` text this module returns.
+
+The sentinel is a Unicode noncharacter (U+FDD0..U+FDEF, "reserved for internal use"), chosen
+so that it does not occur in the rows at hand. Rows containing all 32 have their noncharacters
+replaced by U+FFFD first (same length in code points and bytes, so offsets hold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Int64s = npt.NDArray[np.int64]
+
+SENTINELS: Final = tuple(chr(c) for c in range(0xFDD0, 0xFDF0))
+NONCHARACTER_CLASS: Final = "[\ufdd0-\ufdef]"
+AFTER_CHARS: Final = 4  # how much following text lookahead checks get
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    rows: Int64s  # index into the array searched
+    start: Int64s  # code points
+    end: Int64s
+    bstart: Int64s  # UTF-8 bytes
+    bend: Int64s
+    values: pa.StringArray
+    after: pa.StringArray  # up to AFTER_CHARS code points that follow the match
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, keep: npt.NDArray[np.bool_]) -> Matches:
+        idx = pa.array(np.flatnonzero(keep), pa.int64())
+        return Matches(
+            self.rows[keep],
+            self.start[keep],
+            self.end[keep],
+            self.bstart[keep],
+            self.bend[keep],
+            self.values.take(idx),
+            self.after.take(idx),
+        )
+
+
+def _empty() -> Matches:
+    z = np.zeros(0, dtype=np.int64)
+    e = pa.array([], pa.string())
+    return Matches(z, z, z, z, z, e, e)
+
+
+def _concat(parts: list[Matches]) -> Matches:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty()
+    return Matches(
+        np.concatenate([p.rows for p in parts]),
+        np.concatenate([p.start for p in parts]),
+        np.concatenate([p.end for p in parts]),
+        np.concatenate([p.bstart for p in parts]),
+        np.concatenate([p.bend for p in parts]),
+        pa.concat_arrays([p.values for p in parts]),
+        pa.concat_arrays([p.after for p in parts]),
+    )
+
+
+def find_all(texts: pa.Array, pattern: str) -> Matches:
+    """Every non-overlapping match of ``pattern`` (RE2, leftmost-first, like ``re.finditer``).
+
+    ``pattern`` must have exactly two capturing groups: what precedes the match (may match
+    empty, e.g. ``^``) and the match itself. Other groups must be non-capturing.
+    """
+    return _find(texts, pattern, np.arange(len(texts), dtype=np.int64), 0)
+
+
+def _find(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel_no: int) -> Matches:
+    if len(texts) == 0:
+        return _empty()
+    if sentinel_no == len(SENTINELS):
+        texts = pc.replace_substring_regex(texts, NONCHARACTER_CLASS, "\ufffd")
+        sentinel_no = 0
+    sentinel = SENTINELS[sentinel_no]
+    clash = pc.fill_null(pc.match_substring(texts, sentinel), False)
+    if pc.any(clash).as_py():
+        clash_np = clash.to_numpy(zero_copy_only=False)
+        fine = _find(texts.filter(pc.invert(clash)), pattern, row_ids[~clash_np], sentinel_no)
+        other = _find(texts.filter(clash), pattern, row_ids[clash_np], sentinel_no + 1)
+        return _concat([fine, other])
+    return _mark_and_split(texts, pattern, row_ids, sentinel)
+
+
+def _mark_and_split(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel: str) -> Matches:
+    marked = pc.replace_substring_regex(texts, pattern, f"\\1{sentinel}\\2{sentinel}")
+    pieces = pc.split_pattern(marked, sentinel)
+    flat = pieces.flatten()
+    n = len(flat)
+    if n == 0:
+        return _empty()
+    parents = pc.list_parent_indices(pieces).to_numpy().astype(np.int64, copy=False)
+    # Position of each piece within its row: flat index minus the index of the row's first piece.
+    first = np.flatnonzero(np.r_[True, parents[1:] != parents[:-1]])
+    counts = np.diff(np.r_[first, n])
+    first_of_piece = np.repeat(first, counts)
+    position = np.arange(n, dtype=np.int64) - first_of_piece
+    is_match = (position & 1) == 1
+    if not is_match.any():
+        return _empty()
+    cp = pc.utf8_length(flat).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    nb = pc.binary_length(flat).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    # Offsets: exclusive running sums, restarted at each row's first piece.
+    cp_cum = np.cumsum(cp) - cp
+    nb_cum = np.cumsum(nb) - nb
+    cp_start = cp_cum - cp_cum[first_of_piece]
+    nb_start = nb_cum - nb_cum[first_of_piece]
+    idx = np.flatnonzero(is_match)
+    # A match is always followed by a piece (possibly empty): a row splits into 2k+1 pieces.
+    # Lookahead checks want the text that follows; when that piece is shorter than they need,
+    # the next match (if any, in the same row) follows it directly.
+    nxt = idx + 1
+    nxt2 = idx + 2
+    same_row = (nxt2 < n) & (parents[np.minimum(nxt2, n - 1)] == parents[idx])
+    after_piece = flat.take(pa.array(nxt, pa.int64()))
+    after_more = flat.take(pa.array(np.where(same_row, nxt2, nxt), pa.int64()))
+    after_more = pc.if_else(pa.array(same_row), after_more, "")
+    after = pc.utf8_slice_codeunits(
+        pc.binary_join_element_wise(after_piece, after_more, ""), 0, AFTER_CHARS
+    )
+    start = cp_start[idx]
+    bstart = nb_start[idx]
+    return Matches(
+        rows=row_ids[parents[idx]],
+        start=start,
+        end=start + cp[idx],
+        bstart=bstart,
+        bend=bstart + nb[idx],
+        values=flat.take(pa.array(idx, pa.int64())),
+        after=after,
+    )

@@ -1,0 +1,97 @@
+"""Replace byte ranges of rows of a string array with new strings, without a Python loop.
+
+Each affected row is rebuilt as segments: kept bytes of the original, replacement, kept bytes,
+…, the tail. All segments of all rows become one gather index into (original bytes ++
+replacement bytes), built with ``np.repeat``; the rows' new offsets are sums of their segment
+lengths. Unaffected rows are not copied: ``replace_with_mask`` puts the rebuilt ones back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Int64s = npt.NDArray[np.int64]
+
+
+def _offsets_and_data(arr: pa.StringArray) -> tuple[Int64s, npt.NDArray[np.uint8]]:
+    """Absolute offsets of ``arr``'s rows (length + 1) into its data buffer, and that buffer."""
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    data_buf = buffers[2]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)
+        if data_buf is not None and data_buf.size
+        else np.zeros(0, dtype=np.uint8)
+    )
+    return offsets.astype(np.int64), data
+
+
+def splice(
+    texts: pa.StringArray,
+    rows: Int64s,
+    bstart: Int64s,
+    bend: Int64s,
+    replacements: pa.StringArray,
+) -> pa.StringArray:
+    """``texts`` with ``texts[rows[i]]``'s bytes ``[bstart[i], bend[i])`` replaced.
+
+    Spans must be sorted by (row, start) and must not overlap; rows must not be null.
+    """
+    n = len(rows)
+    if n == 0:
+        return texts
+    offsets, data = _offsets_and_data(texts)
+    r_offsets, r_data = _offsets_and_data(replacements)
+
+    affected, first, counts = np.unique(rows, return_index=True, return_counts=True)
+    rank = np.repeat(np.arange(len(affected), dtype=np.int64), counts)
+    is_first = np.zeros(n, dtype=np.bool_)
+    is_first[first] = True
+    prev_end = np.empty(n, dtype=np.int64)
+    prev_end[0] = 0
+    prev_end[1:] = bend[:-1]
+    prev_end[is_first] = 0
+
+    row_start = offsets[rows]
+    last = first + counts - 1
+    n_seg = 2 * n + len(affected)
+    seg_src = np.empty(n_seg, dtype=np.int64)
+    seg_len = np.empty(n_seg, dtype=np.int64)
+    span_ix = np.arange(n, dtype=np.int64)
+    keep_pos = 2 * span_ix + rank
+    seg_src[keep_pos] = row_start + prev_end
+    seg_len[keep_pos] = bstart - prev_end
+    seg_src[keep_pos + 1] = len(data) + r_offsets[:-1]
+    seg_len[keep_pos + 1] = np.diff(r_offsets)
+    tail_pos = 2 * last + 2 + np.arange(len(affected), dtype=np.int64)
+    seg_src[tail_pos] = offsets[affected] + bend[last]
+    seg_len[tail_pos] = offsets[affected + 1] - offsets[affected] - bend[last]
+
+    source = np.concatenate([data, r_data[r_offsets[0] : r_offsets[-1]]])
+    # r_data was sliced to start at r_offsets[0]: shift the replacement sources accordingly.
+    seg_src[keep_pos + 1] -= r_offsets[0]
+    total = int(seg_len.sum())
+    seg_first_byte = np.cumsum(seg_len) - seg_len
+    gather = np.repeat(seg_src - seg_first_byte, seg_len) + np.arange(total, dtype=np.int64)
+    out = source[gather]
+
+    row_seg_start = 2 * first + np.arange(len(affected), dtype=np.int64)
+    row_len = np.add.reduceat(seg_len, row_seg_start)
+    new_offsets = np.zeros(len(affected) + 1, dtype=np.int64)
+    np.cumsum(row_len, out=new_offsets[1:])
+    if new_offsets[-1] >= 2**31:
+        raise OverflowError(
+            "scrubbed batch too large for 32-bit string offsets; use smaller batches"
+        )
+    rebuilt = pa.StringArray.from_buffers(
+        len(affected),
+        pa.py_buffer(new_offsets.astype(np.int32).tobytes()),
+        pa.py_buffer(out.tobytes()),
+    )
+    mask = np.zeros(len(texts), dtype=np.bool_)
+    mask[affected] = True
+    result: pa.StringArray = pc.replace_with_mask(texts, pa.array(mask), rebuilt)
+    return result

@@ -1,0 +1,203 @@
+"""Each detector's table: true positives, and the near misses it must leave alone.
+
+Every case runs through the whole registry (as scrubbing does), and looks at the spans of the
+type under test, so a case also shows that no other detector steals the text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from consentry.scrub import default_registry, detect_spans
+
+
+def found(text: str, type_: str) -> list[str]:
+    return [s.value for s in detect_spans([text])[0] if s.type == type_]
+
+
+EMAILS = [
+    ("écris à bob.martin@example.fr stp", ["bob.martin@example.fr"]),
+    ("Mail: Jean-Luc+news@sub.mail.example.co.uk.", ["Jean-Luc+news@sub.mail.example.co.uk"]),
+    ("bob@example.com.Merci", ["bob@example.com"]),
+    ("...alice@example.org", ["alice@example.org"]),
+    ("élodie@exemple.fr", ["élodie@exemple.fr"]),
+    ("deux: a@b.io, c@d.net", ["a@b.io", "c@d.net"]),
+    # near misses
+    ("logo@2x.png", []),  # not a TLD
+    ("user@localhost", []),
+    ("@alice on se voit", []),
+    ("me@ example.com", []),
+]
+
+PHONES = [
+    ("appelle-moi au 06 12 34 56 78 ce soir", ["06 12 34 56 78"]),
+    ("0612345678", ["0612345678"]),
+    ("06.12.34.56.78", ["06.12.34.56.78"]),
+    ("tel 06-12-34-56-78.", ["06-12-34-56-78"]),
+    ("+33 6 12 34 56 78", ["+33 6 12 34 56 78"]),
+    ("+33 (0)6 12 34 56 78", ["+33 (0)6 12 34 56 78"]),
+    ("0033 6 12 34 56 78", ["0033 6 12 34 56 78"]),
+    ("+33612345678", ["+33612345678"]),
+    ("bureau 01 23 45 67 89", ["01 23 45 67 89"]),
+    ("UK +44 20 7946 0958", ["+44 20 7946 0958"]),
+    ("US +1 (415) 555-2671 ok", ["+1 (415) 555-2671"]),
+    ("+49 30 12345678", ["+49 30 12345678"]),
+    ("06 12 34 56 78 06 98 76 54 32", ["06 12 34 56 78", "06 98 76 54 32"]),
+    # near misses: dates, times, ids, random runs, no trunk prefix
+    ("le 2024-01-15 à 10:30", []),
+    ("rdv 15/01/2024", []),
+    ("commande 4829104829", []),
+    ("612345678", []),
+    ("12345678901", []),
+    ("ref ABC0612345678", []),
+    ("version 06.12.34.56.78.90.12", []),
+]
+
+CARDS = [
+    ("carte 4111 1111 1111 1111 merci", ["4111 1111 1111 1111"]),
+    ("4111-1111-1111-1111", ["4111-1111-1111-1111"]),
+    ("5500005555555559", ["5500005555555559"]),
+    ("amex 3782 822463 10005", ["3782 822463 10005"]),
+    ("6011 0009 9013 9424", ["6011 0009 9013 9424"]),
+    ("score 3-1 3782 822463 10005 top", ["3782 822463 10005"]),  # run starts too early
+    ("n°12345 4111 1111 1111 1111", ["4111 1111 1111 1111"]),
+    ("n°12345 4111111111111111 film", ["4111111111111111"]),
+    # near misses
+    ("4111 1111 1111 1112", []),  # Luhn fails
+    ("commande 1234567890123452", []),  # Luhn passes, no network starts with 1
+    ("9111 1111 1111 1117", []),
+    ("41111111111111111111111", []),  # too long
+]
+
+IBANS = [
+    ("iban FR76 3000 6000 0112 3456 7890 189 merci", ["FR76 3000 6000 0112 3456 7890 189"]),
+    ("FR7630006000011234567890189", ["FR7630006000011234567890189"]),
+    ("DE89 3704 0044 0532 0130 00", ["DE89 3704 0044 0532 0130 00"]),
+    ("GB82WEST12345698765432.", ["GB82WEST12345698765432"]),
+    ("fr76 3000 6000 0112 3456 7890 189", ["fr76 3000 6000 0112 3456 7890 189"]),
+    ("#JO2024 to and les DE89370400440532013000", ["DE89370400440532013000"]),  # JO: Jordan
+    # near misses
+    ("FR76 3000 6000 0112 3456 7890 188", []),  # mod-97 fails
+    ("DE89 3704 0044 0532 0130", []),  # too short for Germany
+    ("XX89 3704 0044 0532 0130 00", []),  # no such country
+]
+
+IPS = [
+    ("serveur 192.168.1.12 down", ["192.168.1.12"]),
+    ("8.8.8.8", ["8.8.8.8"]),
+    ("http://10.0.0.1/admin", ["10.0.0.1"]),
+    ("v6 2001:db8::1 ok", ["2001:db8::1"]),
+    ("fe80::1ff:fe23:4567:890a", ["fe80::1ff:fe23:4567:890a"]),
+    ("::ffff:192.0.2.128", ["::ffff:192.0.2.128"]),
+    # near misses: versions, octets over 255, times, code
+    ("v1.2.3.4", []),
+    ("python 3.11.2.1.5", []),
+    ("256.1.1.1", []),
+    ("01.02.03.04", []),
+    ("à 10:30:00", []),
+    ("std::vector", []),
+    ("a::b", []),
+]
+
+URLS = [
+    ("voir https://example.com/x?y=1 !", ["https://example.com/x?y=1"]),
+    ("lien: example.fr/page", ["example.fr/page"]),
+    ("www.exemple.fr", ["www.exemple.fr"]),
+    ("(http://twitter.com)", ["http://twitter.com"]),
+    # near misses
+    ("fin.Je pars", ["fin.Je"]),  # a real TLD: twitter-text extracts it too
+    ("e.g. this", []),
+    ("3.14 et 2.5", []),
+    ("fichier.txt", []),
+]
+
+HANDLES = [
+    ("merci @bob !", ["@bob"]),
+    ("@alice @Bob_2", ["@alice", "@Bob_2"]),
+    ("RT @test: hello", ["@test"]),
+    ("@alice/amis", ["@alice/amis"]),
+    # near misses
+    ("bob@example.com", []),
+    ("@alice@mastodon.social", []),
+    ("f!@kn", []),
+    ("@u_abcdefghijklmnop", []),  # already one of our pseudonyms
+]
+
+KEPT = [
+    ("#JO2024 et $TSLA", [("hashtag", "#JO2024"), ("cashtag", "$TSLA")]),
+    ("#123", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EMAILS)
+def test_emails(text: str, expected: list[str]) -> None:
+    assert found(text, "email") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), PHONES)
+def test_phones(text: str, expected: list[str]) -> None:
+    assert found(text, "phone") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), CARDS)
+def test_cards(text: str, expected: list[str]) -> None:
+    assert found(text, "card") == expected
+    assert found(text, "phone") == []
+
+
+@pytest.mark.parametrize(("text", "expected"), IBANS)
+def test_ibans(text: str, expected: list[str]) -> None:
+    assert found(text, "iban") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), IPS)
+def test_ips(text: str, expected: list[str]) -> None:
+    assert found(text, "ip") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), URLS)
+def test_urls(text: str, expected: list[str]) -> None:
+    assert found(text, "url") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), HANDLES)
+def test_handles(text: str, expected: list[str]) -> None:
+    assert found(text, "handle") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), KEPT)
+def test_hashtags_and_cashtags_are_detected(text: str, expected: list[tuple[str, str]]) -> None:
+    spans = [(s.type, s.value) for s in detect_spans([text])[0]]
+    assert spans == expected
+
+
+def test_offsets_are_code_points() -> None:
+    text = "🎉 é @bob 06 12 34 56 78"
+    spans = detect_spans([text])[0]
+    assert [text[s.start : s.end] for s in spans] == ["@bob", "06 12 34 56 78"]
+
+
+def test_registry_names_are_unique_and_typed() -> None:
+    reg = default_registry()
+    assert reg.names() == [
+        "email",
+        "url",
+        "iban",
+        "card",
+        "ipv4",
+        "ipv6",
+        "phone",
+        "handle",
+        "hashtag",
+        "cashtag",
+    ]
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register(reg.get("email"))
+    with pytest.raises(KeyError, match="no detector named 'nope'"):
+        reg.select(["nope"])
+
+
+def test_a_subset_of_detectors_finds_only_its_types() -> None:
+    reg = default_registry()
+    spans = detect_spans(["@bob 06 12 34 56 78"], detectors=reg.select(["phone"]))[0]
+    assert [s.type for s in spans] == ["phone"]
