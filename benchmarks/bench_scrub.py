@@ -302,6 +302,32 @@ def make_corpus(n: int, seed: int, *, pii: bool = True, accounts: int = 5000) ->
     return Corpus(ids, texts, planted, handles, account_ids)
 
 
+def load_demo_corpus(folder: Path, n: int | None = None) -> Corpus:
+    """The first ``n`` posts with text of a demo platform (``consentry demo generate``), its
+    accounts, and the planted spans of ``ground_truth.jsonl`` for those posts."""
+    ids, texts = [], []
+    with (folder / "content.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("kind") == "repost" or not row.get("text"):
+                continue
+            ids.append(str(row["id"]))
+            texts.append(str(row["text"]))
+            if n is not None and len(ids) >= n:
+                break
+    wanted = set(ids)
+    planted = [
+        s for s in read_ground_truth(folder / "ground_truth.jsonl") if s.content_id in wanted
+    ]
+    handles, account_ids = [], []
+    with (folder / "accounts.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            handles.append(str(row["handle"]))
+            account_ids.append(str(row["id"]))
+    return Corpus(ids, texts, planted, handles, account_ids)
+
+
 def _plant(post: _Post, type_: str, rng: random.Random, handles: list[str], ids: list[str]) -> None:
     if type_ == "handle":
         k = rng.randrange(len(handles))
@@ -416,11 +442,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--presidio-posts", type=int, default=5000)
     p.add_argument("--no-presidio", action="store_true", help="skip the Presidio comparison")
+    p.add_argument(
+        "--demo",
+        type=Path,
+        default=None,
+        help="measure on a demo platform's posts and ground_truth.jsonl (consentry demo "
+        "generate) instead of the built-in corpus",
+    )
     args = p.parse_args(argv)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
 
-    corpus = make_corpus(args.posts, args.seed)
+    if args.demo is not None:
+        corpus = load_demo_corpus(args.demo, args.posts)
+        args.posts = len(corpus.texts)
+    else:
+        corpus = make_corpus(args.posts, args.seed)
     plain = make_corpus(args.posts, args.seed + 1, pii=False)
     resolver = MentionResolver(corpus.handles, corpus.account_ids, Pseudonymiser(b"b" * 32))
     figures: list[Figure] = []

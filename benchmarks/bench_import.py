@@ -1,0 +1,172 @@
+"""Benchmark: ``consentry import canonical`` of a demo platform into a fresh workspace.
+
+    .venv/bin/python -m benchmarks.bench_import --posts 1000000 --runs 3
+    .venv/bin/python -m benchmarks.bench_import --posts 1000000 10000000 --runs 3 --runs-large 1
+
+The demo platform is generated once per size (untimed, kept in ``--data`` for later runs with
+``--keep-data``). Each run imports it in a child process into a new workspace; the child times
+the import itself (wall clock and CPU time of all its threads) and ``wait4`` gives its peak RSS.
+Figures are medians. Goal (issue 3): at least 200,000 posts per second per core — measured as
+posts per CPU-second, i.e. whatever the core count, plus wall-clock rate on the cores used —
+and peak memory flat as the input grows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Figure, parser, report
+
+GOAL_PER_CORE = 200_000
+
+
+def _child(data: Path, workspace: Path) -> None:
+    """Runs in the child process: one timed import, results as JSON on stdout."""
+    from consentry.platform.canonical import import_canonical
+    from consentry.workspace import Workspace
+
+    ws = Workspace.init(workspace)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = import_canonical(ws, data)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    counts = {k: vars(c) for k, c in result.by_kind.items()}
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "counts": counts}))
+
+
+def run_import(data: Path) -> dict[str, Any]:
+    """One import in a child process: its own timings, and its peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="bench-import-ws-", dir=data.parent) as tmp:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench_import", "--child", str(data), tmp + "/ws"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"import failed (exit {proc.returncode})")
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+        result["store_mb"] = _size(Path(tmp) / "ws" / "content") / 1e6
+    return result
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def demo_data(root: Path, posts: int, seed: int) -> Path:
+    """The demo platform for ``posts`` (generated once; reused when already complete)."""
+    from consentry.platform.demo import generate
+
+    folder = root / f"demo-{posts}-seed{seed}"
+    done = folder / ".complete"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.perf_counter()
+        generate(folder, seed=seed, posts=posts)
+        took = time.perf_counter() - start
+        print(f"generated {posts:,} posts in {took:.1f} s ({posts / took:,.0f} posts/s)")
+        done.write_text(f"{took}\n")
+    return folder
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        _child(Path(sys.argv[2]), Path(sys.argv[3]))
+        return
+    p = parser(__doc__.splitlines()[0] if __doc__ else "import benchmark")
+    p.add_argument("--posts", type=int, nargs="+", default=[1_000_000], help="sizes to measure")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--data", type=Path, default=Path(tempfile.gettempdir()) / "consentry-bench-import"
+    )
+    p.add_argument("--keep-data", action="store_true", help="keep the generated platforms")
+    p.add_argument(
+        "--runs-large", type=int, default=None, help="runs for sizes of 5M posts and more"
+    )
+    args = p.parse_args()
+    n_cores = cores()
+    figures: list[Figure] = []
+    peaks: dict[int, float] = {}
+    args.data.mkdir(parents=True, exist_ok=True)
+    try:
+        for posts in args.posts:
+            data = demo_data(args.data, posts, args.seed)
+            n_runs = args.runs if posts < 5_000_000 else (args.runs_large or args.runs)
+            runs = [run_import(data) for _ in range(n_runs)]
+            cpu = statistics.median(r["cpu_s"] for r in runs)
+            per_cpu_second = posts / cpu
+            peaks[posts] = statistics.median(r["peak_rss_mb"] for r in runs)
+            rows = sum(c["read"] for c in runs[0]["counts"].values())
+            figures.append(
+                Figure(
+                    name=f"import canonical {posts:,} posts",
+                    seconds=[r["wall_s"] for r in runs],
+                    items=posts,
+                    goal=f">= {GOAL_PER_CORE:,} posts/s per core (posts per CPU-second)",
+                    met=per_cpu_second >= GOAL_PER_CORE,
+                    notes={
+                        "cores": n_cores,
+                        "cpu_s": [r["cpu_s"] for r in runs],
+                        "posts_per_cpu_second": round(per_cpu_second),
+                        "wall_posts_per_second_per_core": round(
+                            posts / statistics.median(r["wall_s"] for r in runs) / n_cores
+                        ),
+                        "rows_read_all_files": rows,
+                        "peak_rss_mb": [round(r["peak_rss_mb"], 1) for r in runs],
+                        "content_store_mb": round(runs[0]["store_mb"], 1),
+                        "counts": runs[0]["counts"],
+                    },
+                )
+            )
+            f = figures[-1]
+            print(
+                f"{posts:>12,} posts: wall {f.median_s:.2f} s, cpu {cpu:.2f} s on {n_cores} "
+                f"core(s) -> {per_cpu_second:,.0f} posts per CPU-second; "
+                f"peak RSS {peaks[posts]:.0f} MB"
+            )
+            if not args.keep_data:
+                shutil.rmtree(data, ignore_errors=True)
+    finally:
+        if not args.keep_data:
+            shutil.rmtree(args.data, ignore_errors=True)
+    if len(peaks) > 1:
+        small, large = min(peaks), max(peaks)
+        growth = peaks[large] / peaks[small]
+        figures.append(
+            Figure(
+                name=f"peak RSS {large:,} vs {small:,} posts",
+                seconds=[0.0],
+                goal="flat (x1.25 at most)",
+                met=growth <= 1.25,
+                notes={"peak_rss_mb": {str(k): round(v, 1) for k, v in peaks.items()}},
+            )
+        )
+        print(
+            f"peak RSS: {peaks[small]:.0f} MB at {small:,} posts, {peaks[large]:.0f} MB at "
+            f"{large:,} posts (x{growth:.2f})"
+        )
+    report("bench_import: consentry import canonical", figures, args.json)
+
+
+if __name__ == "__main__":
+    main()

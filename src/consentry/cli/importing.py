@@ -1,0 +1,256 @@
+"""``consentry import …``: bring platform data into the workspace.
+
+Every importer ends the same way (``report_import``): a table of rows read / imported /
+unchanged / rejected per file, the quarantine file, the ledger head, and the exit code — non-zero
+only when nothing could be read, or with ``--strict`` when anything was rejected. Adding an
+importer is one command function: parse the path, call the library's ``import_…`` inside
+``importing(...)``, pass the report to ``report_import``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from consentry.cli.common import (
+    WorkspaceOption,
+    console,
+    err_console,
+    handle_errors,
+    is_terminal,
+    open_workspace,
+)
+from consentry.errors import ImportDataError
+from consentry.platform.canonical import export_size, import_canonical
+from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS
+from consentry.platform.mastodon import import_mastodon, mastodon_size
+from consentry.platform.reddit import import_reddit, reddit_size
+from consentry.platform.report import ImportReport
+from consentry.platform.x_archive import import_x_archive, x_archive_size
+
+app = typer.Typer(
+    help="Import platform data: accounts, content, interactions and consent.",
+    no_args_is_help=True,
+)
+
+StrictOption = Annotated[
+    bool,
+    typer.Option("--strict", help="Import nothing and exit non-zero if any row is rejected."),
+]
+MaxTextOption = Annotated[
+    int,
+    typer.Option(
+        "--max-text-chars",
+        min=1,
+        help="Longest text accepted, in characters (X Premium allows 25,000).",
+    ),
+]
+
+
+@contextmanager
+def importing(what: str, total_bytes: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal (bytes when the size is known, a spinner otherwise);
+    yields the callback an importer advances it with."""
+    columns = (
+        [
+            TextColumn(what),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        ]
+        if total_bytes
+        else [SpinnerColumn(), TextColumn(what), TimeElapsedColumn()]
+    )
+    with Progress(
+        *columns, console=err_console, disable=not is_terminal(), transient=True
+    ) as progress:
+        task = progress.add_task(what, total=total_bytes)
+        yield lambda n: progress.advance(task, n)
+
+
+def report_import(report: ImportReport) -> None:
+    """Print what an import did; exit non-zero when the import failed (see module docstring)."""
+    table = Table(title=f"import {report.import_id} ({report.source})", title_justify="left")
+    table.add_column("file")
+    table.add_column("kind")
+    for name in ("read", "imported", "unchanged", "rejected"):
+        table.add_column(name, justify="right")
+    for (file, kind), c in report.entries.items():
+        table.add_row(
+            file, kind, f"{c.read:,}", f"{c.imported:,}", f"{c.unchanged:,}", f"{c.rejected:,}"
+        )
+    t = report.total
+    table.add_section()
+    table.add_row(
+        "total", "", f"{t.read:,}", f"{t.imported:,}", f"{t.unchanged:,}", f"{t.rejected:,}"
+    )
+    console.print(table)
+    if t.updated or t.deleted:
+        console.print(f"of which {t.updated:,} new versions, {t.deleted:,} deletions recorded")
+    if report.quarantine is not None:
+        console.print(f"rejected rows (with file, line, field and reason): {report.quarantine}")
+    if report.ledger_head is not None:
+        console.print(
+            f"ledger: {report.ledger_appended:,} entries appended, head {report.ledger_head}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not report.committed:
+        err_console.print(
+            f"[bold red]error:[/] --strict: {t.rejected:,} row(s) rejected, nothing was imported"
+        )
+        raise typer.Exit(ImportDataError.exit_code)
+    if report.nothing_read:
+        err_console.print("[bold red]error:[/] nothing could be read from the input")
+        raise typer.Exit(ImportDataError.exit_code)
+
+
+@app.command()
+@handle_errors
+def canonical(
+    folder: Annotated[
+        Path, typer.Argument(help="Export folder: accounts, content, consent (+ interactions).")
+    ],
+    strict: StrictOption = False,
+    max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import a canonical export: `accounts`, `content`, `consent` and optionally
+    `interactions`, each `.jsonl` or `.parquet`. Re-importing the same export changes nothing.
+
+    Example: `consentry import canonical ./export`
+    """
+    ws = open_workspace(workspace)
+    size = export_size(folder)
+    with importing("importing", size) as progress:
+        report = import_canonical(
+            ws, folder, strict=strict, max_text_chars=max_text_chars, progress=progress
+        )
+    report_import(report)
+
+
+# ---- personal archives and public dumps (x-archive, mastodon, reddit) ------------------------
+# Each parses its format in consentry.platform.<format> and feeds the same ingest seam: only the
+# path argument and the help differ.
+
+
+@app.command("x-archive")
+@handle_errors
+def x_archive(
+    path: Annotated[
+        Path, typer.Argument(help="The archive X sends (a .zip), or its extracted folder.")
+    ],
+    strict: StrictOption = False,
+    max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import an X (Twitter) account archive: its owner's account (`data/account.js`, with
+    `ageinfo.js` and `protected-history.js` when present), tweets (`tweets.js`, `tweet.js`,
+    `tweets-part1.js` …, `deleted-tweets.js`), likes (`like.js`) and direct messages
+    (`direct-messages.js`, imported as `dm` items so that their exclusion is recorded).
+
+    The `window.YTD… = [ … ]` files are parsed as data, never executed. Retweets become
+    reposts, replies keep their parent, the mentions X lists are kept. An archive carries no
+    consent: record its owner's choices with `consentry consent`. Messages written by the other
+    person of a conversation are imported only when their account is already known (e.g. from
+    the platform's canonical export); otherwise they are rejected as from an unknown author.
+
+    Rejected rows are quarantined with the file inside the archive, the line the element
+    starts on, the field and the reason.
+
+    Example: `consentry import x-archive ~/Downloads/twitter-2024-01-15-1a2b3c.zip`
+    """
+    ws = open_workspace(workspace)
+    size = x_archive_size(path)
+    with importing("importing", size) as progress:
+        report = import_x_archive(
+            ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress
+        )
+    report_import(report)
+
+
+@app.command()
+@handle_errors
+def mastodon(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A Mastodon account export (.zip or folder): outbox.json + actor.json."
+        ),
+    ],
+    strict: StrictOption = False,
+    max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import a Mastodon account export: the actor becomes the account (a locked account is
+    protected), `Create` activities become posts or replies (HTML turned into plain text) and
+    `Announce` activities reposts. Ids are the ActivityPub URIs.
+
+    Visibility, where only public posts are public: *public* → `public`; *unlisted* →
+    `followers`, because its author kept it out of public timelines, search and discovery, and
+    followers are who Mastodon shows it to; *followers-only* → `followers`; *direct* → a `dm`
+    item with visibility `direct`.
+
+    Other activity types (`Like`, `Follow`, …) are rejected with field `type`, so they are
+    counted and quarantined rather than dropped silently. A quarantined row's line is the
+    activity's position in the outbox, from 1.
+
+    Example: `consentry import mastodon ~/Downloads/archive-20240302.zip`
+    """
+    ws = open_workspace(workspace)
+    size = mastodon_size(path)
+    with importing("importing", size) as progress:
+        report = import_mastodon(
+            ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress
+        )
+    report_import(report)
+
+
+@app.command()
+@handle_errors
+def reddit(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A Pushshift-style dump (.jsonl, .ndjson or .zst), or a folder of them."
+        ),
+    ],
+    strict: StrictOption = False,
+    max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import Reddit comments and submissions in the Pushshift layout: one JSON object per
+    line, plain or zstandard-compressed (any size: read as a stream, with the 2 GiB window
+    Pushshift uses).
+
+    Submissions become posts (title, then self text or link) and comments replies; ids keep
+    Reddit's `t3_`/`t1_` prefixes. Authors become accounts `reddit:<name>`. `[deleted]` and
+    `[removed]` bodies or authors become deleted content, deleted when Pushshift retrieved it;
+    items whose author is `[deleted]` all belong to one placeholder account, `reddit:[deleted]`,
+    whose status is `deleted`.
+
+    Example: `consentry import reddit ./dumps/RC_2023-10.zst`
+    """
+    ws = open_workspace(workspace)
+    size = reddit_size(path)
+    with importing("importing", size) as progress:
+        report = import_reddit(
+            ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress
+        )
+    report_import(report)

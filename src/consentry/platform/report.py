@@ -1,0 +1,90 @@
+"""What an import did: rows read, imported, unchanged and rejected, per file and per kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from consentry.ledger import Position
+
+UNKNOWN_KIND = "unknown"
+
+
+@dataclass
+class Counts:
+    """``read == imported + unchanged + rejected`` always holds once an import is finished.
+
+    ``updated`` (new versions of records already stored) and ``deleted`` (versions recording a
+    deletion) are parts of ``imported``, for information.
+    """
+
+    read: int = 0
+    imported: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.imported += other.imported
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.updated += other.updated
+        self.deleted += other.deleted
+
+    @property
+    def adds_up(self) -> bool:
+        return self.read == self.imported + self.unchanged + self.rejected
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import (``Ingest.finish``).
+
+    ``committed`` is False when nothing was written: a strict import that rejected something.
+    """
+
+    import_id: str
+    source: str
+    entries: dict[tuple[str, str], Counts] = field(default_factory=dict)
+    quarantine: Path | None = None
+    committed: bool = True
+    strict: bool = False
+    ledger_head: Position | None = None
+    ledger_appended: int = 0
+
+    def counts(self, file: str, kind: str) -> Counts:
+        return self.entries.setdefault((file, kind), Counts())
+
+    @property
+    def by_file(self) -> dict[str, Counts]:
+        out: dict[str, Counts] = {}
+        for (file, _), c in self.entries.items():
+            out.setdefault(file, Counts()).add(c)
+        return out
+
+    @property
+    def by_kind(self) -> dict[str, Counts]:
+        out: dict[str, Counts] = {}
+        for (_, kind), c in self.entries.items():
+            out.setdefault(kind, Counts()).add(c)
+        return out
+
+    @property
+    def total(self) -> Counts:
+        out = Counts()
+        for c in self.entries.values():
+            out.add(c)
+        return out
+
+    @property
+    def nothing_read(self) -> bool:
+        """No row could be read at all: empty input, or every row rejected."""
+        t = self.total
+        return t.imported + t.unchanged == 0
+
+    @property
+    def failed(self) -> bool:
+        """What the command line turns into a non-zero exit."""
+        return self.nothing_read or (self.strict and self.total.rejected > 0)
