@@ -26,10 +26,12 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import json  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Mapping, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import phonenumbers  # noqa: E402
@@ -39,7 +41,12 @@ from stdnum import luhn  # noqa: E402
 
 from benchmarks.common import Figure, parser, repeat, report  # noqa: E402
 from consentry.scrub import MentionResolver, Pseudonymiser, Span, detect_spans, scrub_array  # noqa: E402
-from consentry.scrub.evaluate import PlantedSpan, TypeScore, evaluate  # noqa: E402
+from consentry.scrub.evaluate import (  # noqa: E402
+    PlantedSpan,
+    TypeScore,
+    evaluate,
+    read_ground_truth,
+)
 
 #: Share of posts carrying each planted type (independent draws).
 RATES: dict[str, float] = {
