@@ -429,7 +429,7 @@ def load_presidio() -> tuple[Any, Any] | str:
         }
     )
     analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
-    return analyzer, AnonymizerEngine()  # type: ignore[no-untyped-call]
+    return analyzer, AnonymizerEngine()
 
 
 def run_presidio(analyzer: Any, anonymizer: Any, texts: Sequence[str]) -> list[list[Any]]:
