@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -36,12 +37,15 @@ from consentry.snapshot.records import (
     RECORD_COLUMNS,
     RECORD_SCHEMA,
     RecordMaker,
+    included,
 )
 from consentry.snapshot.source import ContentSource
 from consentry.snapshot.writer import ShardInfo, ShardWriter, WorkFolder
 
 DEFAULT_BATCH: Final = 65_536
 DEFAULT_SHARD_ROWS: Final = 1_000_000
+#: Included rows gathered before records are made: scrubbing costs ~6 ms per call.
+RECORD_CHUNK: Final = 65_536
 CROISSANT_TYPES: Final = {
     "record_id": "sc:Text",
     "author": "sc:Text",
@@ -207,7 +211,8 @@ class Builder:
     ) -> tuple[list[ShardInfo], Counter[str], int]:
         """Pass 2. A shard holds the records of about ``shard_rows`` input items, cut at batch
         edges, so that the same input always gives the same shards; a shard sealed by a killed
-        earlier run is kept as it is."""
+        earlier run is kept as it is. Included rows are gathered into chunks of at least
+        ``RECORD_CHUNK`` before records are made (fixed costs per call would dominate)."""
         shards: list[ShardInfo] = []
         pii: Counter[str] = Counter()
         resumed = 0
@@ -215,8 +220,24 @@ class Builder:
         skipping = False
         shard_start = 0
         offset = 0
+        pending: list[pa.RecordBatch] = []
+        pending_entries: list[npt.NDArray[np.int64]] = []
+
+        def flush() -> None:
+            if writer is None or not pending:
+                return
+            rows = pa.Table.from_batches(pending)
+            records, counts = self.maker.make(
+                rows, np.concatenate(pending_entries), census.included_keys
+            )
+            writer.write(records)
+            pii.update(counts)
+            pending.clear()
+            pending_entries.clear()
+
         for batch in self.source.scan(RECORD_COLUMNS, spec.batch_size):
             if (writer is None and not skipping) or offset - shard_start >= spec.shard_rows:
+                flush()
                 if writer is not None:
                     shards.append(writer.close())
                 writer, skipping, shard_start = None, False, offset
@@ -231,16 +252,17 @@ class Builder:
                     writer = work.shard_writer(relative, RECORD_SCHEMA)
             end = offset + batch.num_rows
             if writer is not None:
-                records, counts = self.maker.records(
-                    batch,
-                    census.reasons[offset:end],
-                    census.consent_entry[offset:end],
-                    census.included_keys,
+                rows, entries = included(
+                    batch, census.reasons[offset:end], census.consent_entry[offset:end]
                 )
-                writer.write(records)
-                pii.update(counts)
+                if rows.num_rows:
+                    pending.append(rows)
+                    pending_entries.append(entries)
+                if sum(b.num_rows for b in pending) >= RECORD_CHUNK:
+                    flush()
             offset = end
             self.progress.advance(batch.num_rows)
+        flush()
         if writer is not None:
             shards.append(writer.close())
         if not shards:  # no content at all: one empty shard keeps the layout uniform

@@ -99,15 +99,25 @@ class RecordMaker:
         entries: npt.NDArray[np.int64],
         included_keys: npt.NDArray[np.uint64],
     ) -> tuple[pa.RecordBatch, Counter[str]]:
-        keep = np.nonzero(reasons == Reason.ELIGIBLE)[0]
-        if len(keep) == 0:
+        rows, kept = included(batch, reasons, entries)
+        return self.make(rows, kept, included_keys)
+
+    def make(
+        self, rows: Any, entries: npt.NDArray[np.int64], included_keys: npt.NDArray[np.uint64]
+    ) -> tuple[pa.RecordBatch, Counter[str]]:
+        """Records of included items (``rows``: a table or batch of ``RECORD_COLUMNS``).
+
+        Scrubbing and pseudonymising cost a few milliseconds per call whatever the size, so the
+        builder gathers included rows from many input batches before calling this."""
+        if rows.num_rows == 0:
             return _empty(), Counter()
-        rows = batch.take(pa.array(keep))
+        if isinstance(rows, pa.Table):
+            rows = rows.combine_chunks().to_batches()[0]
         is_repost = pc.equal(rows.column("kind"), ContentKind.REPOST.value)
         own_text = pc.if_else(is_repost, None, rows.column("text"))
         texts, pii = self.scrub(own_text)
         counts: Counter[str] = Counter(pc.list_flatten(pii).to_pylist()) if len(pii) else Counter()
-        entry = pa.array(entries[keep])
+        entry = pa.array(entries)
         record = pa.record_batch(
             {
                 "record_id": self.pseudonyms.contents(rows.column("content_id")),
@@ -153,6 +163,16 @@ class RecordMaker:
             },
             schema=INTERACTION_SCHEMA,
         )
+
+
+def included(
+    batch: pa.RecordBatch, reasons: npt.NDArray[np.int8], entries: npt.NDArray[np.int64]
+) -> tuple[pa.RecordBatch, npt.NDArray[np.int64]]:
+    """The rows of a batch that go into the snapshot, and their authorising entries."""
+    keep = np.nonzero(reasons == Reason.ELIGIBLE)[0]
+    if len(keep) == len(reasons):
+        return batch, entries
+    return batch.take(pa.array(keep)), entries[keep]
 
 
 def _empty() -> pa.RecordBatch:
