@@ -367,13 +367,20 @@ class LedgerStore(ABC):
             self._save_checkpoint(head, rows)
         return head
 
-    def verify_checkpoints(self) -> int:
+    def verify_checkpoints(self, entries: pa.Table | None = None) -> int:
         """Recompute every checkpoint from the entries; raise if one differs (a poisoned cache
-        would otherwise lend consent that the ledger does not hold). Returns how many."""
+        would otherwise lend consent that the ledger does not hold). Returns how many.
+
+        ``entries``: every consent row of the ledger, already read and proven intact (by
+        ``verify``); read from the database when not given."""
         stored = self._query("SELECT seq, hash, data FROM consent_checkpoints ORDER BY seq")
         for seq, digest, data in stored:
             kept = pa.ipc.open_stream(pa.py_buffer(bytes(data))).read_all()
-            truth = reduce_consent_rows(self._consent_rows(0, int(seq), None))
+            if entries is None:
+                upto = self._consent_rows(0, int(seq), None)
+            else:
+                upto = entries.filter(pc.less_equal(entries["seq"], int(seq)))
+            truth = reduce_consent_rows(upto)
             if self.position_at(int(seq)).hash != bytes(digest).hex() or not _same_rows(
                 kept, truth
             ):
@@ -431,6 +438,10 @@ class LedgerStore(ABC):
         # The first batch starts below 1: an entry slipped in at seq 0 or below (which every
         # "seq <= position" query would count) must be seen, and fail, too.
         after = _BEFORE_ALL
+        # Checkpoints are recomputed from the consent entries the walk reads anyway (once each
+        # batch is proven intact), rather than by reading the ledger a second time.
+        checkpoints = bool(self._query("SELECT COUNT(*) FROM consent_checkpoints")[0][0])
+        consent: list[pa.Table] | None = [] if checkpoints else None
         while True:
             table = self._query_arrow(batch_sql, (after, VERIFY_BATCH))
             if table.num_rows == 0:
@@ -439,7 +450,10 @@ class LedgerStore(ABC):
             if checked is not None:
                 expected_seq, prev, matched = checked
                 done = table.num_rows
+                if consent is not None:
+                    consent.append(_consent_rows_of(table))
             else:
+                consent = None  # an odd batch: the checkpoints get their own reading below
                 rows = self._query(rows_sql, (after, VERIFY_BATCH))
                 expected_seq, prev, matched = self._walk(rows, expected_seq, prev, against)
                 done = len(rows)
@@ -455,7 +469,8 @@ class LedgerStore(ABC):
                 "entries were removed",
                 head.seq + 1,
             )
-        self.verify_checkpoints()
+        if checkpoints:
+            self.verify_checkpoints(None if consent is None else _concat_all(consent))
         return VerifyReport(head, expected_seq - 1, against)
 
     def _walk(
@@ -547,3 +562,19 @@ def _same_rows(a: pa.Table, b: pa.Table) -> bool:
         return False
     keys = [(name, "ascending") for name in ("seq",)]
     return bool(a.sort_by(keys).equals(b.cast(a.schema).sort_by(keys)))
+
+
+def _consent_rows_of(batch: pa.Table) -> pa.Table:
+    """The consent entries of a verified ``BATCH_SQL`` batch, as ``CONSENT_ROWS_SCHEMA`` rows."""
+    chosen = batch.filter(pc.equal(batch["kind"], "consent"))
+    return pa.table(
+        [
+            chosen[name].cast(field.type)
+            for name, field in zip(CONSENT_ROWS_SCHEMA.names, CONSENT_ROWS_SCHEMA, strict=True)
+        ],
+        schema=CONSENT_ROWS_SCHEMA,
+    )
+
+
+def _concat_all(parts: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(parts) if parts else CONSENT_ROWS_SCHEMA.empty_table()
