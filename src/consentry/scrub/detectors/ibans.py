@@ -1,7 +1,10 @@
 """IBANs: country code, two check digits, then 11–30 letters or digits, in groups or not.
 
-Validated with ``stdnum.iban``: the ISO 7064 mod-97 check *and* the country's BBAN length and
-format. The RE2 pattern wants the printed grouping (blocks of four) or none, and may still run on
+Validated as ISO 13616 defines an IBAN, with ``stdnum.iban``: the ISO 7064 mod-97 check and
+the country's BBAN length and format, but not the national check digits some countries add
+inside the BBAN (Spain's, Belgium's…). For scrubbing, a string that passes the IBAN standard's
+own check is an account number whatever its national digits say: being stricter than the
+standard would only let some through. The RE2 pattern wants the printed grouping (blocks of four) or none, and may still run on
 into the following word (``FR76 … 189 merci`` looks like one more group), so the validator
 tries the longest valid prefix, from every place in the candidate an IBAN may start.
 """
@@ -35,7 +38,13 @@ def _mod97_ok(compact: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _is_iban(compact: str) -> bool:
-    return _mod97_ok(compact) and iban.is_valid(compact)
+    if not _mod97_ok(compact):
+        return False
+    try:
+        iban.validate(compact, check_country=False)
+    except ValueError:  # stdnum's ValidationError derives from it
+        return False
+    return True
 
 
 def _longest_valid_prefix(text: str) -> int:

@@ -4,7 +4,8 @@ RE2 finds runs of at least eight digits in phone-like layout: an optional ``+`` 
 parenthesis, then digits with at most three separators (space, dot, hyphen, parentheses)
 between them, as in ``06 12 34 56 78``, ``+33 (0)6 12 34 56 78`` or ``+1 (415) 555-2671``.
 ``phonenumbers`` then parses and validates the run, for the configured default regions
-(French national format by default) and for any international number written with ``+`` or
+(the national formats of France, the United States, the United Kingdom and Germany by default:
+a platform sets its own markets) and for any international number written with ``+`` or
 ``00``. A run it rejects as a whole (two numbers in a row, a number and a date) is retried by
 windows of whole groups cut at white space: each window starting on a group that
 begins with ``+``, ``00`` or the trunk ``0`` is parsed and kept when valid. Numbers written
@@ -23,7 +24,7 @@ import phonenumbers
 
 from consentry.scrub.registry import RegexDetector
 
-DEFAULT_REGIONS: Final = ("FR",)
+DEFAULT_REGIONS: Final = ("FR", "US", "GB", "DE")
 _GROUP: Final = re.compile(r"\+?\(?\d[\d()]*")
 _MAX_DIGITS: Final = 15  # E.164
 
@@ -56,20 +57,33 @@ def _is_valid(text: str, region: str) -> bool:
     return phonenumbers.is_valid_number(number)
 
 
+#: North American numbers are written without trunk prefix: (415) 555-2671, 415-555-2671.
+_NANP: Final = re.compile(r"^\(?\d{3}\)?[ .\-]?\d{3}[ .\-]\d{4}$")
+_NANP_REGIONS: Final = frozenset({"US", "CA"})
+_DOTTED: Final = re.compile(r"^\+?\d+(?:\.\d+)+$")
+
+
 class PhoneValidator:
     """Callable validator bound to default regions (tried in order for national numbers)."""
 
     def __init__(self, regions: Sequence[str] = DEFAULT_REGIONS) -> None:
         self.regions = tuple(regions)
+        self._nanp = bool(_NANP_REGIONS & set(self.regions))
+
+    def _valid_in(self, text: str, region: str) -> bool:
+        return 8 <= _digit_count(text) <= _MAX_DIGITS and _is_valid(text, region)
 
     def _valid(self, text: str) -> bool:
-        return 8 <= _digit_count(text) <= _MAX_DIGITS and any(
-            _is_valid(text, r) for r in self.regions
-        )
+        return any(self._valid_in(text, r) for r in self.regions)
+
+    def _plausible(self, text: str) -> bool:
+        if _DOTTED.match(text) and text.count(".") > 4:
+            return False  # 06.12.34.56.78.90.12: a version or an id, not a dotted French number
+        return _plausible_start(text) or (self._nanp and bool(_NANP.match(text)))
 
     def __call__(self, candidate: str) -> Sequence[tuple[int, int]]:
         # Most candidates are one number and nothing else: parse it whole first.
-        if _plausible_start(candidate) and self._valid(candidate):
+        if self._plausible(candidate) and self._valid(candidate):
             return [(0, len(candidate))]
         return self._by_windows(candidate)
 
@@ -79,13 +93,20 @@ class PhoneValidator:
         i = 0
         while i < len(groups):
             best = None
-            if _plausible_start(candidate[groups[i][0] :]) and _space_before(
-                candidate, groups[i][0]
-            ):
-                for j in range(len(groups) - 1, i - 1, -1):  # longest window first
-                    text = candidate[groups[i][0] : groups[j][1]]
-                    if _space_after(candidate, groups[j][1]) and self._valid(text):
-                        best = j
+            if _space_before(candidate, groups[i][0]):
+                # Regions in priority order, then the longest window: a French 06 12 34 56 78
+                # followed by another number is not one long German number.
+                for region in self.regions:
+                    for j in range(len(groups) - 1, i - 1, -1):
+                        text = candidate[groups[i][0] : groups[j][1]]
+                        if (
+                            self._plausible(text)
+                            and _space_after(candidate, groups[j][1])
+                            and self._valid_in(text, region)
+                        ):
+                            best = j
+                            break
+                    if best is not None:
                         break
             if best is None:
                 i += 1
