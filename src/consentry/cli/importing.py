@@ -150,6 +150,22 @@ def canonical(
 # path argument and the help differ.
 
 
+def _archive_import(
+    size: Callable[[Path], int],
+    run: Callable[..., ImportReport],
+    path: Path,
+    strict: bool,
+    max_text_chars: int,
+    workspace: Path | None,
+) -> None:
+    """What every archive importer command does: size the input for the progress bar, import
+    through the ingest seam, print the read / imported / unchanged / rejected summary."""
+    ws = open_workspace(workspace)
+    with importing("importing", size(path)) as progress:
+        report = run(ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress)
+    report_import(report)
+
+
 @app.command("x-archive")
 @handle_errors
 def x_archive(
@@ -176,13 +192,7 @@ def x_archive(
 
     Example: `consentry import x-archive ~/Downloads/twitter-2024-01-15-1a2b3c.zip`
     """
-    ws = open_workspace(workspace)
-    size = x_archive_size(path)
-    with importing("importing", size) as progress:
-        report = import_x_archive(
-            ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress
-        )
-    report_import(report)
+    _archive_import(x_archive_size, import_x_archive, path, strict, max_text_chars, workspace)
 
 
 @app.command()
@@ -213,13 +223,7 @@ def mastodon(
 
     Example: `consentry import mastodon ~/Downloads/archive-20240302.zip`
     """
-    ws = open_workspace(workspace)
-    size = mastodon_size(path)
-    with importing("importing", size) as progress:
-        report = import_mastodon(
-            ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress
-        )
-    report_import(report)
+    _archive_import(mastodon_size, import_mastodon, path, strict, max_text_chars, workspace)
 
 
 @app.command()
@@ -247,10 +251,4 @@ def reddit(
 
     Example: `consentry import reddit ./dumps/RC_2023-10.zst`
     """
-    ws = open_workspace(workspace)
-    size = reddit_size(path)
-    with importing("importing", size) as progress:
-        report = import_reddit(
-            ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress
-        )
-    report_import(report)
+    _archive_import(reddit_size, import_reddit, path, strict, max_text_chars, workspace)

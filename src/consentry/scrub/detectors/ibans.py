@@ -4,9 +4,11 @@ Validated as ISO 13616 defines an IBAN, with ``stdnum.iban``: the ISO 7064 mod-9
 the country's BBAN length and format, but not the national check digits some countries add
 inside the BBAN (Spain's, Belgium's…). For scrubbing, a string that passes the IBAN standard's
 own check is an account number whatever its national digits say: being stricter than the
-standard would only let some through. The RE2 pattern wants the printed grouping (blocks of four) or none, and may still run on
-into the following word (``FR76 … 189 merci`` looks like one more group), so the validator
-tries the longest valid prefix, from every place in the candidate an IBAN may start.
+standard would only let some through.
+
+The RE2 pattern wants the printed grouping (blocks of four) or none, and may still run on into
+the following word (``FR76 … 189 merci`` looks like one more group), so the validator tries the
+longest valid prefix, from every place in the candidate an IBAN may start.
 """
 
 from __future__ import annotations
