@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from consentry import __version__
 from consentry.errors import ConsentryError
@@ -79,7 +80,9 @@ class Progress(Protocol):
     def advance(self, n: int) -> None: ...
 
 
-class _Silent:
+class SilentProgress:
+    """Progress that shows nothing (library use, tests, non-terminals)."""
+
     def phase(self, name: str, total: int | None) -> None:
         pass
 
@@ -107,7 +110,7 @@ class Builder:
     maker: RecordMaker
     #: A fingerprint of the recipient's pseudonym key (never the key): a new key, a new build.
     key_fingerprint: str
-    progress: Progress = field(default_factory=_Silent)
+    progress: Progress = field(default_factory=SilentProgress)
     #: Names of the PII detectors the scrubber runs: other detectors, another snapshot.
     detectors: tuple[str, ...] = ()
 
@@ -309,8 +312,6 @@ class Builder:
 
     @staticmethod
     def _languages(root: Path, shards: list[ShardInfo]) -> list[str]:
-        import pyarrow.parquet as pq
-
         langs: set[str] = set()
         for shard in shards:
             column = pq.read_table(root / shard.path, columns=["lang"])["lang"]
@@ -319,7 +320,5 @@ class Builder:
 
 
 def _pii_counts(path: Path) -> Counter[str]:
-    import pyarrow.parquet as pq
-
     pii = pq.read_table(path, columns=["pii"])["pii"]
     return Counter(pc.list_flatten(pii).to_pylist()) if len(pii) else Counter()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any
 
 from consentry.ledger import LedgerStore
 from consentry.scrub.detectors import SCRUBBING
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.registry import Detector
 from consentry.scrub.snapshot import snapshot_scrubber
-from consentry.snapshot.build import Builder, Progress, _Silent
+from consentry.snapshot.build import Builder, Progress, SilentProgress
 from consentry.snapshot.records import RecordMaker, Scrubber
 from consentry.snapshot.source import WorkspaceSource
 from consentry.workspace import Workspace
@@ -58,13 +57,12 @@ def workspace_builder(
     chosen = detectors(names=names)
     scrub = make_scrubber(source, pseudonyms, chosen)
     maker = RecordMaker(pseudonyms, scrub, policy.time_granularity)
-    progress_: Any = progress or _Silent()
     return Builder(
         ledger=ledger,
         policy=policy,
         source=source,
         maker=maker,
         key_fingerprint=key_fingerprint(secret, recipient),
-        progress=progress_,
+        progress=progress or SilentProgress(),
         detectors=tuple(d.name for d in chosen),
     )
