@@ -48,6 +48,17 @@ from consentry.model import SHARE, AccountChange, ConsentDecision
 #: Decisions dated further in the future than this are refused: clocks drift, intentions don't.
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 VERIFY_BATCH: Final = 50_000
+DECISIONS_SCHEMA: Final = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("purpose", pa.string()),
+        ("scope", pa.string()),
+        ("decision", pa.string()),
+        ("at_us", pa.int64()),
+        ("source", pa.string()),
+        ("recipient", pa.string()),
+    ]
+)
 #: Entries read past the latest consent checkpoint before a new one is taken.
 CHECKPOINT_EVERY: Final = 100_000
 CHECKPOINTS_KEPT: Final = 3
@@ -389,6 +400,17 @@ class LedgerStore(ABC):
                     int(seq),
                 )
         return len(stored)
+
+    def decisions(self) -> pa.Table:
+        """Every consent decision as recorded, in ledger order: ``account_id``, ``purpose``,
+        ``scope``, ``decision``, ``at_us``, ``source``, ``recipient`` ('' where a decision has
+        no scope or recipient), for importers that must not record one twice."""
+        table = self._query_arrow(
+            "SELECT account_id, purpose, coalesce(scope, '') AS scope, decision, at_us,"
+            " coalesce(source, '') AS source, coalesce(recipient, '') AS recipient"
+            " FROM ledger_entries WHERE kind = 'consent' ORDER BY seq"
+        )
+        return table if table.num_rows else DECISIONS_SCHEMA.empty_table()
 
     def account_states(
         self, as_of: AsOf | Resolved | None = None, *, account_id: str | None = None

@@ -193,14 +193,8 @@ class DecisionSync:
     """Keeps a decision out when the ledger (or this import) already holds an identical one."""
 
     def __init__(self, ledger: LedgerStore) -> None:
-        # The ledger interface has no public bulk read of decisions; its Arrow query primitive
-        # is what account_states/consent_state use as well.
-        rows = ledger._query_arrow(
-            "SELECT account_id, purpose, scope, decision, at_us, source, recipient"
-            " FROM ledger_entries WHERE kind = 'consent'"
-        )
+        rows = ledger.decisions()
         self._keys: list[pa.Array] = [
-            # An empty result comes back untyped: make every column text, as keys are.
             _decision_keys(*(rows.column(i).cast(pa.string()) for i in range(rows.num_columns)))
         ]
 
