@@ -9,6 +9,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -136,7 +137,9 @@ class Builder:
         self.progress.phase("records", census.rows)
         shards, pii, resumed = self._write_records(spec, census, work)
         self.progress.phase("interactions", None)
-        interactions, interaction_counts = self._write_interactions(spec, resolved, census, work)
+        interactions, interaction_counts = self._write_interactions(
+            spec, index, census, work, at.date()
+        )
         root, leaves = merkle_root(work.path, shards)
         manifest = Manifest(
             snapshot_id=build_id,
@@ -278,13 +281,11 @@ class Builder:
         return shards, pii, resumed
 
     def _write_interactions(
-        self, spec: BuildSpec, resolved: Resolved, census: Census, work: WorkFolder
+        self, spec: BuildSpec, index: StateIndex, census: Census, work: WorkFolder, on: date
     ) -> tuple[list[ShardInfo], dict[str, int]]:
         """Interactions whose account may be used for the purpose (scope ``interactions``) and
-        whose content is in the snapshot."""
+        whose content is in the snapshot. ``index`` and ``on``: the census's own ledger state."""
         writer: ShardWriter | None = None
-        index = self.state_index(spec, resolved)
-        on = self.ledger.position_time(resolved).date()
         seen = 0
         for batch in self.source.scan_interactions(spec.batch_size):
             if writer is None:
