@@ -39,6 +39,10 @@ def test_references_point_only_inside_the_snapshot(build: Build) -> None:
     assert by_id[c13]["in_reply_to"] is None  # c2's author never consented
     assert by_id[c14]["repost_of"] == c5 and by_id[c14]["text"] is None
     assert by_id[c18]["quote_of"] is None  # c3 is a minor's
+    # Conversations are pseudonymised like content ids; items outside one keep a null.
+    c17 = ids_of(pseudo, ["c17"])[0]
+    assert by_id[c17]["conversation_id"] == ids_of(pseudo, ["k2"])[0]
+    assert by_id[c1]["conversation_id"] is None
     authors = {r["author"] for r in records}
     assert authors == set(pseudo.accounts(__import__("pyarrow").array(["a1", "a5"])).to_pylist())
 

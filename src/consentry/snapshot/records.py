@@ -60,7 +60,8 @@ INTERACTION_SCHEMA: Final = pa.schema(
 
 
 class Pseudonyms(Protocol):
-    """Keyed, per-recipient pseudonyms (see ``consentry.scrub``)."""
+    """Keyed, per-recipient pseudonyms of string arrays (see ``consentry.scrub``); nulls stay
+    null."""
 
     def accounts(self, ids: Any) -> Any: ...
 
@@ -89,8 +90,7 @@ class RecordMaker:
         present = contains(included_keys, content_keys(ids)) & _valid(ids)
         if not present.any():
             return pa.nulls(len(ids), pa.string())
-        linked = self.pseudonyms.contents(pc.if_else(pa.array(present), ids, None))
-        return pc.if_else(pa.array(present), linked, None)
+        return self.pseudonyms.contents(pc.if_else(pa.array(present), ids, None))
 
     def records(
         self,
@@ -129,9 +129,7 @@ class RecordMaker:
                 "in_reply_to": self._linked(rows.column("in_reply_to"), included_keys),
                 "quote_of": self._linked(rows.column("quote_of"), included_keys),
                 "repost_of": self._linked(rows.column("repost_of"), included_keys),
-                "conversation_id": _pseudonymise_nullable(
-                    self.pseudonyms, rows.column("conversation_id")
-                ),
+                "conversation_id": self.pseudonyms.contents(rows.column("conversation_id")),
                 "pii": pii,
                 "consent_entry": pc.if_else(pc.equal(entry, NO_ENTRY), None, entry),
             },
@@ -182,9 +180,3 @@ def _empty() -> pa.RecordBatch:
 def _valid(arr: Any) -> npt.NDArray[np.bool_]:
     out: npt.NDArray[np.bool_] = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     return out
-
-
-def _pseudonymise_nullable(pseudonyms: Pseudonyms, ids: Any) -> Any:
-    if pc.all(pc.is_null(ids)).as_py() is not False:
-        return pa.nulls(len(ids), pa.string())
-    return pc.if_else(pc.is_valid(ids), pseudonyms.contents(ids), None)
