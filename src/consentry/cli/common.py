@@ -11,6 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, ProgressColumn
 
 from consentry.errors import ConsentryError, UsageError
 from consentry.workspace import Workspace
@@ -69,6 +70,11 @@ def parse_time(text: str | None, *, option: str = "--at") -> datetime:
 def fmt_time(t: datetime) -> str:
     """Compact UTC time for tables: 2024-07-27 08:00:00Z."""
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def progress_bar(*columns: str | ProgressColumn) -> Progress:
+    """A progress bar on standard error, shown only on a terminal and gone when done."""
+    return Progress(*columns, console=err_console, disable=not is_terminal(), transient=True)
 
 
 def is_terminal() -> bool:

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
-from consentry.cli.common import console, err_console, handle_errors, is_terminal
+from consentry.cli.common import console, handle_errors, progress_bar
 from consentry.errors import UsageError
 from consentry.platform.demo import DEFAULT_POSTS, default_accounts, generate
 
@@ -38,14 +38,8 @@ def generate_command(
         raise UsageError("--posts must be zero or more")
     if accounts is not None and accounts < 1:
         raise UsageError("--accounts must be at least 1")
-    with Progress(
-        "generating",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not is_terminal(),
-        transient=True,
+    with progress_bar(
+        "generating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
     ) as progress:
         task = progress.add_task("posts", total=posts)
         summary = generate(

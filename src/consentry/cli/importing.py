@@ -18,7 +18,6 @@ import typer
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    Progress,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -32,8 +31,8 @@ from consentry.cli.common import (
     console,
     err_console,
     handle_errors,
-    is_terminal,
     open_workspace,
+    progress_bar,
 )
 from consentry.errors import ImportDataError
 from consentry.platform.canonical import export_size, import_canonical
@@ -77,9 +76,7 @@ def importing(what: str, total_bytes: int | None = None) -> Iterator[Callable[[i
         if total_bytes
         else [SpinnerColumn(), TextColumn(what), TimeElapsedColumn()]
     )
-    with Progress(
-        *columns, console=err_console, disable=not is_terminal(), transient=True
-    ) as progress:
+    with progress_bar(*columns) as progress:
         task = progress.add_task(what, total=total_bytes)
         yield lambda n: progress.advance(task, n)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
 from consentry.cli.common import (
     WorkspaceOption,
     console,
-    err_console,
     handle_errors,
-    is_terminal,
     open_workspace,
+    progress_bar,
 )
 from consentry.errors import UsageError
 from consentry.ledger import Position
@@ -58,14 +57,8 @@ def verify(
     ws = open_workspace(workspace)
     with ws.ledger() as ledger:
         total = ledger.count()
-        with Progress(
-            "verifying",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            disable=not is_terminal(),
-            transient=True,
+        with progress_bar(
+            "verifying", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
         ) as progress:
             task = progress.add_task("verify", total=total)
             report = ledger.verify(published, progress=lambda n: progress.advance(task, n))

@@ -23,8 +23,8 @@ from consentry.cli.common import (
     console,
     err_console,
     handle_errors,
-    is_terminal,
     open_workspace,
+    progress_bar,
 )
 from consentry.ledger import AsOf
 from consentry.model import Reason
@@ -103,14 +103,11 @@ def build(
     )
     with (
         ws.ledger() as ledger,
-        Progress(
+        progress_bar(
             TextColumn("{task.description:>12}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err_console,
-            disable=not is_terminal(),
-            transient=True,
         ) as progress,
     ):
         builder = workspace_builder(
