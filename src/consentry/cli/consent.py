@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -75,42 +76,44 @@ def _record(
     console.print(f"head {head}", style="dim", highlight=False, soft_wrap=True)
 
 
-@app.command()
-@handle_errors
-def grant(
-    account: Annotated[str, typer.Argument(help="Account id.")],
-    purpose: Annotated[str, typer.Argument(help="Purpose: train, fine_tune, share, answer, …")],
-    scope: ScopeOption = None,
-    source: SourceOption = Source.CLI,
-    at: AtOption = None,
-    notice: NoticeOption = None,
-    recipient: RecipientOption = None,
-    workspace: WorkspaceOption = None,
-) -> None:
-    """Record that ACCOUNT says yes to PURPOSE.
+def _decision_command(decision: Decision, doc: str) -> Callable[..., None]:
+    """``grant`` and ``deny`` take the same arguments; Typer reads them from this signature."""
+
+    @handle_errors
+    def command(
+        account: Annotated[str, typer.Argument(help="Account id.")],
+        purpose: Annotated[str, typer.Argument(help="Purpose: train, fine_tune, share, answer, …")],
+        scope: ScopeOption = None,
+        source: SourceOption = Source.CLI,
+        at: AtOption = None,
+        notice: NoticeOption = None,
+        recipient: RecipientOption = None,
+        workspace: WorkspaceOption = None,
+    ) -> None:
+        _record(decision, account, purpose, scope, source, at, notice, recipient, workspace)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("grant")(
+    _decision_command(
+        Decision.GRANT,
+        """Record that ACCOUNT says yes to PURPOSE.
 
     Example: `consentry consent grant 1001 train --source app --notice 2024-07`
-    """
-    _record(Decision.GRANT, account, purpose, scope, source, at, notice, recipient, workspace)
-
-
-@app.command()
-@handle_errors
-def deny(
-    account: Annotated[str, typer.Argument(help="Account id.")],
-    purpose: Annotated[str, typer.Argument(help="Purpose: train, fine_tune, share, answer, …")],
-    scope: ScopeOption = None,
-    source: SourceOption = Source.CLI,
-    at: AtOption = None,
-    notice: NoticeOption = None,
-    recipient: RecipientOption = None,
-    workspace: WorkspaceOption = None,
-) -> None:
-    """Record that ACCOUNT says no to PURPOSE (a withdrawal when it had said yes).
+    """,
+    )
+)
+app.command("deny")(
+    _decision_command(
+        Decision.DENY,
+        """Record that ACCOUNT says no to PURPOSE (a withdrawal when it had said yes).
 
     Example: `consentry consent deny 1001 train --scope assistant`
-    """
-    _record(Decision.DENY, account, purpose, scope, source, at, notice, recipient, workspace)
+    """,
+    )
+)
 
 
 @app.command()
