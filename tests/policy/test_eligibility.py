@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.ledger.state import fold_consent_state
+from consentry.ledger.state import CONSENT_ROWS_SCHEMA, fold_consent_state
 from consentry.model import (
     AccountState,
     AccountStatus,
@@ -230,17 +230,7 @@ def _ledger_rows(decisions: list[tuple[str, str | None, str, int]], account: str
             "seq": list(range(1, len(decisions) + 1)),
             "at_us": [d[3] for d in decisions],
         },
-        schema=pa.schema(
-            [
-                ("account_id", pa.string()),
-                ("purpose", pa.string()),
-                ("scope", pa.string()),
-                ("decision", pa.string()),
-                ("recipient", pa.string()),
-                ("seq", pa.int64()),
-                ("at_us", pa.int64()),
-            ]
-        ),
+        schema=CONSENT_ROWS_SCHEMA,
     )
 
 

@@ -13,13 +13,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from consentry.content.schema import ITEMS
 from consentry.ledger import open_ledger
 from consentry.ledger.store import LedgerStore
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
 from consentry.policy import load_policy
 from consentry.snapshot.build import Builder, BuildSpec
 from consentry.snapshot.records import RecordMaker
-from consentry.snapshot.source import MemorySource
+from consentry.snapshot.source import CONTENT_COLUMNS, MemorySource
 
 T0 = datetime(2024, 7, 1, tzinfo=UTC)
 
@@ -132,22 +133,8 @@ EXPECTED = {
 
 
 def content_table() -> pa.Table:
-    schema = pa.schema(
-        [
-            ("content_id", pa.string()),
-            ("author_id", pa.string()),
-            ("kind", pa.string()),
-            ("text", pa.string()),
-            ("created_at", pa.timestamp("us", tz="UTC")),
-            ("lang", pa.string()),
-            ("visibility", pa.string()),
-            ("in_reply_to", pa.string()),
-            ("quote_of", pa.string()),
-            ("repost_of", pa.string()),
-            ("conversation_id", pa.string()),
-            ("deleted_at", pa.timestamp("us", tz="UTC")),
-        ]
-    )
+    # The content store's own column types, for the columns the builder reads.
+    schema = pa.schema([ITEMS.schema.field(name) for name in CONTENT_COLUMNS])
     return pa.Table.from_pylist(_content_rows(), schema=schema)
 
 
