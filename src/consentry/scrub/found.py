@@ -8,7 +8,8 @@ what the vectorised splice needs, and are cheap to get at detection time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -76,21 +77,26 @@ class Found:
         )
 
 
+_C = TypeVar("_C")
+
+
+def concat_columns(parts: Sequence[_C]) -> _C:
+    """Concatenate non-empty dataclasses of equal-length columns (numpy or Arrow) field by
+    field: the one way ``Found`` and ``marking.Matches`` are joined."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    columns = []
+    for f in fields(first):  # type: ignore[arg-type]
+        values = [getattr(p, f.name) for p in parts]
+        join = pa.concat_arrays if isinstance(values[0], pa.Array) else np.concatenate
+        columns.append(join(values))
+    return type(first)(*columns)
+
+
 def concat(parts: Sequence[Found]) -> Found:
     parts = [p for p in parts if len(p)]
-    if not parts:
-        return Found.empty()
-    if len(parts) == 1:
-        return parts[0]
-    return Found(
-        np.concatenate([p.rows for p in parts]),
-        np.concatenate([p.start for p in parts]),
-        np.concatenate([p.end for p in parts]),
-        np.concatenate([p.bstart for p in parts]),
-        np.concatenate([p.bend for p in parts]),
-        pa.concat_arrays([p.values for p in parts]),
-        np.concatenate([p.kind for p in parts]),
-    )
+    return concat_columns(parts) if parts else Found.empty()
 
 
 def settle_overlaps(found: Found, priority: npt.NDArray[np.int64]) -> Found:

@@ -26,6 +26,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consentry.scrub.found import concat_columns
+
 Int64s = npt.NDArray[np.int64]
 
 SENTINELS: Final = tuple(chr(c) for c in range(0xFDD0, 0xFDF0))
@@ -67,17 +69,7 @@ def _empty() -> Matches:
 
 def _concat(parts: list[Matches]) -> Matches:
     parts = [p for p in parts if len(p)]
-    if not parts:
-        return _empty()
-    return Matches(
-        np.concatenate([p.rows for p in parts]),
-        np.concatenate([p.start for p in parts]),
-        np.concatenate([p.end for p in parts]),
-        np.concatenate([p.bstart for p in parts]),
-        np.concatenate([p.bend for p in parts]),
-        pa.concat_arrays([p.values for p in parts]),
-        pa.concat_arrays([p.after for p in parts]),
-    )
+    return concat_columns(parts) if parts else _empty()
 
 
 def find_all(texts: pa.Array, pattern: str) -> Matches:
