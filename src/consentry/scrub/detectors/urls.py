@@ -20,7 +20,6 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-import numpy as np
 import pyarrow as pa
 
 from consentry.scrub.detectors.charclasses import (
@@ -32,7 +31,7 @@ from consentry.scrub.detectors.charclasses import (
     SPACES,
 )
 from consentry.scrub.detectors.tlds import ALL_TLDS
-from consentry.scrub.found import Found
+from consentry.scrub.found import Found, FoundBuilder
 
 MAX_URL_LENGTH: Final = 4096
 MAX_TCO_SLUG_LENGTH: Final = 40
@@ -167,33 +166,13 @@ class UrlDetector:
     prefilter: Final = URL_PREFILTER
 
     def find(self, texts: pa.StringArray) -> Found:
-        rows: list[int] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        bstarts: list[int] = []
-        bends: list[int] = []
-        values: list[str] = []
+        found = FoundBuilder(self.type)
         for row, text in enumerate(texts.to_pylist()):
             if text is None:
                 continue
             for start, end in extract_urls(text):
-                b0 = len(text[:start].encode())
-                value = text[start:end]
-                rows.append(row)
-                starts.append(start)
-                ends.append(end)
-                bstarts.append(b0)
-                bends.append(b0 + len(value.encode()))
-                values.append(value)
-        return Found.of_type(
-            self.type,
-            np.array(rows, dtype=np.int64),
-            np.array(starts, dtype=np.int64),
-            np.array(ends, dtype=np.int64),
-            np.array(bstarts, dtype=np.int64),
-            np.array(bends, dtype=np.int64),
-            pa.array(values, pa.string()),
-        )
+                found.add(row, text, start, end)
+        return found.build()
 
 
 URLS: Final = UrlDetector()
