@@ -27,7 +27,7 @@ lint: $(STAMP)
 # Quick figures at modest sizes; the README gives the full-size commands behind the notes.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ledger --scale 0.1 --runs 3
-	$(BIN)/python -m benchmarks.bench_scrub --runs 3
+	$(BIN)/python -m benchmarks.bench_scrub --posts 200000 --runs 3 --no-presidio
 	$(BIN)/python -m benchmarks.bench_snapshot --posts 200000 --runs 3
 
 clean:
