@@ -51,7 +51,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 import adbc_driver_manager.dbapi as adbc_dbapi
@@ -230,6 +231,24 @@ class PostgresLedger(LedgerStore):
                 cur.execute(query)
                 table: pa.Table = cur.fetch_arrow_table()
         return table
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._guard("writing to"), self._conn.transaction():
+            yield
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        names = ", ".join(data.column_names)
+        with (
+            self._guard("writing to"),
+            self._conn.cursor() as cur,
+            cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+        ):
+            for batch in data.to_batches(65_536):
+                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                    copy.write_row(row)
 
     def close(self) -> None:
         with self._lock:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -65,6 +66,7 @@ class SqliteLedger(LedgerStore):
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
+        self._in_transaction = False
         if not create and not self.path.exists():
             raise WorkspaceError(f"no ledger database at {self.path} (run `consentry init`)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +144,34 @@ class SqliteLedger(LedgerStore):
             cur.execute(sql, parameters=tuple(params))
             table: pa.Table = cur.fetch_arrow_table()
         return table
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_transaction:  # nested: part of the enclosing one
+            yield
+            return
+        try:
+            self._execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            raise LedgerBackendError(f"database {self.path} is locked: {exc}") from exc
+        self._in_transaction = True
+        try:
+            yield
+            self._execute("COMMIT")
+        except BaseException:
+            self._execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        names = ", ".join(data.column_names)
+        marks = ", ".join("?" for _ in data.column_names)
+        # Bound as one Arrow table: the driver runs the insert for every row in C.
+        with self.transaction():
+            self._execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", data)
 
     def close(self) -> None:
         self._conn.close()

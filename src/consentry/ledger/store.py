@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -140,6 +141,30 @@ class LedgerStore(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """An exclusive write transaction: statements run through ``execute`` inside it commit
+        together or not at all, and writers in other processes wait for it."""
+
+    @abstractmethod
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """Insert every row of ``data`` into ``table`` (columns by name), in bulk."""
+
+    # ---- companion tables ----------------------------------------------------------------------
+    # Other parts of Consentry (compliance, the service) keep their tables in the same database as
+    # the ledger, so that one backup and one ``CONSENTRY_DB`` hold the whole workspace. They reach
+    # it through these calls, with ``?`` placeholders whatever the backend; their schemas are
+    # migrations beside the ledger's (``ledger/migrations``).
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._query(self._sql(sql), params)
+
+    def query_arrow(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        return self._query_arrow(self._sql(sql), params)
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        self._write(self._sql(sql), params)
 
     def __enter__(self) -> LedgerStore:
         return self
