@@ -26,6 +26,8 @@ from consentry.cli.common import (
     open_workspace,
     progress_bar,
 )
+from consentry.compliance.deliveries import Deliveries
+from consentry.compliance.recipients import Recipients
 from consentry.ledger import AsOf
 from consentry.model import Reason
 from consentry.snapshot.build import DEFAULT_BATCH, DEFAULT_SHARD_ROWS, BuildResult, BuildSpec
@@ -110,11 +112,26 @@ def build(
             TimeElapsedColumn(),
         ) as progress,
     ):
+        if recipient is not None:
+            Recipients(ledger).get(recipient)  # before hours of work, not after
         builder = workspace_builder(
             ws, ledger, recipient=recipient, progress=_RichProgress(progress), names=names
         )
         result = builder.build(spec)
+        progress.stop()
+        delivery = Deliveries(ledger, ws.deliveries_dir).record(
+            result, builder.source, builder.policy
+        )
     print_summary(result)
+    console.print(
+        f"recorded as delivered to {delivery.recipient}"
+        if delivery.recipient
+        else "recorded as an internal snapshot",
+        f"({delivery.records:,} records of {delivery.accounts:,} accounts;"
+        " see `consentry whereis ACCOUNT`)",
+        style="dim",
+        highlight=False,
+    )
 
 
 def print_summary(result: BuildResult) -> None:
