@@ -251,11 +251,17 @@ def scan_command(workspace: WorkspaceOption = None) -> None:
     ws = open_workspace(workspace)
     with ws.ledger() as ledger:
         result = scan(ws, ledger, quiet=True)
-    console.print(
-        f"scanned ledger entries {result.ledger_from + 1}..{result.ledger_to} and imports "
-        f"{result.imports_from + 1}..{result.imports_to}: {result.total:,} event(s)",
-        highlight=False,
+    entries = (
+        f"ledger entries {result.ledger_from + 1}..{result.ledger_to}"
+        if result.ledger_to > result.ledger_from
+        else "no new ledger entries"
     )
+    imports = (
+        f"imports {result.imports_from + 1}..{result.imports_to}"
+        if result.imports_to > result.imports_from
+        else "no new imports"
+    )
+    console.print(f"scanned {entries}, {imports}: {result.total:,} event(s)", highlight=False)
     for reason, n in sorted(result.events.items()):
         console.print(f"  {n:,} {reason}", highlight=False)
 

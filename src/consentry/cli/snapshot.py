@@ -27,6 +27,7 @@ from consentry.cli.common import (
     progress_bar,
 )
 from consentry.compliance.deliveries import Deliveries
+from consentry.compliance.erasure import erased_record_ids
 from consentry.compliance.recipients import Recipients
 from consentry.ledger import AsOf
 from consentry.model import Reason
@@ -192,7 +193,8 @@ def verify(
                 recipient=report.manifest.recipient,
                 names="names" in report.manifest.scrub.get("detectors", []),
             )
-            verify_against_workspace(folder, builder, report)
+            erased = erased_record_ids(ledger, ws.secret(), report.manifest.snapshot_id)
+            verify_against_workspace(folder, builder, report, erased=erased)
     if not report.ok:
         for problem in report.problems:
             err_console.print(f"  {problem}", highlight=False, soft_wrap=True)
@@ -202,7 +204,12 @@ def verify(
     console.print(
         f"[green]ok[/]: {len(m.shards)} record shard(s)"
         + (f" and {len(m.interactions)} interaction shard(s)" if m.interactions else "")
-        + f", {m.merkle['leaves']:,} records, Merkle root {what}".rstrip(),
+        + f", {m.merkle['leaves']:,} records, Merkle root {what}".rstrip()
+        + (
+            f" ({report.erased_since:,} records of accounts erased since, not re-derivable)"
+            if report.erased_since
+            else ""
+        ),
         highlight=False,
         soft_wrap=True,
     )

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentry.compliance.clock import now
+from consentry.compliance.deliveries import DATA, Deliveries
 from consentry.compliance.scanner import ERASURE, Scanner, ScanResult
 from consentry.compliance.whereis import where_is
 from consentry.content.schema import ACCOUNTS, INTERACTIONS, ITEMS, TableSpec
@@ -41,6 +42,7 @@ from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 from consentry.model import AccountChange, AccountStatus
 from consentry.policy import Policy
+from consentry.scrub.pseudonym import Pseudonymiser
 
 #: Which column names the owner, per table.
 OWNER: Final[tuple[tuple[TableSpec, str], ...]] = (
@@ -188,3 +190,20 @@ def erased_accounts(ledger: LedgerStore) -> set[str]:
         (AccountStatus.ERASED.value,),
     )
     return {str(r[0]) for r in rows}
+
+
+def erased_record_ids(ledger: LedgerStore, secret: bytes, snapshot_id: str) -> frozenset[str]:
+    """Record ids, in a delivered snapshot, of accounts erased since (and of reposts of their
+    items, which followed them): what ``snapshot verify`` can no longer re-derive."""
+    delivery = Deliveries(ledger).get(snapshot_id)
+    gone = erased_accounts(ledger)
+    if delivery is None or not gone:
+        return frozenset()
+    records = delivery.read_map(["tbl", "account_id", "content_id", "origin_id"]).combine_chunks()
+    records = records.filter(pc.equal(records["tbl"], DATA))
+    of_erased = pc.is_in(records["account_id"], value_set=pa.array(sorted(gone), pa.string()))
+    erased_items = records.filter(of_erased)["content_id"]
+    follows = pc.fill_null(pc.is_in(records["origin_id"], value_set=erased_items), False)
+    chosen = records.filter(pc.or_(of_erased, follows))["content_id"]
+    ids = Pseudonymiser(secret, delivery.recipient).contents(chosen)
+    return frozenset(ids.to_pylist())

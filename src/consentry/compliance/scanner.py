@@ -209,12 +209,12 @@ class Scanner:
 
     def _affected(self, delivery: Delivery, window: _Window, index: StateIndex) -> pa.Table:
         """Rows of the delivery map whose record is affected, with ``reason`` and ``cause_seq``."""
-        records = delivery.read_map(_MAP_COLUMNS)
+        records = delivery.read_map(_MAP_COLUMNS).combine_chunks()
         deleted = pc.is_in(records["content_id"], value_set=window.deleted)
         concerned = pc.or_(pc.is_in(records["account_id"], value_set=window.touched), deleted)
         is_repost = pc.and_(pc.equal(records["tbl"], DATA), pc.is_valid(records["origin_id"]))
         candidates = records.filter(pc.fill_null(concerned, False))
-        cand_deleted = pc.is_in(candidates["content_id"], value_set=window.deleted)
+        cand_deleted = _np(pc.is_in(candidates["content_id"], value_set=window.deleted))
         reasons = self._verdicts(candidates, cand_deleted, index, window.head, delivery)
         reasons = self._reversed_withdrawals(candidates, reasons, window, delivery)
         reason_codes = _reason_codes(reasons, candidates, index)
@@ -247,7 +247,7 @@ class Scanner:
     def _verdicts(
         self,
         rows: pa.Table,
-        deleted: Any,
+        deleted: npt.NDArray[np.bool_],
         index: StateIndex,
         at: Resolved,
         delivery: Delivery,
@@ -271,9 +271,9 @@ class Scanner:
                     # Delivered records were public or the owner's own conversations: only a
                     # change of account, consent or deletion can exclude them now.
                     "visibility": pa.array(["public"] * len(chosen), pa.string()),
-                    "deleted": pc.fill_null(pc.array_take(deleted, take), False)
-                    if scope is None
-                    else pa.array([False] * len(chosen)),
+                    "deleted": pa.array(
+                        deleted[chosen] if scope is None else np.zeros(len(chosen), np.bool_)
+                    ),
                 }
             )
             frame = index.frame(items, scope=scope)
@@ -328,7 +328,7 @@ class Scanner:
                 recipient=delivery.recipient is not None,
             )
             part = rows.take(pa.array(mine))
-            no_deletions = pa.array([False] * len(mine))
+            no_deletions = np.zeros(len(mine), dtype=np.bool_)
             reasons[mine] = self._verdicts(part, no_deletions, index, at, delivery)
         return reasons
 
@@ -427,6 +427,13 @@ def _unique_rows(table: pa.Table) -> pa.Table:
         .aggregate([("_row", "min")])
     )
     return table.take(pa.array(np.sort(first["_row_min"].to_numpy())))
+
+
+def _np(arr: Any) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = np.asarray(
+        pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_
+    )
+    return out
 
 
 def _array(column: Any) -> pa.Array:
