@@ -74,7 +74,9 @@ CONSENT = [
 ]  # fmt: skip
 
 
-def write_export(folder: Path, content: list[dict[str, Any]], accounts: list[dict[str, Any]]) -> Path:
+def write_export(
+    folder: Path, content: list[dict[str, Any]], accounts: list[dict[str, Any]]
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in (
         ("accounts", accounts),
@@ -87,14 +89,16 @@ def write_export(folder: Path, content: list[dict[str, Any]], accounts: list[dic
     return folder
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def run(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`consentry ARGS…` in a workspace holding the small platform, with recipient acme; on
+    the embedded SQLite database and on PostgreSQL."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CONSENTRY_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.setenv("CONSENTRY_SECRET", SECRET)
     monkeypatch.delenv("CONSENTRY_NOW", raising=False)
-    if "CONSENTRY_TEST_DB" in os.environ:
-        monkeypatch.setenv("CONSENTRY_DB", os.environ["CONSENTRY_TEST_DB"])
+    if request.param == "postgres":
+        monkeypatch.setenv("CONSENTRY_DB", str(request.getfixturevalue("postgres_url")))
     else:
         monkeypatch.delenv("CONSENTRY_DB", raising=False)
     monkeypatch.setattr(common.console, "width", 200)
