@@ -190,8 +190,9 @@ class Scanner:
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             rows = self.ledger.query(
-                "SELECT DISTINCT delivery_id FROM delivered_accounts"
-                f" WHERE account_id IN ({marks})",
+                "SELECT d.delivery_id FROM deliveries d WHERE EXISTS (SELECT 1 FROM"
+                " delivered_accounts a WHERE a.delivery_id = d.delivery_id"
+                f" AND a.account_id IN ({marks}))",
                 chunk,
             )
             held.update(int(r[0]) for r in rows)
