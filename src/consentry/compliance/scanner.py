@@ -44,6 +44,7 @@ from consentry.policy.frame import StateIndex
 from consentry.scrub.pseudonym import Pseudonymiser
 
 CURSOR: Final = "events"
+_CODES: Final = np.array([Reason(r).code for r in range(len(Reason))], dtype=object)
 #: Up to this many accounts concerned, deliveries are chosen through the per-account index
 #: (a person's withdrawal reads only the maps of the snapshots holding their records).
 PRESELECT_MAX: Final = 20_000
@@ -87,7 +88,7 @@ class _Window:
     imports_from: int
     imports_to: int
     touched: pa.Array  # account ids with entries in the window
-    last_seq: dict[str, int]  # the latest entry of each touched account
+    last: pa.Table  # the latest entry of each touched account: account_id, seq_max
     denies: pa.Table  # deny entries in the window: account_id, purpose, recipient, seq
     deleted: pa.Array  # content ids deleted by imports in the window
     deleted_authors: pa.Array  # their authors
@@ -150,13 +151,7 @@ class Scanner:
             imports_from=imports_from,
             imports_to=max(imports_to, imports_from),
             touched=_array(last.column("account_id")),
-            last_seq=dict(
-                zip(
-                    last.column("account_id").to_pylist(),
-                    last.column("seq_max").to_pylist(),
-                    strict=True,
-                )
-            ),
+            last=last.combine_chunks(),
             denies=denies,
             deleted=deleted.column("content_id").combine_chunks(),
             deleted_authors=pc.unique(deleted.column("author_id").combine_chunks()),
@@ -209,6 +204,7 @@ class Scanner:
             return EVENT_SCHEMA.empty_table(), result
         at_us = to_us(now())
         indexes: dict[tuple[str, str | None], StateIndex] = {}
+        accounts: pa.Table | None = None  # account states at the head, read once
         holding = self._holding(window)
         for delivery in self.deliveries.all():
             if delivery.recipient is None:
@@ -217,7 +213,11 @@ class Scanner:
                 continue
             key = (delivery.purpose, delivery.recipient)
             if key not in indexes:
-                indexes[key] = self._index(window.head, delivery.purpose, delivery.recipient)
+                if accounts is None:
+                    accounts = self.ledger.account_states(window.head)
+                indexes[key] = self._index(
+                    window.head, delivery.purpose, delivery.recipient, accounts
+                )
             affected = self._affected(delivery, window, indexes[key])
             if affected.num_rows == 0:
                 continue
@@ -230,10 +230,12 @@ class Scanner:
             return EVENT_SCHEMA.empty_table(), result
         return pa.concat_tables(parts), result
 
-    def _index(self, at: Resolved, purpose: str, recipient: str | None) -> StateIndex:
+    def _index(
+        self, at: Resolved, purpose: str, recipient: str | None, accounts: pa.Table
+    ) -> StateIndex:
         purposes = [purpose] + ([SHARE] if recipient and purpose != SHARE else [])
         return StateIndex(
-            self.ledger.account_states(at),
+            accounts,
             self.ledger.consent_state(at, purposes=purposes, recipient=recipient),
             purpose,
             recipient=recipient is not None,
@@ -247,9 +249,10 @@ class Scanner:
         is_repost = pc.and_(pc.equal(records["tbl"], DATA), pc.is_valid(records["origin_id"]))
         candidates = records.filter(pc.fill_null(concerned, False))
         cand_deleted = _np(pc.is_in(candidates["content_id"], value_set=window.deleted))
-        reasons = self._verdicts(candidates, cand_deleted, index, window.head, delivery)
+        reasons, erased = self._verdicts(candidates, cand_deleted, index, window.head, delivery)
         reasons = self._reversed_withdrawals(candidates, reasons, window, delivery)
-        reason_codes = _reason_codes(reasons, candidates, index)
+        reason_codes = _CODES[reasons.astype(np.int64)]
+        reason_codes[erased & (reasons != Reason.ELIGIBLE)] = ERASURE
         hit = reasons != Reason.ELIGIBLE
         out = candidates.filter(pa.array(hit)).append_column(
             "reason", pa.array(reason_codes[hit], pa.string())
@@ -275,8 +278,9 @@ class Scanner:
             out = pa.concat_tables(
                 [out, fresh.append_column("reason", pa.array(reasons_of, pa.string()))]
             )
-        causes = [window.last_seq.get(a) for a in out["account_id"].to_pylist()]
-        return out.append_column("cause_seq", pa.array(causes, pa.int64()))
+        where = pc.index_in(out["account_id"], value_set=window.last["account_id"])
+        causes = window.last["seq_max"].take(where).cast(pa.int64())
+        return out.append_column("cause_seq", causes)
 
     def _verdicts(
         self,
@@ -285,11 +289,13 @@ class Scanner:
         index: StateIndex,
         at: Resolved,
         delivery: Delivery,
-    ) -> npt.NDArray[np.int8]:
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
+        """Each row's verdict, and whether its account was erased."""
         n = rows.num_rows
         out = np.zeros(n, dtype=np.int8)
+        erased = np.zeros(n, dtype=np.bool_)
         if n == 0:
-            return out
+            return out, erased
         on = self.ledger.position_time(at).date()
         is_interaction = pc.equal(rows["tbl"], INTERACTIONS).to_numpy(zero_copy_only=False)
         for mask, scope in ((~is_interaction, None), (is_interaction, Scope.INTERACTIONS)):
@@ -311,6 +317,7 @@ class Scanner:
                 }
             )
             frame = index.frame(items, scope=scope)
+            erased[chosen] = _np(pc.equal(frame["status"], AccountStatus.ERASED.value))
             out[chosen] = verdicts(
                 frame,
                 self.policy,
@@ -318,7 +325,7 @@ class Scanner:
                 recipient=delivery.recipient is not None,
                 on=on,
             )
-        return out
+        return out, erased
 
     def _reversed_withdrawals(
         self, rows: pa.Table, reasons: npt.NDArray[np.int8], window: _Window, delivery: Delivery
@@ -363,7 +370,7 @@ class Scanner:
             )
             part = rows.take(pa.array(mine))
             no_deletions = np.zeros(len(mine), dtype=np.bool_)
-            reasons[mine] = self._verdicts(part, no_deletions, index, at, delivery)
+            reasons[mine] = self._verdicts(part, no_deletions, index, at, delivery)[0]
         return reasons
 
     # ---- events ------------------------------------------------------------------------------
@@ -428,29 +435,6 @@ class Scanner:
                     params,
                 )
         return True
-
-
-def _reason_codes(
-    reasons: npt.NDArray[np.int8], rows: pa.Table, index: StateIndex
-) -> npt.NDArray[np.object_]:
-    codes = np.array([Reason(int(r)).code for r in range(len(Reason))], dtype=object)
-    out: npt.NDArray[np.object_] = codes[reasons.astype(np.int64)]
-    if rows.num_rows:
-        frame = index.frame(
-            pa.table(
-                {
-                    "author_id": rows["account_id"],
-                    "kind": pa.array(["post"] * rows.num_rows),
-                    "visibility": pa.array(["public"] * rows.num_rows),
-                    "deleted": pa.array([False] * rows.num_rows),
-                }
-            )
-        )
-        erased = pc.fill_null(
-            pc.equal(frame["status"], AccountStatus.ERASED.value), False
-        ).to_numpy(zero_copy_only=False)
-        out[erased & (reasons != Reason.ELIGIBLE)] = ERASURE
-    return out
 
 
 def _np(arr: Any) -> npt.NDArray[np.bool_]:

@@ -23,6 +23,7 @@ from consentry.policy.eligibility import FRAME_SCHEMA
 
 _ASSISTANT_KINDS: Final = pa.array(sorted(k.value for k in ASSISTANT_KINDS))
 SCOPE_CODES: Final = {scope: i for i, scope in enumerate(Scope)}
+_SCOPE_VALUES: Final = pa.array([scope.value for scope in Scope])
 NONE: Final = -1
 
 I64 = npt.NDArray[np.int64]
@@ -112,9 +113,10 @@ class StateIndex:
         # Decisions of accounts without state are left out: such an author is unknown, and
         # its content excluded, whatever it decided.
         idx, known = self.lookup(chosen["account_id"])
-        scope = np.array(
-            [SCOPE_CODES[Scope(s)] for s in chosen["scope"].to_pylist()], dtype=np.int64
-        )
+        codes = pc.index_in(chosen["scope"], value_set=_SCOPE_VALUES)
+        if codes.null_count:
+            raise ValueError("a consent state row has no scope")
+        scope = codes.to_numpy(zero_copy_only=False).astype(np.int64)
         decision = chosen["decision"].to_numpy(zero_copy_only=False).astype(np.int8)
         seq = chosen["seq"].to_numpy(zero_copy_only=False).astype(np.int64)
         out.decision[scope[known], idx[known]] = decision[known]
