@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from consentry.cli import consent, demo, importing, ledger, policy, scrub, snapshot, workspace
+from consentry.cli import (
+    consent,
+    demo,
+    importing,
+    ledger,
+    policy,
+    scrub,
+    service,
+    snapshot,
+    workspace,
+)
 
 app = typer.Typer(
     name="consentry",
@@ -28,6 +38,7 @@ app.add_typer(snapshot.app, name="snapshot")
 app.command("scrub")(scrub.scrub_command)
 app.add_typer(importing.app, name="import")
 app.add_typer(demo.app, name="demo")
+service.register(app)
 
 
 if __name__ == "__main__":

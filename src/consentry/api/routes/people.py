@@ -1,0 +1,206 @@
+"""People: their own consent, read and changed, and the Global Privacy Control signal.
+
+A request carrying ``Sec-GPC: 1`` records a ``deny`` of ``share`` (source ``gpc``) when the
+account has never decided ``share`` in any way; an explicit choice, earlier GPC deny included,
+is left alone. Every ``/v1/me`` answer says what happened in the ``Consentry-GPC`` header
+(``recorded``, ``explicit-choice``), and the consent view says it in its body too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from consentry.api.auth import PersonDep, State
+from consentry.api.problems import ProblemError
+from consentry.ledger import LedgerStore
+from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
+
+router = APIRouter(prefix="/v1/me", tags=["people"])
+GPC_HEADER: Final = "Consentry-GPC"
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Gpc(BaseModel):
+    signal: bool = Field(description="whether the request carried Sec-GPC: 1")
+    recorded: bool = Field(description="whether this request recorded a deny of share")
+    entry: int | None = Field(None, description="the ledger entry it recorded")
+
+
+class Choice(BaseModel):
+    purpose: str
+    scope: Scope
+    decision: Decision
+    default: bool = Field(description="true when the account never decided: the policy's default")
+    since: datetime | None = None
+    entry: int | None = None
+
+
+class ConsentView(BaseModel):
+    account_id: str
+    country: str | None
+    ledger_seq: int
+    recipient: str | None
+    choices: list[Choice]
+    gpc: Gpc
+
+
+class ConsentChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision
+    scope: Scope | None = Field(None, description="narrow to one scope (default: all three)")
+    recipient: Name | None = Field(None, description="for share only: one third party")
+    notice_version: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class Recorded(BaseModel):
+    account_id: str
+    purpose: str
+    decision: Decision
+    scope: Scope | None
+    recipient: str | None
+    at: datetime
+    entry: int
+    head: str
+
+
+def _has_share_choice(ledger: LedgerStore, account_id: str) -> bool:
+    return any(
+        e.kind.value == "consent" and e.purpose == SHARE for e in ledger.account_history(account_id)
+    )
+
+
+def gpc(
+    request: Request,
+    response: Response,
+    person: PersonDep,
+    state: State,
+    sec_gpc: Annotated[str | None, Header(alias="Sec-GPC", include_in_schema=False)] = None,
+) -> Gpc:
+    if (sec_gpc or "").strip() != "1":
+        return Gpc(signal=False, recorded=False, entry=None)
+    # A person setting share explicitly in this very request is an explicit choice.
+    if request.method == "PUT" and request.path_params.get("purpose") == SHARE:
+        response.headers[GPC_HEADER] = "explicit-choice"
+        return Gpc(signal=True, recorded=False, entry=None)
+    with state.pool.ledger() as ledger:
+        if _has_share_choice(ledger, person.account_id):
+            response.headers[GPC_HEADER] = "explicit-choice"
+            return Gpc(signal=True, recorded=False, entry=None)
+        head = ledger.append(
+            [
+                ConsentDecision(
+                    account_id=person.account_id,
+                    purpose=SHARE,
+                    decision=Decision.DENY,
+                    at=datetime.now(UTC),
+                    source=Source.GPC,
+                )
+            ]
+        )
+    response.headers[GPC_HEADER] = "recorded"
+    return Gpc(signal=True, recorded=True, entry=head.seq)
+
+
+GpcDep = Annotated[Gpc, Depends(gpc)]
+
+
+@router.get("/consent", response_model=ConsentView, summary="My choices per purpose and scope")
+def my_consent(
+    person: PersonDep,
+    state: State,
+    signal: GpcDep,
+    recipient: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> ConsentView:
+    """Each purpose × scope of the policy: the account's latest decision, or the policy's
+    default for its country (``default: true``) where it never decided."""
+    with state.pool.ledger() as ledger:
+        resolved = ledger.resolve()
+        decided = ledger.consent_state(
+            resolved, account_id=person.account_id, recipient=recipient
+        ).to_pylist()
+        accounts = ledger.account_states(resolved, account_id=person.account_id)
+    country = accounts["country"][0].as_py() if accounts.num_rows else None
+    by_key: dict[tuple[str, str], dict[str, Any]] = {(r["purpose"], r["scope"]): r for r in decided}
+    policy = state.policy
+    choices = []
+    for purpose in policy.purposes:
+        for scope in policy.scopes:
+            row = by_key.get((purpose, scope.value))
+            if row is None:
+                choices.append(
+                    Choice(
+                        purpose=purpose,
+                        scope=scope,
+                        decision=policy.default_for(country or None, purpose),
+                        default=True,
+                    )
+                )
+            else:
+                choices.append(
+                    Choice(
+                        purpose=purpose,
+                        scope=scope,
+                        decision=Decision.GRANT if row["decision"] == 1 else Decision.DENY,
+                        default=False,
+                        since=row["at"],
+                        entry=row["seq"],
+                    )
+                )
+    return ConsentView(
+        account_id=person.account_id,
+        country=country or None,
+        ledger_seq=resolved.position.seq,
+        recipient=recipient,
+        choices=choices,
+        gpc=signal,
+    )
+
+
+@router.put(
+    "/consent/{purpose}",
+    response_model=Recorded,
+    summary="Grant or deny one purpose",
+    responses={404: {"description": "unknown purpose"}},
+)
+def set_consent(
+    purpose: Annotated[str, Path(min_length=1, max_length=32)],
+    change: ConsentChange,
+    person: PersonDep,
+    state: State,
+    signal: GpcDep,
+) -> Recorded:
+    """One call, one ledger entry (source ``api``), effective at once; no reason asked."""
+    if purpose not in state.policy.purposes:
+        raise ProblemError(
+            404, f"unknown purpose {purpose!r}: known are {', '.join(state.policy.purposes)}"
+        )
+    if change.recipient and purpose != SHARE:
+        raise ProblemError(422, "only the share purpose takes a recipient")
+    at = datetime.now(UTC)
+    item = ConsentDecision(
+        account_id=person.account_id,
+        purpose=purpose,
+        decision=change.decision,
+        at=at,
+        source=Source.API,
+        scope=change.scope,
+        notice_version=change.notice_version,
+        recipient=change.recipient,
+    )
+    with state.pool.ledger() as ledger:
+        head = ledger.append([item])
+    return Recorded(
+        account_id=person.account_id,
+        purpose=purpose,
+        decision=change.decision,
+        scope=change.scope,
+        recipient=change.recipient,
+        at=at,
+        entry=head.seq,
+        head=str(head),
+    )
