@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,7 +30,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = LedgerPool(settings.workspace.db_url, settings.pool_size)
-        limiter = make_limiter(settings.redis_url)
+        # Buckets per database: two workspaces sharing a Redis never share limits.
+        namespace = hashlib.sha256(settings.workspace.db_url.encode()).hexdigest()[:16]
+        limiter = make_limiter(settings.redis_url, namespace)
         app.state.consentry = ServiceState(
             settings=settings,
             pool=pool,

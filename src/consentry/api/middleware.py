@@ -18,10 +18,6 @@ from consentry.api.problems import problem_response
 access_log = logging.getLogger("consentry.access")
 
 
-class _TooLargeError(Exception):
-    pass
-
-
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed."""
 
@@ -43,28 +39,36 @@ class BodyLimit:
                     await self._refuse(scope, receive, send)
                     return
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            # Over the limit: answer 413 here and tell the app the client left (frameworks turn
+            # an exception raised from receive() into their own 400).
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLargeError
+                if seen > self.limit and not started:
+                    refused = True
+                    await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the app's answer to a body it never got whole
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLargeError:
-            if not started:
-                await self._refuse(scope, receive, send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(

@@ -67,14 +67,16 @@ class LocalRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str) -> None:
+    """``namespace`` keeps the buckets of workspaces that share one Redis apart."""
+
+    def __init__(self, url: str, namespace: str = "") -> None:
         self._redis = aioredis.Redis.from_url(url)
         self._script = self._redis.register_script(_GCRA)
+        self._prefix = f"{KEY_PREFIX}{namespace}:"
 
     async def hit(self, key: str, per_minute: int) -> float | None:
-        wait = int(
-            await self._script(keys=[KEY_PREFIX + key], args=[_interval_us(per_minute), per_minute])
-        )
+        args = [_interval_us(per_minute), per_minute]
+        wait = int(await self._script(keys=[self._prefix + key], args=args))
         return None if wait <= 0 else wait / 1e6
 
     async def ping(self) -> bool:
@@ -84,5 +86,5 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
-def make_limiter(redis_url: str | None) -> RateLimiter:
-    return RedisRateLimiter(redis_url) if redis_url else LocalRateLimiter()
+def make_limiter(redis_url: str | None, namespace: str = "") -> RateLimiter:
+    return RedisRateLimiter(redis_url, namespace) if redis_url else LocalRateLimiter()

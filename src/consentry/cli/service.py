@@ -3,7 +3,7 @@ what operators manage for it."""
 
 from __future__ import annotations
 
-import logging
+import copy
 import os
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
@@ -61,8 +61,18 @@ def serve(
     os.environ[ENV_ROOT] = str(ws.root.resolve())
     if redis:
         os.environ[ENV_REDIS] = redis
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("consentry.access").disabled = not access_log
+    # uvicorn applies this in every worker process (a worker does not inherit our logging).
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["formatters"]["plain"] = {"format": "%(message)s"}
+    log_config["handlers"]["consentry"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "plain",
+        "stream": "ext://sys.stderr",
+    }
+    log_config["loggers"]["consentry"] = {"handlers": ["consentry"], "level": "INFO"}
+    log_config["loggers"]["consentry.access"] = {
+        "level": "INFO" if access_log else "WARNING",
+    }
     err_console.print(
         f"Serving {ws.root} ({redact(ws.db_url)}) on http://{host}:{port} with {workers} "
         f"worker(s); rate limits {'in Redis' if os.environ.get(ENV_REDIS) else 'per worker'}",
@@ -77,6 +87,7 @@ def serve(
         workers=workers,
         access_log=False,  # uvicorn's own line carries the query string; ours is structured
         log_level="info",
+        log_config=log_config,
         server_header=False,
     )
 
