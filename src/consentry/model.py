@@ -60,6 +60,8 @@ class AccountStatus(StrEnum):
     DEACTIVATED = "deactivated"
     SUSPENDED = "suspended"
     DELETED = "deleted"
+    #: Erased on request (GDPR art. 17, ``consentry erase``): its content is gone for good.
+    ERASED = "erased"
 
 
 class InteractionKind(StrEnum):

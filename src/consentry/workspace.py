@@ -58,6 +58,15 @@ class Workspace:
         return self.root / "snapshots"
 
     @property
+    def deliveries_dir(self) -> Path:
+        """Private delivery maps (raw ids of what each snapshot holds): never hand them out."""
+        return self.root / "deliveries"
+
+    @property
+    def certificates_dir(self) -> Path:
+        return self.root / "certificates"
+
+    @property
     def secret_path(self) -> Path:
         return self.root / "secret"
 

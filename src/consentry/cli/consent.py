@@ -16,6 +16,7 @@ from consentry.cli.common import (
     open_workspace,
     parse_time,
 )
+from consentry.cli.compliance import scan
 from consentry.errors import UsageError
 from consentry.ledger import AsOf, LedgerEntry
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
@@ -67,6 +68,8 @@ def _record(
     )
     with ws.ledger() as ledger:
         head = ledger.append([item])
+        if decision is Decision.DENY:
+            scan(ws, ledger)
     what = (
         f"{purpose}"
         + (f" ({scope.value})" if scope else "")

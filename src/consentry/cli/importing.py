@@ -34,6 +34,7 @@ from consentry.cli.common import (
     open_workspace,
     progress_bar,
 )
+from consentry.cli.compliance import scan
 from consentry.errors import ImportDataError
 from consentry.platform.canonical import export_size, import_canonical
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS
@@ -41,6 +42,7 @@ from consentry.platform.mastodon import import_mastodon, mastodon_size
 from consentry.platform.reddit import import_reddit, reddit_size
 from consentry.platform.report import ImportReport
 from consentry.platform.x_archive import import_x_archive, x_archive_size
+from consentry.workspace import Workspace
 
 app = typer.Typer(
     help="Import platform data: accounts, content, interactions and consent.",
@@ -118,6 +120,12 @@ def report_import(report: ImportReport) -> None:
         raise typer.Exit(ImportDataError.exit_code)
 
 
+def scan_after_import(ws: Workspace) -> None:
+    """Deleted items and changed accounts reach the recipients holding them at once."""
+    with ws.ledger() as ledger:
+        scan(ws, ledger)
+
+
 @app.command()
 @handle_errors
 def canonical(
@@ -140,6 +148,7 @@ def canonical(
             ws, folder, strict=strict, max_text_chars=max_text_chars, progress=progress
         )
     report_import(report)
+    scan_after_import(ws)
 
 
 # ---- personal archives and public dumps (x-archive, mastodon, reddit) ------------------------
@@ -161,6 +170,7 @@ def _archive_import(
     with importing("importing", size(path)) as progress:
         report = run(ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress)
     report_import(report)
+    scan_after_import(ws)
 
 
 @app.command("x-archive")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from consentry.cli import (
+    compliance,
     consent,
     demo,
     importing,
@@ -38,6 +39,7 @@ app.add_typer(snapshot.app, name="snapshot")
 app.command("scrub")(scrub.scrub_command)
 app.add_typer(importing.app, name="import")
 app.add_typer(demo.app, name="demo")
+compliance.register(app)
 service.register(app)
 
 

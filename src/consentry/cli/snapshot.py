@@ -26,6 +26,9 @@ from consentry.cli.common import (
     open_workspace,
     progress_bar,
 )
+from consentry.compliance.deliveries import Deliveries
+from consentry.compliance.erasure import erased_record_ids
+from consentry.compliance.recipients import Recipients
 from consentry.ledger import AsOf
 from consentry.model import Reason
 from consentry.snapshot.build import DEFAULT_BATCH, DEFAULT_SHARD_ROWS, BuildResult, BuildSpec
@@ -110,11 +113,26 @@ def build(
             TimeElapsedColumn(),
         ) as progress,
     ):
+        if recipient is not None:
+            Recipients(ledger).get(recipient)  # before hours of work, not after
         builder = workspace_builder(
             ws, ledger, recipient=recipient, progress=_RichProgress(progress), names=names
         )
         result = builder.build(spec)
+        progress.stop()
+        delivery = Deliveries(ledger, ws.deliveries_dir).record(
+            result, builder.source, builder.policy
+        )
     print_summary(result)
+    console.print(
+        f"recorded as delivered to {delivery.recipient}"
+        if delivery.recipient
+        else "recorded as an internal snapshot",
+        f"({delivery.records:,} records of {delivery.accounts:,} accounts;"
+        " see `consentry whereis ACCOUNT`)",
+        style="dim",
+        highlight=False,
+    )
 
 
 def print_summary(result: BuildResult) -> None:
@@ -175,7 +193,8 @@ def verify(
                 recipient=report.manifest.recipient,
                 names="names" in report.manifest.scrub.get("detectors", []),
             )
-            verify_against_workspace(folder, builder, report)
+            erased = erased_record_ids(ledger, ws.secret(), report.manifest.snapshot_id)
+            verify_against_workspace(folder, builder, report, erased=erased)
     if not report.ok:
         for problem in report.problems:
             err_console.print(f"  {problem}", highlight=False, soft_wrap=True)
@@ -185,7 +204,12 @@ def verify(
     console.print(
         f"[green]ok[/]: {len(m.shards)} record shard(s)"
         + (f" and {len(m.interactions)} interaction shard(s)" if m.interactions else "")
-        + f", {m.merkle['leaves']:,} records, Merkle root {what}".rstrip(),
+        + f", {m.merkle['leaves']:,} records, Merkle root {what}".rstrip()
+        + (
+            f" ({report.erased_since:,} records of accounts erased since, not re-derivable)"
+            if report.erased_since
+            else ""
+        ),
         highlight=False,
         soft_wrap=True,
     )

@@ -396,6 +396,14 @@ class ImportWriter:
             os.fsync(fh.fileno())
         tmp.replace(path)
 
+    def commit_rewrite(self, totals: dict[str, dict[str, list[int]]]) -> None:
+        """Commit a change that rewrote committed segments in place rather than adding new ones
+        (an erasure): a marker with the new per-bucket totals makes readers' fingerprints and
+        counts change with it."""
+        self._write_marker(totals)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self._unlock()
+
     def abort(self) -> None:
         """Drop everything staged; the store is as before."""
         for writer in self._writers.values():

@@ -242,6 +242,26 @@ class LedgerEntry:
             attrs=attrs,
         )
 
+    def to_json(self) -> dict[str, object]:
+        """The entry for reports (``consentry export``): plain JSON values, absent fields left
+        out."""
+        out: dict[str, object] = {
+            "seq": self.seq,
+            "kind": self.kind.value,
+            "at": self.at.isoformat(),
+            "recorded_at": self.recorded_at.isoformat(),
+            "hash": self.hash,
+        }
+        for name in ("purpose", "scope", "decision", "recipient", "source", "notice_version"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.attrs is not None:
+            out["attrs"] = {
+                k: v.isoformat() if isinstance(v, date) else v for k, v in self.attrs.items()
+            }
+        return out
+
 
 def _opt(v: object) -> str | None:
     return None if v is None else str(v)

@@ -455,6 +455,19 @@ class LedgerStore(ABC):
             params.append(account_id)
         return fold_account_states(self._query_arrow(self._sql(sql), params))
 
+    def erased_accounts(self) -> pa.Array:
+        """Ids of accounts erased on request (``consentry erase``): nothing of theirs may be
+        imported again."""
+        table = self._query_arrow(
+            self._sql(
+                "SELECT DISTINCT account_id FROM ledger_entries WHERE kind <> 'consent'"
+                " AND status = ?"
+            ),
+            ("erased",),
+        )
+        column = table.column(0) if table.num_rows else pa.chunked_array([], pa.string())
+        return column.combine_chunks().cast(pa.string())
+
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM ledger_entries")[0][0])
 

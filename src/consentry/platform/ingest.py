@@ -200,6 +200,7 @@ class Ingest:
         self._quarantine = Quarantine(workspace.quarantine_dir / f"{self.import_id}.jsonl")
         self._report = ImportReport(self.import_id, source, strict=strict)
         self._accounts_sync: AccountSync | None = None
+        self._erased: pa.Array | None = None
         self._decisions_sync: DecisionSync | None = None
         self._known: KnownAccounts | None = None
         self._buffers = {kind: _RecordBuffer() for kind in RecordKind}
@@ -396,16 +397,16 @@ class Ingest:
                 )
             )
             self._report.counts(name, kind.value).rejected += 1
-        typed = result.table
+        typed, kept = self._without_erased(kind, result.table, result.kept, files, lines)
         if typed.num_rows == 0:
             return
-        kept_lines = lines[result.kept]
+        kept_lines = lines[kept]
         provenance = {
-            "source_file": pa.array(files[result.kept], pa.int32()),
+            "source_file": pa.array(files[kept], pa.int32()),
             "source_line": pa.array(kept_lines, pa.int64(), mask=kept_lines < 0),
         }
         if kind is RecordKind.DECISION:
-            self._stage_decisions(typed, files[result.kept])
+            self._stage_decisions(typed, files[kept])
             return
         if kind is RecordKind.ACCOUNT:
             self._known_accounts().add(typed.column("account_id").combine_chunks())
@@ -416,6 +417,47 @@ class Ingest:
         columns = {name: typed.column(name) for name in spec.data_columns}
         columns |= provenance
         self._writer.add(spec, pa.table(columns))
+
+    def _without_erased(
+        self,
+        kind: RecordKind,
+        typed: pa.Table,
+        kept: Any,
+        files: npt.NDArray[np.int32],
+        lines: Lines,
+    ) -> tuple[pa.Table, Any]:
+        """Rows of erased accounts are refused, and their content is not kept even in the
+        quarantine: an erasure (GDPR art. 17) must survive re-importing an old export."""
+        if self._erased is None:
+            self._erased = self._ledger.erased_accounts()
+        if len(self._erased) == 0 or typed.num_rows == 0:
+            return typed, kept
+        owner = "author_id" if kind is RecordKind.CONTENT else "account_id"
+        gone = np.asarray(
+            pc.fill_null(pc.is_in(typed.column(owner), value_set=self._erased), False).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=np.bool_,
+        )
+        if not gone.any():
+            return typed, kept
+        names = self._writer.files
+        kept = np.asarray(kept)
+        for row in kept[gone]:
+            name = names[int(files[row])]
+            line = int(lines[row])
+            self._quarantine.write(
+                Rejection(
+                    name,
+                    line if line >= 0 else None,
+                    owner,
+                    "the account was erased (consentry erase): nothing of it is imported again",
+                    None,
+                    kind.value,
+                )
+            )
+            self._report.counts(name, kind.value).rejected += 1
+        return typed.filter(pa.array(~gone)), kept[~gone]
 
     def _stage_decisions(self, typed: pa.Table, files: npt.NDArray[np.int32]) -> None:
         if self._decisions_sync is None:

@@ -80,7 +80,8 @@ def _col(frame: Frame, name: str) -> pa.Array | pa.ChunkedArray:
 
 
 def _account_deleted(frame: Frame, ctx: Context) -> Mask:
-    return _mask(pc.equal(_col(frame, "status"), AccountStatus.DELETED.value))
+    gone = pa.array([AccountStatus.DELETED.value, AccountStatus.ERASED.value])
+    return _mask(pc.is_in(_col(frame, "status"), value_set=gone))
 
 
 def _account_inactive(frame: Frame, ctx: Context) -> Mask:

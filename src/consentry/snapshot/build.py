@@ -97,6 +97,11 @@ class BuildResult:
     manifest: Manifest
     seconds: float
     resumed_shards: int
+    #: What the build decided, for those who must know which items went in (compliance's
+    #: delivery map): the census of pass 1, and the ledger state and date it was taken at.
+    census: Census | None = None
+    index: StateIndex | None = None
+    on: date | None = None
 
     @property
     def items_per_second(self) -> float:
@@ -180,7 +185,15 @@ class Builder:
         work.write_file("README.md", dataset_card(manifest, self._languages(work.path, shards)))
         work.write_file("croissant.json", croissant(manifest, CROISSANT_TYPES))
         work.publish(force=spec.force)
-        return BuildResult(spec.out, manifest, time.perf_counter() - started, resumed)
+        return BuildResult(
+            spec.out,
+            manifest,
+            time.perf_counter() - started,
+            resumed,
+            census=census,
+            index=index,
+            on=at.date(),
+        )
 
     def state_index(
         self, spec: BuildSpec, resolved: Resolved, *, use_checkpoints: bool = True
@@ -290,22 +303,9 @@ class Builder:
         for batch in self.source.scan_interactions(spec.batch_size):
             if writer is None:
                 writer = work.shard_writer("interactions/part-00000.parquet", INTERACTION_SCHEMA)
-            n = batch.num_rows
-            items = pa.table(
-                {
-                    "author_id": batch.column("account_id"),
-                    "kind": pa.array(["post"] * n, pa.string()),
-                    "visibility": pa.array(["public"] * n, pa.string()),
-                    "deleted": pa.array([False] * n, pa.bool_()),
-                }
-            )
-            frame = index.frame(items, scope=Scope.INTERACTIONS)
-            reasons = verdicts(
-                frame, self.policy, spec.purpose, recipient=spec.recipient is not None, on=on
-            )
-            entries = pc.fill_null(frame["consent_seq"], -1).to_numpy().astype(np.int64)
+            reasons, entries = interaction_verdicts(batch, index, self.policy, on)
             writer.write(self.maker.interactions(batch, reasons, entries, census.included_keys))
-            seen += n
+            seen += batch.num_rows
         if writer is None:
             return [], {"input": 0, "included": 0}
         info = writer.close()
@@ -318,6 +318,27 @@ class Builder:
             column = pq.read_table(root / shard.path, columns=["lang"])["lang"]
             langs.update(v for v in pc.unique(column).to_pylist() if v)
         return sorted(langs)
+
+
+def interaction_verdicts(
+    batch: pa.RecordBatch, index: StateIndex, policy: Policy, on: date
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
+    """The verdict of each interaction's account (scope ``interactions``) and the entry that
+    authorised it; the interaction goes in only if its content does too
+    (``RecordMaker.interactions``)."""
+    n = batch.num_rows
+    items = pa.table(
+        {
+            "author_id": batch.column("account_id"),
+            "kind": pa.array(["post"] * n, pa.string()),
+            "visibility": pa.array(["public"] * n, pa.string()),
+            "deleted": pa.array([False] * n, pa.bool_()),
+        }
+    )
+    frame = index.frame(items, scope=Scope.INTERACTIONS)
+    reasons = verdicts(frame, policy, index.purpose, recipient=index.recipient, on=on)
+    entries = pc.fill_null(frame["consent_seq"], -1).to_numpy().astype(np.int64)
+    return reasons, entries
 
 
 def _pii_counts(path: Path) -> Counter[str]:

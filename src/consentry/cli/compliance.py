@@ -1,0 +1,381 @@
+"""``consentry recipient …``, ``compliance …``, ``erase``, ``whereis``, ``export``: who holds what,
+and how withdrawals, deletions and erasure reach them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from consentry.cli.common import (
+    WorkspaceOption,
+    console,
+    err_console,
+    fmt_time,
+    handle_errors,
+    open_workspace,
+    parse_time,
+)
+from consentry.compliance.deliveries import Deliveries
+from consentry.compliance.erasure import erase
+from consentry.compliance.feed import DEFAULT_PAGE, ComplianceFeed
+from consentry.compliance.recipients import DEFAULT_ACK_DAYS, Recipients
+from consentry.compliance.scanner import Scanner, ScanResult
+from consentry.compliance.whereis import export_report, where_is
+from consentry.content.store import ContentStore
+from consentry.ledger import LedgerStore
+from consentry.workspace import Workspace
+
+recipients_app = typer.Typer(
+    help="Third parties that snapshots are delivered to.", no_args_is_help=True
+)
+compliance_app = typer.Typer(
+    help="Compliance events: what each recipient must delete, and whether it acknowledged.",
+    no_args_is_help=True,
+)
+
+
+def scan(ws: Workspace, ledger: LedgerStore, *, quiet: bool = False) -> ScanResult:
+    """Emit the compliance events of everything recorded since the last scan. Commands that
+    change consent, content or accounts call it, so that events follow the change at once."""
+    result = Scanner(ledger, ContentStore(ws.content_dir), ws.policy(), ws.secret()).run()
+    if result.total and not quiet:
+        per = ", ".join(f"{n:,} to {r}" for r, n in sorted(result.per_recipient.items()))
+        console.print(f"compliance: {result.total:,} deletion event(s) emitted ({per})")
+    return result
+
+
+# ---- recipients ----------------------------------------------------------------------------------
+
+
+@recipients_app.command("add")
+@handle_errors
+def recipient_add(
+    name: Annotated[str, typer.Argument(help="Short name: lower-case letters, digits, . _ -")],
+    contact: Annotated[
+        str | None, typer.Option(help="Email address for compliance notices.")
+    ] = None,
+    ack_days: Annotated[
+        int, typer.Option(help="Days the recipient has to acknowledge an event.")
+    ] = DEFAULT_ACK_DAYS,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Register a recipient, so that snapshots can be built for it and it can be told what to
+    delete.
+
+    Example: `consentry recipient add acme-ai --contact dpo@acme.example --ack-days 30`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        r = Recipients(ledger).add(name, contact, ack_days)
+    console.print(f"Recipient {r.name} added (acknowledgement within {r.ack_days} days)")
+
+
+@recipients_app.command("list")
+@handle_errors
+def recipient_list(workspace: WorkspaceOption = None) -> None:
+    """List recipients with their deadline, snapshots delivered and events pending.
+
+    Example: `consentry recipient list`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        found = Recipients(ledger).list()
+        feed = ComplianceFeed(ledger)
+        deliveries = Deliveries(ledger)
+        table = Table("recipient", "contact", "ack days", "snapshots", "pending events", box=None)
+        for r in found:
+            table.add_row(
+                r.name,
+                r.contact or "",
+                str(r.ack_days),
+                str(len(deliveries.for_recipient(r.name))),
+                f"{feed.pending(r.name):,}",
+            )
+    if not found:
+        console.print("No recipients yet (add one with `consentry recipient add NAME`).")
+        return
+    console.print(table)
+
+
+@recipients_app.command("show")
+@handle_errors
+def recipient_show(
+    name: Annotated[str, typer.Argument(help="The recipient.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show a recipient: its details, every snapshot delivered to it, and its compliance state.
+
+    Example: `consentry recipient show acme-ai`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        r = Recipients(ledger).get(name)
+        feed = ComplianceFeed(ledger)
+        doc = {
+            **r.to_json(),
+            "snapshots": [d.to_json() for d in Deliveries(ledger).for_recipient(name)],
+            "acknowledged_through": feed.acknowledged(name),
+            "pending_events": feed.pending(name),
+        }
+    if json_output:
+        print(json.dumps(doc, indent=2))
+        return
+    console.print(
+        f"[bold]{r.name}[/]  contact {r.contact or '-'}, acknowledges within {r.ack_days} days,"
+        f" added {fmt_time(r.created)}",
+        highlight=False,
+    )
+    table = Table("snapshot", "purpose", "delivered", "ledger entry", "records", box=None)
+    for d in doc["snapshots"]:
+        table.add_row(
+            d["snapshot_id"],
+            d["purpose"],
+            d["created"],
+            str(d["ledger"]["seq"]),
+            f"{d['records']:,}",
+        )
+    console.print(table)
+    console.print(
+        f"events acknowledged through {doc['acknowledged_through']}, "
+        f"{doc['pending_events']:,} pending",
+        highlight=False,
+    )
+
+
+# ---- compliance feed -----------------------------------------------------------------------------
+
+
+class FeedFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@compliance_app.command("feed")
+@handle_errors
+def feed_command(
+    recipient: Annotated[str, typer.Option(help="Whose events.")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Cursor from an earlier page (default: after the last acknowledged)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Events per page.")] = DEFAULT_PAGE,
+    fmt: Annotated[FeedFormat, typer.Option("--format", help="Output format.")] = (
+        FeedFormat.JSONL
+    ),
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Print one page of a recipient's compliance events on standard output, and the cursor of
+    the next page on standard error (`next-cursor: N`).
+
+    Each event names a record the recipient holds (by its record id in the recipient's
+    snapshot) and must delete, the snapshot, the reason and when it was emitted.
+
+    Example: `consentry compliance feed --recipient acme-ai --since 120 --format csv`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        scan(ws, ledger, quiet=True)
+        events, cursor = ComplianceFeed(ledger).page(recipient, since, limit)
+    rows = [e.to_json() for e in events]
+    if fmt is FeedFormat.JSONL:
+        for row in rows:
+            sys.stdout.write(json.dumps(row) + "\n")
+    else:
+        fields = ["event_id", "snapshot_id", "table", "record_id", "account", "reason", "at"]
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    err_console.print(f"next-cursor: {cursor}", highlight=False)
+
+
+@compliance_app.command("ack")
+@handle_errors
+def ack_command(
+    recipient: Annotated[str, typer.Option(help="Whose events.")],
+    through: Annotated[int, typer.Option(help="Acknowledge every event up to this id.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Record that a recipient deleted the records of its events up to THROUGH.
+
+    Example: `consentry compliance ack --recipient acme-ai --through 1200`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        n = ComplianceFeed(ledger).ack(recipient, through)
+    console.print(f"{recipient}: {n:,} event(s) newly acknowledged, through event {through}")
+
+
+@compliance_app.command("overdue")
+@handle_errors
+def overdue_command(
+    at: Annotated[
+        str | None,
+        typer.Option(help="Judge deadlines as of this RFC 3339 time (default: now)."),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List recipients with events unacknowledged past their deadline; exits 1 when there are.
+
+    Example: `consentry compliance overdue`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        scan(ws, ledger, quiet=True)
+        late = ComplianceFeed(ledger).overdue(parse_time(at) if at else None)
+    if not late:
+        console.print("No overdue compliance events.")
+        return
+    table = Table("recipient", "overdue events", "oldest event", "deadline was", box=None)
+    for o in late:
+        table.add_row(o.recipient, f"{o.events:,}", fmt_time(o.oldest), fmt_time(o.deadline))
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@compliance_app.command("scan")
+@handle_errors
+def scan_command(workspace: WorkspaceOption = None) -> None:
+    """Emit the events of everything recorded since the last scan (commands that change
+    consent, content or accounts already do; run it after writing to the ledger otherwise).
+
+    Example: `consentry compliance scan`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        result = scan(ws, ledger, quiet=True)
+    entries = (
+        f"ledger entries {result.ledger_from + 1}..{result.ledger_to}"
+        if result.ledger_to > result.ledger_from
+        else "no new ledger entries"
+    )
+    imports = (
+        f"imports {result.imports_from + 1}..{result.imports_to}"
+        if result.imports_to > result.imports_from
+        else "no new imports"
+    )
+    console.print(f"scanned {entries}, {imports}: {result.total:,} event(s)", highlight=False)
+    for reason, n in sorted(result.events.items()):
+        console.print(f"  {n:,} {reason}", highlight=False)
+
+
+# ---- data subjects -------------------------------------------------------------------------------
+
+
+def erase_command(
+    account: Annotated[str, typer.Argument(help="The account to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Erase an account (GDPR art. 17): remove its content from the content store, record the
+    erasure in the ledger, tell every recipient holding its records to delete them, and write
+    an erasure certificate. Rerunning it finishes an interrupted erasure.
+
+    The ledger keeps the account id and its consent decisions as proof of past consent (see
+    the README, "Erasure").
+
+    Example: `consentry erase 1001 --yes`
+    """
+    ws = open_workspace(workspace)
+    if not yes and not typer.confirm(f"Erase account {account} for good?"):
+        raise typer.Exit(1)
+    with ws.ledger() as ledger:
+        done = erase(
+            ledger,
+            ContentStore(ws.content_dir),
+            ws.policy(),
+            ws.secret(),
+            account,
+            ws.certificates_dir,
+        )
+    removed = done.certificate["removed_from_content_store"]["versions"]
+    console.print(
+        f"Account {account} erased at ledger entry {done.certificate['ledger']['erasure_entry']}:"
+        f" {removed.get('items', 0):,} item version(s), {removed.get('interactions', 0):,}"
+        f" interaction(s) removed; {len(done.certificate['snapshots'])} snapshot(s) held it;"
+        f" {done.scan.total:,} compliance event(s) emitted",
+        highlight=False,
+    )
+    console.print(f"certificate: {done.path}", highlight=False)
+
+
+def whereis_command(
+    account: Annotated[str, typer.Argument(help="The account.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List every snapshot holding ACCOUNT's records: purpose, recipient, date, records, and
+    the deletion events sent and still unacknowledged (GDPR art. 15).
+
+    Example: `consentry whereis 1001`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        scan(ws, ledger, quiet=True)
+        found = where_is(ledger, account)
+    if json_output:
+        print(json.dumps(found.to_json(), indent=2))
+        return
+    if not found.snapshots:
+        console.print(f"No snapshot holds records of account {account}.")
+        return
+    table = Table(
+        "snapshot",
+        "purpose",
+        "recipient",
+        "delivered",
+        "records",
+        "deletions",
+        "pending",
+        box=None,
+    )
+    for h in found.snapshots:
+        table.add_row(
+            h.snapshot_id,
+            h.purpose,
+            h.recipient or "(internal)",
+            fmt_time(h.delivered),
+            f"{h.records:,}",
+            f"{h.deletion_events:,}",
+            f"{h.pending_events:,}",
+        )
+    console.print(table)
+
+
+def export_command(
+    account: Annotated[str, typer.Argument(help="The account.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the report here (default: standard output).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write a machine-readable report (JSON) of everything known of ACCOUNT's consent and data
+    flows: account state, consent history, current choices, snapshots, recipients, events.
+
+    Example: `consentry export 1001 --out 1001-report.json`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        scan(ws, ledger, quiet=True)
+        report = export_report(ledger, account)
+    text = json.dumps(report, indent=2, default=str) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, "utf-8")
+        console.print(f"report written to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(recipients_app, name="recipient")
+    app.add_typer(compliance_app, name="compliance")
+    app.command("erase")(handle_errors(erase_command))
+    app.command("whereis")(handle_errors(whereis_command))
+    app.command("export")(handle_errors(export_command))

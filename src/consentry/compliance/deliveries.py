@@ -1,0 +1,293 @@
+"""Deliveries: every snapshot built from the workspace, and exactly which records it holds.
+
+A snapshot's records carry only pseudonyms. To tell a recipient later which of *its* records to
+delete, Consentry keeps, per snapshot, a private *delivery map*: one row per delivered record with
+the raw ids (``content_id``, the owning ``account_id``) it was made from. Pseudonyms are
+recomputed from those ids with the recipient's key when an event is emitted, so no key and no
+pseudonym table is stored anywhere: keys stay derived from the workspace secret.
+
+The map is Parquet in ``<workspace>/deliveries`` (millions of rows per snapshot do not belong in
+the database); its SHA-256 is kept in the ``deliveries`` row, so a map that changed is refused.
+Per account, the number of records each delivery holds goes to the database
+(``delivered_accounts``), which answers "where is my data" with one index range read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from consentry.compliance import db
+from consentry.compliance.clock import now
+from consentry.compliance.recipients import Recipients
+from consentry.errors import ConsentryError, WorkspaceError
+from consentry.ledger import LedgerStore
+from consentry.ledger.entries import from_us, to_us
+from consentry.model import Reason
+from consentry.policy import Policy
+from consentry.snapshot.build import BuildResult, interaction_verdicts
+from consentry.snapshot.census import contains, content_keys
+from consentry.snapshot.source import ContentSource
+
+DATA: Final = "data"
+INTERACTIONS: Final = "interactions"
+MAP_SCHEMA: Final = pa.schema(
+    [
+        ("tbl", pa.string()),  # "data" (content records) or "interactions"
+        ("account_id", pa.string()),  # whose record: the author, or the interacting account
+        ("content_id", pa.string()),
+        ("kind", pa.string()),
+        ("origin_id", pa.string()),  # a repost's original (its record follows the original's)
+        ("consent_entry", pa.int64()),
+    ]
+)
+_BATCH: Final = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    delivery_id: int
+    snapshot_id: str
+    purpose: str
+    recipient: str | None
+    path: str
+    created: datetime
+    ledger_seq: int
+    ledger_head: str
+    records: int
+    accounts: int
+    map_path: str
+    map_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "purpose": self.purpose,
+            "recipient": self.recipient,
+            "path": self.path,
+            "created": self.created.isoformat(),
+            "ledger": {"seq": self.ledger_seq, "head": self.ledger_head},
+            "records": self.records,
+            "accounts": self.accounts,
+        }
+
+    def read_map(self, columns: list[str] | None = None) -> pa.Table:
+        """The delivery map, after checking it is the one recorded."""
+        path = Path(self.map_path)
+        try:
+            digest = _sha256(path)
+        except FileNotFoundError:
+            raise WorkspaceError(
+                f"the delivery map of {self.snapshot_id} is missing ({path}): without it, "
+                "compliance cannot tell which records this snapshot holds"
+            ) from None
+        if digest != self.map_sha256:
+            raise WorkspaceError(
+                f"the delivery map of {self.snapshot_id} ({path}) was changed after delivery"
+            )
+        return pq.read_table(path, columns=columns)
+
+
+_COLUMNS: Final = (
+    "delivery_id, snapshot_id, purpose, recipient, path, created_us, ledger_seq, ledger_head,"
+    " records, accounts, map_path, map_sha256"
+)
+
+
+def _delivery(row: tuple[Any, ...]) -> Delivery:
+    return Delivery(
+        delivery_id=int(row[0]),
+        snapshot_id=str(row[1]),
+        purpose=str(row[2]),
+        recipient=row[3],
+        path=str(row[4]),
+        created=from_us(int(row[5])),
+        ledger_seq=int(row[6]),
+        ledger_head=str(row[7]),
+        records=int(row[8]),
+        accounts=int(row[9]),
+        map_path=str(row[10]),
+        map_sha256=str(row[11]),
+    )
+
+
+class Deliveries:
+    def __init__(self, ledger: LedgerStore, maps_dir: Path | None = None) -> None:
+        self.ledger = ledger
+        self.maps_dir = maps_dir
+
+    def all(self) -> list[Delivery]:
+        rows = self.ledger.query(f"SELECT {_COLUMNS} FROM deliveries ORDER BY delivery_id")
+        return [_delivery(r) for r in rows]
+
+    def for_recipient(self, name: str) -> list[Delivery]:
+        rows = self.ledger.query(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE recipient = ? ORDER BY delivery_id", (name,)
+        )
+        return [_delivery(r) for r in rows]
+
+    def get(self, snapshot_id: str) -> Delivery | None:
+        rows = self.ledger.query(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE snapshot_id = ?", (snapshot_id,)
+        )
+        return _delivery(rows[0]) if rows else None
+
+    def by_ids(self, ids: list[int]) -> dict[int, Delivery]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self.ledger.query(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE delivery_id IN ({marks})", ids
+        )
+        return {int(r[0]): _delivery(r) for r in rows}
+
+    def record(self, result: BuildResult, source: ContentSource, policy: Policy) -> Delivery:
+        """Record a published snapshot as delivered (to its recipient, or kept internally).
+
+        Building the same snapshot again (same id) records nothing new."""
+        manifest = result.manifest
+        existing = self.get(manifest.snapshot_id)
+        if existing is not None:
+            if existing.path != str(result.out.resolve()):
+                self.ledger.execute(
+                    "UPDATE deliveries SET path = ? WHERE delivery_id = ?",
+                    (str(result.out.resolve()), existing.delivery_id),
+                )
+            return self.get(manifest.snapshot_id) or existing
+        if manifest.recipient is not None:
+            Recipients(self.ledger).get(manifest.recipient)
+        if self.maps_dir is None:
+            raise ConsentryError("deliveries need a folder for their maps")
+        self.maps_dir.mkdir(parents=True, exist_ok=True)
+        map_path = self.maps_dir / f"{manifest.snapshot_id}.parquet"
+        per_account = write_map(map_path, result, source, policy)
+        digest = _sha256(map_path)
+        created = now()
+        records = int(sum(per_account.column("records").to_pylist()))
+        with self.ledger.transaction():
+            db.lock(self.ledger, "deliveries")
+            delivery_id = db.next_id(self.ledger, "deliveries", "delivery_id")
+            self.ledger.insert_arrow(
+                "delivered_accounts",
+                per_account.append_column(
+                    "delivery_id", pa.array(np.full(per_account.num_rows, delivery_id))
+                ).select(["account_id", "delivery_id", "records"]),
+            )
+            self.ledger.execute(
+                f"INSERT INTO deliveries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    delivery_id,
+                    manifest.snapshot_id,
+                    manifest.purpose,
+                    manifest.recipient,
+                    str(result.out.resolve()),
+                    to_us(created),
+                    int(manifest.ledger["seq"]),
+                    str(manifest.ledger["head"]),
+                    records,
+                    per_account.num_rows,
+                    str(map_path.resolve()),
+                    digest,
+                ),
+            )
+        found = self.get(manifest.snapshot_id)
+        assert found is not None
+        return found
+
+
+def write_map(path: Path, result: BuildResult, source: ContentSource, policy: Policy) -> pa.Table:
+    """Write the delivery map of a build; returns the records per account."""
+    census, index, on = result.census, result.index, result.on
+    if census is None or index is None or on is None:
+        raise ConsentryError("this build result does not say which items went in")
+    tmp = path.with_suffix(".tmp")
+    counts: list[pa.Table] = []
+    with pq.ParquetWriter(tmp, MAP_SCHEMA, compression="zstd") as writer:
+        for part in _data_rows(source, census.reasons, census.consent_entry):
+            writer.write_table(part)
+            _count(counts, part)
+        for batch in source.scan_interactions(_BATCH):
+            reasons, entries = interaction_verdicts(batch, index, policy, on)
+            ok = (reasons == Reason.ELIGIBLE) & contains(
+                census.included_keys, content_keys(batch.column("content_id"))
+            )
+            keep = np.nonzero(ok)[0]
+            if len(keep) == 0:
+                continue
+            rows = batch.take(pa.array(keep))
+            part = pa.table(
+                {
+                    "tbl": pa.array([INTERACTIONS] * len(keep), pa.string()),
+                    "account_id": rows.column("account_id"),
+                    "content_id": rows.column("content_id"),
+                    "kind": rows.column("kind"),
+                    "origin_id": pa.nulls(len(keep), pa.string()),
+                    "consent_entry": pa.array(entries[keep]),
+                },
+                schema=MAP_SCHEMA,
+            )
+            writer.write_table(part)
+            _count(counts, part)
+    tmp.replace(path)
+    return _per_account(counts)
+
+
+def _data_rows(source: ContentSource, reasons: Any, entries: Any) -> Iterator[pa.Table]:
+    offset = 0
+    columns = ["content_id", "author_id", "kind", "repost_of"]
+    for batch in source.scan(columns, _BATCH):
+        end = offset + batch.num_rows
+        keep = np.nonzero(reasons[offset:end] == Reason.ELIGIBLE)[0]
+        kept_entries = entries[offset:end][keep]
+        offset = end
+        if len(keep) == 0:
+            continue
+        rows = batch.take(pa.array(keep))
+        yield pa.table(
+            {
+                "tbl": pa.array([DATA] * len(keep), pa.string()),
+                "account_id": rows.column("author_id"),
+                "content_id": rows.column("content_id"),
+                "kind": rows.column("kind"),
+                "origin_id": rows.column("repost_of"),
+                "consent_entry": pa.array(kept_entries, pa.int64()),
+            },
+            schema=MAP_SCHEMA,
+        )
+    if offset != len(reasons):
+        raise ConsentryError("content changed since the build: its delivery map cannot be made")
+
+
+def _count(counts: list[pa.Table], part: pa.Table) -> None:
+    counts.append(
+        pa.table({"account_id": part.column("account_id")})
+        .group_by("account_id")
+        .aggregate([("account_id", "count")])
+        .rename_columns(["account_id", "records"])
+    )
+
+
+def _per_account(counts: list[pa.Table]) -> pa.Table:
+    if not counts:
+        return pa.table(
+            {"account_id": pa.array([], pa.string()), "records": pa.array([], pa.int64())}
+        )
+    total = pa.concat_tables(counts).group_by("account_id").aggregate([("records", "sum")])
+    total = total.rename_columns(["account_id", "records"])
+    return total.sort_by("account_id")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

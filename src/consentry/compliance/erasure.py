@@ -1,0 +1,209 @@
+"""Erasure (GDPR art. 17): an account's content leaves the workspace, and every holder is told.
+
+Order, chosen so that a crash at any point leaves nothing that could reach a snapshot, and a rerun
+finishes the job:
+
+1. the ledger records the erasure (an account change to status ``erased``): from that entry on,
+   every build excludes the account (reason ``account_deleted``), whatever the content store holds;
+2. the content store drops every version of the account's items, its interactions and its name,
+   rewriting the segments that held them, under the import lock, and commits a marker;
+3. the compliance scan emits one event per delivered record to every recipient holding one;
+4. a certificate (JSON) says what was removed, which snapshots held it, who was notified, and at
+   which ledger position.
+
+What the ledger keeps, and why (data minimisation, art. 5(1)(c), against accountability,
+art. 5(2) and 7(1)): the erased account's consent decisions stay, with its account id, because
+they are the controller's proof that each past use of the content was consented to, which
+art. 17(3)(e) (establishment, exercise or defence of legal claims) allows keeping; they hold no
+content, no handle and no name. The hash chain needs every entry's digest, never its content, so
+a later version can drop payloads without breaking verification (see ``ledger/entries.py``).
+Snapshots already delivered keep pseudonyms only; their holders get compliance events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from consentry.compliance.clock import now
+from consentry.compliance.deliveries import DATA, Deliveries
+from consentry.compliance.scanner import ERASURE, Scanner, ScanResult
+from consentry.compliance.whereis import where_is
+from consentry.content.schema import ACCOUNTS, INTERACTIONS, ITEMS, TableSpec
+from consentry.content.store import ContentStore
+from consentry.content.writer import ImportWriter, parquet_options
+from consentry.errors import UsageError
+from consentry.ledger import LedgerStore
+from consentry.model import AccountChange, AccountStatus
+from consentry.policy import Policy
+from consentry.scrub.pseudonym import Pseudonymiser
+
+#: Which column names the owner, per table.
+OWNER: Final[tuple[tuple[TableSpec, str], ...]] = (
+    (ITEMS, "author_id"),
+    (INTERACTIONS, "account_id"),
+    (ACCOUNTS, "account_id"),
+)
+RETAINED: Final = (
+    "The ledger keeps the account id and its consent decisions (purpose, scope, decision, time, "
+    "source, notice version) as proof that past uses were consented to (GDPR art. 5(2), 7(1), "
+    "17(3)(e)); it holds no content, handle or name. Everything else of the account was removed "
+    "from the content store."
+)
+
+
+@dataclass
+class Removed:
+    versions: dict[str, int] = field(default_factory=dict)
+    current: dict[str, int] = field(default_factory=dict)
+    segments_rewritten: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    certificate: dict[str, Any]
+    path: Path
+    scan: ScanResult
+
+
+def erase(
+    ledger: LedgerStore,
+    store: ContentStore,
+    policy: Policy,
+    secret: bytes,
+    account_id: str,
+    certificates: Path,
+) -> Erasure:
+    states = ledger.account_states(account_id=account_id)
+    if states.num_rows == 0:
+        raise UsageError(f"account {account_id!r} is unknown to the ledger: nothing to erase")
+    status = states.column("status")[0].as_py()
+    started = now()
+    if status != AccountStatus.ERASED.value:
+        ledger.append([AccountChange(account_id, started, {"status": AccountStatus.ERASED})])
+    position = ledger.head()
+    erased_seq = _erasure_seq(ledger, account_id)
+    removed = remove_content(store, account_id)
+    scan = Scanner(ledger, store, policy, secret).run()
+    held = where_is(ledger, account_id)
+    notified = ledger.query(
+        "SELECT recipient, COUNT(*), MIN(event_id), MAX(event_id) FROM compliance_events"
+        " WHERE account_id = ? GROUP BY recipient ORDER BY recipient",
+        (account_id,),
+    )
+    certificate = {
+        "certificate": "consentry erasure (GDPR art. 17)",
+        "account_id": account_id,
+        "erased_at": started.isoformat(),
+        "ledger": {"erasure_entry": erased_seq, "seq": position.seq, "head": position.hash},
+        "removed_from_content_store": {
+            "versions": removed.versions,
+            "current_records": removed.current,
+            "segments_rewritten": removed.segments_rewritten,
+        },
+        "snapshots": [s.to_json() for s in held.snapshots],
+        "recipients_notified": [
+            {
+                "recipient": r[0],
+                "events": int(r[1]),
+                "first_event": int(r[2]),
+                "last_event": int(r[3]),
+            }
+            for r in notified
+        ],
+        "events_this_erasure": scan.events.get(ERASURE, 0),
+        "retained": RETAINED,
+    }
+    certificates.mkdir(parents=True, exist_ok=True)
+    path = certificates / f"erasure-{erased_seq:012d}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(certificate, indent=2) + "\n", "utf-8")
+    tmp.replace(path)
+    return Erasure(certificate, path, scan)
+
+
+def _erasure_seq(ledger: LedgerStore, account_id: str) -> int:
+    rows = ledger.query(
+        "SELECT MAX(seq) FROM ledger_entries WHERE account_id = ? AND kind <> 'consent'"
+        " AND status = ?",
+        (account_id, AccountStatus.ERASED.value),
+    )
+    return int(rows[0][0])
+
+
+def remove_content(store: ContentStore, account_id: str) -> Removed:
+    """Drop every version of the account's rows from the content store, in place."""
+    removed = Removed()
+    if not (store.root / "store.json").exists():
+        return removed
+    writer = ImportWriter(store, source="erasure")
+    try:
+        previous = store.imports()
+        totals: dict[str, dict[str, list[int]]] = {
+            name: {k: list(v) for k, v in t.items()}
+            for name, t in (previous[-1].totals.items() if previous else [])
+        }
+        target = pa.scalar(account_id, pa.string())
+        for spec, owner in OWNER:
+            versions = current = 0
+            for bucket in range(store.buckets(spec)):
+                cols = [owner, "deleted_at"] if spec is ITEMS else [owner]
+                now_rows = store.current(spec, bucket, cols, committed=writer.committed)
+                mine = pc.equal(now_rows[owner], target)
+                n_current = int(pc.sum(mine).as_py() or 0)
+                if n_current and spec.name in totals:
+                    totals[spec.name]["rows"][bucket] -= n_current
+                    if spec is ITEMS:
+                        gone = pc.and_(mine, pc.is_valid(now_rows["deleted_at"]))
+                        totals[spec.name]["deleted"][bucket] -= int(pc.sum(gone).as_py() or 0)
+                current += n_current
+                for segment in store.segments(spec, bucket, writer.committed):
+                    table = pq.read_table(segment)
+                    hit = pc.fill_null(pc.equal(table[owner], target), False)
+                    n = int(pc.sum(hit).as_py() or 0)
+                    if n == 0:
+                        continue
+                    kept = table.filter(pc.invert(hit))
+                    tmp = segment.with_suffix(".tmp")
+                    pq.write_table(kept, tmp, **parquet_options(spec))
+                    tmp.replace(segment)
+                    versions += n
+                    removed.segments_rewritten += 1
+            removed.versions[spec.name] = versions
+            removed.current[spec.name] = current
+        writer.commit_rewrite(totals)
+    except BaseException:
+        writer.abort()
+        raise
+    return removed
+
+
+def erased_accounts(ledger: LedgerStore) -> set[str]:
+    rows = ledger.query(
+        "SELECT DISTINCT account_id FROM ledger_entries WHERE kind <> 'consent' AND status = ?",
+        (AccountStatus.ERASED.value,),
+    )
+    return {str(r[0]) for r in rows}
+
+
+def erased_record_ids(ledger: LedgerStore, secret: bytes, snapshot_id: str) -> frozenset[str]:
+    """Record ids, in a delivered snapshot, of accounts erased since (and of reposts of their
+    items, which followed them): what ``snapshot verify`` can no longer re-derive."""
+    delivery = Deliveries(ledger).get(snapshot_id)
+    gone = erased_accounts(ledger)
+    if delivery is None or not gone:
+        return frozenset()
+    records = delivery.read_map(["tbl", "account_id", "content_id", "origin_id"]).combine_chunks()
+    records = records.filter(pc.equal(records["tbl"], DATA))
+    of_erased = pc.is_in(records["account_id"], value_set=pa.array(sorted(gone), pa.string()))
+    erased_items = records.filter(of_erased)["content_id"]
+    follows = pc.fill_null(pc.is_in(records["origin_id"], value_set=erased_items), False)
+    chosen = records.filter(pc.or_(of_erased, follows))["content_id"]
+    ids = Pseudonymiser(secret, delivery.recipient).contents(chosen)
+    return frozenset(ids.to_pylist())

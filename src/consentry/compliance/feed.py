@@ -1,0 +1,179 @@
+"""The compliance feed of one recipient: its events in order, a resumable cursor,
+acknowledgements, and the events left unacknowledged past the recipient's deadline.
+
+A cursor is the id of the last event a reader has seen, as text; events are numbered in commit
+order (the scanner assigns ids under a lock), so "every event after the cursor" never skips one
+that commits later. Acknowledging through an event acknowledges every earlier one: recipients
+process the feed in order, as X's compliance stream expects of its API customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from consentry.compliance.clock import now
+from consentry.compliance.recipients import Recipients
+from consentry.errors import UsageError
+from consentry.ledger import LedgerStore
+from consentry.ledger.entries import from_us, to_us
+
+DEFAULT_PAGE: Final = 1000
+MAX_PAGE: Final = 100_000
+_SELECT: Final = (
+    "SELECT e.event_id, e.recipient, d.snapshot_id, e.tbl, e.record_id, e.account, e.reason,"
+    " e.at_us FROM compliance_events e JOIN deliveries d ON d.delivery_id = e.delivery_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceEvent:
+    event_id: int
+    recipient: str
+    snapshot_id: str
+    table: str
+    record_id: str
+    account: str | None
+    reason: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "snapshot_id": self.snapshot_id,
+            "table": self.table,
+            "record_id": self.record_id,
+            "reason": self.reason,
+            "at": self.at.isoformat(),
+        }
+        if self.account:
+            out["account"] = self.account
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    recipient: str
+    events: int
+    oldest: datetime
+    deadline: datetime
+
+
+def _event(row: tuple[Any, ...]) -> ComplianceEvent:
+    return ComplianceEvent(
+        event_id=int(row[0]),
+        recipient=str(row[1]),
+        snapshot_id=str(row[2]),
+        table=str(row[3]),
+        record_id=str(row[4]),
+        account=row[5] or None,
+        reason=str(row[6]),
+        at=from_us(int(row[7])),
+    )
+
+
+def parse_cursor(text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    if not text.isdigit():
+        raise UsageError(f"cursor {text!r} is not one this feed gave (a number)")
+    return int(text)
+
+
+class ComplianceFeed:
+    def __init__(self, ledger: LedgerStore) -> None:
+        self.ledger = ledger
+        self.recipients = Recipients(ledger)
+
+    def acknowledged(self, recipient: str) -> int:
+        rows = self.ledger.query(
+            "SELECT through_event FROM compliance_acks WHERE recipient = ?", (recipient,)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def page(
+        self, recipient: str, cursor: str | None = None, limit: int = DEFAULT_PAGE
+    ) -> tuple[list[ComplianceEvent], str]:
+        """Events after ``cursor`` (default: after the last acknowledged one), at most ``limit``,
+        and the cursor to ask with next (the same cursor when there is nothing new)."""
+        self.recipients.get(recipient)
+        if not 1 <= limit <= MAX_PAGE:
+            raise UsageError(f"--limit must be between 1 and {MAX_PAGE}, got {limit}")
+        after = parse_cursor(cursor)
+        if after is None:
+            after = self.acknowledged(recipient)
+        rows = self.ledger.query(
+            f"{_SELECT} WHERE e.recipient = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?",
+            (recipient, after, limit),
+        )
+        events = [_event(r) for r in rows]
+        return events, str(events[-1].event_id if events else after)
+
+    def ack(self, recipient: str, through: int) -> int:
+        """Acknowledge every event of ``recipient`` up to ``through``; returns how many were
+        newly acknowledged."""
+        self.recipients.get(recipient)
+        with self.ledger.transaction():
+            done = self.acknowledged(recipient)
+            last = self.ledger.query(
+                "SELECT MAX(event_id) FROM compliance_events WHERE recipient = ?", (recipient,)
+            )[0][0]
+            if last is None or through > int(last):
+                raise UsageError(
+                    f"{recipient} has no event {through} to acknowledge (its last is "
+                    f"{0 if last is None else int(last)})"
+                )
+            if through <= done:
+                return 0
+            count = int(
+                self.ledger.query(
+                    "SELECT COUNT(*) FROM compliance_events WHERE recipient = ?"
+                    " AND event_id > ? AND event_id <= ?",
+                    (recipient, done, through),
+                )[0][0]
+            )
+            if self.ledger.query("SELECT 1 FROM compliance_acks WHERE recipient = ?", (recipient,)):
+                self.ledger.execute(
+                    "UPDATE compliance_acks SET through_event = ?, at_us = ? WHERE recipient = ?",
+                    (through, to_us(now()), recipient),
+                )
+            else:
+                self.ledger.execute(
+                    "INSERT INTO compliance_acks (recipient, through_event, at_us)"
+                    " VALUES (?, ?, ?)",
+                    (recipient, through, to_us(now())),
+                )
+        return count
+
+    def pending(self, recipient: str) -> int:
+        return int(
+            self.ledger.query(
+                "SELECT COUNT(*) FROM compliance_events WHERE recipient = ? AND event_id > ?",
+                (recipient, self.acknowledged(recipient)),
+            )[0][0]
+        )
+
+    def overdue(self, at: datetime | None = None) -> list[Overdue]:
+        """Per recipient, the events still unacknowledged past its deadline (``ack_days``)."""
+        at = at or now()
+        out = []
+        for recipient in self.recipients.list():
+            limit = to_us(at - timedelta(days=recipient.ack_days))
+            rows = self.ledger.query(
+                "SELECT COUNT(*), MIN(at_us) FROM compliance_events"
+                " WHERE recipient = ? AND event_id > ? AND at_us < ?",
+                (recipient.name, self.acknowledged(recipient.name), limit),
+            )
+            count, oldest = int(rows[0][0]), rows[0][1]
+            if count:
+                first = from_us(int(oldest))
+                out.append(
+                    Overdue(
+                        recipient.name,
+                        count,
+                        first,
+                        first + timedelta(days=recipient.ack_days),
+                    )
+                )
+        return out

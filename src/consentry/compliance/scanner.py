@@ -1,0 +1,440 @@
+"""Turn what changed since the last scan into compliance events, one per affected record.
+
+What changed: ledger entries appended since the scan's cursor (decisions, account changes,
+erasures) and content imports committed since (deleted items). Which records they affect: the
+delivered records (delivery maps) of the accounts and items concerned. Whether a record is
+affected is decided by the policy's own verdict rules, never by a second set of rules:
+
+1. its verdict as of the ledger head, for its delivery's purpose and recipient, with its item
+   marked deleted when it was deleted — a record that would no longer be included gets an event
+   with that reason code (``erasure`` when the account was erased);
+2. a withdrawal that was reversed before the scan ran (deny, then grant again) still reached the
+   record: for every deny entry in the window, the verdict is also taken as of that entry;
+3. a repost's record follows its original's (as in the build): when the original's record is
+   affected, so is the repost's.
+
+Each (delivery, record) gets at most one event, ever: a re-grant does not resurrect a record a
+recipient was told to delete, and a second withdrawal does not repeat the notice. The scan reads
+and computes outside any transaction, then commits its events and its new cursor together, only
+if no other scan moved the cursor meanwhile (otherwise it starts again).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from consentry.compliance import db
+from consentry.compliance.clock import now
+from consentry.compliance.deliveries import DATA, INTERACTIONS, Deliveries, Delivery
+from consentry.content.schema import ITEMS
+from consentry.content.store import ContentStore, bucket_dir, segment_name
+from consentry.ledger import AsOf, LedgerStore, Resolved
+from consentry.ledger.entries import to_us
+from consentry.model import SHARE, AccountStatus, Reason, Scope
+from consentry.policy import Policy, verdicts
+from consentry.policy.frame import StateIndex
+from consentry.scrub.pseudonym import Pseudonymiser
+
+CURSOR: Final = "events"
+#: The reason given when the account itself was erased (GDPR art. 17).
+ERASURE: Final = "erasure"
+_MAP_COLUMNS: Final = ["tbl", "account_id", "content_id", "kind", "origin_id"]
+EVENT_SCHEMA: Final = pa.schema(
+    [
+        ("event_id", pa.int64()),
+        ("recipient", pa.string()),
+        ("delivery_id", pa.int64()),
+        ("account_id", pa.string()),
+        ("tbl", pa.string()),
+        ("record_id", pa.string()),
+        ("account", pa.string()),
+        ("reason", pa.string()),
+        ("cause_seq", pa.int64()),
+        ("at_us", pa.int64()),
+    ]
+)
+
+
+@dataclass
+class ScanResult:
+    ledger_from: int
+    ledger_to: int
+    imports_from: int
+    imports_to: int
+    events: Counter[str] = field(default_factory=Counter)
+    per_recipient: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.events.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    ledger_from: int
+    head: Resolved
+    imports_from: int
+    imports_to: int
+    touched: pa.Array  # account ids with entries in the window
+    last_seq: dict[str, int]  # the latest entry of each touched account
+    denies: pa.Table  # deny entries in the window: account_id, purpose, recipient, seq
+    deleted: pa.Array  # content ids deleted by imports in the window
+
+
+class Scanner:
+    def __init__(
+        self, ledger: LedgerStore, store: ContentStore, policy: Policy, secret: bytes
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.policy = policy
+        self._secret = secret
+        self.deliveries = Deliveries(ledger)
+
+    def cursor(self) -> tuple[int, int]:
+        rows = self.ledger.query(
+            "SELECT ledger_seq, import_seq FROM compliance_scan WHERE name = ?", (CURSOR,)
+        )
+        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+    def run(self, *, attempts: int = 5) -> ScanResult:
+        for _ in range(attempts):
+            start = self.cursor()
+            window = self._window(*start)
+            events, result = self._events(window)
+            if self._commit(start, window, events):
+                return result
+        raise RuntimeError("compliance scan: the cursor kept moving under this scan")
+
+    # ---- what changed ------------------------------------------------------------------------
+
+    def _window(self, ledger_from: int, imports_from: int) -> _Window:
+        head = self.ledger.resolve(AsOf())
+        upto = head.position.seq
+        entries = self.ledger.query_arrow(
+            "SELECT account_id, seq FROM ledger_entries WHERE seq > ? AND seq <= ?",
+            (ledger_from, upto),
+        )
+        last = (
+            entries.group_by("account_id").aggregate([("seq", "max")])
+            if entries.num_rows
+            else pa.table(
+                {"account_id": pa.array([], pa.string()), "seq_max": pa.array([], pa.int64())}
+            )
+        )
+        denies = self.ledger.query_arrow(
+            "SELECT account_id, purpose, coalesce(recipient, '') AS recipient, seq"
+            " FROM ledger_entries WHERE kind = 'consent' AND decision = 'deny'"
+            " AND seq > ? AND seq <= ?",
+            (ledger_from, upto),
+        )
+        imports = [i.seq for i in self.store.imports()]
+        imports_to = max(imports, default=imports_from)
+        new_imports = [s for s in imports if s > imports_from]
+        return _Window(
+            ledger_from=ledger_from,
+            head=head,
+            imports_from=imports_from,
+            imports_to=max(imports_to, imports_from),
+            touched=_array(last.column("account_id")),
+            last_seq=dict(
+                zip(
+                    last.column("account_id").to_pylist(),
+                    last.column("seq_max").to_pylist(),
+                    strict=True,
+                )
+            ),
+            denies=denies,
+            deleted=self._deleted_items(new_imports),
+        )
+
+    def _deleted_items(self, imports: list[int]) -> pa.Array:
+        found: list[pa.Array] = []
+        for seq in imports:
+            for bucket in range(self.store.buckets(ITEMS)):
+                path = bucket_dir(self.store.root, ITEMS.name, bucket) / segment_name(seq)
+                if not path.exists():
+                    continue
+                table = pq.read_table(path, columns=["content_id", "deleted_at"])
+                found.append(_array(table.filter(pc.is_valid(table["deleted_at"]))["content_id"]))
+        if not found:
+            return pa.array([], pa.string())
+        return pc.unique(pa.concat_arrays(found))
+
+    # ---- which records -----------------------------------------------------------------------
+
+    def _events(self, window: _Window) -> tuple[pa.Table, ScanResult]:
+        result = ScanResult(
+            window.ledger_from, window.head.position.seq, window.imports_from, window.imports_to
+        )
+        parts: list[pa.Table] = []
+        if len(window.touched) == 0 and len(window.deleted) == 0:
+            return EVENT_SCHEMA.empty_table(), result
+        at_us = to_us(now())
+        indexes: dict[tuple[str, str | None], StateIndex] = {}
+        for delivery in self.deliveries.all():
+            if delivery.recipient is None:
+                continue  # kept internally: nobody to notify (where-is still lists it)
+            key = (delivery.purpose, delivery.recipient)
+            if key not in indexes:
+                indexes[key] = self._index(window.head, delivery.purpose, delivery.recipient)
+            affected = self._affected(delivery, window, indexes[key])
+            if affected.num_rows == 0:
+                continue
+            events = self._new_events(delivery, affected, at_us)
+            if events.num_rows:
+                parts.append(events)
+                result.events.update(events.column("reason").to_pylist())
+                result.per_recipient[delivery.recipient] += events.num_rows
+        if not parts:
+            return EVENT_SCHEMA.empty_table(), result
+        return pa.concat_tables(parts), result
+
+    def _index(self, at: Resolved, purpose: str, recipient: str | None) -> StateIndex:
+        purposes = [purpose] + ([SHARE] if recipient and purpose != SHARE else [])
+        return StateIndex(
+            self.ledger.account_states(at),
+            self.ledger.consent_state(at, purposes=purposes, recipient=recipient),
+            purpose,
+            recipient=recipient is not None,
+        )
+
+    def _affected(self, delivery: Delivery, window: _Window, index: StateIndex) -> pa.Table:
+        """Rows of the delivery map whose record is affected, with ``reason`` and ``cause_seq``."""
+        records = delivery.read_map(_MAP_COLUMNS).combine_chunks()
+        deleted = pc.is_in(records["content_id"], value_set=window.deleted)
+        concerned = pc.or_(pc.is_in(records["account_id"], value_set=window.touched), deleted)
+        is_repost = pc.and_(pc.equal(records["tbl"], DATA), pc.is_valid(records["origin_id"]))
+        candidates = records.filter(pc.fill_null(concerned, False))
+        cand_deleted = _np(pc.is_in(candidates["content_id"], value_set=window.deleted))
+        reasons = self._verdicts(candidates, cand_deleted, index, window.head, delivery)
+        reasons = self._reversed_withdrawals(candidates, reasons, window, delivery)
+        reason_codes = _reason_codes(reasons, candidates, index)
+        hit = reasons != Reason.ELIGIBLE
+        out = candidates.filter(pa.array(hit)).append_column(
+            "reason", pa.array(reason_codes[hit], pa.string())
+        )
+        # Reposts follow their originals.
+        revoked_data = out.filter(pc.equal(out["tbl"], DATA))
+        if revoked_data.num_rows:
+            follows = pc.and_(
+                is_repost, pc.is_in(records["origin_id"], value_set=revoked_data["content_id"])
+            )
+            reposts = records.filter(pc.fill_null(follows, False))
+            if reposts.num_rows:
+                by_origin = dict(
+                    zip(
+                        revoked_data["content_id"].to_pylist(),
+                        revoked_data["reason"].to_pylist(),
+                        strict=True,
+                    )
+                )
+                reasons_of = [by_origin[o] for o in reposts["origin_id"].to_pylist()]
+                reposts = reposts.append_column("reason", pa.array(reasons_of, pa.string()))
+                out = pa.concat_tables([out, reposts])
+                out = _unique_rows(out)
+        causes = [window.last_seq.get(a) for a in out["account_id"].to_pylist()]
+        return out.append_column("cause_seq", pa.array(causes, pa.int64()))
+
+    def _verdicts(
+        self,
+        rows: pa.Table,
+        deleted: npt.NDArray[np.bool_],
+        index: StateIndex,
+        at: Resolved,
+        delivery: Delivery,
+    ) -> npt.NDArray[np.int8]:
+        n = rows.num_rows
+        out = np.zeros(n, dtype=np.int8)
+        if n == 0:
+            return out
+        on = self.ledger.position_time(at).date()
+        is_interaction = pc.equal(rows["tbl"], INTERACTIONS).to_numpy(zero_copy_only=False)
+        for mask, scope in ((~is_interaction, None), (is_interaction, Scope.INTERACTIONS)):
+            chosen = np.nonzero(mask)[0]
+            if len(chosen) == 0:
+                continue
+            take = pa.array(chosen)
+            part = rows.take(take)
+            items = pa.table(
+                {
+                    "author_id": part["account_id"],
+                    "kind": part["kind"] if scope is None else pa.array(["post"] * len(chosen)),
+                    # Delivered records were public or the owner's own conversations: only a
+                    # change of account, consent or deletion can exclude them now.
+                    "visibility": pa.array(["public"] * len(chosen), pa.string()),
+                    "deleted": pa.array(
+                        deleted[chosen] if scope is None else np.zeros(len(chosen), np.bool_)
+                    ),
+                }
+            )
+            frame = index.frame(items, scope=scope)
+            out[chosen] = verdicts(
+                frame,
+                self.policy,
+                delivery.purpose,
+                recipient=delivery.recipient is not None,
+                on=on,
+            )
+        return out
+
+    def _reversed_withdrawals(
+        self, rows: pa.Table, reasons: npt.NDArray[np.int8], window: _Window, delivery: Delivery
+    ) -> npt.NDArray[np.int8]:
+        """Verdicts as of each deny entry of the window, for records still eligible at the head
+        whose account withdrew meanwhile (a deny then a grant between two scans)."""
+        denies = window.denies
+        if denies.num_rows == 0:
+            return reasons
+        relevant = pc.or_(
+            pc.equal(denies["purpose"], delivery.purpose),
+            pc.and_(
+                pc.equal(denies["purpose"], SHARE),
+                pc.is_in(denies["recipient"], value_set=pa.array(["", delivery.recipient or ""])),
+            ),
+        )
+        denies = denies.filter(relevant)
+        still = reasons == Reason.ELIGIBLE
+        if denies.num_rows == 0 or not still.any():
+            return reasons
+        accounts = rows["account_id"].to_numpy(zero_copy_only=False)
+        eligible_accounts = set(accounts[still].tolist())
+        for account, seq in zip(
+            denies["account_id"].to_pylist(), denies["seq"].to_pylist(), strict=True
+        ):
+            if account not in eligible_accounts or seq <= delivery.ledger_seq:
+                continue
+            mine = np.nonzero((accounts == account) & (reasons == Reason.ELIGIBLE))[0]
+            if len(mine) == 0:
+                continue
+            at = self.ledger.resolve(AsOf(seq=int(seq)))
+            purposes = [delivery.purpose] + (
+                [SHARE] if delivery.recipient and delivery.purpose != SHARE else []
+            )
+            index = StateIndex(
+                self.ledger.account_states(at, account_id=account),
+                self.ledger.consent_state(
+                    at, purposes=purposes, recipient=delivery.recipient, account_id=account
+                ),
+                delivery.purpose,
+                recipient=delivery.recipient is not None,
+            )
+            part = rows.take(pa.array(mine))
+            no_deletions = np.zeros(len(mine), dtype=np.bool_)
+            reasons[mine] = self._verdicts(part, no_deletions, index, at, delivery)
+        return reasons
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _new_events(self, delivery: Delivery, affected: pa.Table, at_us: int) -> pa.Table:
+        pseudonyms = Pseudonymiser(self._secret, delivery.recipient)
+        is_interaction = pc.equal(affected["tbl"], INTERACTIONS)
+        record_ids = pseudonyms.contents(affected["content_id"])
+        account = pc.if_else(is_interaction, pseudonyms.accounts(affected["account_id"]), "")
+        n = affected.num_rows
+        events = pa.table(
+            {
+                "event_id": pa.array(np.zeros(n, dtype=np.int64)),
+                "recipient": pa.array([delivery.recipient] * n, pa.string()),
+                "delivery_id": pa.array(np.full(n, delivery.delivery_id, dtype=np.int64)),
+                "account_id": affected["account_id"],
+                "tbl": affected["tbl"],
+                "record_id": record_ids,
+                "account": account,
+                "reason": affected["reason"],
+                "cause_seq": affected["cause_seq"],
+                "at_us": pa.array(np.full(n, at_us, dtype=np.int64)),
+            },
+            schema=EVENT_SCHEMA,
+        )
+        sent = self.ledger.query_arrow(
+            "SELECT tbl, record_id, account FROM compliance_events WHERE delivery_id = ?",
+            (delivery.delivery_id,),
+        )
+        if sent.num_rows:
+            events = events.join(
+                sent.cast(pa.schema([(f.name, pa.string()) for f in sent.schema])),
+                keys=["tbl", "record_id", "account"],
+                join_type="left anti",
+            )
+        # Deterministic order within a delivery: by table, then record.
+        return events.sort_by([("tbl", "ascending"), ("record_id", "ascending")]).select(
+            EVENT_SCHEMA.names
+        )
+
+    def _commit(self, start: tuple[int, int], window: _Window, events: pa.Table) -> bool:
+        with self.ledger.transaction():
+            db.lock(self.ledger, "compliance-scan")
+            if self.cursor() != start:
+                return False
+            if events.num_rows:
+                first = db.next_id(self.ledger, "compliance_events", "event_id")
+                ids = pa.array(np.arange(first, first + events.num_rows, dtype=np.int64))
+                events = events.set_column(0, "event_id", ids)
+                self.ledger.insert_arrow("compliance_events", events)
+            params = (window.head.position.seq, window.imports_to, to_us(now()), CURSOR)
+            if self.ledger.query("SELECT 1 FROM compliance_scan WHERE name = ?", (CURSOR,)):
+                self.ledger.execute(
+                    "UPDATE compliance_scan SET ledger_seq = ?, import_seq = ?, at_us = ?"
+                    " WHERE name = ?",
+                    params,
+                )
+            else:
+                self.ledger.execute(
+                    "INSERT INTO compliance_scan (ledger_seq, import_seq, at_us, name)"
+                    " VALUES (?, ?, ?, ?)",
+                    params,
+                )
+        return True
+
+
+def _reason_codes(
+    reasons: npt.NDArray[np.int8], rows: pa.Table, index: StateIndex
+) -> npt.NDArray[np.object_]:
+    codes = np.array([Reason(int(r)).code for r in range(len(Reason))], dtype=object)
+    out: npt.NDArray[np.object_] = codes[reasons.astype(np.int64)]
+    if rows.num_rows:
+        frame = index.frame(
+            pa.table(
+                {
+                    "author_id": rows["account_id"],
+                    "kind": pa.array(["post"] * rows.num_rows),
+                    "visibility": pa.array(["public"] * rows.num_rows),
+                    "deleted": pa.array([False] * rows.num_rows),
+                }
+            )
+        )
+        erased = pc.fill_null(
+            pc.equal(frame["status"], AccountStatus.ERASED.value), False
+        ).to_numpy(zero_copy_only=False)
+        out[erased & (reasons != Reason.ELIGIBLE)] = ERASURE
+    return out
+
+
+def _unique_rows(table: pa.Table) -> pa.Table:
+    keys = ["tbl", "content_id", "account_id"]
+    first = (
+        table.append_column("_row", pa.array(np.arange(table.num_rows)))
+        .group_by(keys, use_threads=False)
+        .aggregate([("_row", "min")])
+    )
+    return table.take(pa.array(np.sort(first["_row_min"].to_numpy())))
+
+
+def _np(arr: Any) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = np.asarray(
+        pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_
+    )
+    return out
+
+
+def _array(column: Any) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column

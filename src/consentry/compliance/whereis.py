@@ -1,0 +1,144 @@
+"""Where is my data (GDPR art. 15): every snapshot holding an account's records, and a report.
+
+``where_is`` reads one index range (``delivered_accounts`` is clustered by account) and the
+account's events: it answers in milliseconds however many snapshots exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from consentry.compliance.clock import now
+from consentry.compliance.recipients import Recipients
+from consentry.ledger import LedgerStore
+from consentry.ledger.entries import from_us
+from consentry.model import AccountStatus
+
+_HELD = (
+    "SELECT d.delivery_id, d.snapshot_id, d.purpose, d.recipient, d.created_us, a.records,"
+    " d.ledger_seq FROM delivered_accounts a JOIN deliveries d ON d.delivery_id = a.delivery_id"
+    " WHERE a.account_id = ? ORDER BY d.delivery_id"
+)
+_EVENTS = (
+    "SELECT e.delivery_id, COUNT(*),"
+    " SUM(CASE WHEN e.event_id > COALESCE(k.through_event, 0) THEN 1 ELSE 0 END)"
+    " FROM compliance_events e LEFT JOIN compliance_acks k ON k.recipient = e.recipient"
+    " WHERE e.account_id = ? GROUP BY e.delivery_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    snapshot_id: str
+    purpose: str
+    recipient: str | None
+    delivered: datetime
+    ledger_seq: int
+    records: int
+    #: Records this holder was told to delete, and of those not yet acknowledged.
+    deletion_events: int
+    pending_events: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "purpose": self.purpose,
+            "recipient": self.recipient,
+            "delivered": self.delivered.isoformat(),
+            "ledger_seq": self.ledger_seq,
+            "records": self.records,
+            "deletion_events": self.deletion_events,
+            "pending_events": self.pending_events,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WhereIs:
+    account_id: str
+    snapshots: list[Holding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "snapshots": [s.to_json() for s in self.snapshots],
+            "records": sum(s.records for s in self.snapshots),
+            "pending_events": sum(s.pending_events for s in self.snapshots),
+        }
+
+
+def where_is(ledger: LedgerStore, account_id: str) -> WhereIs:
+    held = ledger.query(_HELD, (account_id,))
+    events = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in ledger.query(_EVENTS, (account_id,))}
+    return WhereIs(
+        account_id,
+        [
+            Holding(
+                snapshot_id=str(r[1]),
+                purpose=str(r[2]),
+                recipient=r[3],
+                delivered=from_us(int(r[4])),
+                ledger_seq=int(r[6]),
+                records=int(r[5]),
+                deletion_events=events.get(int(r[0]), (0, 0))[0],
+                pending_events=events.get(int(r[0]), (0, 0))[1],
+            )
+            for r in held
+        ],
+    )
+
+
+def export_report(ledger: LedgerStore, account_id: str) -> dict[str, Any]:
+    """Everything Consentry knows of an account's consent and data flows, machine-readable."""
+    state = ledger.account_states(account_id=account_id).to_pylist()
+    history = [e.to_json() for e in ledger.account_history(account_id)]
+    current = ledger.consent_state(account_id=account_id).to_pylist()
+    held = where_is(ledger, account_id)
+    names = sorted({h.recipient for h in held.snapshots if h.recipient})
+    recipients = Recipients(ledger)
+    events = ledger.query(
+        "SELECT e.event_id, e.recipient, d.snapshot_id, e.tbl, e.record_id, e.reason, e.at_us,"
+        " e.event_id <= COALESCE(k.through_event, 0)"
+        " FROM compliance_events e JOIN deliveries d ON d.delivery_id = e.delivery_id"
+        " LEFT JOIN compliance_acks k ON k.recipient = e.recipient"
+        " WHERE e.account_id = ? ORDER BY e.event_id",
+        (account_id,),
+    )
+    account = state[0] if state else None
+    return {
+        "report": "consentry data-subject access report (GDPR art. 15)",
+        "generated": now().isoformat(),
+        "account_id": account_id,
+        "known": account is not None,
+        "erased": bool(account and account.get("status") == AccountStatus.ERASED.value),
+        "account": _jsonable(account),
+        "consent": {
+            "current": [_jsonable(r) for r in current],
+            "history": history,
+        },
+        "snapshots": held.to_json()["snapshots"],
+        "recipients": [r.to_json() for name in names if (r := recipients.find(name)) is not None],
+        "events": [
+            {
+                "event_id": int(e[0]),
+                "recipient": e[1],
+                "snapshot_id": e[2],
+                "table": e[3],
+                "record_id": e[4],
+                "reason": e[5],
+                "at": from_us(int(e[6])).isoformat(),
+                "acknowledged": bool(e[7]),
+            }
+            for e in events
+        ],
+    }
+
+
+def _jsonable(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        out[k] = v.isoformat() if hasattr(v, "isoformat") else v
+    return out

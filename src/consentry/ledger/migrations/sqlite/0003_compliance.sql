@@ -1,0 +1,59 @@
+-- Compliance (consentry/compliance): who holds which records, and what they were told to delete.
+CREATE TABLE recipients (
+    name       TEXT    PRIMARY KEY,
+    contact    TEXT,
+    ack_days   INTEGER NOT NULL,
+    created_us INTEGER NOT NULL
+);
+-- One row per snapshot built from the workspace; `recipient` NULL for an internal snapshot.
+-- The records it holds are listed in a private delivery map (Parquet, raw ids) in the workspace,
+-- whose checksum is kept here.
+CREATE TABLE deliveries (
+    delivery_id INTEGER PRIMARY KEY,
+    snapshot_id TEXT    NOT NULL UNIQUE,
+    purpose     TEXT    NOT NULL,
+    recipient   TEXT,
+    path        TEXT    NOT NULL,
+    created_us  INTEGER NOT NULL,
+    ledger_seq  INTEGER NOT NULL,
+    ledger_head TEXT    NOT NULL,
+    records     INTEGER NOT NULL,
+    accounts    INTEGER NOT NULL,
+    map_path    TEXT    NOT NULL,
+    map_sha256  TEXT    NOT NULL
+);
+-- "Where is my data": an account's records per delivery, clustered by account.
+CREATE TABLE delivered_accounts (
+    account_id  TEXT    NOT NULL,
+    delivery_id INTEGER NOT NULL,
+    records     INTEGER NOT NULL,
+    PRIMARY KEY (account_id, delivery_id)
+) WITHOUT ROWID;
+-- One event per (delivery, record): a record is told to be deleted once, never resurrected.
+CREATE TABLE compliance_events (
+    event_id    INTEGER PRIMARY KEY,
+    recipient   TEXT    NOT NULL,
+    delivery_id INTEGER NOT NULL,
+    account_id  TEXT    NOT NULL,
+    tbl         TEXT    NOT NULL,
+    record_id   TEXT    NOT NULL,
+    account     TEXT    NOT NULL,
+    reason      TEXT    NOT NULL,
+    cause_seq   INTEGER,
+    at_us       INTEGER NOT NULL,
+    UNIQUE (delivery_id, tbl, record_id, account)
+);
+CREATE INDEX compliance_events_recipient ON compliance_events (recipient, event_id);
+CREATE INDEX compliance_events_account ON compliance_events (account_id, delivery_id);
+CREATE TABLE compliance_acks (
+    recipient     TEXT    PRIMARY KEY,
+    through_event INTEGER NOT NULL,
+    at_us         INTEGER NOT NULL
+);
+-- How far the event scanner has read: the ledger position and the content imports seen.
+CREATE TABLE compliance_scan (
+    name       TEXT    PRIMARY KEY,
+    ledger_seq INTEGER NOT NULL,
+    import_seq INTEGER NOT NULL,
+    at_us      INTEGER NOT NULL
+);
