@@ -22,6 +22,7 @@ from consentry.api import tokens
 from consentry.api.app import create_app
 from consentry.api.keys import ApiKeys, Role
 from consentry.api.settings import ServiceSettings
+from consentry.compliance.recipients import Recipients
 from consentry.workspace import Workspace
 
 
@@ -83,7 +84,15 @@ class Service:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_key}"}
 
+    def recipient(self, name: str) -> str:
+        """``name``, registered as a recipient (once)."""
+        with self.ws.ledger() as ledger:
+            if Recipients(ledger).find(name) is None:
+                Recipients(ledger).add(name)
+        return name
+
     def licensee_key(self, recipient: str) -> str:
+        self.recipient(recipient)
         with self.ws.ledger() as ledger:
             return ApiKeys(ledger).create(Role.LICENSEE, recipient=recipient).secret
 

@@ -13,6 +13,7 @@ PROBLEM = "application/problem+json"
 
 
 def test_key_lifecycle(service: Service) -> None:
+    service.recipient("acme-ai")
     created = service.client.post(
         "/v1/admin/keys",
         json={"role": "licensee", "recipient": "acme-ai", "label": "ci"},
@@ -92,6 +93,7 @@ def test_plans_usage_and_invoice(service: Service) -> None:
     assert "research" in {
         p["name"] for p in service.client.get("/v1/admin/plans", headers=service.admin()).json()
     }
+    service.recipient(recipient)
     r = service.client.put(
         f"/v1/admin/recipients/{recipient}/plan", json={"plan": "research"}, headers=service.admin()
     )

@@ -16,6 +16,7 @@ import pytest
 
 from consentry.api import tokens
 from consentry.api.keys import ApiKeys, Role
+from consentry.compliance.recipients import Recipients
 from consentry.workspace import Workspace
 
 from .conftest import new_account
@@ -32,6 +33,7 @@ def _free_port() -> int:
 def test_two_workers_share_rate_limits_and_log_no_secrets(tmp_path: Path, redis_url: str) -> None:
     ws = Workspace.init(tmp_path / "ws")
     with ws.ledger() as ledger:
+        Recipients(ledger).add("acme-ai")
         key = ApiKeys(ledger).create(Role.LICENSEE, recipient="acme-ai").secret
     port = _free_port()
     env = {

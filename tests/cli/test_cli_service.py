@@ -25,6 +25,11 @@ def test_token_is_signed_with_the_workspace_key(run: Run, tmp_path: Path) -> Non
 
 def test_keys_are_shown_once_then_listed_revoked_and_rotated(run: Run, tmp_path: Path) -> None:
     run("init")
+    assert (
+        "unknown recipient"
+        in run("keys", "create", "--role", "licensee", "--recipient", "acme-ai", code=2).output
+    )
+    run("recipient", "add", "acme-ai")
     created = run("keys", "create", "--role", "licensee", "--recipient", "acme-ai")
     secret = created.stdout.strip()
     assert secret.startswith("csk_") and "shown this once" in created.stderr

@@ -13,6 +13,7 @@ from consentry.api.middleware import AccessLog, BodyLimit
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
 from consentry.api.routes import health, licensees, operators, people
+from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.api.state import ServiceState
 
@@ -39,10 +40,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             policy=settings.workspace.policy(),
             jwt_key=tokens.signing_key(settings.workspace),
             limiter=limiter,
+            scans=ScanTrigger(settings.workspace),
         )
         try:
             yield
         finally:
+            app.state.consentry.scans.close()
             await limiter.close()
             pool.close()
 

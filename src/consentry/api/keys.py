@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from consentry.compliance.recipients import Recipients
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 
@@ -114,6 +115,8 @@ class ApiKeys:
             raise UsageError("a licensee key belongs to a recipient: give --recipient")
         if role is Role.ADMIN and recipient:
             raise UsageError("an admin key belongs to no recipient")
+        if recipient is not None:
+            Recipients(self.ledger).get(recipient)  # a key for a typo would see nothing
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         self.ledger.execute(

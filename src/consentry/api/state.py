@@ -8,6 +8,7 @@ from fastapi import Request
 
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import RateLimiter
+from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.policy import Policy
 
@@ -19,6 +20,7 @@ class ServiceState:
     policy: Policy
     jwt_key: bytes
     limiter: RateLimiter
+    scans: ScanTrigger
 
 
 def service_state(request: Request) -> ServiceState:

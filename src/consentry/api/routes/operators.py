@@ -9,10 +9,14 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from consentry.api import jobs
 from consentry.api.auth import AdminDep, State
 from consentry.api.keys import ApiKeys, Role
 from consentry.api.metering import Meter
 from consentry.api.plans import Plan, Plans
+from consentry.api.problems import ProblemError
+from consentry.compliance.recipients import Recipients
+from consentry.ledger import LedgerStore
 
 router = APIRouter(prefix="/v1/admin", tags=["operators"])
 Name = Annotated[str, PathParam(min_length=1, max_length=128)]
@@ -34,6 +38,21 @@ class PlanBody(BaseModel):
     included_records: Annotated[int, Field(ge=0, le=10**15)]
     overage_cents_per_1000: Annotated[int, Field(ge=0, le=10**9)]
     requests_per_minute: Annotated[int, Field(ge=1, le=10**7)]
+
+
+class RecipientBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    contact: Annotated[str, Field(max_length=254)] | None = None
+    ack_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
+class BuildRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Annotated[str, Field(min_length=1, max_length=32)]
+    recipient: Annotated[str, Field(min_length=1, max_length=63)] | None = None
 
 
 class PlanAssignment(BaseModel):
@@ -117,3 +136,46 @@ async def invoice(
 ) -> dict[str, object]:
     bill = await _in_thread(state, lambda ledger: Meter(ledger).invoice(recipient, month))
     return dict(bill.to_json())
+
+
+@router.get("/recipients", summary="Every recipient (third parties that receive snapshots)")
+async def list_recipients(_: AdminDep, state: State) -> list[dict[str, Any]]:
+    found = await _in_thread(state, lambda ledger: Recipients(ledger).list())
+    return [r.to_json() for r in found]
+
+
+@router.post("/recipients", status_code=201, summary="Register a recipient")
+async def add_recipient(body: RecipientBody, _: AdminDep, state: State) -> dict[str, Any]:
+    added = await _in_thread(
+        state, lambda ledger: Recipients(ledger).add(body.name, body.contact, body.ack_days)
+    )
+    return dict(added.to_json())
+
+
+@router.post("/snapshots", status_code=202, summary="Build a snapshot in the background")
+async def build_snapshot(body: BuildRequest, _: AdminDep, state: State) -> dict[str, Any]:
+    ws = state.settings.workspace
+
+    def accept(ledger: LedgerStore) -> jobs.Job:
+        jobs.check_build(ledger, ws, body.purpose, body.recipient)
+        return jobs.Jobs(ledger).create(
+            "snapshot", {"purpose": body.purpose, "recipient": body.recipient}
+        )
+
+    job = await _in_thread(state, accept)
+    jobs.start_build(ws, job.job_id, body.purpose, body.recipient)
+    return dict(job.to_json())
+
+
+@router.get("/jobs", summary="Recent background jobs")
+async def list_jobs(_: AdminDep, state: State) -> list[dict[str, Any]]:
+    found = await _in_thread(state, lambda ledger: jobs.Jobs(ledger).list())
+    return [j.to_json() for j in found]
+
+
+@router.get("/jobs/{job_id}", summary="A background job's status")
+async def get_job(job_id: Name, _: AdminDep, state: State) -> dict[str, Any]:
+    job = await _in_thread(state, lambda ledger: jobs.Jobs(ledger).find(job_id))
+    if job is None:
+        raise ProblemError(404, f"no job {job_id!r}")
+    return dict(job.to_json())

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.api.auth import PersonDep, State
 from consentry.api.problems import ProblemError
+from consentry.api.scanning import scan
+from consentry.compliance.whereis import export_report, where_is
 from consentry.ledger import LedgerStore
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
 
@@ -194,6 +196,8 @@ def set_consent(
     )
     with state.pool.ledger() as ledger:
         head = ledger.append([item])
+    if change.decision is Decision.DENY:
+        state.scans.request()  # a withdrawal: recipients holding records get deletion events
     return Recorded(
         account_id=person.account_id,
         purpose=purpose,
@@ -204,3 +208,20 @@ def set_consent(
         entry=head.seq,
         head=str(head),
     )
+
+
+@router.get("/whereis", summary="Every snapshot holding my records (GDPR art. 15)")
+def my_whereis(person: PersonDep, state: State, signal: GpcDep) -> dict[str, Any]:
+    """The same answer as `consentry whereis ACCOUNT`: snapshots, recipients, records, and the
+    deletion events sent and still unacknowledged."""
+    with state.pool.ledger() as ledger:
+        scan(state.settings.workspace, ledger)
+        return dict(where_is(ledger, person.account_id).to_json())
+
+
+@router.get("/export", summary="Everything known of my consent and data flows (JSON)")
+def my_export(person: PersonDep, state: State, signal: GpcDep) -> dict[str, Any]:
+    """The same report as `consentry export ACCOUNT`."""
+    with state.pool.ledger() as ledger:
+        scan(state.settings.workspace, ledger)
+        return export_report(ledger, person.account_id)
