@@ -25,6 +25,7 @@ step "3. The main job: a training snapshot holding only what authors consented t
 $C snapshot build --purpose train --out "$OUT/snapshots/train"
 
 step "4. The same for a third party: it also needs each author's consent to share"
+$C recipient add acme-ai --contact dpo@acme.example
 $C snapshot build --purpose train --recipient acme-ai --out "$OUT/snapshots/acme-ai"
 
 step "5. Someone changes their mind; the ledger and both snapshots still prove themselves"

@@ -45,6 +45,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: Path):  # typ
 
     run("init")
     run("import", "canonical", str(platform))
+    for recipient in ("acme", "bolt"):
+        run("recipient", "add", recipient)
     return run
 
 

@@ -14,8 +14,9 @@ finishes the job:
 What the ledger keeps, and why (data minimisation, art. 5(1)(c), against accountability,
 art. 5(2) and 7(1)): the erased account's consent decisions stay, with its account id, because
 they are the controller's proof that each past use of the content was consented to, which
-art. 17(3)(e) (establishment, exercise or defence of legal claims) allows keeping; they hold no
-content, no handle and no name. The hash chain needs every entry's digest, never its content, so
+art. 17(3)(e) (establishment, exercise or defence of legal claims) allows keeping; so are its
+account-state entries (country and birth date decided its default and its age). None holds
+content, a handle or a name. The hash chain needs every entry's digest, never its content, so
 a later version can drop payloads without breaking verification (see ``ledger/entries.py``).
 Snapshots already delivered keep pseudonyms only; their holders get compliance events.
 """
@@ -51,10 +52,11 @@ OWNER: Final[tuple[tuple[TableSpec, str], ...]] = (
     (ACCOUNTS, "account_id"),
 )
 RETAINED: Final = (
-    "The ledger keeps the account id and its consent decisions (purpose, scope, decision, time, "
-    "source, notice version) as proof that past uses were consented to (GDPR art. 5(2), 7(1), "
-    "17(3)(e)); it holds no content, handle or name. Everything else of the account was removed "
-    "from the content store."
+    "The ledger keeps the account id, its consent decisions (purpose, scope, decision, time, "
+    "source, notice version) and its account-state entries (country, birth date, protection, "
+    "status), which decided the eligibility of each past use: the proof that each use was "
+    "consented to (GDPR art. 5(2), 7(1), 17(3)(e)). It holds no content, handle or name. "
+    "Everything else of the account was removed from the content store."
 )
 
 

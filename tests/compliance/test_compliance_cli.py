@@ -1,0 +1,351 @@
+"""Withdrawals, deletions, protection and erasure reach the recipient, through the CLI, on a
+small platform whose every record is known: the feed must hold exactly the affected records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner, Result
+
+from consentry.cli import common
+from consentry.cli.main import app
+from consentry.content.store import ContentStore
+from consentry.scrub.pseudonym import Pseudonymiser
+
+SECRET = "ab" * 32
+Run = Callable[..., Result]
+
+ACCOUNTS = [
+    {"id": "a1", "handle": "ann", "created_at": "2021-01-01T00:00:00Z", "country": "FR",
+     "birth_date": "1990-01-01", "protected": False, "status": "active"},
+    {"id": "a2", "handle": "bob", "created_at": "2021-01-01T00:00:00Z", "country": "FR",
+     "birth_date": "1985-01-01", "protected": False, "status": "active"},
+    {"id": "a3", "handle": "cat", "created_at": "2021-01-01T00:00:00Z", "country": "DE",
+     "birth_date": "1980-01-01", "protected": False, "status": "active"},
+    {"id": "a4", "handle": "dan", "created_at": "2021-01-01T00:00:00Z", "country": "DE",
+     "birth_date": "1970-01-01", "protected": False, "status": "active"},
+]  # fmt: skip
+
+
+def _post(cid: str, author: str, kind: str = "post", **extra: Any) -> dict[str, Any]:
+    row = {
+        "id": cid,
+        "author_id": author,
+        "kind": kind,
+        "text": f"text of {cid}, all different",
+        "created_at": "2024-03-01T10:00:00Z",
+        "lang": "en",
+        "visibility": "public",
+    }
+    row.update(extra)
+    return row
+
+
+CONTENT = [
+    _post("p1", "a1"),
+    _post("p2", "a1", "reply", in_reply_to="q1"),
+    _post("p3", "a1", "assistant_prompt", visibility="direct", conversation_id="conv1"),
+    _post("p4", "a1", "assistant_response", visibility="direct", conversation_id="conv1"),
+    _post("q1", "a2"),
+    _post("q2", "a2"),
+    _post("r1", "a3", "repost", text="RT @bob: text of q1", repost_of="q1"),
+    _post("s1", "a3"),
+    _post("s2", "a3"),
+    _post("t1", "a4"),
+]
+INTERACTIONS = [
+    {"account_id": "a1", "content_id": "q1", "kind": "like", "at": "2024-03-02T10:00:00Z"},
+    {"account_id": "a3", "content_id": "p1", "kind": "like", "at": "2024-03-02T10:00:00Z"},
+]
+GRANTED = ("a1", "a2", "a3", "a4")
+CONSENT = [
+    {"account_id": a, "purpose": p, "decision": "grant", "at": "2024-01-01T00:00:00Z",
+     "source": "web"}
+    for a in GRANTED for p in ("train", "share") if not (a == "a4" and p == "share")
+]  # fmt: skip
+
+
+def write_export(
+    folder: Path, content: list[dict[str, Any]], accounts: list[dict[str, Any]]
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (
+        ("accounts", accounts),
+        ("content", content),
+        ("consent", CONSENT),
+        ("interactions", INTERACTIONS),
+    ):
+        with (folder / f"{name}.jsonl").open("w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+    return folder
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def run(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`consentry ARGS…` in a workspace holding the small platform, with recipient acme; on
+    the embedded SQLite database and on PostgreSQL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONSENTRY_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("CONSENTRY_SECRET", SECRET)
+    monkeypatch.delenv("CONSENTRY_NOW", raising=False)
+    if request.param == "postgres":
+        monkeypatch.setenv("CONSENTRY_DB", str(request.getfixturevalue("postgres_url")))
+    else:
+        monkeypatch.delenv("CONSENTRY_DB", raising=False)
+    monkeypatch.setattr(common.console, "width", 200)
+    monkeypatch.setattr(common.err_console, "width", 200)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    invoke("init")
+    invoke("import", "canonical", str(write_export(tmp_path / "export", CONTENT, ACCOUNTS)))
+    invoke("recipient", "add", "acme", "--contact", "dpo@acme.example", "--ack-days", "10")
+    return invoke
+
+
+def record_id(cid: str) -> str:
+    return Pseudonymiser(bytes.fromhex(SECRET), "acme").content(cid)
+
+
+def account_pseudonym(aid: str) -> str:
+    return Pseudonymiser(bytes.fromhex(SECRET), "acme").account(aid)
+
+
+def feed(run: Run, *args: str) -> tuple[list[dict[str, Any]], str]:
+    result = run("compliance", "feed", "--recipient", "acme", *args)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    cursor = result.stderr.split("next-cursor:")[1].strip()
+    return lines, cursor
+
+
+def all_events(run: Run) -> list[dict[str, Any]]:
+    return feed(run, "--since", "0", "--limit", "100000")[0]
+
+
+def records_of(folder: Path) -> set[str]:
+    return set(pq.read_table(folder / "data")["record_id"].to_pylist())
+
+
+def test_feed_holds_exactly_the_affected_records(run: Run, tmp_path: Path) -> None:
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    delivered = records_of(tmp_path / "s1")
+    # a4 never granted share: not delivered. Everything of a1..a3 is.
+    assert delivered == {record_id(c) for c in
+                         ("p1", "p2", "p3", "p4", "q1", "q2", "r1", "s1", "s2")}  # fmt: skip
+    assert all_events(run) == []
+
+    # A scoped withdrawal reaches the assistant records only.
+    run("consent", "deny", "a1", "train", "--scope", "assistant")
+    events = all_events(run)
+    assert {(e["record_id"], e["reason"]) for e in events} == {
+        (record_id("p3"), "consent_denied"),
+        (record_id("p4"), "consent_denied"),
+    }
+    assert all(e["table"] == "data" for e in events)
+
+    # Withdrawing share from this recipient: a2's records, a2's like... and a3's repost of q1,
+    # which follows its original.
+    run("consent", "deny", "a2", "share", "--recipient", "acme")
+    new = all_events(run)[2:]
+    assert {(e["record_id"], e["reason"]) for e in new} == {
+        (record_id("q1"), "no_share_consent"),
+        (record_id("q2"), "no_share_consent"),
+        (record_id("r1"), "no_share_consent"),
+    }
+
+    # A re-grant does not resurrect them, and a second withdrawal does not repeat the notice.
+    run("consent", "grant", "a2", "share", "--recipient", "acme")
+    run("consent", "deny", "a2", "share")
+    assert len(all_events(run)) == 5
+
+    # A deleted item (re-import of the export with the item marked deleted).
+    deleted = [dict(c) for c in CONTENT]
+    for c in deleted:
+        if c["id"] == "s1":
+            c["deleted_at"] = "2024-06-01T00:00:00Z"
+    run("import", "canonical", str(write_export(tmp_path / "export2", deleted, ACCOUNTS)))
+    new = all_events(run)[5:]
+    assert [(e["record_id"], e["reason"]) for e in new] == [(record_id("s1"), "content_deleted")]
+
+    # An account that becomes protected: its remaining records, and its like of q1 in the
+    # interactions table (an interaction record is its account's).
+    inter = pq.read_table(tmp_path / "s1" / "interactions").to_pylist()
+    assert {(r["account"], r["record_id"]) for r in inter} == {
+        (account_pseudonym("a1"), record_id("q1")),
+        (account_pseudonym("a3"), record_id("p1")),
+    }
+    protected = [dict(a, protected=True) if a["id"] == "a1" else a for a in ACCOUNTS]
+    run("import", "canonical", str(write_export(tmp_path / "export3", deleted, protected)))
+    new = all_events(run)[6:]
+    assert {(e["table"], e["record_id"], e.get("account"), e["reason"]) for e in new} == {
+        ("data", record_id("p1"), None, "protected_account"),
+        ("data", record_id("p2"), None, "protected_account"),
+        ("interactions", record_id("q1"), account_pseudonym("a1"), "protected_account"),
+    }
+
+    # The next snapshot for the recipient holds none of the notified records, and every record
+    # it lost was notified (nothing changed for s2).
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s2")
+    notified = {e["record_id"] for e in all_events(run) if e["table"] == "data"}
+    assert records_of(tmp_path / "s2") == delivered - notified
+    assert record_id("s2") in records_of(tmp_path / "s2")
+
+
+def test_interaction_withdrawal_and_deactivation(run: Run, tmp_path: Path) -> None:
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    run("consent", "deny", "a3", "train", "--scope", "interactions")
+    events = all_events(run)
+    assert [(e["table"], e["record_id"], e["account"]) for e in events] == [
+        ("interactions", record_id("p1"), account_pseudonym("a3"))
+    ]
+    deactivated = [dict(a, status="deactivated") if a["id"] == "a2" else a for a in ACCOUNTS]
+    run("import", "canonical", str(write_export(tmp_path / "e2", CONTENT, deactivated)))
+    new = all_events(run)[1:]
+    assert {(e["record_id"], e["reason"]) for e in new} == {
+        (record_id("q1"), "account_inactive"),
+        (record_id("q2"), "account_inactive"),
+        (record_id("r1"), "account_inactive"),
+    }
+
+
+def test_cursor_ack_and_overdue_across_processes(run: Run, tmp_path: Path) -> None:
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    run("consent", "deny", "a1", "train")  # p1..p4 and a1's like (interactions)
+    page1, cursor = feed(run, "--limit", "2")
+    assert len(page1) == 2
+    # The next page, from another process, resumes after the cursor.
+    env = dict(os.environ)
+    proc = subprocess.run(
+        [sys.executable, "-m", "consentry.cli.main", "compliance", "feed", "--recipient", "acme",
+         "--since", cursor, "--limit", "100"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    page2 = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [e["event_id"] for e in page1 + page2] == list(range(1, 6))
+    assert proc.stderr.strip().endswith("next-cursor: 5")
+
+    # Nothing is overdue yet; eleven days later (deadline: ten) everything is.
+    run("compliance", "overdue")
+    later = (datetime.now(UTC) + timedelta(days=11)).isoformat()
+    out = run("compliance", "overdue", code=1, env={"CONSENTRY_NOW": later}).output
+    assert "acme" in out and " 5 " in out
+    # Acknowledging through event 3: a new default page starts after it; two remain overdue.
+    run("compliance", "ack", "--recipient", "acme", "--through", "3")
+    assert [e["event_id"] for e in feed(run)[0]] == [4, 5]
+    out = run("compliance", "overdue", "--at", later, code=1).output
+    assert " 2 " in out
+    run("compliance", "ack", "--recipient", "acme", "--through", "5")
+    run("compliance", "overdue", "--at", later)
+    # Acknowledgements are checked.
+    err = run("compliance", "ack", "--recipient", "acme", "--through", "99", code=2).output
+    assert "no event 99" in err
+    run("compliance", "feed", "--recipient", "nobody", code=2)
+    run("compliance", "feed", "--recipient", "acme", "--since", "x", code=2)
+
+
+def test_whereis_and_export_tell_the_truth(run: Run, tmp_path: Path) -> None:
+    assert "No snapshot holds" in run("whereis", "a1").output
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    run("snapshot", "build", "--purpose", "train", "--out", "internal")
+    found = json.loads(run("whereis", "a1", "--json").output)
+    by_recipient = {s["recipient"]: s for s in found["snapshots"]}
+    assert set(by_recipient) == {"acme", None}
+    assert by_recipient["acme"]["records"] == 4 + 1  # p1..p4 and a1's like of q1
+    assert by_recipient[None]["records"] == 5
+    assert found["pending_events"] == 0
+
+    run("consent", "deny", "a1", "train", "--scope", "assistant")
+    found = json.loads(run("whereis", "a1", "--json").output)
+    acme = next(s for s in found["snapshots"] if s["recipient"] == "acme")
+    assert (acme["deletion_events"], acme["pending_events"]) == (2, 2)
+
+    report = json.loads(run("export", "a1").output)
+    assert report["account_id"] == "a1" and report["known"] and not report["erased"]
+    assert [h["decision"] for h in report["consent"]["history"] if h["kind"] == "consent"] == [
+        "grant", "grant", "deny",
+    ]  # fmt: skip
+    assert {s["snapshot_id"] for s in report["snapshots"]} == {
+        s["snapshot_id"] for s in found["snapshots"]
+    }
+    assert [r["name"] for r in report["recipients"]] == ["acme"]
+    assert {e["record_id"] for e in report["events"]} == {record_id("p3"), record_id("p4")}
+    assert not any(e["acknowledged"] for e in report["events"])
+    # Other accounts' events are not in a1's report, nor a2's in a1's where-is.
+    assert json.loads(run("whereis", "a4", "--json").output)["snapshots"][0]["recipient"] is None
+    run("export", "a1", "--out", "a1.json")
+    assert json.loads((tmp_path / "a1.json").read_text())["account_id"] == "a1"
+
+
+def test_erasure(run: Run, tmp_path: Path) -> None:
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    out = run("erase", "a3", "--yes").output
+    assert "erased" in out
+    certificate = json.loads(next((tmp_path / "ws" / "certificates").glob("*.json")).read_text())
+    assert certificate["account_id"] == "a3"
+    assert certificate["removed_from_content_store"]["versions"] == {
+        "items": 3, "interactions": 1, "accounts": 1,
+    }  # fmt: skip
+    assert [s["recipient"] for s in certificate["snapshots"]] == ["acme"]
+    assert certificate["recipients_notified"][0]["recipient"] == "acme"
+    assert certificate["recipients_notified"][0]["events"] == 4  # r1, s1, s2, the like of p1
+    assert "consent decisions" in certificate["retained"]
+    events = all_events(run)
+    assert {(e["record_id"], e["reason"]) for e in events} == {
+        (record_id("r1"), "erasure"),
+        (record_id("s1"), "erasure"),
+        (record_id("s2"), "erasure"),
+        (record_id("p1"), "erasure"),  # the interaction record: a3's like of p1
+    }
+    # Nothing of a3 is left in the content store.
+    store = ContentStore(tmp_path / "ws" / "content")
+    authors = {r["author_id"] for b in store.scan(["author_id"]) for r in b.to_pylist()}
+    likers = {
+        r["account_id"] for b in store.scan_interactions(["account_id"]) for r in b.to_pylist()
+    }
+    assert "a3" not in authors and "a3" not in likers
+    assert "a3" not in store.account_ids().to_pylist()
+    # Later snapshots never contain it, even after re-importing the original export.
+    out = run("import", "canonical", str(tmp_path / "export")).output
+    assert "rejected" in out
+    quarantine = "".join(p.read_text() for p in (tmp_path / "ws" / "quarantine").glob("*"))
+    assert "text of s1" not in quarantine  # refused without being kept
+    assert "a3" not in {r["author_id"] for b in store.scan(["author_id"]) for r in b.to_pylist()}
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s2")
+    assert not records_of(tmp_path / "s2") & {record_id(c) for c in ("r1", "s1", "s2")}
+    # The snapshot delivered before still verifies; its erased records are reported as such.
+    out = run("snapshot", "verify", "s1").output
+    assert "3 records of accounts erased since" in out
+    # A second erasure finishes nothing new and says so; an unknown account is refused.
+    run("erase", "a3", "--yes")
+    assert len(all_events(run)) == 4
+    run("erase", "nobody", "--yes", code=2)
+    report = json.loads(run("export", "a3").output)
+    assert report["erased"] and report["consent"]["history"]
+
+
+def test_recipients_must_be_registered(run: Run) -> None:
+    err = run(
+        "snapshot", "build", "--purpose", "train", "--recipient", "other", "--out", "x", code=2
+    ).output
+    assert "consentry recipient add other" in err
+    run("recipient", "add", "Bad Name", code=2)
+    run("recipient", "add", "acme", code=2)  # already there
+    run("recipient", "add", "ok", "--contact", "not-an-email", code=2)
+    run("recipient", "add", "ok2", "--ack-days", "0", code=2)
+    listed = run("recipient", "list").output
+    assert "acme" in listed and "dpo@acme.example" in listed
+    shown = json.loads(run("recipient", "show", "acme", "--json").output)
+    assert shown["ack_days"] == 10 and shown["snapshots"] == []
