@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from consentry.api.account_view import read_account
 from consentry.api.auth import PersonDep, State
 from consentry.api.problems import ProblemError
 from consentry.api.scanning import scan
@@ -121,24 +122,18 @@ def my_consent(
     """Each purpose × scope of the policy: the account's latest decision, or the policy's
     default for its country (``default: true``) where it never decided."""
     with state.pool.ledger() as ledger:
-        resolved = ledger.resolve()
-        decided = ledger.consent_state(
-            resolved, account_id=person.account_id, recipient=recipient
-        ).to_pylist()
-        accounts = ledger.account_states(resolved, account_id=person.account_id)
-    country = accounts["country"][0].as_py() if accounts.num_rows else None
-    by_key: dict[tuple[str, str], dict[str, Any]] = {(r["purpose"], r["scope"]): r for r in decided}
+        view = read_account(ledger, person.account_id, recipient)
     policy = state.policy
     choices = []
     for purpose in policy.purposes:
         for scope in policy.scopes:
-            row = by_key.get((purpose, scope.value))
+            row = view.decided.get((purpose, scope.value))
             if row is None:
                 choices.append(
                     Choice(
                         purpose=purpose,
                         scope=scope,
-                        decision=policy.default_for(country or None, purpose),
+                        decision=policy.default_for(view.country, purpose),
                         default=True,
                     )
                 )
@@ -147,16 +142,16 @@ def my_consent(
                     Choice(
                         purpose=purpose,
                         scope=scope,
-                        decision=Decision.GRANT if row["decision"] == 1 else Decision.DENY,
+                        decision=Decision.GRANT if row.decision == 1 else Decision.DENY,
                         default=False,
-                        since=row["at"],
-                        entry=row["seq"],
+                        since=row.at,
+                        entry=row.seq,
                     )
                 )
     return ConsentView(
         account_id=person.account_id,
-        country=country or None,
-        ledger_seq=resolved.position.seq,
+        country=view.country,
+        ledger_seq=view.head_seq,
         recipient=recipient,
         choices=choices,
         gpc=signal,
