@@ -175,7 +175,20 @@ def bench_consent(ws: Workspace, ids: list[str], base: str, opts: Any, tmp: Path
     with ws.ledger() as ledger:
         before = ledger.head().seq
     runs = []
+    baseline = []
     for _ in range(opts.runs):
+        # The same server's cheapest route under the same load: what this machine gives now.
+        b = run_wrk(
+            f"{base}/healthz",
+            HERE / "wrk" / "get.lua",
+            [],
+            threads=2,
+            conns=opts.connections,
+            secs=max(3, opts.duration // 3),
+        )
+        b["rps"] = b["requests"] / (b["duration_us"] / 1e6)
+        baseline.append(b)
+        print(f"  baseline /healthz: {b['rps']:,.0f} req/s, p99 {b['p99_us'] / 1000:.1f} ms")
         load = _loadavg()
         r = run_wrk(
             base,
@@ -202,6 +215,8 @@ def bench_consent(ws: Workspace, ids: list[str], base: str, opts: Any, tmp: Path
     p99 = statistics.median(r["p99_us"] for r in runs) / 1000
     return {
         "runs": runs,
+        "baseline_healthz": baseline,
+        "median_baseline_rps": statistics.median(b["rps"] for b in baseline),
         "median_rps": rps,
         "median_p99_ms": p99,
         "entries_written": report.head.seq - before,
@@ -324,7 +339,8 @@ def main() -> None:
                 print(
                     f"consent mix   median {c['median_rps']:,.0f} req/s, p99 "
                     f"{c['median_p99_ms']:.1f} ms; ledger verified ({c['verified_entries']:,} "
-                    f"entries in {c['verify_s']:.2f} s)  goal {c['goal']}: "
+                    f"entries in {c['verify_s']:.2f} s); /healthz baseline "
+                    f"{c['median_baseline_rps']:,.0f} req/s  goal {c['goal']}: "
                     f"{'met' if c['met'] else 'MISSED'}"
                 )
             if opts.only in (None, "download"):

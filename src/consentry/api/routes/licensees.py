@@ -6,6 +6,7 @@ not exist: a licensee learns nothing about what others received.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -39,9 +40,10 @@ class Ack(BaseModel):
     through: Annotated[int, Field(ge=1, le=2**62, description="the last event id processed")]
 
 
-def _delivery(state: State, holder: KeyHolder, snapshot_id: str) -> Delivery:
+def _delivery(state: State, holder: KeyHolder, snapshot_id: str, *, count: bool = True) -> Delivery:
     with state.pool.ledger() as ledger:
-        Meter(ledger).count_request(holder.recipient)
+        if count:
+            Meter(ledger).count_request(holder.recipient)
         found = Deliveries(ledger).get(snapshot_id)
     if found is None or found.recipient != holder.recipient:
         raise ProblemError(404, f"no snapshot {snapshot_id!r} was delivered to you")
@@ -60,6 +62,11 @@ def _manifest(delivery: Delivery) -> dict[str, Any]:
     except FileNotFoundError:
         raise ProblemError(410, f"snapshot {delivery.snapshot_id} is no longer on file") from None
     return data
+
+
+def count_request(state: State, recipient: str) -> None:
+    with state.pool.ledger() as ledger:
+        Meter(ledger).count_request(recipient)
 
 
 @router.get("/snapshots", summary="The snapshots delivered to my recipient")
@@ -93,7 +100,26 @@ async def snapshot_file(
     range_header: Annotated[str | None, Header(alias="Range")] = None,
     if_range: Annotated[str | None, Header(alias="If-Range")] = None,
 ) -> StreamingResponse:
-    delivery = await run_in_threadpool(_delivery, state, holder, snapshot_id)
+    # Counted with the bytes once the body is sent (one write per download, not two), or now
+    # when the answer is an error.
+    try:
+        return await _file_response(state, holder, snapshot_id, file_path, range_header, if_range)
+    except ProblemError:
+        await run_in_threadpool(count_request, state, holder.recipient)
+        raise
+
+
+async def _file_response(
+    state: State,
+    holder: KeyHolder,
+    snapshot_id: str,
+    file_path: str,
+    range_header: str | None,
+    if_range: str | None,
+) -> StreamingResponse:
+    delivery = await run_in_threadpool(
+        functools.partial(_delivery, state, holder, snapshot_id, count=False)
+    )
     manifest_data = await run_in_threadpool(_manifest, delivery)
     # Only files the manifest names (never a path the client makes up: no "../").
     shards = {s["path"]: s for s in [*manifest_data["shards"], *manifest_data["interactions"]]}
@@ -120,7 +146,7 @@ async def snapshot_file(
     def metered(sent: int, complete: bool) -> None:
         with state.pool.ledger() as ledger:
             meter = Meter(ledger)
-            meter.count_bytes(recipient, sent)
+            meter.count_request(recipient, bytes_sent=sent)
             # A record counts once it was delivered: when the file's last byte went out.
             if complete and span.end == size - 1 and file_path in records:
                 meter.count_file(recipient, snapshot_id, file_path, records[file_path])
