@@ -29,10 +29,24 @@ $C recipient add acme-ai --contact dpo@acme.example
 $C snapshot build --purpose train --recipient acme-ai --out "$OUT/snapshots/acme-ai"
 
 step "5. Someone changes their mind; the ledger and both snapshots still prove themselves"
-ACCOUNT=$(head -n 1 "$OUT/platform/accounts.jsonl" | sed -E 's/.*"id": *"([^"]+)".*/\1/')
+# Someone whose posts went to acme-ai (asked through `whereis`, as they could ask themselves).
+for candidate in $(grep '"purpose":"share","decision":"grant"' "$OUT/platform/consent.jsonl" \
+    | sed -E 's/.*"account_id":"([^"]+)".*/\1/' | head -n 8); do
+  if $C whereis "$candidate" --json | grep -q '"recipient": "acme-ai"'; then
+    ACCOUNT=$candidate
+    break
+  fi
+done
+ACCOUNT=${ACCOUNT:-$(head -n 1 "$OUT/platform/accounts.jsonl" | sed -E 's/.*"id": *"([^"]+)".*/\1/')}
 $C consent deny "$ACCOUNT" train --source app
 $C ledger verify --against "$PUBLISHED"
 $C snapshot verify "$OUT/snapshots/train"
+$C snapshot verify "$OUT/snapshots/acme-ai"
+
+step "6. Where that person's data went, what the recipient must delete, and an erasure"
+$C whereis "$ACCOUNT"
+$C compliance feed --recipient acme-ai --limit 3 --format csv
+$C erase "$ACCOUNT" --yes
 $C snapshot verify "$OUT/snapshots/acme-ai"
 
 step "Done in $(( $(date +%s) - started )) s"
@@ -40,6 +54,8 @@ cat <<MSG
 Generated a platform of $POSTS items, imported it, built two consent-gated, pseudonymised and
 scrubbed snapshots (for training, and for the recipient acme-ai), recorded a withdrawal, verified
 the ledger against the head published after the import, and verified both snapshots: checksums,
-Merkle root, and every record's eligibility re-derived from the ledger as of its position.
+Merkle root, and every record's eligibility re-derived from the ledger as of its position. Then
+showed where the person's records went, the recipient's deletion events, and erased the account
+(certificate in $OUT/workspace/certificates/).
 Look at: $OUT/snapshots/train/manifest.json, README.md (dataset card), croissant.json, data/.
 MSG

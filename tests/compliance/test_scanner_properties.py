@@ -109,7 +109,7 @@ def _records(ws: Workspace, ledger: LedgerStore, out: Path, seq: int | None) -> 
 
 
 @settings(
-    max_examples=12,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

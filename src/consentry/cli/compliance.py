@@ -326,22 +326,16 @@ def whereis_command(
     if not found.snapshots:
         console.print(f"No snapshot holds records of account {account}.")
         return
-    table = Table(
-        "snapshot",
-        "purpose",
-        "recipient",
-        "delivered",
-        "records",
-        "deletions",
-        "pending",
-        box=None,
-    )
+    table = Table(box=None)
+    for name in ("snapshot", "purpose", "recipient", "delivered", "records", "deletions"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("pending", no_wrap=True)
     for h in found.snapshots:
         table.add_row(
             h.snapshot_id,
             h.purpose,
             h.recipient or "(internal)",
-            fmt_time(h.delivered),
+            f"{h.delivered:%Y-%m-%d}",
             f"{h.records:,}",
             f"{h.deletion_events:,}",
             f"{h.pending_events:,}",

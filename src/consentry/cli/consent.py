@@ -68,8 +68,6 @@ def _record(
     )
     with ws.ledger() as ledger:
         head = ledger.append([item])
-        if decision is Decision.DENY:
-            scan(ws, ledger)
     what = (
         f"{purpose}"
         + (f" ({scope.value})" if scope else "")
@@ -77,6 +75,9 @@ def _record(
     )
     console.print(f"Recorded {decision.value} of {what} for account {account} at entry {head.seq}")
     console.print(f"head {head}", style="dim", highlight=False, soft_wrap=True)
+    if decision is Decision.DENY:  # recipients holding affected records are told at once
+        with ws.ledger() as ledger:
+            scan(ws, ledger)
 
 
 def _decision_command(decision: Decision, doc: str) -> Callable[..., None]:

@@ -9,7 +9,7 @@ pseudonym table is stored anywhere: keys stay derived from the workspace secret.
 The map is Parquet in ``<workspace>/deliveries`` (millions of rows per snapshot do not belong in
 the database); its SHA-256 is kept in the ``deliveries`` row, so a map that changed is refused.
 Per account, the number of records each delivery holds goes to the database
-(``delivered_accounts``), which answers "where is my data" with one index range read.
+(``delivered_accounts``), which answers "where is my data" with one index probe per snapshot.
 """
 
 from __future__ import annotations

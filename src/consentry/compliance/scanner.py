@@ -44,6 +44,9 @@ from consentry.policy.frame import StateIndex
 from consentry.scrub.pseudonym import Pseudonymiser
 
 CURSOR: Final = "events"
+#: Up to this many accounts concerned, deliveries are chosen through the per-account index
+#: (a person's withdrawal reads only the maps of the snapshots holding their records).
+PRESELECT_MAX: Final = 20_000
 #: The reason given when the account itself was erased (GDPR art. 17).
 ERASURE: Final = "erasure"
 _MAP_COLUMNS: Final = ["tbl", "account_id", "content_id", "kind", "origin_id"]
@@ -87,6 +90,7 @@ class _Window:
     last_seq: dict[str, int]  # the latest entry of each touched account
     denies: pa.Table  # deny entries in the window: account_id, purpose, recipient, seq
     deleted: pa.Array  # content ids deleted by imports in the window
+    deleted_authors: pa.Array  # their authors
 
 
 class Scanner:
@@ -139,6 +143,7 @@ class Scanner:
         imports = [i.seq for i in self.store.imports()]
         imports_to = max(imports, default=imports_from)
         new_imports = [s for s in imports if s > imports_from]
+        deleted = self._deleted_items(new_imports)
         return _Window(
             ledger_from=ledger_from,
             head=head,
@@ -153,21 +158,45 @@ class Scanner:
                 )
             ),
             denies=denies,
-            deleted=self._deleted_items(new_imports),
+            deleted=deleted.column("content_id").combine_chunks(),
+            deleted_authors=pc.unique(deleted.column("author_id").combine_chunks()),
         )
 
-    def _deleted_items(self, imports: list[int]) -> pa.Array:
-        found: list[pa.Array] = []
+    def _deleted_items(self, imports: list[int]) -> pa.Table:
+        """Items that imports in the window marked deleted: ``content_id``, ``author_id``."""
+        found: list[pa.Table] = []
         for seq in imports:
             for bucket in range(self.store.buckets(ITEMS)):
                 path = bucket_dir(self.store.root, ITEMS.name, bucket) / segment_name(seq)
                 if not path.exists():
                     continue
-                table = pq.read_table(path, columns=["content_id", "deleted_at"])
-                found.append(_array(table.filter(pc.is_valid(table["deleted_at"]))["content_id"]))
+                table = pq.read_table(path, columns=["content_id", "author_id", "deleted_at"])
+                found.append(table.filter(pc.is_valid(table["deleted_at"])))
         if not found:
-            return pa.array([], pa.string())
-        return pc.unique(pa.concat_arrays(found))
+            return pa.table(
+                {"content_id": pa.array([], pa.string()), "author_id": pa.array([], pa.string())}
+            )
+        return pa.concat_tables(found).select(["content_id", "author_id"]).combine_chunks()
+
+    def _holding(self, window: _Window) -> set[int] | None:
+        """Deliveries holding records of the accounts concerned, from the per-account index;
+        None when so many accounts are concerned that reading every map is cheaper."""
+        concerned = pc.unique(pa.concat_arrays([window.touched, window.deleted_authors]))
+        if len(concerned) > PRESELECT_MAX:
+            return None
+        held: set[int] = set()
+        ids = concerned.to_pylist()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.ledger.query(
+                "SELECT d.delivery_id FROM deliveries d WHERE EXISTS (SELECT 1 FROM"
+                " delivered_accounts a WHERE a.delivery_id = d.delivery_id"
+                f" AND a.account_id IN ({marks}))",
+                chunk,
+            )
+            held.update(int(r[0]) for r in rows)
+        return held
 
     # ---- which records -----------------------------------------------------------------------
 
@@ -180,9 +209,12 @@ class Scanner:
             return EVENT_SCHEMA.empty_table(), result
         at_us = to_us(now())
         indexes: dict[tuple[str, str | None], StateIndex] = {}
+        holding = self._holding(window)
         for delivery in self.deliveries.all():
             if delivery.recipient is None:
                 continue  # kept internally: nobody to notify (where-is still lists it)
+            if holding is not None and delivery.delivery_id not in holding:
+                continue
             key = (delivery.purpose, delivery.recipient)
             if key not in indexes:
                 indexes[key] = self._index(window.head, delivery.purpose, delivery.recipient)
@@ -222,25 +254,27 @@ class Scanner:
         out = candidates.filter(pa.array(hit)).append_column(
             "reason", pa.array(reason_codes[hit], pa.string())
         )
-        # Reposts follow their originals.
-        revoked_data = out.filter(pc.equal(out["tbl"], DATA))
-        if revoked_data.num_rows:
-            follows = pc.and_(
-                is_repost, pc.is_in(records["origin_id"], value_set=revoked_data["content_id"])
+        # Reposts follow their originals, and reposts of reposts theirs (as the census does, a
+        # few levels deep).
+        reposts = records.filter(pc.fill_null(is_repost, False))
+        for _ in range(3):
+            revoked = out.filter(pc.equal(out["tbl"], DATA))
+            follows = pc.fill_null(
+                pc.is_in(reposts["origin_id"], value_set=revoked["content_id"]), False
             )
-            reposts = records.filter(pc.fill_null(follows, False))
-            if reposts.num_rows:
-                by_origin = dict(
-                    zip(
-                        revoked_data["content_id"].to_pylist(),
-                        revoked_data["reason"].to_pylist(),
-                        strict=True,
-                    )
-                )
-                reasons_of = [by_origin[o] for o in reposts["origin_id"].to_pylist()]
-                reposts = reposts.append_column("reason", pa.array(reasons_of, pa.string()))
-                out = pa.concat_tables([out, reposts])
-                out = _unique_rows(out)
+            fresh = reposts.filter(follows)
+            fresh = fresh.filter(
+                pc.invert(pc.is_in(fresh["content_id"], value_set=revoked["content_id"]))
+            )
+            if fresh.num_rows == 0:
+                break
+            by_origin = dict(
+                zip(revoked["content_id"].to_pylist(), revoked["reason"].to_pylist(), strict=True)
+            )
+            reasons_of = [by_origin[o] for o in fresh["origin_id"].to_pylist()]
+            out = pa.concat_tables(
+                [out, fresh.append_column("reason", pa.array(reasons_of, pa.string()))]
+            )
         causes = [window.last_seq.get(a) for a in out["account_id"].to_pylist()]
         return out.append_column("cause_seq", pa.array(causes, pa.int64()))
 
@@ -417,16 +451,6 @@ def _reason_codes(
         ).to_numpy(zero_copy_only=False)
         out[erased & (reasons != Reason.ELIGIBLE)] = ERASURE
     return out
-
-
-def _unique_rows(table: pa.Table) -> pa.Table:
-    keys = ["tbl", "content_id", "account_id"]
-    first = (
-        table.append_column("_row", pa.array(np.arange(table.num_rows)))
-        .group_by(keys, use_threads=False)
-        .aggregate([("_row", "min")])
-    )
-    return table.take(pa.array(np.sort(first["_row_min"].to_numpy())))
 
 
 def _np(arr: Any) -> npt.NDArray[np.bool_]:

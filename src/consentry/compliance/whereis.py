@@ -1,7 +1,8 @@
 """Where is my data (GDPR art. 15): every snapshot holding an account's records, and a report.
 
-``where_is`` reads one index range (``delivered_accounts`` is clustered by account) and the
-account's events: it answers in milliseconds however many snapshots exist.
+``where_is`` probes the (delivery, account) key of ``delivered_accounts`` once per delivery and
+reads the account's events by index: milliseconds for hundreds of snapshots of millions of
+accounts.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
 from consentry.model import AccountStatus
 
+# Deliveries first, then the (delivery, account) key of each: one index probe per snapshot.
 _HELD = (
     "SELECT d.delivery_id, d.snapshot_id, d.purpose, d.recipient, d.created_us, a.records,"
-    " d.ledger_seq FROM delivered_accounts a JOIN deliveries d ON d.delivery_id = a.delivery_id"
-    " WHERE a.account_id = ? ORDER BY d.delivery_id"
+    " d.ledger_seq FROM deliveries d CROSS JOIN delivered_accounts a"
+    " WHERE a.delivery_id = d.delivery_id AND a.account_id = ? ORDER BY d.delivery_id"
 )
 _EVENTS = (
     "SELECT e.delivery_id, COUNT(*),"

@@ -22,12 +22,14 @@ CREATE TABLE deliveries (
     map_path    TEXT    NOT NULL,
     map_sha256  TEXT    NOT NULL
 );
--- "Where is my data": an account's records per delivery, clustered by account.
+-- "Where is my data": an account's records per delivery. Clustered by delivery, so that
+-- recording a delivery appends (an account-first key would rewrite every page of the table
+-- for each new snapshot); where-is probes each delivery's key instead: one lookup per snapshot.
 CREATE TABLE delivered_accounts (
     account_id  TEXT    NOT NULL,
     delivery_id INTEGER NOT NULL,
     records     INTEGER NOT NULL,
-    PRIMARY KEY (account_id, delivery_id)
+    PRIMARY KEY (delivery_id, account_id)
 ) WITHOUT ROWID;
 -- One event per (delivery, record): a record is told to be deleted once, never resurrected.
 CREATE TABLE compliance_events (
