@@ -17,8 +17,11 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+import redis
 
 PG_ENV = "CONSENTRY_TEST_PG"
+REDIS_ENV = "CONSENTRY_TEST_REDIS"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -84,3 +87,19 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
 def sqlite_url(tmp_path: Path) -> str:
     """A URL for a SQLite database file (not yet created) in the test's temporary folder."""
     return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis server's URL (``CONSENTRY_TEST_REDIS``, default the development machines'
+    ``redis://127.0.0.1:6379/0``), checked reachable once. Skips with the reason when it is not,
+    fails under ``CI=true``. Tests keep apart by key prefix (the service namespaces its buckets
+    per database), never by flushing: parallel test workers share the server."""
+    url = os.environ.get(REDIS_ENV, DEFAULT_REDIS)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3)
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis at {url} is unreachable ({exc}); set {REDIS_ENV} to another server")
+    return url

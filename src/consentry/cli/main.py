@@ -12,6 +12,7 @@ from consentry.cli import (
     ledger,
     policy,
     scrub,
+    service,
     snapshot,
     workspace,
 )
@@ -39,6 +40,7 @@ app.command("scrub")(scrub.scrub_command)
 app.add_typer(importing.app, name="import")
 app.add_typer(demo.app, name="demo")
 compliance.register(app)
+service.register(app)
 
 
 if __name__ == "__main__":

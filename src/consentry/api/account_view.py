@@ -1,0 +1,77 @@
+"""One account's consent state and country, read cheaply for the service's hot path.
+
+``LedgerStore.consent_state(account_id=…)`` and ``account_states(account_id=…)`` answer the same
+questions through Arrow reads (ADBC) and vectorised folds built for millions of rows: ~1.5 and
+~3 ms per call on PostgreSQL for one account's handful of entries. Here: one plain indexed query
+(the head and the account's entries, in one statement, hence one consistent snapshot), folded
+in Python by the rule of DESIGN.md: per purpose and scope, the latest decision covering the
+scope wins, by time, ties by ledger order; a share decision naming a recipient counts only when
+that recipient is asked about. ``tests/api/test_api_account_view.py`` checks it against the
+ledger's own folds on generated histories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from consentry.ledger import LedgerStore
+from consentry.ledger.entries import from_us
+from consentry.ledger.state import SCOPES
+from consentry.model import ACCOUNT_ATTRIBUTES
+
+_COUNTRY_BIT: Final = 1 << ACCOUNT_ATTRIBUTES.index("country")
+#: The first row carries the head (kind '~head', seq = the head's sequence number).
+_ROWS: Final = (
+    "SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL FROM ledger_entries"
+    " UNION ALL"
+    " SELECT kind, coalesce(purpose, ''), coalesce(scope, ''), coalesce(decision, ''),"
+    " coalesce(recipient, ''), seq, at_us, coalesce(attr_mask, 0), country"
+    " FROM ledger_entries WHERE account_id = ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    decision: int  # 1 grant, 0 deny
+    seq: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    account_id: str
+    head_seq: int
+    country: str | None
+    known: bool
+    decided: dict[tuple[str, str], Decided]  # (purpose, scope) → the decision in force
+
+
+def read_account(ledger: LedgerStore, account_id: str, recipient: str | None) -> AccountView:
+    rows = ledger.query(_ROWS, (account_id,))
+    head_seq = 0
+    # (purpose, scope) → (at_us, seq, grant) of the latest decision covering it so far.
+    latest: dict[tuple[str, str], tuple[int, int, int]] = {}
+    country_at: tuple[int, int] | None = None
+    country: str | None = None
+    known = False
+    for kind, purpose, scope, decision, to, seq, at_us, mask, ctry in rows:
+        if kind == "~head":
+            head_seq = int(seq)
+            continue
+        order = (int(at_us), int(seq))
+        if kind != "consent":
+            known = True
+            if int(mask) & _COUNTRY_BIT and (country_at is None or order > country_at):
+                country_at, country = order, ctry or None
+            continue
+        if to and to != recipient:
+            continue
+        value = (*order, 1 if decision == "grant" else 0)
+        for s in (scope,) if scope else SCOPES:
+            key = (purpose, s)
+            if key not in latest or order > latest[key][:2]:
+                latest[key] = value
+    decided = {k: Decided(v[2], v[1], from_us(v[0])) for k, v in latest.items()}
+    return AccountView(account_id, head_seq, country, known, decided)

@@ -1,0 +1,116 @@
+"""Who is calling: a person (bearer JWT) or a key (admin, licensee), and the rate limit.
+
+Each route asks for one kind of principal; anything else is refused before the route runs:
+401 without valid credentials, 403 with credentials of another role.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from consentry.api import tokens
+from consentry.api.keys import ApiKey, ApiKeys, Role, split
+from consentry.api.problems import ProblemError
+from consentry.api.state import ServiceState, service_state
+
+_bearer = HTTPBearer(auto_error=False, description="A person's JWT, or an API key (csk_…)")
+_CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="consentry"'}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    key: ApiKey
+
+    @property
+    def recipient(self) -> str:
+        assert self.key.recipient is not None
+        return self.key.recipient
+
+
+Principal = Person | KeyHolder
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+State = Annotated[ServiceState, Depends(service_state)]
+
+
+def _unauthorised(detail: str) -> ProblemError:
+    return ProblemError(401, detail, headers=_CHALLENGE)
+
+
+async def _principal(request: Request, credentials: Credentials, state: State) -> Principal:
+    if credentials is None:
+        raise _unauthorised("this endpoint needs a bearer token (a person's JWT or an API key)")
+    token = credentials.credentials
+    principal: Principal
+    if split(token) is not None:
+        check = await run_in_threadpool(_check_key, state, token)
+        if check is None:
+            raise _unauthorised("unknown or revoked API key")
+        key, plan_rate = check
+        principal = KeyHolder(key)
+        rate = state.settings.admin_rate if key.role is Role.ADMIN else plan_rate
+        bucket = f"key:{key.key_id}"
+        request.state.principal = bucket
+    else:
+        try:
+            account = tokens.account_of(state.jwt_key, token)
+        except tokens.InvalidTokenError:
+            raise _unauthorised("invalid or expired token") from None
+        principal = Person(account)
+        rate = state.settings.person_rate
+        bucket = f"person:{account}"
+        request.state.principal = "person"
+    wait = await state.limiter.hit(bucket, rate)
+    if wait is not None:
+        raise ProblemError(
+            429,
+            f"rate limit of {rate} requests per minute reached",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    return principal
+
+
+def _check_key(state: ServiceState, token: str) -> tuple[ApiKey, int] | None:
+    with state.pool.ledger() as ledger:
+        check = ApiKeys(ledger).check(token)
+    if check is None:
+        return None
+    return check.key, check.rate_per_minute or state.settings.licensee_rate
+
+
+AnyPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+async def person(principal: AnyPrincipal) -> Person:
+    if not isinstance(principal, Person):
+        raise ProblemError(
+            403, "this endpoint is for people (a platform-minted token), not API keys"
+        )
+    return principal
+
+
+async def admin(principal: AnyPrincipal) -> KeyHolder:
+    if not isinstance(principal, KeyHolder) or principal.key.role is not Role.ADMIN:
+        raise ProblemError(403, "this endpoint needs an admin key")
+    return principal
+
+
+async def licensee(principal: AnyPrincipal) -> KeyHolder:
+    if not isinstance(principal, KeyHolder) or principal.key.role is not Role.LICENSEE:
+        raise ProblemError(403, "this endpoint needs a licensee key")
+    return principal
+
+
+PersonDep = Annotated[Person, Depends(person)]
+AdminDep = Annotated[KeyHolder, Depends(admin)]
+LicenseeDep = Annotated[KeyHolder, Depends(licensee)]

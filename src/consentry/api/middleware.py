@@ -1,0 +1,113 @@
+"""Pure ASGI middleware: request size limits and structured access logs.
+
+The access log is one JSON object per request: method, path (never the query string), status,
+duration, and who asked as a key id or "person" — never a token, a key or an account id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from consentry.api.problems import problem_response
+
+access_log = logging.getLogger("consentry.access")
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = self.limit + 1
+                if length > self.limit:
+                    await self._refuse(scope, receive, send)
+                    return
+        seen = 0
+        started = refused = False
+
+        async def limited_receive() -> Message:
+            # Over the limit: answer 413 here and tell the app the client left (frameworks turn
+            # an exception raised from receive() into their own 400).
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit and not started:
+                    refused = True
+                    await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the app's answer to a body it never got whole
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except Exception:
+            if not refused:
+                raise
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413, f"the request body is larger than the {self.limit} bytes accepted"
+        )
+        await response(scope, receive, send)
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                state: dict[str, Any] = scope.get("state") or {}
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - start) * 1000, 2),
+                            "principal": state.get("principal"),
+                        },
+                        separators=(",", ":"),
+                    )
+                )

@@ -1,0 +1,90 @@
+"""Per-principal request rates: GCRA (a leaky bucket kept as one timestamp per key).
+
+A rate of N per minute lets a client send N requests at once, then one every 60/N seconds. Its
+state is a single number, the "theoretical arrival time", so that the Redis version is one
+atomic script call per request, on Redis's own clock: every worker of every process agrees.
+Without Redis the same algorithm runs in the process (limits then hold per worker only).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Final, Protocol
+
+import redis.asyncio as aioredis
+
+#: KEYS[1] the bucket; ARGV[1] emission interval (µs), ARGV[2] burst (requests).
+#: Returns 0 when allowed, else the µs to wait.
+_GCRA: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allowed_at = new_tat - burst * interval
+if allowed_at > now then return allowed_at - now end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return 0
+"""
+KEY_PREFIX: Final = "consentry:rate:"
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, per_minute: int) -> float | None:
+        """Count one request for ``key``; None when allowed, else seconds until it would be."""
+
+    async def close(self) -> None: ...
+
+
+def _interval_us(per_minute: int) -> int:
+    return max(1, 60_000_000 // per_minute)
+
+
+class LocalRateLimiter:
+    def __init__(self) -> None:
+        self._tat: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    async def hit(self, key: str, per_minute: int) -> float | None:
+        now = time.monotonic_ns() // 1000
+        interval = _interval_us(per_minute)
+        with self._lock:
+            tat = max(self._tat.get(key, now), now)
+            new_tat = tat + interval
+            allowed_at = new_tat - per_minute * interval
+            if allowed_at > now:
+                return (allowed_at - now) / 1e6
+            self._tat[key] = new_tat
+            if len(self._tat) > 100_000:  # forget buckets that are full again
+                self._tat = {k: v for k, v in self._tat.items() if v > now}
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisRateLimiter:
+    """``namespace`` keeps the buckets of workspaces that share one Redis apart."""
+
+    def __init__(self, url: str, namespace: str = "") -> None:
+        self._redis = aioredis.Redis.from_url(url)
+        self._script = self._redis.register_script(_GCRA)
+        self._prefix = f"{KEY_PREFIX}{namespace}:"
+
+    async def hit(self, key: str, per_minute: int) -> float | None:
+        args = [_interval_us(per_minute), per_minute]
+        wait = int(await self._script(keys=[self._prefix + key], args=args))
+        return None if wait <= 0 else wait / 1e6
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_limiter(redis_url: str | None, namespace: str = "") -> RateLimiter:
+    return RedisRateLimiter(redis_url, namespace) if redis_url else LocalRateLimiter()

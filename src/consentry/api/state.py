@@ -1,0 +1,29 @@
+"""What one worker process holds for the life of the app: settings, pool, policy, limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from consentry.api.pool import LedgerPool
+from consentry.api.ratelimit import RateLimiter
+from consentry.api.scanning import ScanTrigger
+from consentry.api.settings import ServiceSettings
+from consentry.policy import Policy
+
+
+@dataclass(slots=True)
+class ServiceState:
+    settings: ServiceSettings
+    pool: LedgerPool
+    policy: Policy
+    jwt_key: bytes
+    limiter: RateLimiter
+    scans: ScanTrigger
+
+
+def service_state(request: Request) -> ServiceState:
+    state = request.app.state.consentry
+    assert isinstance(state, ServiceState)
+    return state

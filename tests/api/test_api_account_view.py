@@ -1,0 +1,71 @@
+"""The service's one-account read tells the same truth as the ledger's own state queries, for
+any mix of scoped, unscoped, recipient and same-time decisions and country changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consentry.api.account_view import read_account
+from consentry.ledger import LedgerStore, open_ledger
+from consentry.model import AccountChange, ConsentDecision, Decision, Scope
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+decision = st.builds(
+    lambda purpose, scope, grant, minutes, to: ConsentDecision(
+        "?",
+        purpose,
+        Decision.GRANT if grant else Decision.DENY,
+        T0 + timedelta(minutes=minutes),
+        scope=scope,
+        recipient=to if purpose == "share" else None,
+    ),
+    st.sampled_from(["train", "share", "answer"]),
+    st.none() | st.sampled_from(list(Scope)),
+    st.booleans(),
+    st.integers(0, 5),  # few distinct times: ties decided by ledger order
+    st.none() | st.sampled_from(["acme", "other"]),
+)
+change = st.builds(
+    lambda country, minutes: AccountChange(
+        "?", T0 + timedelta(minutes=minutes), {"country": country}
+    ),
+    st.none() | st.sampled_from(["FR", "US", "DE"]),
+    st.integers(0, 5),
+)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[LedgerStore]:
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", create=True) as store:
+        yield store
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(items=st.lists(decision | change, max_size=12), recipient=st.none() | st.just("acme"))
+def test_same_truth_as_the_ledger(
+    ledger: LedgerStore, items: list[ConsentDecision | AccountChange], recipient: str | None
+) -> None:
+    # One ledger for every example, a fresh account each: other accounts' entries are around.
+    account = uuid.uuid4().hex
+    ledger.append([AccountChange(account, T0 - timedelta(days=1), {"country": "GB"}, created=True)])
+    ledger.append([replace(item, account_id=account) for item in items])
+    view = read_account(ledger, account, recipient)
+    truth = ledger.consent_state(account_id=account, recipient=recipient).to_pylist()
+    states = ledger.account_states(account_id=account).to_pylist()
+    assert view.head_seq == ledger.head().seq
+    assert {(r["purpose"], r["scope"]): (r["decision"], r["seq"], r["at"]) for r in truth} == {
+        k: (d.decision, d.seq, d.at) for k, d in view.decided.items()
+    }
+    assert view.country == states[0]["country"]
+    assert view.known
+    assert not read_account(ledger, uuid.uuid4().hex, recipient).known

@@ -1,0 +1,106 @@
+"""``consentry serve`` as operators run it: a separate process with two uvicorn workers, rate
+limits shared through Redis, and access logs that carry no secret."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from consentry.api import tokens
+from consentry.api.keys import ApiKeys, Role
+from consentry.compliance.recipients import Recipients
+from consentry.workspace import Workspace
+
+from .conftest import new_account
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_workers_share_rate_limits_and_log_no_secrets(tmp_path: Path, redis_url: str) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    with ws.ledger() as ledger:
+        Recipients(ledger).add("acme-ai")
+        key = ApiKeys(ledger).create(Role.LICENSEE, recipient="acme-ai").secret
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CONSENTRY_WORKSPACE": str(ws.root),
+        "CONSENTRY_PERSON_RATE": "6",
+        "CONSENTRY_LICENSEE_RATE": "1000",
+    }
+    env.pop("CONSENTRY_DB", None)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "consentry.cli.main",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--redis",
+                redis_url,
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        token = tokens.mint(tokens.signing_key(ws), new_account())
+        codes = []
+        for _ in range(12):
+            # A fresh connection each time, so that both workers get requests.
+            r = httpx.get(
+                f"{base}/v1/me/consent",
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+            )
+            codes.append(r.status_code)
+        assert codes.count(200) == 6 and codes.count(429) == 6, codes
+        usage = httpx.get(f"{base}/v1/usage", headers={"Authorization": f"Bearer {key}"})
+        assert usage.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    text = log.read_text()
+    assert text.count('"path":"/v1/me/consent"') == 12
+    pids = {
+        line.split("[")[1].split("]")[0]
+        for line in text.splitlines()
+        if "Started server process" in line
+    }
+    assert len(pids) == 2, text
+    for secret in (
+        token,
+        key,
+        key.split("_", 2)[2],
+        tokens.signing_key(ws).hex(),
+        ws.secret().hex(),
+    ):
+        assert secret not in text
