@@ -18,6 +18,12 @@ from urllib.parse import quote
 import psycopg
 import pytest
 import redis
+from hypothesis import settings
+
+# Hypothesis checks behaviour here, not speed (benchmarks/ measure that): no per-example
+# deadline, which a busy CI machine would turn into flaky failures.
+settings.register_profile("consentry", deadline=None)
+settings.load_profile("consentry")
 
 PG_ENV = "CONSENTRY_TEST_PG"
 REDIS_ENV = "CONSENTRY_TEST_REDIS"

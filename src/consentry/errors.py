@@ -26,6 +26,11 @@ class UsageError(ConsentryError):
     exit_code = 2
 
 
+class NotFoundError(UsageError):
+    """Something named does not exist (a recipient, a snapshot, an event): the HTTP service
+    answers 404."""
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyProblem:
     key: str

@@ -21,6 +21,7 @@ from consentry.errors import (
     ConsentryError,
     LedgerBackendError,
     LedgerIntegrityError,
+    NotFoundError,
     UsageError,
     WorkspaceError,
 )
@@ -73,6 +74,8 @@ def problem_response(
 
 
 def _status_of(exc: ConsentryError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
     if isinstance(exc, UsageError):
         return 400
     if isinstance(exc, LedgerBackendError):

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from consentry.compliance.clock import now
-from consentry.errors import UsageError
+from consentry.errors import NotFoundError, UsageError
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us, to_us
 
@@ -69,7 +69,7 @@ class Recipients:
     def get(self, name: str) -> Recipient:
         found = self.find(name)
         if found is None:
-            raise UsageError(
+            raise NotFoundError(
                 f"unknown recipient {name!r}: register it first with "
                 f"`consentry recipient add {name}`"
             )
