@@ -79,8 +79,8 @@ class Delivery:
             "accounts": self.accounts,
         }
 
-    def read_map(self, columns: list[str] | None = None) -> pa.Table:
-        """The delivery map, after checking it is the one recorded."""
+    def check_map(self) -> None:
+        """Raise unless the delivery map is the one recorded."""
         path = Path(self.map_path)
         try:
             digest = _sha256(path)
@@ -93,7 +93,15 @@ class Delivery:
             raise WorkspaceError(
                 f"the delivery map of {self.snapshot_id} ({path}) was changed after delivery"
             )
-        return pq.read_table(path, columns=columns)
+
+    def read_map(
+        self, columns: list[str] | None = None, *, where: Any = None, check: bool = True
+    ) -> pa.Table:
+        """The delivery map (the rows matching ``where``, a ``pyarrow.dataset`` expression,
+        filtered while reading), after checking it is the one recorded."""
+        if check:
+            self.check_map()
+        return pq.read_table(self.map_path, columns=columns, filters=where)
 
 
 _COLUMNS: Final = (

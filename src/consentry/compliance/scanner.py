@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from consentry.compliance import db
@@ -243,11 +244,11 @@ class Scanner:
 
     def _affected(self, delivery: Delivery, window: _Window, index: StateIndex) -> pa.Table:
         """Rows of the delivery map whose record is affected, with ``reason`` and ``cause_seq``."""
-        records = delivery.read_map(_MAP_COLUMNS).combine_chunks()
-        deleted = pc.is_in(records["content_id"], value_set=window.deleted)
-        concerned = pc.or_(pc.is_in(records["account_id"], value_set=window.touched), deleted)
-        is_repost = pc.and_(pc.equal(records["tbl"], DATA), pc.is_valid(records["origin_id"]))
-        candidates = records.filter(pc.fill_null(concerned, False))
+        # Only the rows concerned are materialised: the filter runs while the map is read.
+        concerned = ds.field("account_id").isin(window.touched) | ds.field("content_id").isin(
+            window.deleted
+        )
+        candidates = delivery.read_map(_MAP_COLUMNS, where=concerned).combine_chunks()
         cand_deleted = _np(pc.is_in(candidates["content_id"], value_set=window.deleted))
         reasons, erased = self._verdicts(candidates, cand_deleted, index, window.head, delivery)
         reasons = self._reversed_withdrawals(candidates, reasons, window, delivery)
@@ -259,7 +260,11 @@ class Scanner:
         )
         # Reposts follow their originals, and reposts of reposts theirs (as the census does, a
         # few levels deep).
-        reposts = records.filter(pc.fill_null(is_repost, False))
+        reposts = delivery.read_map(
+            _MAP_COLUMNS,
+            where=(ds.field("tbl") == DATA) & ds.field("origin_id").is_valid(),
+            check=False,
+        ).combine_chunks()
         for _ in range(3):
             revoked = out.filter(pc.equal(out["tbl"], DATA))
             follows = pc.fill_null(
@@ -271,12 +276,9 @@ class Scanner:
             )
             if fresh.num_rows == 0:
                 break
-            by_origin = dict(
-                zip(revoked["content_id"].to_pylist(), revoked["reason"].to_pylist(), strict=True)
-            )
-            reasons_of = [by_origin[o] for o in fresh["origin_id"].to_pylist()]
+            origin = pc.index_in(fresh["origin_id"], value_set=revoked["content_id"])
             out = pa.concat_tables(
-                [out, fresh.append_column("reason", pa.array(reasons_of, pa.string()))]
+                [out, fresh.append_column("reason", revoked["reason"].take(origin))]
             )
         where = pc.index_in(out["account_id"], value_set=window.last["account_id"])
         causes = window.last["seq_max"].take(where).cast(pa.int64())
@@ -406,10 +408,10 @@ class Scanner:
                 keys=["tbl", "record_id", "account"],
                 join_type="left anti",
             )
-        # Deterministic order within a delivery: by table, then record.
-        return events.sort_by([("tbl", "ascending"), ("record_id", "ascending")]).select(
-            EVENT_SCHEMA.names
-        )
+        # Deterministic order within a delivery: by account (each person's events together, and
+        # the account index written in order), then table, then record.
+        order = [("account_id", "ascending"), ("tbl", "ascending"), ("record_id", "ascending")]
+        return events.sort_by(order).select(EVENT_SCHEMA.names)
 
     def _commit(self, start: tuple[int, int], window: _Window, events: pa.Table) -> bool:
         with self.ledger.transaction():
