@@ -8,8 +8,9 @@ affected is decided by the policy's own verdict rules, never by a second set of 
 1. its verdict as of the ledger head, for its delivery's purpose and recipient, with its item
    marked deleted when it was deleted — a record that would no longer be included gets an event
    with that reason code (``erasure`` when the account was erased);
-2. a withdrawal that was reversed before the scan ran (deny, then grant again) still reached the
-   record: for every deny entry in the window, the verdict is also taken as of that entry;
+2. a change that was reversed before the scan ran (deny then grant again, deactivated then
+   active again) still reached the record: for every deny and account change in the window, the
+   verdict is also taken as of that entry;
 3. a repost's record follows its original's (as in the build): when the original's record is
    affected, so is the repost's.
 
@@ -90,7 +91,9 @@ class _Window:
     imports_to: int
     touched: pa.Array  # account ids with entries in the window
     last: pa.Table  # the latest entry of each touched account: account_id, seq_max
-    denies: pa.Table  # deny entries in the window: account_id, purpose, recipient, seq
+    denies: (
+        pa.Table
+    )  # denies and account changes in the window: account_id, purpose, recipient, seq
     deleted: pa.Array  # content ids deleted by imports in the window
     deleted_authors: pa.Array  # their authors
 
@@ -136,10 +139,12 @@ class Scanner:
                 {"account_id": pa.array([], pa.string()), "seq_max": pa.array([], pa.int64())}
             )
         )
+        # Entries that may have excluded records for a while: withdrawals, and account changes
+        # (a purpose of '' stands for "every purpose").
         denies = self.ledger.query_arrow(
-            "SELECT account_id, purpose, coalesce(recipient, '') AS recipient, seq"
-            " FROM ledger_entries WHERE kind = 'consent' AND decision = 'deny'"
-            " AND seq > ? AND seq <= ?",
+            "SELECT account_id, coalesce(purpose, '') AS purpose,"
+            " coalesce(recipient, '') AS recipient, seq FROM ledger_entries"
+            " WHERE (decision = 'deny' OR kind = 'account_changed') AND seq > ? AND seq <= ?",
             (ledger_from, upto),
         )
         imports = [i.seq for i in self.store.imports()]
@@ -332,13 +337,14 @@ class Scanner:
     def _reversed_withdrawals(
         self, rows: pa.Table, reasons: npt.NDArray[np.int8], window: _Window, delivery: Delivery
     ) -> npt.NDArray[np.int8]:
-        """Verdicts as of each deny entry of the window, for records still eligible at the head
-        whose account withdrew meanwhile (a deny then a grant between two scans)."""
+        """Verdicts as of each deny or account change of the window, for records still eligible at
+        the head (a deny then a grant, or a deactivation then a reactivation, between two
+        scans)."""
         denies = window.denies
         if denies.num_rows == 0:
             return reasons
         relevant = pc.or_(
-            pc.equal(denies["purpose"], delivery.purpose),
+            pc.is_in(denies["purpose"], value_set=pa.array(["", delivery.purpose])),
             pc.and_(
                 pc.equal(denies["purpose"], SHARE),
                 pc.is_in(denies["recipient"], value_set=pa.array(["", delivery.recipient or ""])),

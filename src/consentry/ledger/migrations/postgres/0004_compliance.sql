@@ -32,6 +32,7 @@ CREATE TABLE delivered_accounts (
     PRIMARY KEY (delivery_id, account_id)
 );
 -- One event per (delivery, record): a record is told to be deleted once, never resurrected.
+-- The key leads with the account, as events are written per delivery ordered by account.
 CREATE TABLE compliance_events (
     event_id    BIGINT PRIMARY KEY,
     recipient   TEXT    NOT NULL,
@@ -43,7 +44,7 @@ CREATE TABLE compliance_events (
     reason      TEXT    NOT NULL,
     cause_seq   BIGINT,
     at_us       BIGINT  NOT NULL,
-    UNIQUE (delivery_id, tbl, record_id, account)
+    UNIQUE (delivery_id, account_id, tbl, record_id, account)
 );
 CREATE INDEX compliance_events_recipient ON compliance_events (recipient, event_id);
 CREATE INDEX compliance_events_account ON compliance_events (account_id, delivery_id);
