@@ -74,6 +74,17 @@ def test_bucket_hash_is_stable() -> None:
     )
 
 
+def test_bucket_hash_is_stable_for_one_length_and_long_ids() -> None:
+    # Both paths of the hash (every id of one length; ids of several lengths, one over 256
+    # bytes where weights wrap around), pinned to the values the first implementation gave.
+    same_length = pa.array(["1700000000000000000", "1100000067975203925"])
+    assert hash_ids(same_length).tolist() == [4643196570799821921, 16045836520970992537]
+    assert hash_ids(pa.array(["é" * 150, "x"])).tolist() == [
+        8300923321281574483,
+        12702426156961089764,
+    ]
+
+
 def test_bucket_hash_of_a_slice_equals_hash_of_a_copy() -> None:
     ids = pa.array([f"id-{i}" for i in range(100)] + ["x" * 300, "y"])
     assert (

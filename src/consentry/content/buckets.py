@@ -53,13 +53,24 @@ def _hash_chunk(arr: pa.Array) -> U64:
         if length == 0:
             continue
         if length == lengths[0] and (lengths == length).all():
-            matrix = data[start:end].reshape(n, length)
-            h += (matrix.astype(np.uint64) * weights[:length]).sum(axis=1, dtype=np.uint64)
+            h += _weighted_sum(data[start:end].reshape(n, length), weights)
             continue
         rows = np.nonzero(lengths == length)[0]
-        matrix = data[offsets[rows][:, None] + np.arange(length)]
-        h[rows] += (matrix.astype(np.uint64) * weights[:length]).sum(axis=1, dtype=np.uint64)
+        h[rows] += _weighted_sum(data[offsets[rows][:, None] + np.arange(length)], weights)
     return _mix(h)
+
+
+def _weighted_sum(matrix: npt.NDArray[np.uint8], weights: U64) -> U64:
+    """Row-wise sum of byte × weight of its position, modulo 2**64. Column by column: the
+    (rows, length) uint64 product a one-shot multiply-and-sum would build is 8× the bytes and
+    makes it ~4x slower."""
+    acc = np.zeros(len(matrix), dtype=np.uint64)
+    column = np.empty(len(matrix), dtype=np.uint64)
+    for j in range(matrix.shape[1]):
+        column[:] = matrix[:, j]
+        column *= weights[j]
+        acc += column
+    return acc
 
 
 def hash_ids(ids: pa.Array | pa.ChunkedArray) -> U64:
