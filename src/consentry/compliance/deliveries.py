@@ -223,10 +223,13 @@ def write_map(path: Path, result: BuildResult, source: ContentSource, policy: Po
             writer.write_table(part)
             _count(counts, part)
         for batch in source.scan_interactions(_BATCH):
+            # As the build does: only interactions of included content can be in.
+            linked = contains(census.included_keys, content_keys(batch.column("content_id")))
+            if not linked.any():
+                continue
+            batch = batch.take(pa.array(np.nonzero(linked)[0]))
             reasons, entries = interaction_verdicts(batch, index, policy, on)
-            ok = (reasons == Reason.ELIGIBLE) & contains(
-                census.included_keys, content_keys(batch.column("content_id"))
-            )
+            ok = reasons == Reason.ELIGIBLE
             keep = np.nonzero(ok)[0]
             if len(keep) == 0:
                 continue

@@ -67,6 +67,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentry.content import ACCOUNTS, INTERACTIONS, ITEMS, ContentStore, ImportWriter
+from consentry.content.buckets import U64, hash_ids
 from consentry.content.schema import TableSpec
 from consentry.errors import ImportDataError
 from consentry.ledger import LedgerStore
@@ -116,26 +117,53 @@ _TABLE_OF: Final[dict[RecordKind, TableSpec]] = {
 
 
 class KnownAccounts:
-    """Account ids that exist: in the workspace (ledger or store), or accepted in this import."""
+    """Account ids that exist: in the workspace (ledger or store), or accepted in this import.
+
+    Looked up by 64-bit hash in a sorted array, then confirmed by comparing the ids
+    themselves: ``pc.is_in`` would rebuild a hash table of every known id for each batch
+    (at 10M posts, 100k ids per batch of content: the cost grew with the input)."""
 
     def __init__(self, *initial: pa.Array) -> None:
         self._chunks: list[pa.Array] = [a.cast(pa.string()) for a in initial if len(a)]
         self._all: pa.Array | None = None
+        self._keys: U64 = np.empty(0, dtype=np.uint64)
 
     def add(self, ids: pa.Array) -> None:
         if len(ids):
-            self._chunks.append(ids)
+            self._chunks.append(ids.cast(pa.string()))
             self._all = None
 
     def contains(self, ids: pa.Array) -> Mask:
         if not self._chunks:
             return np.zeros(len(ids), dtype=np.bool_)
         if self._all is None:
-            # One array to look up in; rebuilt only after accounts were added.
-            self._all = pc.unique(pa.concat_arrays(self._chunks))
+            # One sorted array to look up in; rebuilt only after accounts were added.
+            distinct = pc.unique(pa.concat_arrays(self._chunks))
+            keys = hash_ids(distinct)
+            order = np.argsort(keys, kind="stable")
+            self._all, self._keys = distinct.take(pa.array(order)), keys[order]
             self._chunks = [self._all]
-        found = pc.is_in(ids, value_set=self._all)
-        return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), np.bool_)
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        keys = hash_ids(ids)
+        # Ascending searches are several times faster over a large sorted array.
+        order = np.argsort(keys)
+        pos = np.empty(len(keys), dtype=np.int64)
+        pos[order] = np.searchsorted(self._keys, keys[order])
+        pos[pos >= len(self._keys)] = 0
+        same_hash = self._keys[pos] == keys
+        same_id = _np(pc.equal(self._all.take(pa.array(pos)), ids))
+        found: Mask = same_hash & same_id
+        # Another id with the same 64-bit hash sits first: ask the exact way (almost never).
+        doubtful = np.nonzero(same_hash & ~same_id & _np(pc.is_valid(ids)))[0]
+        if len(doubtful):
+            rows = pa.array(doubtful)
+            found[doubtful] = _np(pc.is_in(ids.take(rows), value_set=self._all))
+        return found
+
+
+def _np(arr: Any) -> Mask:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), np.bool_)
 
 
 class _RecordBuffer:

@@ -98,7 +98,11 @@ class StateIndex:
         if len(self._keys) == 0:
             return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_)
         keys = hash_ids(ids)
-        pos = np.searchsorted(self._keys, keys)
+        # Searching the keys in ascending order is several times faster on millions of sorted
+        # keys (each search starts near where the previous one ended; memory is walked forwards).
+        order = np.argsort(keys)
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.searchsorted(self._keys, keys[order])
         pos[pos >= len(self._keys)] = 0
         candidate = self._keys[pos] == keys
         same = pc.equal(self._ids.take(pa.array(pos)), ids)

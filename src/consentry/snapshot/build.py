@@ -25,7 +25,13 @@ from consentry.ledger import AsOf, LedgerStore, Resolved
 from consentry.model import SHARE, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
-from consentry.snapshot.census import CENSUS_COLUMNS, Census, take_census
+from consentry.snapshot.census import (
+    CENSUS_COLUMNS,
+    Census,
+    contains,
+    content_keys,
+    take_census,
+)
 from consentry.snapshot.manifest import (
     MANIFEST_NAME,
     MERKLE_SCHEME,
@@ -138,6 +144,7 @@ class Builder:
             policy,
             on=at.date(),
             progress=self.progress.advance,
+            expected_rows=self.source.count(),
         )
         self.progress.phase("records", census.rows)
         shards, pii, resumed = self._write_records(spec, census, work)
@@ -303,9 +310,16 @@ class Builder:
         for batch in self.source.scan_interactions(spec.batch_size):
             if writer is None:
                 writer = work.shard_writer("interactions/part-00000.parquet", INTERACTION_SCHEMA)
+            seen += batch.num_rows
+            # Most interactions are of content outside the snapshot: drop them before asking
+            # for their account's verdict (the costly part), which only the others need.
+            linked = contains(census.included_keys, content_keys(batch.column("content_id")))
+            if not linked.all():
+                batch = batch.take(pa.array(np.nonzero(linked)[0]))
+            if batch.num_rows == 0:
+                continue
             reasons, entries = interaction_verdicts(batch, index, self.policy, on)
             writer.write(self.maker.interactions(batch, reasons, entries, census.included_keys))
-            seen += batch.num_rows
         if writer is None:
             return [], {"input": 0, "included": 0}
         info = writer.close()
@@ -330,9 +344,9 @@ def interaction_verdicts(
     items = pa.table(
         {
             "author_id": batch.column("account_id"),
-            "kind": pa.array(["post"] * n, pa.string()),
-            "visibility": pa.array(["public"] * n, pa.string()),
-            "deleted": pa.array([False] * n, pa.bool_()),
+            "kind": pa.repeat(pa.scalar("post", pa.string()), n),
+            "visibility": pa.repeat(pa.scalar("public", pa.string()), n),
+            "deleted": pa.repeat(pa.scalar(False, pa.bool_()), n),
         }
     )
     frame = index.frame(items, scope=Scope.INTERACTIONS)
