@@ -79,9 +79,12 @@ def _key(shop: Service, recipient: str) -> dict[str, str]:
 
 
 def test_builds_refuse_unknown_purposes_and_recipients(shop: Service) -> None:
-    for body in ({"purpose": "astrology"}, {"purpose": "train", "recipient": "nobody"}):
+    for body, status in (
+        ({"purpose": "astrology"}, 400),
+        ({"purpose": "train", "recipient": "nobody"}, 404),  # no such recipient
+    ):
         r = shop.client.post("/v1/admin/snapshots", json=body, headers=shop.admin())
-        assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+        assert r.status_code == status and r.headers["content-type"] == PROBLEM
     assert shop.client.get("/v1/admin/jobs/nope", headers=shop.admin()).status_code == 404
 
 

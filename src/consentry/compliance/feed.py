@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from consentry.compliance.clock import now
 from consentry.compliance.recipients import Recipients
-from consentry.errors import NotFoundError, UsageError
+from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us, to_us
 
@@ -120,7 +120,7 @@ class ComplianceFeed:
                 "SELECT MAX(event_id) FROM compliance_events WHERE recipient = ?", (recipient,)
             )[0][0]
             if last is None or through > int(last):
-                raise NotFoundError(
+                raise UsageError(
                     f"{recipient} has no event {through} to acknowledge (its last is "
                     f"{0 if last is None else int(last)})"
                 )
