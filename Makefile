@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ledger --scale 0.1 --runs 3
 	$(BIN)/python -m benchmarks.bench_scrub --posts 200000 --runs 3 --no-presidio
 	$(BIN)/python -m benchmarks.bench_snapshot --posts 200000 --runs 3
+	$(BIN)/python -m benchmarks.bench_compliance --scale 0.05 --snapshots 10 --runs 3
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
