@@ -290,6 +290,15 @@ def test_whereis_and_export_tell_the_truth(run: Run, tmp_path: Path) -> None:
 
 
 def test_erasure(run: Run, tmp_path: Path) -> None:
+    # A rejected row of a3 (impossible date) and one of a1 sit in the quarantine beforehand.
+    bad = [
+        _post("bad3", "a3", text="secret words of a3", created_at="2024-02-30T00:00:00Z"),
+        _post("bad1", "a1", text="words of a1", created_at="2024-02-30T00:00:00Z"),
+    ]
+    run("import", "canonical", str(write_export(tmp_path / "bad", CONTENT + bad, ACCOUNTS)))
+    quarantine = tmp_path / "ws" / "quarantine"
+    before = "".join(p.read_text() for p in quarantine.glob("*.jsonl"))
+    assert "secret words of a3" in before and "words of a1" in before
     run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
     out = run("erase", "a3", "--yes").output
     assert "erased" in out
@@ -302,6 +311,9 @@ def test_erasure(run: Run, tmp_path: Path) -> None:
     assert certificate["recipients_notified"][0]["recipient"] == "acme"
     assert certificate["recipients_notified"][0]["events"] == 4  # r1, s1, s2, the like of p1
     assert "consent decisions" in certificate["retained"]
+    assert certificate["quarantine_rows_removed"] == 1
+    after = "".join(p.read_text() for p in quarantine.glob("*.jsonl"))
+    assert "secret words of a3" not in after and "words of a1" in after
     events = all_events(run)
     assert {(e["record_id"], e["reason"]) for e in events} == {
         (record_id("r1"), "erasure"),
@@ -320,8 +332,8 @@ def test_erasure(run: Run, tmp_path: Path) -> None:
     # Later snapshots never contain it, even after re-importing the original export.
     out = run("import", "canonical", str(tmp_path / "export")).output
     assert "rejected" in out
-    quarantine = "".join(p.read_text() for p in (tmp_path / "ws" / "quarantine").glob("*"))
-    assert "text of s1" not in quarantine  # refused without being kept
+    kept = "".join(p.read_text() for p in quarantine.glob("*"))
+    assert "text of s1" not in kept  # refused without being kept
     assert "a3" not in {r["author_id"] for b in store.scan(["author_id"]) for r in b.to_pylist()}
     run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s2")
     assert not records_of(tmp_path / "s2") & {record_id(c) for c in ("r1", "s1", "s2")}

@@ -294,6 +294,7 @@ def erase_command(
             ws.secret(),
             account,
             ws.certificates_dir,
+            ws.quarantine_dir,
         )
     removed = done.certificate["removed_from_content_store"]["versions"]
     console.print(

@@ -81,6 +81,7 @@ def erase(
     secret: bytes,
     account_id: str,
     certificates: Path,
+    quarantine: Path | None = None,
 ) -> Erasure:
     states = ledger.account_states(account_id=account_id)
     if states.num_rows == 0:
@@ -92,6 +93,7 @@ def erase(
     position = ledger.head()
     erased_seq = _erasure_seq(ledger, account_id)
     removed = remove_content(store, account_id)
+    purged = purge_quarantine(quarantine, account_id) if quarantine is not None else 0
     scan = Scanner(ledger, store, policy, secret).run()
     held = where_is(ledger, account_id)
     notified = ledger.query(
@@ -109,6 +111,7 @@ def erase(
             "current_records": removed.current,
             "segments_rewritten": removed.segments_rewritten,
         },
+        "quarantine_rows_removed": purged,
         "snapshots": [s.to_json() for s in held.snapshots],
         "recipients_notified": [
             {
@@ -209,3 +212,29 @@ def erased_record_ids(ledger: LedgerStore, secret: bytes, snapshot_id: str) -> f
     chosen = records.filter(pc.or_(of_erased, follows))["content_id"]
     ids = Pseudonymiser(secret, delivery.recipient).contents(chosen)
     return frozenset(ids.to_pylist())
+
+
+def purge_quarantine(folder: Path, account_id: str) -> int:
+    """Remove, from the quarantine files of earlier imports, the rejected rows that carry the
+    account's id as a JSON string (whatever the source format named its field); returns how
+    many. Rows are matched on the exact quoted id, so another account's rows stay."""
+    if not folder.is_dir():
+        return 0
+    token = json.dumps(account_id)
+    removed = 0
+    for path in sorted(folder.glob("*.jsonl")):
+        kept: list[str] = []
+        dropped = 0
+        with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+            for line in fh:
+                raw = json.loads(line).get("raw") or ""
+                if token in raw:
+                    dropped += 1
+                else:
+                    kept.append(line)
+        if dropped:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("".join(kept), "utf-8", errors="surrogateescape")
+            tmp.replace(path)
+            removed += dropped
+    return removed
