@@ -99,6 +99,9 @@ class _Window:
 
 
 class Scanner:
+    #: Up to this many accounts concerned, their state is read account by account.
+    few_accounts: int = 200
+
     def __init__(
         self, ledger: LedgerStore, store: ContentStore, policy: Policy, secret: bytes
     ) -> None:
@@ -182,7 +185,7 @@ class Scanner:
     def _holding(self, window: _Window) -> set[int] | None:
         """Deliveries holding records of the accounts concerned, from the per-account index;
         None when so many accounts are concerned that reading every map is cheaper."""
-        concerned = pc.unique(pa.concat_arrays([window.touched, window.deleted_authors]))
+        concerned = _concerned(window)
         if len(concerned) > PRESELECT_MAX:
             return None
         held: set[int] = set()
@@ -212,6 +215,10 @@ class Scanner:
         indexes: dict[tuple[str, str | None], StateIndex] = {}
         accounts: pa.Table | None = None  # account states at the head, read once
         holding = self._holding(window)
+        # A few accounts concerned (one person's withdrawal): read their state alone, rather
+        # than every account's.
+        concerned = _concerned(window)
+        few = concerned.to_pylist() if len(concerned) <= self.few_accounts else None
         for delivery in self.deliveries.all():
             if delivery.recipient is None:
                 continue  # kept internally: nobody to notify (where-is still lists it)
@@ -220,9 +227,9 @@ class Scanner:
             key = (delivery.purpose, delivery.recipient)
             if key not in indexes:
                 if accounts is None:
-                    accounts = self.ledger.account_states(window.head)
+                    accounts = self._account_states(window.head, few)
                 indexes[key] = self._index(
-                    window.head, delivery.purpose, delivery.recipient, accounts
+                    window.head, delivery.purpose, delivery.recipient, accounts, few
                 )
             affected = self._affected(delivery, window, indexes[key])
             if affected.num_rows == 0:
@@ -236,13 +243,38 @@ class Scanner:
             return EVENT_SCHEMA.empty_table(), result
         return pa.concat_tables(parts), result
 
+    def _account_states(self, at: Resolved, few: list[str] | None) -> pa.Table:
+        if few is None:
+            return self.ledger.account_states(at)
+        parts = [self.ledger.account_states(at, account_id=a) for a in few]
+        return pa.concat_tables(parts) if parts else self.ledger.account_states(at, account_id="")
+
     def _index(
-        self, at: Resolved, purpose: str, recipient: str | None, accounts: pa.Table
+        self,
+        at: Resolved,
+        purpose: str,
+        recipient: str | None,
+        accounts: pa.Table,
+        few: list[str] | None,
     ) -> StateIndex:
         purposes = [purpose] + ([SHARE] if recipient and purpose != SHARE else [])
+        if few is None:
+            consent = self.ledger.consent_state(at, purposes=purposes, recipient=recipient)
+        else:
+            parts = [
+                self.ledger.consent_state(at, purposes=purposes, recipient=recipient, account_id=a)
+                for a in few
+            ]
+            consent = (
+                pa.concat_tables(parts)
+                if parts
+                else self.ledger.consent_state(
+                    at, purposes=purposes, recipient=recipient, account_id=""
+                )
+            )
         return StateIndex(
             accounts,
-            self.ledger.consent_state(at, purposes=purposes, recipient=recipient),
+            consent,
             purpose,
             recipient=recipient is not None,
         )
@@ -443,6 +475,12 @@ class Scanner:
                     params,
                 )
         return True
+
+
+def _concerned(window: _Window) -> pa.Array:
+    """Accounts whose records the window may affect: those with entries, and the authors of
+    deleted items."""
+    return pc.unique(pa.concat_arrays([window.touched, window.deleted_authors]))
 
 
 def _np(arr: Any) -> npt.NDArray[np.bool_]:
