@@ -39,7 +39,7 @@ from consentry.compliance.deliveries import DATA, INTERACTIONS, Deliveries, Deli
 from consentry.content.schema import ITEMS
 from consentry.content.store import ContentStore, bucket_dir, segment_name
 from consentry.ledger import AsOf, LedgerStore, Resolved
-from consentry.ledger.entries import to_us
+from consentry.ledger.entries import ATTR_BIT, to_us
 from consentry.model import SHARE, AccountStatus, Reason, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
@@ -143,12 +143,17 @@ class Scanner:
             )
         )
         # Entries that may have excluded records for a while: withdrawals, and account changes
-        # (a purpose of '' stands for "every purpose").
+        # that can exclude (a country or birth date set, protection, a status other than active;
+        # a purpose of '' stands for "every purpose"). Changes that cannot (unprotected, active
+        # again) are left out: each entry kept here may cost a state read of its account.
+        can_exclude = (ATTR_BIT["country"] | ATTR_BIT["birth_date"], AccountStatus.ACTIVE.value)
         denies = self.ledger.query_arrow(
             "SELECT account_id, coalesce(purpose, '') AS purpose,"
             " coalesce(recipient, '') AS recipient, seq FROM ledger_entries"
-            " WHERE (decision = 'deny' OR kind = 'account_changed') AND seq > ? AND seq <= ?",
-            (ledger_from, upto),
+            " WHERE (decision = 'deny' OR (kind = 'account_changed' AND ((attr_mask & ?) <> 0"
+            " OR protected = 1 OR (status IS NOT NULL AND status <> ?))))"
+            " AND seq > ? AND seq <= ?",
+            (*can_exclude, ledger_from, upto),
         )
         imports = [i.seq for i in self.store.imports()]
         imports_to = max(imports, default=imports_from)
