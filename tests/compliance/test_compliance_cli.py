@@ -295,7 +295,9 @@ def test_erasure(run: Run, tmp_path: Path) -> None:
         _post("bad3", "a3", text="secret words of a3", created_at="2024-02-30T00:00:00Z"),
         _post("bad1", "a1", text="words of a1", created_at="2024-02-30T00:00:00Z"),
     ]
-    run("import", "canonical", str(write_export(tmp_path / "bad", CONTENT + bad, ACCOUNTS)))
+    # And a later copy, by a1, of a3's text: a duplicate, left out while a3's copy exists.
+    dup = [_post("p5", "a1", text="TEXT of s1,  all different", created_at="2024-03-09T00:00:00Z")]
+    run("import", "canonical", str(write_export(tmp_path / "bad", CONTENT + bad + dup, ACCOUNTS)))
     quarantine = tmp_path / "ws" / "quarantine"
     before = "".join(p.read_text() for p in quarantine.glob("*.jsonl"))
     assert "secret words of a3" in before and "words of a1" in before
@@ -335,11 +337,14 @@ def test_erasure(run: Run, tmp_path: Path) -> None:
     kept = "".join(p.read_text() for p in quarantine.glob("*"))
     assert "text of s1" not in kept  # refused without being kept
     assert "a3" not in {r["author_id"] for b in store.scan(["author_id"]) for r in b.to_pylist()}
+    assert record_id("p5") not in records_of(tmp_path / "s1")
     run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s2")
     assert not records_of(tmp_path / "s2") & {record_id(c) for c in ("r1", "s1", "s2")}
-    # The snapshot delivered before still verifies; its erased records are reported as such.
+    assert record_id("p5") in records_of(tmp_path / "s2")  # the earliest copy now
+    # The snapshot delivered before still verifies: its 3 erased records, and p5 (now the
+    # earliest copy of a3's text), are reported as touched by the erasure, not as problems.
     out = run("snapshot", "verify", "s1").output
-    assert "3 records of accounts erased since" in out
+    assert "4 records touched by erasures since" in out
     # A second erasure finishes nothing new and says so; an unknown account is refused.
     run("erase", "a3", "--yes")
     assert len(all_events(run)) == 4

@@ -328,9 +328,10 @@ def whereis_command(
         console.print(f"No snapshot holds records of account {account}.")
         return
     table = Table(box=None)
-    for name in ("snapshot", "purpose", "recipient", "delivered", "records", "deletions"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("pending", no_wrap=True)
+    # Ids fold on a narrow terminal; the other cells stay whole.
+    table.add_column("snapshot", overflow="fold")
+    for name in ("purpose", "recipient", "delivered", "records", "deletions", "pending"):
+        table.add_column(name, no_wrap=True, min_width=len(name))
     for h in found.snapshots:
         table.add_row(
             h.snapshot_id,

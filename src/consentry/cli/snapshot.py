@@ -206,7 +206,7 @@ def verify(
         + (f" and {len(m.interactions)} interaction shard(s)" if m.interactions else "")
         + f", {m.merkle['leaves']:,} records, Merkle root {what}".rstrip()
         + (
-            f" ({report.erased_since:,} records of accounts erased since, not re-derivable)"
+            f" ({report.erased_since:,} records touched by erasures since, not re-derivable)"
             if report.erased_since
             else ""
         ),

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentry.errors import ConsentryError, UsageError
 from consentry.ledger import Resolved
 from consentry.model import Reason
 from consentry.snapshot.build import Builder, BuildSpec
-from consentry.snapshot.census import CENSUS_COLUMNS, take_census
+from consentry.snapshot.census import CENSUS_COLUMNS, normalised_text, take_census
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, iter_leaves, leaf_data
 from consentry.snapshot.merkle import audit_path, leaf_hash, root_from_path, root_of
 from consentry.snapshot.writer import file_sha256
@@ -128,7 +129,12 @@ def verify_against_workspace(
             report.erased_since += 1
             continue
         report.problems.append(f"record {rid} should not be in the snapshot")
-    for rid in sorted(set(expected) - set(actual)):
+    missing = set(expected) - set(actual)
+    if missing and erased:
+        surfaced = _surfaced_duplicates(folder, builder, report.manifest, missing, erased)
+        report.erased_since += len(surfaced)
+        missing -= surfaced
+    for rid in sorted(missing):
         report.problems.append(f"record {rid} is missing: it is eligible as of the position")
     for rid in sorted(set(actual) & set(expected)):
         if actual[rid] != expected[rid]:
@@ -136,6 +142,39 @@ def verify_against_workspace(
                 f"record {rid} cites consent entry {actual[rid]}, the ledger says {expected[rid]}"
             )
     report.rederived = True
+
+
+def _surfaced_duplicates(
+    folder: Path, builder: Builder, manifest: Manifest, missing: set[str], erased: frozenset[str]
+) -> set[str]:
+    """Missing records explained by an erasure: the erased account held the earliest copy of
+    the same text, so this later copy was a duplicate when the snapshot was built and is the
+    earliest now. Told by comparing, normalised, the erased record's text in the snapshot with
+    this record's text scrubbed the same way (the erased text itself is gone)."""
+    erased_texts: set[str] = set()
+    for shard in manifest.shard_infos():
+        table = pq.read_table(folder / shard.path, columns=["record_id", "text"])
+        chosen = table.filter(pc.is_in(table["record_id"], value_set=pa.array(sorted(erased))))
+        erased_texts.update(t for t in normalised_text(chosen["text"]).to_pylist() if t is not None)
+    if not erased_texts:
+        return set()
+    pseudonyms = builder.maker.pseudonyms
+    surfaced: set[str] = set()
+    for batch in builder.source.scan(["content_id", "text"], 65_536):
+        rids = pseudonyms.contents(batch.column("content_id"))
+        mine = pc.is_in(rids, value_set=pa.array(sorted(missing)))
+        if not pc.any(mine).as_py():
+            continue
+        rows = batch.filter(mine)
+        scrubbed, _ = builder.maker.scrub(rows.column("text"))
+        for rid, text in zip(
+            pc.filter(rids, mine).to_pylist(),
+            normalised_text(scrubbed).to_pylist(),
+            strict=True,
+        ):
+            if text in erased_texts:
+                surfaced.add(rid)
+    return surfaced
 
 
 @dataclass(frozen=True, slots=True)
