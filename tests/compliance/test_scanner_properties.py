@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from consentry.compliance.deliveries import Deliveries
@@ -119,6 +119,13 @@ def _records(ws: Workspace, ledger: LedgerStore, out: Path, seq: int | None) -> 
     scan_between=st.booleans(),
     few_accounts=st.sampled_from([0, 200]),  # every account's state, or the concerned ones'
 )
+@example(  # a chain of four reposts: the census once settled only three links
+    items=[("a0", "repost", 0), ("a3", "repost", 0), ("a0", "repost", 1), ("a0", "post", 0),
+           ("a0", "post", 0), ("a0", "post", 0), ("a0", "post", 0), ("a0", "repost", 9)],
+    changes=[("consent", "a3", "train", None, "deny", None)],
+    scan_between=False,
+    few_accounts=0,
+)  # fmt: skip
 def test_events_are_what_later_snapshots_lose(
     items: list[tuple[str, str, int]],
     changes: list[tuple[Any, ...]],

@@ -124,14 +124,17 @@ def _reference_census(batches: list[pa.RecordBatch]) -> np.ndarray[Any, Any]:
     reposts = [
         i for i, r in enumerate(rows) if r["kind"] == "repost" and reasons[i] == Reason.ELIGIBLE
     ]
-    # Simultaneously, a few rounds: an original that is itself a repost may change meanwhile.
-    for _ in range(3):
+    # Simultaneously, round after round until nothing changes: an original that is itself a
+    # repost may change meanwhile, and a chain of reposts settles one link per round.
+    for _ in range(len(reposts) + 1):
         taken = [
             Reason.CONTENT_DELETED
             if rows[i]["repost_of"] not in where
             else reasons[where[rows[i]["repost_of"]]]
             for i in reposts
         ]
+        if all(reasons[i] == reason for i, reason in zip(reposts, taken, strict=True)):
+            break
         for i, reason in zip(reposts, taken, strict=True):
             reasons[i] = reason
     return np.array(reasons, dtype=np.int8)

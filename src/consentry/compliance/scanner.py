@@ -300,14 +300,13 @@ class Scanner:
         out = candidates.filter(pa.array(hit)).append_column(
             "reason", pa.array(reason_codes[hit], pa.string())
         )
-        # Reposts follow their originals, and reposts of reposts theirs (as the census does, a
-        # few levels deep).
+        # Reposts follow their originals, and reposts of reposts theirs, as the census does.
         reposts = delivery.read_map(
             _MAP_COLUMNS,
             where=(ds.field("tbl") == DATA) & ds.field("origin_id").is_valid(),
             check=False,
         ).combine_chunks()
-        for _ in range(3):
+        for _ in range(reposts.num_rows + 1):  # one link of a chain of reposts per round
             revoked = out.filter(pc.equal(out["tbl"], DATA))
             follows = pc.fill_null(
                 pc.is_in(reposts["origin_id"], value_set=revoked["content_id"]), False

@@ -353,7 +353,9 @@ def _settle_reposts(
     else:
         found = np.zeros(len(rows), dtype=np.bool_)
         original_row = np.zeros(len(rows), dtype=np.int64)
-    for _ in range(3):
+    # Until nothing changes: a chain of reposts settles one link per round, whatever its length
+    # (a fixed number of rounds once left the end of a long chain included).
+    for _ in range(len(rows) + 1):
         original_reason = np.where(
             found, census.reasons[original_row], np.int8(Reason.CONTENT_DELETED)
         ).astype(np.int8)
