@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 
-from consentry.errors import ConsentryError, UsageError
+from consentry.errors import ConsentryError
+from consentry.times import parse_rfc3339
 from consentry.workspace import Workspace
 
 console = Console()
@@ -55,16 +56,7 @@ def parse_time(text: str | None, *, option: str = "--at") -> datetime:
     """RFC 3339 time with offset (``Z`` allowed), or now when not given."""
     if text is None:
         return datetime.now(UTC)
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: not an RFC 3339 time: {text!r}") from None
-    if t.tzinfo is None:
-        raise UsageError(
-            f"{option}: the time needs a UTC offset, e.g. 2024-07-27T08:00:00Z or "
-            f"2024-07-27T10:00:00+02:00: {text!r}"
-        )
-    return t
+    return parse_rfc3339(text, what=option)
 
 
 def fmt_time(t: datetime) -> str:

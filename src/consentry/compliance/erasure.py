@@ -189,24 +189,16 @@ def remove_content(store: ContentStore, account_id: str) -> Removed:
     return removed
 
 
-def erased_accounts(ledger: LedgerStore) -> set[str]:
-    rows = ledger.query(
-        "SELECT DISTINCT account_id FROM ledger_entries WHERE kind <> 'consent' AND status = ?",
-        (AccountStatus.ERASED.value,),
-    )
-    return {str(r[0]) for r in rows}
-
-
 def erased_record_ids(ledger: LedgerStore, secret: bytes, snapshot_id: str) -> frozenset[str]:
     """Record ids, in a delivered snapshot, of accounts erased since (and of reposts of their
     items, which followed them): what ``snapshot verify`` can no longer re-derive."""
     delivery = Deliveries(ledger).get(snapshot_id)
-    gone = erased_accounts(ledger)
-    if delivery is None or not gone:
+    gone = ledger.erased_accounts()
+    if delivery is None or len(gone) == 0:
         return frozenset()
     records = delivery.read_map(["tbl", "account_id", "content_id", "origin_id"]).combine_chunks()
     records = records.filter(pc.equal(records["tbl"], DATA))
-    of_erased = pc.is_in(records["account_id"], value_set=pa.array(sorted(gone), pa.string()))
+    of_erased = pc.is_in(records["account_id"], value_set=gone)
     erased_items = records.filter(of_erased)["content_id"]
     follows = pc.fill_null(pc.is_in(records["origin_id"], value_set=erased_items), False)
     chosen = records.filter(pc.or_(of_erased, follows))["content_id"]

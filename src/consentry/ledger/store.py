@@ -44,7 +44,7 @@ from consentry.ledger.state import (
     fold_consent_state,
     reduce_consent_rows,
 )
-from consentry.model import SHARE, AccountChange, ConsentDecision
+from consentry.model import SHARE, AccountChange, AccountStatus, ConsentDecision
 
 #: Decisions dated further in the future than this are refused: clocks drift, intentions don't.
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
@@ -463,7 +463,7 @@ class LedgerStore(ABC):
                 "SELECT DISTINCT account_id FROM ledger_entries WHERE kind <> 'consent'"
                 " AND status = ?"
             ),
-            ("erased",),
+            (AccountStatus.ERASED.value,),
         )
         column = table.column(0) if table.num_rows else pa.chunked_array([], pa.string())
         return column.combine_chunks().cast(pa.string())
