@@ -440,10 +440,15 @@ class Scanner:
             },
             schema=EVENT_SCHEMA,
         )
-        sent = self.ledger.query_arrow(
-            "SELECT tbl, record_id, account FROM compliance_events WHERE delivery_id = ?",
-            (delivery.delivery_id,),
-        )
+        # Events already sent for these records: by account when few are affected (the unique
+        # key leads with delivery and account), else every event of the delivery at once.
+        sql = "SELECT tbl, record_id, account FROM compliance_events WHERE delivery_id = ?"
+        params: list[object] = [delivery.delivery_id]
+        owners = pc.unique(affected["account_id"]).to_pylist()
+        if len(owners) <= 500:
+            sql += f" AND account_id IN ({', '.join('?' for _ in owners)})"
+            params += owners
+        sent = self.ledger.query_arrow(sql, params)
         if sent.num_rows:
             events = events.join(
                 sent.cast(pa.schema([(f.name, pa.string()) for f in sent.schema])),
