@@ -12,9 +12,10 @@ ledger's own folds on generated histories.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
@@ -23,7 +24,7 @@ from consentry.model import ACCOUNT_ATTRIBUTES
 
 _COUNTRY_BIT: Final = 1 << ACCOUNT_ATTRIBUTES.index("country")
 #: The first row carries the head (kind '~head', seq = the head's sequence number).
-_ROWS: Final = (
+ACCOUNT_ROWS: Final = (
     "SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL FROM ledger_entries"
     " UNION ALL"
     " SELECT kind, coalesce(purpose, ''), coalesce(scope, ''), coalesce(decision, ''),"
@@ -49,7 +50,13 @@ class AccountView:
 
 
 def read_account(ledger: LedgerStore, account_id: str, recipient: str | None) -> AccountView:
-    rows = ledger.query(_ROWS, (account_id,))
+    return fold_account(ledger.query(ACCOUNT_ROWS, (account_id,)), account_id, recipient)
+
+
+def fold_account(
+    rows: Iterable[Sequence[Any]], account_id: str, recipient: str | None
+) -> AccountView:
+    """The view of the rows of ``ACCOUNT_ROWS``, whichever driver read them."""
     head_seq = 0
     # (purpose, scope) → (at_us, seq, grant) of the latest decision covering it so far.
     latest: dict[tuple[str, str], tuple[int, int, int]] = {}

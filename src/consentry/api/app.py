@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from consentry.api import problems, tokens
+from consentry.api.account_reader import open_reader
+from consentry.api.fastlane import FastLane
 from consentry.api.middleware import AccessLog, BodyLimit
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
@@ -27,13 +30,20 @@ Every error is an RFC 9457 problem document (`application/problem+json`).
 """
 
 
-def create_app(settings: ServiceSettings) -> FastAPI:
+def create_app(settings: ServiceSettings) -> ASGIApp:
+    """The service: FastAPI, with the consent read in a lane of its own, all access-logged."""
+    api = create_api(settings)
+    return AccessLog(FastLane(api, "GET", "/v1/me/consent", people.consent_response))
+
+
+def create_api(settings: ServiceSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = LedgerPool(settings.workspace.db_url, settings.pool_size)
         # Buckets per database: two workspaces sharing a Redis never share limits.
         namespace = hashlib.sha256(settings.workspace.db_url.encode()).hexdigest()[:16]
         limiter = make_limiter(settings.redis_url, namespace)
+        accounts = await open_reader(settings.workspace.db_url, pool, settings.pool_size)
         app.state.consentry = ServiceState(
             settings=settings,
             pool=pool,
@@ -41,12 +51,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             jwt_key=tokens.signing_key(settings.workspace),
             limiter=limiter,
             scans=ScanTrigger(settings.workspace),
+            accounts=accounts,
         )
         try:
             yield
         finally:
             app.state.consentry.scans.close()
             await limiter.close()
+            await accounts.close()
             pool.close()
 
     app = FastAPI(
@@ -60,12 +72,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     problems.install(app)
     for module in (health, people, licensees, operators):
         app.include_router(module.router)
-    # Outermost first: the access log sees the size limit's 413s too.
     app.add_middleware(BodyLimit, limit=settings.max_body)
-    app.add_middleware(AccessLog)
     return app
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> ASGIApp:
     """The factory uvicorn calls in each worker (``consentry serve``)."""
     return create_app(ServiceSettings.from_env())

@@ -85,53 +85,67 @@ def _status_of(exc: ConsentryError) -> int:
     return 400
 
 
+def _on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+    return problem_response(
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        headers=exc.headers,
+        extra=exc.extra,
+        instance=request.url.path,
+    )
+
+
+def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, detail, headers=exc.headers, instance=request.url.path)
+
+
+def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"location": [str(p) for p in e.get("loc", ())], "message": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "the request does not match the API's schema",
+        extra={"errors": errors},
+        instance=request.url.path,
+    )
+
+
+def _on_consentry(request: Request, exc: ConsentryError) -> JSONResponse:
+    status = _status_of(exc)
+    if status >= 500:
+        # The message may name internals (paths, database hosts): it goes to the log only.
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        return problem_response(status, "the service cannot answer this request now")
+    return problem_response(status, str(exc), instance=request.url.path)
+
+
+def answer(request: Request, exc: Exception) -> JSONResponse:
+    """The problem document for any exception a route raised."""
+    if isinstance(exc, ProblemError):
+        return _on_problem(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _on_http(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return _on_validation(request, exc)
+    if isinstance(exc, ConsentryError):
+        return _on_consentry(request, exc)
+    log.error("unexpected %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+    return problem_response(500, "internal error")
+
+
 def install(app: FastAPI) -> None:
-    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ProblemError)
-        return problem_response(
-            exc.status,
-            exc.detail,
-            title=exc.title,
-            headers=exc.headers,
-            extra=exc.extra,
-            instance=request.url.path,
-        )
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, exc)
 
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(
-            exc.status_code, detail, headers=exc.headers, instance=request.url.path
-        )
-
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"location": [str(p) for p in e.get("loc", ())], "message": str(e.get("msg", ""))}
-            for e in exc.errors()
-        ]
-        return problem_response(
-            422,
-            "the request does not match the API's schema",
-            extra={"errors": errors},
-            instance=request.url.path,
-        )
-
-    async def on_consentry(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ConsentryError)
-        status = _status_of(exc)
-        if status >= 500:
-            # The message may name internals (paths, database hosts): it goes to the log only.
-            log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-            return problem_response(status, "the service cannot answer this request now")
-        return problem_response(status, str(exc), instance=request.url.path)
-
-    async def on_anything(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
-        return problem_response(500, "internal error")
-
-    app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(ConsentryError, on_consentry)
-    app.add_exception_handler(Exception, on_anything)
+    for kind in (
+        ProblemError,
+        StarletteHTTPException,
+        RequestValidationError,
+        ConsentryError,
+        Exception,
+    ):
+        app.add_exception_handler(kind, handler)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from consentry.api.account_reader import AccountReader
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import RateLimiter
 from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
+from consentry.api.tokens import TokenChecker
 from consentry.policy import Policy
 
 
@@ -21,6 +23,11 @@ class ServiceState:
     jwt_key: bytes
     limiter: RateLimiter
     scans: ScanTrigger
+    accounts: AccountReader
+    token_checker: TokenChecker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.token_checker = TokenChecker(self.jwt_key)
 
 
 def service_state(request: Request) -> ServiceState:

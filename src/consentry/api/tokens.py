@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Final
 
@@ -74,6 +75,10 @@ def mint(key: bytes, account_id: str, *, ttl: int = DEFAULT_TTL, now: float | No
 
 def account_of(key: bytes, token: str) -> str:
     """The account a valid token speaks for; ``InvalidTokenError`` otherwise."""
+    return _verify(key, token)[0]
+
+
+def _verify(key: bytes, token: str) -> tuple[str, int]:
     try:
         claims = jwt.decode(
             token,
@@ -88,4 +93,30 @@ def account_of(key: bytes, token: str) -> str:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise InvalidTokenError("the token's subject is not an account id")
-    return sub
+    return sub, int(claims["exp"])
+
+
+class TokenChecker:
+    """``account_of`` for one key, remembering the tokens it already verified until they expire.
+
+    A person's app sends the same token with every request of a session; verifying it again
+    (PyJWT: parse, HMAC, claims) costs more than the rest of a consent read. Only valid tokens
+    are remembered, keyed by the whole token, so a token is never trusted beyond its ``exp``.
+    """
+
+    def __init__(self, key: bytes, size: int = 65_536) -> None:
+        self._key = key
+        self._size = size
+        self._valid: OrderedDict[str, tuple[str, int]] = OrderedDict()
+
+    def account_of(self, token: str, *, now: float | None = None) -> str:
+        seen = self._valid.get(token)
+        moment = time.time() if now is None else now
+        if seen is not None and moment <= seen[1] + LEEWAY_S:
+            return seen[0]
+        self._valid.pop(token, None)
+        account, expires = _verify(self._key, token)
+        self._valid[token] = (account, expires)
+        if len(self._valid) > self._size:
+            self._valid.popitem(last=False)
+        return account

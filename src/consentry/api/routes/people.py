@@ -9,20 +9,21 @@ is left alone. Every ``/v1/me`` answer says what happened in the ``Consentry-GPC
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from consentry.api.account_view import AccountView, read_account
-from consentry.api.auth import PersonDep, State
+from consentry.api.auth import BEARER_SECURITY, Person, PersonDep, State, authenticate_person
 from consentry.api.problems import ProblemError
 from consentry.api.scanning import scan
-from consentry.api.state import ServiceState
+from consentry.api.state import ServiceState, service_state
 from consentry.compliance.whereis import export_report, where_is
 from consentry.ledger import LedgerStore
+from consentry.ledger.entries import Position
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
 
 router = APIRouter(prefix="/v1/me", tags=["people"])
@@ -80,25 +81,19 @@ def _has_share_choice(ledger: LedgerStore, account_id: str) -> bool:
     )
 
 
+Change = TypeVar("Change", bound=BaseModel)
 _NO_SIGNAL: Final = Gpc(signal=False, recorded=False, entry=None)
 
 
-async def gpc(
-    request: Request,
-    response: Response,
-    person: PersonDep,
-    state: State,
-    sec_gpc: Annotated[str | None, Header(alias="Sec-GPC", include_in_schema=False)] = None,
-) -> Gpc:
-    if (sec_gpc or "").strip() != "1":
-        return _NO_SIGNAL  # the common case: no thread, no database
+async def read_gpc(request: Request, state: ServiceState, person: Person) -> tuple[Gpc, str | None]:
+    """What the request's ``Sec-GPC`` signal did, and the ``Consentry-GPC`` header to say so."""
+    if (request.headers.get("sec-gpc") or "").strip() != "1":
+        return _NO_SIGNAL, None  # the common case: no thread, no database
     # A person setting share explicitly in this very request is an explicit choice.
     if request.method == "PUT" and request.path_params.get("purpose") == SHARE:
-        response.headers[GPC_HEADER] = "explicit-choice"
-        return Gpc(signal=True, recorded=False, entry=None)
+        return Gpc(signal=True, recorded=False, entry=None), "explicit-choice"
     outcome = await run_in_threadpool(_record_gpc, state, person.account_id)
-    response.headers[GPC_HEADER] = "recorded" if outcome.recorded else "explicit-choice"
-    return outcome
+    return outcome, "recorded" if outcome.recorded else "explicit-choice"
 
 
 def _record_gpc(state: ServiceState, account_id: str) -> Gpc:
@@ -119,25 +114,84 @@ def _record_gpc(state: ServiceState, account_id: str) -> Gpc:
     return Gpc(signal=True, recorded=True, entry=head.seq)
 
 
-GpcDep = Annotated[Gpc, Depends(gpc)]
-
-
-@router.get("/consent", response_model=ConsentView, summary="My choices per purpose and scope")
-async def my_consent(
+async def gpc(
+    request: Request,
+    response: Response,
     person: PersonDep,
     state: State,
-    signal: GpcDep,
-    response: Response,
-    recipient: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-) -> Response:
+    sec_gpc: Annotated[str | None, Header(alias="Sec-GPC", include_in_schema=False)] = None,
+) -> Gpc:
+    outcome, header = await read_gpc(request, state, person)
+    if header is not None:
+        response.headers[GPC_HEADER] = header
+    return outcome
+
+
+GpcDep = Annotated[Gpc, Depends(gpc)]
+_RECIPIENT_PARAM: Final = {
+    "name": "recipient",
+    "in": "query",
+    "required": False,
+    "description": "Answer for share as this third party sees it (a share decision naming a "
+    "recipient counts only for that recipient).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+}
+_PERSON_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    401: {"description": "no valid person token"},
+    403: {"description": "an API key, not a person"},
+    422: {"description": "invalid parameter"},
+    429: {"description": "rate limit reached"},
+}
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    # The enums it refers to are components already, through the response models.
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _parse(model: type[Change], body: bytes) -> Change:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors, body=body) from None
+
+
+def _json(body: dict[str, Any], status: int = 200, gpc_header: str | None = None) -> Response:
+    headers = {GPC_HEADER: gpc_header} if gpc_header else None
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def _gpc_json(signal: Gpc) -> dict[str, Any]:
+    return {"signal": signal.signal, "recorded": signal.recorded, "entry": signal.entry}
+
+
+@router.get(
+    "/consent",
+    summary="My choices per purpose and scope",
+    response_model=None,
+    responses={200: {"model": ConsentView, "description": "the choices"}, **_PERSON_ERRORS},
+    openapi_extra={**BEARER_SECURITY, "parameters": [_RECIPIENT_PARAM]},
+)
+async def my_consent(request: Request) -> Response:
     """Each purpose × scope of the policy: the account's latest decision, or the policy's
     default for its country (``default: true``) where it never decided."""
+    return await consent_response(request)
 
-    def read() -> AccountView:
-        with state.pool.ledger() as ledger:
-            return read_account(ledger, person.account_id, recipient)
 
-    view = await run_in_threadpool(read)
+async def consent_response(request: Request) -> Response:
+    """``GET /v1/me/consent``, also served by ``api.fastlane`` ahead of the framework."""
+    # The hot path of the service: authentication, parameters and the response are handled here
+    # rather than by dependency injection and response models (same contract, documented above).
+    person = await authenticate_person(request)
+    recipient = request.query_params.get("recipient")
+    if recipient is not None and not 1 <= len(recipient) <= 128:
+        raise ProblemError(422, "recipient must be 1 to 128 characters")
+    state = service_state(request)
+    signal, gpc_header = await read_gpc(request, state, person)
+    view = await state.accounts.read(person.account_id, recipient)
     policy = state.policy
     choices = []
     for purpose in policy.purposes:
@@ -158,33 +212,36 @@ async def my_consent(
                     "entry": entry,
                 }
             )
-    # Built by hand and sent as is: validating 12 rows again through the response model costs
-    # more than the database read (the model still documents the shape in the OpenAPI).
     body = {
         "account_id": person.account_id,
         "country": view.country,
         "ledger_seq": view.head_seq,
         "recipient": recipient,
         "choices": choices,
-        "gpc": {"signal": signal.signal, "recorded": signal.recorded, "entry": signal.entry},
+        "gpc": _gpc_json(signal),
     }
-    return JSONResponse(body, headers=dict(response.headers))
+    return _json(body, gpc_header=gpc_header)
 
 
 @router.put(
     "/consent/{purpose}",
-    response_model=Recorded,
     summary="Grant or deny one purpose",
-    responses={404: {"description": "unknown purpose"}},
+    response_model=None,
+    responses={
+        200: {"model": Recorded, "description": "the ledger entry recorded"},
+        404: {"description": "unknown purpose"},
+        **_PERSON_ERRORS,
+    },
+    openapi_extra={**BEARER_SECURITY, "requestBody": _body_schema(ConsentChange)},
 )
-def set_consent(
-    purpose: Annotated[str, Path(min_length=1, max_length=32)],
-    change: ConsentChange,
-    person: PersonDep,
-    state: State,
-    signal: GpcDep,
-) -> Recorded:
+async def set_consent(
+    purpose: Annotated[str, Path(min_length=1, max_length=32)], request: Request
+) -> Response:
     """One call, one ledger entry (source ``api``), effective at once; no reason asked."""
+    person = await authenticate_person(request)  # before the body: 401 comes before 422
+    change = _parse(ConsentChange, await request.body())
+    state = service_state(request)
+    _, gpc_header = await read_gpc(request, state, person)
     if purpose not in state.policy.purposes:
         raise ProblemError(
             404, f"unknown purpose {purpose!r}: known are {', '.join(state.policy.purposes)}"
@@ -202,20 +259,25 @@ def set_consent(
         notice_version=change.notice_version,
         recipient=change.recipient,
     )
-    with state.pool.ledger() as ledger:
-        head = ledger.append([item])
+    head = await run_in_threadpool(_append, state, item)
     if change.decision is Decision.DENY:
         state.scans.request()  # a withdrawal: recipients holding records get deletion events
-    return Recorded(
-        account_id=person.account_id,
-        purpose=purpose,
-        decision=change.decision,
-        scope=change.scope,
-        recipient=change.recipient,
-        at=at,
-        entry=head.seq,
-        head=str(head),
-    )
+    body = {
+        "account_id": person.account_id,
+        "purpose": purpose,
+        "decision": change.decision.value,
+        "scope": change.scope.value if change.scope else None,
+        "recipient": change.recipient,
+        "at": at.isoformat().replace("+00:00", "Z"),
+        "entry": head.seq,
+        "head": str(head),
+    }
+    return _json(body, gpc_header=gpc_header)
+
+
+def _append(state: ServiceState, item: ConsentDecision) -> Position:
+    with state.pool.ledger() as ledger:
+        return ledger.append([item])
 
 
 @router.get("/whereis", summary="Every snapshot holding my records (GDPR art. 15)")
