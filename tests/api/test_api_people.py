@@ -161,3 +161,26 @@ def test_health_and_openapi(service: Service) -> None:
     spec = service.client.get("/openapi.json").json()
     for path in ("/v1/me/consent", "/v1/me/consent/{purpose}", "/v1/admin/keys", "/v1/usage"):
         assert path in spec["paths"]
+
+
+def test_hand_documented_routes_keep_their_contract(service: Service) -> None:
+    """The consent routes parse and answer by hand (speed); the OpenAPI must still say it all."""
+    spec = service.client.get("/openapi.json").json()
+    get = spec["paths"]["/v1/me/consent"]["get"]
+    put = spec["paths"]["/v1/me/consent/{purpose}"]["put"]
+    for operation in (get, put):
+        assert operation["security"] == [{"HTTPBearer": []}]
+        assert {"401", "403", "422", "429"} <= set(operation["responses"])
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert get["parameters"][0]["name"] == "recipient"
+    assert get["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ConsentView"
+    }
+    body = put["requestBody"]["content"]["application/json"]["schema"]
+    assert body["additionalProperties"] is False and body["required"] == ["decision"]
+    for ref in ("Decision", "Scope", "ConsentView", "Recorded"):
+        assert ref in spec["components"]["schemas"]
+    too_long = service.client.get(
+        "/v1/me/consent", params={"recipient": "x" * 129}, headers=service.person(new_account())
+    )
+    assert too_long.status_code == 422 and too_long.headers["content-type"] == PROBLEM
