@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from consentry.api import jobs
 from consentry.cli.main import app
 
 from .conftest import Service, make_workspace, start_service
@@ -187,3 +188,35 @@ def test_withdrawal_reaches_the_recipient_as_events(
     assert report["account_id"] == account and report["known"] is True
     assert {e["event_id"] for e in report["events"]} >= {e["event_id"] for e in page["events"]}
     assert report["consent"]["history"][-1]["source"] == "api"
+
+
+def test_a_job_whose_worker_died_is_resumed_by_one_worker(shop: Service) -> None:
+    """A job leased by a worker that stopped beating is taken over by exactly one live worker,
+    built as of the position it was accepted at, and delivered; past MAX_ATTEMPTS it fails; a
+    job whose worker still beats is left alone."""
+    stale_us = int((time.time() - 5) * 1e6)
+    with shop.ws.ledger() as ledger:
+        js = jobs.Jobs(ledger)
+        params = jobs.snapshot_params(ledger, "train", "acme-ai")
+        orphan = js.create("snapshot", params, owner="dead-worker")
+        js.started(orphan.job_id)
+        worn = js.create("snapshot", params, owner="dead-worker")
+        alive = js.create("snapshot", params, owner="live-worker")
+        for job_id, attempts in ((orphan.job_id, 1), (worn.job_id, jobs.MAX_ATTEMPTS)):
+            ledger.execute(
+                "UPDATE service_jobs SET heartbeat_us = ?, attempts = ? WHERE job_id = ?",
+                (stale_us, attempts, job_id),
+            )
+    first = jobs.JobReaper(shop.ws, "worker-a", lease_s=2)
+    second = jobs.JobReaper(shop.ws, "worker-b", lease_s=2)
+    taken = first.reap() + second.reap()
+    assert sorted(taken) == sorted([orphan.job_id, worn.job_id])  # each claimed once
+    resumed = _wait(shop, orphan.job_id)
+    assert resumed["status"] == "done" and resumed["attempts"] == 2, resumed
+    assert resumed["params"]["as_of"] == params["as_of"]
+    listed = shop.client.get("/v1/snapshots", headers=_key(shop, "acme-ai")).json()
+    assert resumed["result"]["snapshot_id"] in {s["snapshot_id"] for s in listed["snapshots"]}
+    failed = _wait(shop, worn.job_id)
+    assert failed["status"] == "failed" and "interrupted" in failed["error"]
+    with shop.ws.ledger() as ledger:
+        assert jobs.Jobs(ledger).get(alive.job_id).status == "queued"

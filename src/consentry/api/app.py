@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +15,7 @@ from starlette.types import ASGIApp
 from consentry.api import problems, tokens
 from consentry.api.account_reader import open_reader
 from consentry.api.fastlane import FastLane
+from consentry.api.jobs import JobReaper
 from consentry.api.middleware import AccessLog, BodyLimit
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
@@ -44,6 +48,9 @@ def create_api(settings: ServiceSettings) -> FastAPI:
         namespace = hashlib.sha256(settings.workspace.db_url.encode()).hexdigest()[:16]
         limiter = make_limiter(settings.redis_url, namespace)
         accounts = await open_reader(settings.workspace.db_url, pool, settings.pool_size)
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        reaper = JobReaper(settings.workspace, worker_id, settings.job_lease_s)
+        reaper.start()
         app.state.consentry = ServiceState(
             settings=settings,
             pool=pool,
@@ -52,11 +59,13 @@ def create_api(settings: ServiceSettings) -> FastAPI:
             limiter=limiter,
             scans=ScanTrigger(settings.workspace),
             accounts=accounts,
+            worker_id=worker_id,
         )
         try:
             yield
         finally:
             app.state.consentry.scans.close()
+            reaper.close()
             await limiter.close()
             await accounts.close()
             pool.close()

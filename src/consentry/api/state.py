@@ -24,6 +24,8 @@ class ServiceState:
     limiter: RateLimiter
     scans: ScanTrigger
     accounts: AccountReader
+    #: This worker process, as the owner of the background jobs it runs.
+    worker_id: str
     token_checker: TokenChecker = field(init=False)
 
     def __post_init__(self) -> None:

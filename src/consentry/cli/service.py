@@ -89,7 +89,14 @@ def serve(
         log_level="info",
         log_config=log_config,
         server_header=False,
+        # uvicorn restarts a worker that does not answer its supervisor within this time; a
+        # worker importing the library on a busy machine can take more than uvicorn's 5 s, and
+        # would then be killed and restarted in a loop.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
+
+
+WORKER_HEALTHCHECK_S = 60
 
 
 @handle_errors

@@ -158,12 +158,11 @@ async def build_snapshot(body: BuildRequest, _: AdminDep, state: State) -> dict[
 
     def accept(ledger: LedgerStore) -> jobs.Job:
         jobs.check_build(ledger, ws, body.purpose, body.recipient)
-        return jobs.Jobs(ledger).create(
-            "snapshot", {"purpose": body.purpose, "recipient": body.recipient}
-        )
+        params = jobs.snapshot_params(ledger, body.purpose, body.recipient)
+        return jobs.Jobs(ledger).create("snapshot", params, state.worker_id)
 
     job = await _in_thread(state, accept)
-    jobs.start_build(ws, job.job_id, body.purpose, body.recipient)
+    jobs.start_build(ws, job, state.worker_id, state.settings.job_lease_s)
     return dict(job.to_json())
 
 
