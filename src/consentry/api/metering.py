@@ -30,6 +30,14 @@ def check_month(month: str) -> str:
     return month
 
 
+def _billing_moment(month: str, now: datetime | None) -> int:
+    """The last microsecond of ``month``, or now when the month is not over."""
+    year, number = int(month[:4]), int(month[5:])
+    following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    moment = now or datetime.now(UTC)
+    return int(min(following, moment).timestamp() * 1e6) - (1 if moment >= following else 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     recipient: str
@@ -130,9 +138,11 @@ class Meter:
         requests, sent = (int(counters[0][0]), int(counters[0][1])) if counters else (0, 0)
         return Usage(recipient, period, requests, int(records[0][0]), sent)
 
-    def invoice(self, recipient: str, month: str) -> Invoice:
+    def invoice(self, recipient: str, month: str, *, now: datetime | None = None) -> Invoice:
+        """The month's invoice, on the terms in force at its end (or now, for the month under
+        way): a plan changed since does not rewrite a past month's bill."""
         usage = self.usage(recipient, check_month(month))
-        plan = Plans(self.ledger).of(recipient)
+        plan = Plans(self.ledger).in_force(recipient, _billing_moment(month, now))
         if plan is None:
             return Invoice(recipient, month, None, usage, 0, 0, 0)
         over = max(0, usage.records - plan.included_records)

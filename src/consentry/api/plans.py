@@ -16,6 +16,8 @@ _COLUMNS: Final = (
     "name, monthly_price_cents, included_records, overage_cents_per_1000, requests_per_minute"
 )
 
+_P_COLUMNS: Final = ", ".join("p." + c.strip() for c in _COLUMNS.split(","))
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -44,7 +46,7 @@ class Plans:
     def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
 
-    def put(self, plan: Plan) -> Plan:
+    def put(self, plan: Plan, *, at_us: int | None = None) -> Plan:
         """Create or replace a plan (a change applies from now on, to every recipient on it)."""
         for field, value in (
             ("price", plan.monthly_price_cents),
@@ -57,7 +59,7 @@ class Plans:
             raise UsageError("a plan's request rate must be at least 1 per minute")
         if not plan.name or len(plan.name) > 64:
             raise UsageError("a plan needs a name of 1 to 64 characters")
-        now = int(time.time() * 1e6)
+        now = _now_us() if at_us is None else at_us
         self.ledger.execute(
             f"INSERT INTO plans ({_COLUMNS}, updated_us) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET monthly_price_cents = excluded.monthly_price_cents,"
@@ -73,6 +75,12 @@ class Plans:
                 now,
             ),
         )
+        self.ledger.execute(
+            f"INSERT INTO recipient_plan_history (recipient, since_us, {_COLUMNS})"
+            f" SELECT rp.recipient, ?, {_P_COLUMNS} FROM recipient_plans rp"
+            " JOIN plans p ON p.name = rp.plan WHERE rp.plan = ?",
+            (now, plan.name),
+        )
         return self.get(plan.name)
 
     def get(self, name: str) -> Plan:
@@ -84,20 +92,40 @@ class Plans:
     def list(self) -> list[Plan]:
         return [_plan(r) for r in self.ledger.query(f"SELECT {_COLUMNS} FROM plans ORDER BY name")]
 
-    def assign(self, recipient: str, plan: str) -> Plan:
+    def assign(self, recipient: str, plan: str, *, at_us: int | None = None) -> Plan:
         found = self.get(plan)
-        self.ledger.execute(
-            "INSERT INTO recipient_plans (recipient, plan, since_us) VALUES (?, ?, ?)"
-            " ON CONFLICT (recipient) DO UPDATE SET plan = excluded.plan,"
-            " since_us = excluded.since_us",
-            (recipient, plan, int(time.time() * 1e6)),
-        )
+        now = _now_us() if at_us is None else at_us
+        with self.ledger.transaction():
+            self.ledger.execute(
+                "INSERT INTO recipient_plans (recipient, plan, since_us) VALUES (?, ?, ?)"
+                " ON CONFLICT (recipient) DO UPDATE SET plan = excluded.plan,"
+                " since_us = excluded.since_us",
+                (recipient, plan, now),
+            )
+            self.ledger.execute(
+                f"INSERT INTO recipient_plan_history (recipient, since_us, {_COLUMNS})"
+                f" SELECT ?, ?, {_P_COLUMNS} FROM plans p WHERE p.name = ?",
+                (recipient, now, plan),
+            )
         return found
 
     def of(self, recipient: str) -> Plan | None:
         rows = self.ledger.query(
-            f"SELECT {', '.join('p.' + c.strip() for c in _COLUMNS.split(','))} FROM plans p"
+            f"SELECT {_P_COLUMNS} FROM plans p"
             " JOIN recipient_plans rp ON rp.plan = p.name WHERE rp.recipient = ?",
             (recipient,),
         )
         return _plan(rows[0]) if rows else None
+
+    def in_force(self, recipient: str, at_us: int) -> Plan | None:
+        """The terms ``recipient`` was under at ``at_us`` (None before any plan)."""
+        rows = self.ledger.query(
+            f"SELECT {_COLUMNS} FROM recipient_plan_history WHERE recipient = ?"
+            " AND since_us <= ? ORDER BY since_us DESC, id DESC LIMIT 1",
+            (recipient, at_us),
+        )
+        return _plan(rows[0]) if rows else None
+
+
+def _now_us() -> int:
+    return int(time.time() * 1e6)
