@@ -3,8 +3,9 @@ any mix of scoped, unscoped, recipient and same-time decisions and country chang
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consentry.api.account_view import read_account
+from consentry.api.account_reader import PostgresReader
+from consentry.api.account_view import AccountView, read_account
 from consentry.ledger import LedgerStore, open_ledger
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
 
@@ -69,3 +71,39 @@ def test_same_truth_as_the_ledger(
     assert view.country == states[0]["country"]
     assert view.known
     assert not read_account(ledger, uuid.uuid4().hex, recipient).known
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    histories=st.lists(st.lists(decision | change, max_size=6), min_size=1, max_size=6),
+    recipient=st.none() | st.just("acme"),
+)
+def test_batched_postgres_reads_tell_each_account_its_own_truth(
+    postgres_schema_factory: Callable[[], str],
+    histories: list[list[ConsentDecision | AccountChange]],
+    recipient: str | None,
+) -> None:
+    """Concurrent reads share queries on PostgreSQL; each account still gets exactly the view
+    that reading it alone gives (an account asked twice, or with no entry at all, included)."""
+    url = postgres_schema_factory()
+    accounts = [uuid.uuid4().hex for _ in histories]
+    with open_ledger(url, create=True) as ledger:
+        for account, items in zip(accounts, histories, strict=True):
+            ledger.append([replace(item, account_id=account) for item in items])
+        alone = [read_account(ledger, a, recipient) for a in accounts]
+    asked = [*accounts, accounts[0], uuid.uuid4().hex]
+
+    async def together() -> tuple[list[AccountView], int]:
+        reader = PostgresReader(url, size=1)
+        await reader.open()
+        try:
+            views = await asyncio.gather(*(reader.read(a, recipient) for a in asked))
+            return list(views), reader._batcher.calls
+        finally:
+            await reader.close()
+
+    views, calls = asyncio.run(together())
+    assert views[: len(accounts)] == alone
+    assert views[len(accounts)] == alone[0]
+    assert views[-1].decided == {} and not views[-1].known
+    assert calls < len(asked)

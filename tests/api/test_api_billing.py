@@ -10,6 +10,7 @@ import pytest
 from consentry.api.metering import Meter
 from consentry.api.plans import Plan, Plans
 from consentry.compliance.recipients import Recipients
+from consentry.errors import UsageError
 from consentry.ledger import open_ledger
 
 
@@ -49,3 +50,6 @@ def test_a_past_month_is_billed_on_its_own_terms(
         assert april.plan is not None and april.plan.name == "enterprise"
         assert metering.invoice("acme-ai", "2025-12", now=now).plan is None
         assert plans.of("acme-ai") == plans.in_force("acme-ai", _us(2026, 11, 26))
+        for impossible in ("0000-01", "2026-13", "26-01"):  # year 0 was a 500 (schemathesis)
+            with pytest.raises(UsageError, match="YYYY-MM"):
+                metering.invoice("acme-ai", impossible, now=now)

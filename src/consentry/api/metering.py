@@ -25,8 +25,8 @@ def current_period(now: datetime | None = None) -> str:
 
 
 def check_month(month: str) -> str:
-    if not _MONTH.match(month):
-        raise UsageError(f"a month reads YYYY-MM, e.g. 2026-11: {month!r}")
+    if not _MONTH.match(month) or not 1970 <= int(month[:4]) <= 9998:
+        raise UsageError(f"a month reads YYYY-MM from 1970-01, e.g. 2026-11: {month!r}")
     return month
 
 

@@ -14,20 +14,30 @@ from typing import Final, Protocol
 
 import redis.asyncio as aioredis
 
-#: KEYS[1] the bucket; ARGV[1] emission interval (µs), ARGV[2] burst (requests).
-#: Returns 0 when allowed, else the µs to wait.
+from consentry.api.batching import Batcher
+
+#: KEYS[i] a bucket; ARGV[2i-1] its emission interval (µs), ARGV[2i] its burst (requests).
+#: Returns, per key in order, 0 when allowed, else the µs to wait. Hits on one bucket in one
+#: call are counted in order, as if they had come one by one.
 _GCRA: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allowed_at = new_tat - burst * interval
-if allowed_at > now then return allowed_at - now end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return 0
+local out = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allowed_at = new_tat - burst * interval
+  if allowed_at > now then
+    out[i] = allowed_at - now
+  else
+    redis.call('SET', key, new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+    out[i] = 0
+  end
+end
+return out
 """
 KEY_PREFIX: Final = "consentry:rate:"
 
@@ -67,17 +77,29 @@ class LocalRateLimiter:
 
 
 class RedisRateLimiter:
-    """``namespace`` keeps the buckets of workspaces that share one Redis apart."""
+    """``namespace`` keeps the buckets of workspaces that share one Redis apart. Concurrent
+    hits of a worker share script calls (``Batcher``): the script counts them in order."""
 
     def __init__(self, url: str, namespace: str = "") -> None:
         self._redis = aioredis.Redis.from_url(url)
         self._script = self._redis.register_script(_GCRA)
         self._prefix = f"{KEY_PREFIX}{namespace}:"
+        self._batcher: Batcher[tuple[str, int], int] = Batcher(self._call)
+
+    @property
+    def calls(self) -> int:
+        return self._batcher.calls
 
     async def hit(self, key: str, per_minute: int) -> float | None:
-        args = [_interval_us(per_minute), per_minute]
-        wait = int(await self._script(keys=[self._prefix + key], args=args))
+        wait = await self._batcher.submit((self._prefix + key, per_minute))
         return None if wait <= 0 else wait / 1e6
+
+    async def _call(self, hits: list[tuple[str, int]]) -> list[int]:
+        args: list[int] = []
+        for _, per_minute in hits:
+            args += (_interval_us(per_minute), per_minute)
+        waits = await self._script(keys=[key for key, _ in hits], args=args)
+        return [int(w) for w in waits]
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
