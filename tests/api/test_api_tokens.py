@@ -4,8 +4,12 @@ nothing that failed verification is remembered."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import jwt
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from consentry.api import tokens
 
@@ -23,6 +27,7 @@ def test_a_remembered_token_is_verified_again_past_its_expiry(
         return real(key, token)
 
     monkeypatch.setattr(tokens, "_verify", counting)
+    monkeypatch.setattr(tokens, "accept_plain", lambda key, token, now: None)
     checker = tokens.TokenChecker(KEY)
     now = time.time()
     token = tokens.mint(KEY, "42", ttl=60, now=now)
@@ -54,3 +59,69 @@ def test_memory_is_bounded_and_keeps_answering() -> None:
     for _ in range(2):
         assert [checker.account_of(t) for t in minted] == [str(i) for i in range(10)]
     assert len(checker._valid) == 3
+
+
+OFFSETS = [-3600, -200, -40, -20, 20, 40, 200, 3600]  # never at ±leeway
+
+
+def mostly(valid: object, *odd: object) -> st.SearchStrategy[object]:
+    """``valid`` six times in seven: most examples differ from a good token in one way or two,
+    so that acceptances (what the property is about) are frequent."""
+    return st.sampled_from([valid] * 6 * max(1, len(odd)) + list(odd))
+
+
+claim_values = {
+    "sub": mostly("42", None, "", 7),
+    "aud": mostly("consentry", None, "other", ["consentry"]),
+    "exp": mostly(3600, None, *OFFSETS, True, "9999999999", 1.5),
+    "iat": mostly(0, None, *OFFSETS, "soon"),
+    "nbf": mostly(None, *OFFSETS),
+    "iss": mostly(None, "platform"),
+    "jti": mostly(None, 7),
+}
+TIMED = ("exp", "iat", "nbf")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    claims=st.fixed_dictionaries(claim_values),
+    header=mostly({}, {"kid": "k1"}, {"crit": ["b64"]}, {"typ": "at+jwt"}),
+    algorithm=mostly("HS256", "HS384"),
+    key=mostly(KEY, b"x" * 32),
+    mutation=mostly(None, "flip", "pad", "dots", "lower"),
+)
+def test_the_plain_form_accepts_only_what_pyjwt_accepts(
+    claims: dict[str, object],
+    header: Any,
+    algorithm: Any,
+    key: Any,
+    mutation: object,
+) -> None:
+    now = time.time()
+    payload = {
+        name: (int(now) + value if name in TIMED and type(value) is int else value)
+        for name, value in claims.items()
+        if value is not None
+    }
+    token = jwt.encode(payload, key, algorithm=algorithm, headers=header or None)
+    if mutation == "flip":
+        i = len(token) // 2
+        token = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
+    elif mutation == "pad":
+        token = token + "=="
+    elif mutation == "dots":
+        token = token + ".x"
+    elif mutation == "lower":
+        token = token.lower()
+    accepted = tokens.accept_plain(KEY, token, now)
+    event(f"plain form accepted: {accepted is not None}")
+    if accepted is not None:
+        assert tokens._verify(KEY, token) == accepted  # PyJWT agrees, subject and expiry
+
+
+@given(account=st.text(min_size=1, max_size=40), ttl=st.integers(1, 10**6))
+def test_the_platforms_tokens_take_the_plain_path(account: str, ttl: int) -> None:
+    now = time.time()
+    token = tokens.mint(KEY, account, ttl=ttl, now=now)
+    assert tokens.accept_plain(KEY, token, now) == (account, int(now) + ttl)
+    assert tokens.accept_plain(b"y" * 32, token, now) is None
