@@ -184,3 +184,11 @@ def test_hand_documented_routes_keep_their_contract(service: Service) -> None:
         "/v1/me/consent", params={"recipient": "x" * 129}, headers=service.person(new_account())
     )
     assert too_long.status_code == 422 and too_long.headers["content-type"] == PROBLEM
+    headers = service.person(new_account())
+    for path, status in (
+        ("/v1/me/consent/" + "t" * 33, 422),  # too long for the fast lane: FastAPI's answer
+        ("/v1/me/consent/train/extra", 404),
+    ):
+        r = service.client.put(path, json={"decision": "grant"}, headers=headers)
+        assert r.status_code == status, (path, r.text)
+        assert r.headers["content-type"] == PROBLEM

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 
 from consentry.api import problems, tokens
 from consentry.api.account_reader import open_reader
-from consentry.api.fastlane import FastLane
+from consentry.api.fastlane import FastLane, Lane
 from consentry.api.jobs import JobReaper
 from consentry.api.middleware import AccessLog, BodyLimit
 from consentry.api.pool import LedgerPool
@@ -35,9 +35,14 @@ Every error is an RFC 9457 problem document (`application/problem+json`).
 
 
 def create_app(settings: ServiceSettings) -> ASGIApp:
-    """The service: FastAPI, with the consent read in a lane of its own, all access-logged."""
+    """The service: FastAPI, with people's consent calls in a lane of their own, all logged."""
     api = create_api(settings)
-    return AccessLog(FastLane(api, "GET", "/v1/me/consent", people.consent_response))
+    lanes = [
+        Lane("GET", "/v1/me/consent", people.consent_response),
+        Lane("PUT", "/v1/me/consent/", people.change_response, param="purpose"),
+    ]
+    # Outermost first: the access log sees the size limit's 413s, and both lanes are limited.
+    return AccessLog(BodyLimit(FastLane(api, lanes), limit=settings.max_body))
 
 
 def create_api(settings: ServiceSettings) -> FastAPI:
@@ -81,7 +86,6 @@ def create_api(settings: ServiceSettings) -> FastAPI:
     problems.install(app)
     for module in (health, people, licensees, operators):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, limit=settings.max_body)
     return app
 
 

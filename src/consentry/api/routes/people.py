@@ -238,6 +238,12 @@ async def set_consent(
     purpose: Annotated[str, Path(min_length=1, max_length=32)], request: Request
 ) -> Response:
     """One call, one ledger entry (source ``api``), effective at once; no reason asked."""
+    return await change_response(request)
+
+
+async def change_response(request: Request) -> Response:
+    """``PUT /v1/me/consent/{purpose}``, also served by ``api.fastlane``."""
+    purpose = str(request.path_params["purpose"])
     person = await authenticate_person(request)  # before the body: 401 comes before 422
     change = _parse(ConsentChange, await request.body())
     state = service_state(request)
