@@ -1,12 +1,13 @@
 """Writing one import into the content store: stage by bucket, then commit bucket by bucket.
 
-While an import runs, validated rows are buffered and, every ``spill_bytes``, split by bucket
-and appended to one staging Parquet file per bucket — memory holds one buffer, whatever the
-input size. ``commit`` then takes each bucket in turn: the staged rows (the last row of a key
-wins within an import) are compared with the bucket's current rows; new and changed ones are
-written as a segment; identical ones are counted as unchanged. A bucket nobody wrote before and
-with no repeated key is committed by renaming its staging file (the first import of a big
-export costs one write). The commit marker, written last, makes the import visible at once.
+While an import runs, validated rows are buffered and, every ``spill_bytes`` (all tables
+together), split by bucket and appended to one staging Parquet file per bucket — memory holds
+one buffer, whatever the input size. ``commit`` then takes each bucket in turn: the staged rows
+(the last row of a key wins within an import) are compared with the bucket's current rows; new
+and changed ones are written as a segment; identical ones are counted as unchanged. A bucket
+nobody wrote before and with no repeated key is committed by renaming its staging file (the
+first import of a big export costs one write). The commit marker, written last, makes the
+import visible at once.
 
 Deletions: ``deleted_at`` is never cleared by a later version (an export taken before the
 deletion, imported again, must not bring an item back); ``tombstone`` records a deletion of an
@@ -264,8 +265,16 @@ class ImportWriter:
         keys = _key_hashes(spec, table, hashes[order])
         self._buffers.setdefault(spec.name, []).append((table, bounds, keys))
         self._buffered[spec.name] = self._buffered.get(spec.name, 0) + table.nbytes
-        if self._buffered[spec.name] >= self.spill_bytes:
-            self._spill(spec)
+        if sum(self._buffered.values()) >= self.spill_bytes:
+            # The bound is on all tables together: a table's rest, left buffered when the
+            # import moves on to the next file, would otherwise sit beside a full buffer of the
+            # next table (peak memory then depended on where the input size cut the rest).
+            self.spill()
+
+    def spill(self) -> None:
+        """Write every buffered row to the staging files now (frees the buffers)."""
+        for name in list(self._buffers):
+            self._spill(TABLES[name])
 
     def tombstone(
         self, content_ids: pa.Array, deleted_at: pa.Array, source_file: int, lines: pa.Array
@@ -336,8 +345,7 @@ class ImportWriter:
         ``also_changed`` names, per table, keys to count as imported even when their stored row
         is unchanged (an account whose ledger state changed).
         """
-        for name in list(self._buffers):
-            self._spill(TABLES[name])
+        self.spill()
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()

@@ -102,8 +102,9 @@ __all__ = [
 
 #: Records buffered by the per-record path before they are validated as one Arrow batch.
 RECORD_BATCH: Final = 20_000
-#: Ledger entries per append transaction (held as columns, then as rows for the driver).
-LEDGER_BATCH: Final = 20_000
+#: Ledger entries per append transaction: held as columns, then as Python rows for the driver
+#: (~1 KB each), so a small batch keeps memory flat when an import creates many accounts.
+LEDGER_BATCH: Final = 5_000
 Lines = npt.NDArray[np.int64]  # 1-based line numbers, -1 where the source has none
 RawFn = Callable[[int], str | None]
 
@@ -532,6 +533,7 @@ class Ingest:
                 report.committed = False
                 self.abort()
                 return report
+            self._writer.spill()  # content rows out of memory before the ledger's are built
             report.ledger_head, report.ledger_appended = self._append_ledger()
             changed = pa.concat_arrays(self._ledger_changed) if self._ledger_changed else None
             result = self._writer.commit({ACCOUNTS.name: changed} if changed is not None else None)
