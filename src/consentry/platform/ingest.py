@@ -385,6 +385,13 @@ class Ingest:
             kind, check(kind, table, self.rules, self._known_accounts()), files, lines, raw
         )
 
+    def end_of_file(self) -> None:
+        """The importer finished a file: its content rows still buffered are written out, so
+        that they do not sit in memory beside the next file's (peak memory stays one buffer)."""
+        self._check_open()
+        self.flush()
+        self._writer.spill()
+
     def flush(self) -> None:
         """Validate and stage every buffered record now (e.g. before ``add_batch`` rows of
         another kind that depend on them)."""
