@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import consentry.content.writer as writer_module
 from consentry.content import INTERACTIONS, ITEMS, ContentStore
 from consentry.content.buckets import bucket_of, hash_ids
 from consentry.content.writer import ImportWriter, equal_values
@@ -366,3 +368,35 @@ def test_the_spill_bound_holds_for_all_tables_together(workspace: Workspace, loa
     writer.commit()
     assert ContentStore(workspace.content_dir).counts().items == n
     assert ContentStore(workspace.content_dir).counts().interactions == 400
+
+
+def test_staged_rows_stream_into_a_segment_in_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staged rows (an IPC stream, appended at every spill) become the segment in row groups of
+    about ``ROW_GROUP_ROWS``: every row once, in staging order."""
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 3)
+    schema = INTERACTIONS.schema
+    at = datetime(2024, 7, 26, 13, tzinfo=UTC)
+
+    def likes(first: int, n: int) -> pa.Table:
+        return pa.Table.from_pylist(
+            [
+                {"account_id": "1001", "content_id": f"c{i}", "kind": "like", "at": at}
+                | {"import_seq": 1, "source_file": 0, "source_line": i}
+                for i in range(first, first + n)
+            ],
+            schema=schema,
+        )
+
+    staged = tmp_path / "b00.arrows"
+    staging = writer_module._StagingFile(staged, schema)
+    for first, n in ((0, 2), (2, 2), (4, 5), (9, 1)):  # four spills
+        staging.write_table(likes(first, n))
+    staging.close()
+    target = tmp_path / "000001.parquet"
+    writer_module._stream_to_parquet(staged, target, INTERACTIONS)
+    segment = pq.ParquetFile(target)
+    sizes = [segment.metadata.row_group(g).num_rows for g in range(segment.num_row_groups)]
+    assert sizes == [4, 5, 1]  # batches gathered until a group holds ROW_GROUP_ROWS or more
+    assert segment.read().column("content_id").to_pylist() == [f"c{i}" for i in range(10)]
