@@ -32,6 +32,7 @@ from consentry.model import (
     Scope,
     Source,
 )
+from consentry.platform.keyset import KeySet
 
 Mask = npt.NDArray[np.bool_]
 
@@ -194,9 +195,11 @@ class DecisionSync:
 
     def __init__(self, ledger: LedgerStore) -> None:
         rows = ledger.decisions()
-        self._keys: list[pa.Array] = [
-            _decision_keys(*(rows.column(i).cast(pa.string()) for i in range(rows.num_columns)))
-        ]
+        keys = _decision_keys(*(rows.column(i).cast(pa.string()) for i in range(rows.num_columns)))
+        # Sorted runs rather than ``is_in`` against all known keys: that rebuilt a hash table
+        # of every decision seen for each batch (the cost of a batch grew with the input).
+        self._known = KeySet()
+        self._known.add(keys.take(pa.array(first_per_key(keys))) if len(keys) else keys)
 
     def fresh(self, decisions: pa.Table) -> Mask:
         """Which decisions of a batch (typed) are new; marks them as known."""
@@ -210,12 +213,9 @@ class DecisionSync:
             decisions.column("source"),
             decisions.column("recipient"),
         )
-        known = pa.concat_arrays(self._keys) if len(self._keys) > 1 else self._keys[0]
-        if len(self._keys) > 1:
-            self._keys = [known]
-        fresh = ~_np(pc.is_in(keys, value_set=known))
+        fresh = ~self._known.contains(keys)
         firsts = np.zeros(len(keys), dtype=np.bool_)
         firsts[first_per_key(keys)] = True
         fresh &= firsts  # the same decision twice in one batch counts once
-        self._keys.append(keys.filter(pa.array(fresh)))
+        self._known.add(keys.filter(pa.array(fresh)))
         return fresh
