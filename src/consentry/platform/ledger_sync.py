@@ -5,12 +5,12 @@ Accounts: an account the ledger has never seen gets a creation entry (all four a
 its ``created_at``); a known one gets a change entry naming only the attributes that differ
 from its current state (at the import's time: an export does not say when a state changed).
 Decisions: one identical to a decision already in the ledger for that account (same purpose,
-scope, decision, time, source and recipient) is not appended again.
+scope, decision, time, source and recipient) is not appended again. The staged rows become
+entries through ``consentry.ledger.bulk`` (payloads built per column, not per object).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,12 +25,6 @@ from consentry.content.writer import equal_values
 from consentry.ledger import LedgerStore
 from consentry.model import (
     ACCOUNT_ATTRIBUTES,
-    AccountChange,
-    AccountStatus,
-    ConsentDecision,
-    Decision,
-    Scope,
-    Source,
 )
 from consentry.platform.keyset import KeySet
 
@@ -146,40 +140,6 @@ class AccountSync:
         ).cast(ACCOUNT_CHANGE_SCHEMA)
         self._seen.append(accounts.select(list(_STATE_COLUMNS)))
         return table, table.column("account_id").combine_chunks()
-
-
-def _columns(table: pa.Table, schema: pa.Schema) -> list[list[Any]]:
-    return [table.column(name).to_pylist() for name in schema.names]
-
-
-def account_changes(table: pa.Table) -> Iterator[AccountChange]:
-    """``AccountChange`` objects from staged rows (``ACCOUNT_CHANGE_SCHEMA``)."""
-    bits = [(1 << bit, name) for bit, name in enumerate(ACCOUNT_ATTRIBUTES)]
-    for account, at, created, mask, *values in zip(
-        *_columns(table, ACCOUNT_CHANGE_SCHEMA), strict=True
-    ):
-        attrs: dict[str, object] = {}
-        for (bit, name), value in zip(bits, values, strict=True):
-            if mask & bit:
-                attrs[name] = AccountStatus(value) if name == "status" else value
-        yield AccountChange(account, at, attrs, created=bool(created))
-
-
-def consent_decisions(table: pa.Table) -> Iterator[ConsentDecision]:
-    """``ConsentDecision`` objects from staged rows (``DECISION_SCHEMA``)."""
-    for account, purpose, decision, at, source, scope, notice, recipient in zip(
-        *_columns(table, DECISION_SCHEMA), strict=True
-    ):
-        yield ConsentDecision(
-            account_id=account,
-            purpose=purpose,
-            decision=Decision(decision),
-            at=at,
-            source=Source(source),
-            scope=Scope(scope) if scope else None,
-            notice_version=notice,
-            recipient=recipient,
-        )
 
 
 def _decision_keys(
