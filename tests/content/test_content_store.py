@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from consentry.content import ITEMS, ContentStore
+import consentry.content.writer as writer_module
+from consentry.content import INTERACTIONS, ITEMS, ContentStore
 from consentry.content.buckets import bucket_of, hash_ids
 from consentry.content.writer import ImportWriter, equal_values
 from consentry.workspace import Workspace
@@ -317,3 +319,84 @@ def test_an_uncommitted_import_is_invisible_and_cleaned_up(
     load(content=[post("9002")])  # the next import removes the leftovers
     assert not crashed.exists()
     assert sorted(items(workspace).column("content_id").to_pylist()) == ["9001", "9002"]
+
+
+def test_the_spill_bound_holds_for_all_tables_together(workspace: Workspace, load: Load) -> None:
+    """A table's rest is written out when another table's rows fill the buffer, so memory holds
+    one buffer whatever the mix; the rows all arrive."""
+    load(accounts=[ALICE])
+    store = ContentStore(workspace.content_dir)
+    writer = ImportWriter(store, source="test", spill_bytes=20_000)
+    at = datetime(2024, 7, 26, 12, 40, tzinfo=UTC)
+    n = 100
+    rows = pa.table(
+        {
+            "content_id": [f"c{i}" for i in range(n)],
+            "author_id": ["1001"] * n,
+            "kind": ["post"] * n,
+            "text": ["x" * 20] * n,
+            "created_at": pa.array([at] * n, pa.timestamp("us", tz="UTC")),
+            "visibility": ["public"] * n,
+            "source_file": pa.array([0] * n, pa.int32()),
+        }
+    )
+    full = pa.table(
+        {
+            name: rows.column(name) if name in rows.column_names else pa.nulls(n, f.type)
+            for name, f in zip(ITEMS.schema.names, ITEMS.schema, strict=True)
+            if name != "import_seq"
+        }
+    )
+    writer.file_index("content")
+    writer.add(ITEMS, full)
+    assert sum(writer._buffered.values()) < writer.spill_bytes  # held: under the bound
+    staged_items = writer.staging / "items"
+    assert not staged_items.exists()
+    likes = pa.table(
+        {
+            "account_id": ["1001"] * 400,
+            "content_id": [f"c{i % n}-{i}" for i in range(400)],
+            "kind": ["like"] * 400,
+            "at": pa.array([at] * 400, pa.timestamp("us", tz="UTC")),
+            "source_file": pa.array([0] * 400, pa.int32()),
+            "source_line": pa.nulls(400, pa.int64()),
+        }
+    )
+    writer.add(INTERACTIONS, likes)
+    assert sum(writer._buffered.values()) == 0  # both tables written out together
+    assert staged_items.exists()
+    writer.commit()
+    assert ContentStore(workspace.content_dir).counts().items == n
+    assert ContentStore(workspace.content_dir).counts().interactions == 400
+
+
+def test_staged_rows_stream_into_a_segment_in_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staged rows (an IPC stream, appended at every spill) become the segment in row groups of
+    about ``ROW_GROUP_ROWS``: every row once, in staging order."""
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 3)
+    schema = INTERACTIONS.schema
+    at = datetime(2024, 7, 26, 13, tzinfo=UTC)
+
+    def likes(first: int, n: int) -> pa.Table:
+        return pa.Table.from_pylist(
+            [
+                {"account_id": "1001", "content_id": f"c{i}", "kind": "like", "at": at}
+                | {"import_seq": 1, "source_file": 0, "source_line": i}
+                for i in range(first, first + n)
+            ],
+            schema=schema,
+        )
+
+    staged = tmp_path / "b00.arrows"
+    staging = writer_module._StagingFile(staged, schema)
+    for first, n in ((0, 2), (2, 2), (4, 5), (9, 1)):  # four spills
+        staging.write_table(likes(first, n))
+    staging.close()
+    target = tmp_path / "000001.parquet"
+    writer_module._stream_to_parquet(staged, target, INTERACTIONS)
+    segment = pq.ParquetFile(target)
+    sizes = [segment.metadata.row_group(g).num_rows for g in range(segment.num_row_groups)]
+    assert sizes == [4, 5, 1]  # batches gathered until a group holds ROW_GROUP_ROWS or more
+    assert segment.read().column("content_id").to_pylist() == [f"c{i}" for i in range(10)]

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.errors import LedgerIntegrityError, UsageError
+from consentry.ledger.bulk import chain_table, check_payloads
 from consentry.ledger.chaincheck import BATCH_SQL, check_batch
 from consentry.ledger.entries import (
     EMPTY_POSITION,
@@ -217,6 +218,40 @@ class LedgerStore(ABC):
         if isinstance(item, ConsentDecision) and item.recipient and item.purpose != SHARE:
             raise UsageError("only a share decision can name a recipient")
         return payload_of(item, to_us(now))
+
+    def append_tables(
+        self,
+        batches: Iterable[pa.Table],
+        to_payloads: Callable[[pa.Table, int], pa.Table],
+        *,
+        progress: ProgressFn | None = None,
+    ) -> Position:
+        """``append`` for entries given as Arrow columns: each batch, turned into payload columns
+        by ``to_payloads(batch, recorded_us)`` (``bulk.decision_payloads`` or
+        ``bulk.account_payloads``), is checked as ``append`` checks and appended in one
+        transaction; returns the new head."""
+        head: Position | None = None
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            now_us = to_us(datetime.now(UTC))
+            payloads = to_payloads(batch, now_us)
+            check_payloads(payloads, now_us, MAX_CLOCK_SKEW)
+            head = self._append_table(payloads)
+            if progress:
+                progress(payloads.num_rows)
+        return head if head is not None else self.head()
+
+    def _append_table(self, payloads: pa.Table) -> Position:
+        head: list[Position] = []
+
+        def build(next_seq: int, prev_hash: bytes) -> list[Row]:
+            rows, new_head = chain_table(payloads, next_seq, prev_hash)
+            head.append(Position(next_seq + len(rows) - 1, new_head.hex()))
+            return rows
+
+        self._append_locked(build)
+        return head[-1]
 
     def _append_payloads(self, payloads: Sequence[Payload]) -> Position:
         head: list[Position] = []

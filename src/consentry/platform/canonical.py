@@ -86,6 +86,7 @@ def import_canonical(
         for f in files:
             read = import_parquet if f.path.suffix == ".parquet" else import_jsonl
             read(ingest, f.path, f.kind, file=f.name, progress=progress)
+            ingest.end_of_file()
         return ingest.finish()
 
 

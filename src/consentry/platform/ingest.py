@@ -71,14 +71,13 @@ from consentry.content.buckets import U64, hash_ids
 from consentry.content.schema import TableSpec
 from consentry.errors import ImportDataError
 from consentry.ledger import LedgerStore
+from consentry.ledger.bulk import account_payloads, decision_payloads
 from consentry.platform.fields import RecordKind, RecordTypeError, check_record, input_schema
 from consentry.platform.ledger_sync import (
     ACCOUNT_CHANGE_SCHEMA,
     DECISION_SCHEMA,
     AccountSync,
     DecisionSync,
-    account_changes,
-    consent_decisions,
 )
 from consentry.platform.quarantine import Quarantine, Rejection
 from consentry.platform.report import UNKNOWN_KIND, ImportReport
@@ -103,8 +102,8 @@ __all__ = [
 
 #: Records buffered by the per-record path before they are validated as one Arrow batch.
 RECORD_BATCH: Final = 20_000
-#: Ledger entries per append transaction: a batch is held as Python objects (~2 KB each), so
-#: a smaller one keeps memory flat when an import creates hundreds of thousands of accounts.
+#: Ledger entries per append transaction: held as columns, then as Python rows for the driver
+#: (~1 KB each), so a small batch keeps memory flat when an import creates many accounts.
 LEDGER_BATCH: Final = 5_000
 Lines = npt.NDArray[np.int64]  # 1-based line numbers, -1 where the source has none
 RawFn = Callable[[int], str | None]
@@ -386,6 +385,13 @@ class Ingest:
             kind, check(kind, table, self.rules, self._known_accounts()), files, lines, raw
         )
 
+    def end_of_file(self) -> None:
+        """The importer finished a file: its content rows still buffered are written out, so
+        that they do not sit in memory beside the next file's (peak memory stays one buffer)."""
+        self._check_open()
+        self.flush()
+        self._writer.spill()
+
     def flush(self) -> None:
         """Validate and stage every buffered record now (e.g. before ``add_batch`` rows of
         another kind that depend on them)."""
@@ -534,6 +540,7 @@ class Ingest:
                 report.committed = False
                 self.abort()
                 return report
+            self._writer.spill()  # content rows out of memory before the ledger's are built
             report.ledger_head, report.ledger_appended = self._append_ledger()
             changed = pa.concat_arrays(self._ledger_changed) if self._ledger_changed else None
             result = self._writer.commit({ACCOUNTS.name: changed} if changed is not None else None)
@@ -570,19 +577,20 @@ class Ingest:
 
     def _append_ledger(self) -> tuple[Any, int]:
         appended = 0
-        for name, to_items in (("accounts", account_changes), ("decisions", consent_decisions)):
+        for name, to_payloads in (
+            ("accounts", account_payloads),
+            ("decisions", decision_payloads),
+        ):
             path = self._writer.staging / f"ledger-{name}.parquet"
             if not path.exists():
                 continue
             parquet = pq.ParquetFile(path)
-
-            def items(pf: pq.ParquetFile = parquet, convert: Any = to_items) -> Any:
-                for batch in pf.iter_batches(batch_size=LEDGER_BATCH):
-                    yield from convert(pa.Table.from_batches([batch]))
-
+            batches = (
+                pa.Table.from_batches([b]) for b in parquet.iter_batches(batch_size=LEDGER_BATCH)
+            )
             before = self._ledger.head().seq
             try:
-                head = self._ledger.append(items(), batch_size=LEDGER_BATCH)
+                head = self._ledger.append_tables(batches, to_payloads)
             except Exception as exc:
                 raise ImportDataError(f"the ledger refused the import's entries: {exc}") from exc
             appended += head.seq - before

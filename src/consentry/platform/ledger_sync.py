@@ -5,12 +5,12 @@ Accounts: an account the ledger has never seen gets a creation entry (all four a
 its ``created_at``); a known one gets a change entry naming only the attributes that differ
 from its current state (at the import's time: an export does not say when a state changed).
 Decisions: one identical to a decision already in the ledger for that account (same purpose,
-scope, decision, time, source and recipient) is not appended again.
+scope, decision, time, source and recipient) is not appended again. The staged rows become
+entries through ``consentry.ledger.bulk`` (payloads built per column, not per object).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,13 +25,8 @@ from consentry.content.writer import equal_values
 from consentry.ledger import LedgerStore
 from consentry.model import (
     ACCOUNT_ATTRIBUTES,
-    AccountChange,
-    AccountStatus,
-    ConsentDecision,
-    Decision,
-    Scope,
-    Source,
 )
+from consentry.platform.keyset import KeySet
 
 Mask = npt.NDArray[np.bool_]
 
@@ -147,40 +142,6 @@ class AccountSync:
         return table, table.column("account_id").combine_chunks()
 
 
-def _columns(table: pa.Table, schema: pa.Schema) -> list[list[Any]]:
-    return [table.column(name).to_pylist() for name in schema.names]
-
-
-def account_changes(table: pa.Table) -> Iterator[AccountChange]:
-    """``AccountChange`` objects from staged rows (``ACCOUNT_CHANGE_SCHEMA``)."""
-    bits = [(1 << bit, name) for bit, name in enumerate(ACCOUNT_ATTRIBUTES)]
-    for account, at, created, mask, *values in zip(
-        *_columns(table, ACCOUNT_CHANGE_SCHEMA), strict=True
-    ):
-        attrs: dict[str, object] = {}
-        for (bit, name), value in zip(bits, values, strict=True):
-            if mask & bit:
-                attrs[name] = AccountStatus(value) if name == "status" else value
-        yield AccountChange(account, at, attrs, created=bool(created))
-
-
-def consent_decisions(table: pa.Table) -> Iterator[ConsentDecision]:
-    """``ConsentDecision`` objects from staged rows (``DECISION_SCHEMA``)."""
-    for account, purpose, decision, at, source, scope, notice, recipient in zip(
-        *_columns(table, DECISION_SCHEMA), strict=True
-    ):
-        yield ConsentDecision(
-            account_id=account,
-            purpose=purpose,
-            decision=Decision(decision),
-            at=at,
-            source=Source(source),
-            scope=Scope(scope) if scope else None,
-            notice_version=notice,
-            recipient=recipient,
-        )
-
-
 def _decision_keys(
     account: Any, purpose: Any, scope: Any, decision: Any, at_us: Any, source: Any, recipient: Any
 ) -> pa.Array:
@@ -194,9 +155,11 @@ class DecisionSync:
 
     def __init__(self, ledger: LedgerStore) -> None:
         rows = ledger.decisions()
-        self._keys: list[pa.Array] = [
-            _decision_keys(*(rows.column(i).cast(pa.string()) for i in range(rows.num_columns)))
-        ]
+        keys = _decision_keys(*(rows.column(i).cast(pa.string()) for i in range(rows.num_columns)))
+        # Sorted runs rather than ``is_in`` against all known keys: that rebuilt a hash table
+        # of every decision seen for each batch (the cost of a batch grew with the input).
+        self._known = KeySet()
+        self._known.add(keys.take(pa.array(first_per_key(keys))) if len(keys) else keys)
 
     def fresh(self, decisions: pa.Table) -> Mask:
         """Which decisions of a batch (typed) are new; marks them as known."""
@@ -210,12 +173,9 @@ class DecisionSync:
             decisions.column("source"),
             decisions.column("recipient"),
         )
-        known = pa.concat_arrays(self._keys) if len(self._keys) > 1 else self._keys[0]
-        if len(self._keys) > 1:
-            self._keys = [known]
-        fresh = ~_np(pc.is_in(keys, value_set=known))
+        fresh = ~self._known.contains(keys)
         firsts = np.zeros(len(keys), dtype=np.bool_)
         firsts[first_per_key(keys)] = True
         fresh &= firsts  # the same decision twice in one batch counts once
-        self._keys.append(keys.filter(pa.array(fresh)))
+        self._known.add(keys.filter(pa.array(fresh)))
         return fresh
