@@ -70,6 +70,12 @@ def _base32_array(prefix: str, macs: bytes, size: int, count: int) -> pa.StringA
     )
 
 
+def _mac_of(keyed: hashlib.blake2b, value: bytes) -> bytes:
+    h = keyed.copy()
+    h.update(value)
+    return h.digest()
+
+
 class Pseudonymiser:
     """Pseudonyms for one recipient (``None``: snapshots not shared with a third party)."""
 
@@ -126,8 +132,11 @@ class Pseudonymiser:
             else:
                 raise TypeError(f"ids must be strings, not {ids.type}")
         encoded = pc.dictionary_encode(ids)
-        distinct = encoded.dictionary.to_pylist()
-        macs = b"".join(self._mac(domain, v) for v in distinct)
+        # As bytes straight from Arrow (no str round trip), each MAC from a copy of a keyed
+        # state: keying BLAKE2b compresses a whole block, a third of the cost of a short id.
+        distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+        keyed = hashlib.blake2b(key=self._keys[domain], digest_size=DIGEST_BYTES[domain])
+        macs = b"".join(_mac_of(keyed, v) for v in distinct)
         mapped = _base32_array(PREFIX[domain], macs, DIGEST_BYTES[domain], len(distinct))
         result: pa.Array = mapped.take(encoded.indices)
         return result

@@ -5,15 +5,16 @@ earlier identical text has been seen, and a repost carries someone else's words,
 its original's verdict wherever the original sits in the stream. The census therefore walks all
 items once and settles those global verdicts at the end.
 
-Memory: only the verdicts stay in memory, one reason code (int8) and one authorising ledger
-entry (int64) per item, 9 bytes an item, because pass 2 and compliance read them by scan
-offset. Everything else the settling needs is spilled to a temporary folder while scanning and
-read back in pieces: each item's 64-bit content key (in scan order, streamed once to find
-reposted originals and once to collect the included keys), and the text hashes of eligible
-items, partitioned by hash so that duplicates are settled one partition at a time (identical
-texts share a partition). Peak memory is then flat in the number of items, apart from those 9
-bytes, the included keys (8 bytes per included item, which pass 2 needs for references) and the
-eligible reposts.
+Memory: only the reason codes stay in memory, one int8 per item, because settling rewrites
+them anywhere and pass 2 and compliance read them by scan offset. The authorising ledger entry
+of each item (int64) is only ever read a batch at a time, in scan order: it goes to an unlinked
+temporary file (``SpilledInts``). Everything else the settling needs is spilled to a temporary
+folder while scanning and read back in pieces: each item's 64-bit content key (in scan order,
+streamed once to find reposted originals and once to collect the included keys), and the text
+hashes of eligible items, partitioned by hash so that duplicates are settled one partition at a
+time (identical texts share a partition). Peak memory is then flat in the number of items,
+apart from that byte, the included keys (8 bytes per included item, which pass 2 needs for
+references) and the eligible reposts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from consentry.content.buckets import hash_ids
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot.spilled import SpilledInts
 
 CENSUS_COLUMNS: Final = (
     "content_id",
@@ -54,6 +56,10 @@ DEDUP_PARTITIONS: Final = 64
 _PARTITION_SHIFT: Final = np.uint64(64 - 6)  # log2(DEDUP_PARTITIONS) top bits
 #: Items per piece when spilled keys are read back (8 MB).
 READ_CHUNK: Final = 1 << 20
+#: Rows per verdict call: content comes in batches as small as one bucket's share of the
+#: platform (a few thousand rows at 1M items), and each call has a fixed cost of some
+#: milliseconds (one frame, a dozen rules, a few Arrow kernels each).
+SCAN_CHUNK: Final = 65_536
 _DEDUP: Final = np.dtype(
     [("h0", "<u8"), ("h1", "<u8"), ("created", "<i8"), ("key", "<u8"), ("row", "<i8")]
 )
@@ -105,6 +111,31 @@ def _text_hashes(texts: list[str | None]) -> npt.NDArray[np.void]:
     return np.frombuffer(buf, dtype="V16")
 
 
+def coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in the same order, in batches of at least ``rows`` (the last may be
+    smaller, none is empty): consecutive batches are joined."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield _joined(pending)
+            pending, size = [], 0
+    if size:
+        yield _joined(pending)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    if table.num_rows == 0:
+        return batches[0]
+    joined: pa.RecordBatch = table.to_batches()[0]
+    return joined
+
+
 def contains(sorted_keys: U64, keys: U64) -> npt.NDArray[np.bool_]:
     """Membership of ``keys`` in an ascending array, vectorised."""
     if len(sorted_keys) == 0:
@@ -123,10 +154,11 @@ def contains(sorted_keys: U64, keys: U64) -> npt.NDArray[np.bool_]:
 @dataclass
 class Census:
     """Verdicts of every item of one build, in scan order: ``reasons[offset:end]`` and
-    ``consent_entry[offset:end]`` are those of the batch the scan yields at ``offset``."""
+    ``entries_between(offset, end)`` are those of the batch the scan yields at ``offset``."""
 
     reasons: npt.NDArray[np.int8]
-    consent_entry: npt.NDArray[np.int64]
+    #: The ledger entry that authorised each item (``NO_ENTRY``: the policy's default).
+    entries: SpilledInts
     age_unknown_included: int = 0
     #: Content keys of the included items, ascending (references resolve against them).
     included_keys: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
@@ -134,6 +166,14 @@ class Census:
     @property
     def rows(self) -> int:
         return len(self.reasons)
+
+    @property
+    def consent_entry(self) -> npt.NDArray[np.int64]:
+        """Every item's authorising entry, mapped from disk (read as it is used)."""
+        return self.entries.array()
+
+    def entries_between(self, start: int, end: int) -> npt.NDArray[np.int64]:
+        return self.entries.between(start, end)
 
     def counts(self) -> dict[str, int]:
         counts = np.bincount(self.reasons.astype(np.int64), minlength=len(Reason))
@@ -223,14 +263,23 @@ def take_census(
     """The census of every item ``batches`` yield. ``expected_rows`` (a hint: the scan's row
     count) lets the verdict arrays be allocated once; ``spill_dir``: where the temporary folder
     goes (the system's temporary directory by default)."""
+    entries = SpilledInts(spill_dir)
     with tempfile.TemporaryDirectory(prefix="consentry-census-", dir=spill_dir) as tmp:
         spill = _Spill(Path(tmp))
         try:
             census, repost_rows, repost_originals = _scan(
-                batches, index, policy, on, progress, expected_rows, spill
+                coalesced(batches, SCAN_CHUNK),
+                index,
+                policy,
+                on,
+                progress,
+                expected_rows,
+                spill,
+                entries,
             )
         finally:
             spill.close()
+            entries.finish()
         _mark_duplicates(census, spill.partitions())
         _settle_reposts(census, repost_rows, repost_originals, spill.key_chunks)
         census.included_keys = _included_keys(census, spill.key_chunks())
@@ -245,9 +294,9 @@ def _scan(
     progress: Callable[[int], None] | None,
     expected_rows: int | None,
     spill: _Spill,
+    entries: SpilledInts,
 ) -> tuple[Census, npt.NDArray[np.int64], U64]:
     reasons = _Column(np.int8, expected_rows)
-    entries = _Column(np.int64, expected_rows)
     repost_rows: list[npt.NDArray[np.int64]] = []
     repost_originals: list[U64] = []
     age_unknown = 0
@@ -301,7 +350,7 @@ def _scan(
             progress(n)
     census = Census(
         reasons=reasons.result(),
-        consent_entry=entries.result(),
+        entries=entries,
         age_unknown_included=age_unknown,
     )
     return census, _cat(repost_rows, np.int64), _cat(repost_originals, np.uint64)
