@@ -61,3 +61,18 @@ def test_leaf_hashes_match_one_leaf_at_a_time() -> None:
         for r, e in zip(ids.to_pylist(), entries.to_pylist(), strict=True)
     ]
     assert leaf_hashes(ids, entries) == expected
+
+
+def test_spilled_view_reads_slices_from_disk_and_acts_as_an_array() -> None:
+    column = SpilledInts()
+    column.append(np.array([4, -1, 9, 9], dtype=np.int64))
+    column.finish()
+    view = column.view()
+    assert len(view) == 4 and view.shape == (4,) and view.dtype == np.int64
+    np.testing.assert_array_equal(view[1:3], [-1, 9])
+    np.testing.assert_array_equal(view[1:3][np.array([1])], [9])
+    np.testing.assert_array_equal(view[np.array([0, 3])], [4, 9])
+    np.testing.assert_array_equal(view[::2], [4, 9])
+    assert view[2] == 9
+    np.testing.assert_array_equal(view == 9, [False, False, True, True])
+    np.testing.assert_array_equal(np.asarray(view), [4, -1, 9, 9])

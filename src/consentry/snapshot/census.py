@@ -36,7 +36,7 @@ from consentry.content.buckets import hash_ids
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
-from consentry.snapshot.spilled import SpilledInts
+from consentry.snapshot.spilled import SpilledInts, SpilledView
 
 CENSUS_COLUMNS: Final = (
     "content_id",
@@ -168,9 +168,9 @@ class Census:
         return len(self.reasons)
 
     @property
-    def consent_entry(self) -> npt.NDArray[np.int64]:
-        """Every item's authorising entry, mapped from disk (read as it is used)."""
-        return self.entries.array()
+    def consent_entry(self) -> SpilledView:
+        """Every item's authorising entry, as an array-like read from disk where sliced."""
+        return self.entries.view()
 
     def entries_between(self, start: int, end: int) -> npt.NDArray[np.int64]:
         return self.entries.between(start, end)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -53,13 +53,51 @@ class SpilledInts:
         return np.frombuffer(data, dtype=_DTYPE).astype(np.int64, copy=True)
 
     def array(self) -> I64:
-        """Every value, as a read-only array mapped from the file (pages are read on use)."""
+        """Every value, read into memory (for callers that index it at random)."""
+        return self.between(0, self._size)
+
+    def view(self) -> SpilledView:
+        """An array-like over the column that reads only the ranges it is sliced at: callers
+        that walk it batch by batch never hold it in memory. (Not a memory map: mapped pages,
+        once read, count as the process's resident memory.)"""
         self._require_finished()
-        if self._size == 0:
-            return np.empty(0, dtype=np.int64)
-        mapped: I64 = np.memmap(self._file, dtype=_DTYPE, mode="r", shape=(self._size,))
-        return mapped
+        return SpilledView(self)
 
     def _require_finished(self) -> None:
         if not self._finished:
             raise ValueError("the column is still being written: finish it first")
+
+
+class SpilledView:
+    """What code written for an in-memory int64 array needs of a ``SpilledInts``: length,
+    dtype, slices (read from disk), any other index and comparisons (on the whole column)."""
+
+    dtype: Final = np.dtype(np.int64)
+
+    def __init__(self, column: SpilledInts) -> None:
+        self._column = column
+
+    def __len__(self) -> int:
+        return len(self._column)
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (len(self._column),)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice) and key.step in (None, 1):
+            start, stop, _ = key.indices(len(self._column))
+            return self._column.between(start, stop)
+        return self._column.array()[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> I64:
+        whole = self._column.array()
+        return whole if dtype is None else whole.astype(dtype)
+
+    def __eq__(self, other: object) -> Any:
+        return self._column.array() == other
+
+    def __ne__(self, other: object) -> Any:
+        return self._column.array() != other
+
+    __hash__ = None  # type: ignore[assignment]
