@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MIN_SECRET_BYTES: Final = 16
 _SALT: Final = b"consentry pseudonym keys v1"
+_MAC_SLICE: Final = 32_768
 
 
 class Domain(StrEnum):
@@ -134,10 +135,16 @@ class Pseudonymiser:
         encoded = pc.dictionary_encode(ids)
         # As bytes straight from Arrow (no str round trip), each MAC from a copy of a keyed
         # state: keying BLAKE2b compresses a whole block, a third of the cost of a short id.
-        distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+        distinct = encoded.dictionary.cast(pa.binary())
         keyed = hashlib.blake2b(key=self._keys[domain], digest_size=DIGEST_BYTES[domain])
-        macs = b"".join(_mac_of(keyed, v) for v in distinct)
-        mapped = _base32_array(PREFIX[domain], macs, DIGEST_BYTES[domain], len(distinct))
+        # A slice at a time: a Python bytes object per id, and the base32 digits' bit matrix (40
+        # bytes per 15-byte MAC), would cost tens of MB at once for a chunk of a build.
+        pieces = []
+        for start in range(0, len(distinct), _MAC_SLICE):
+            values = distinct.slice(start, _MAC_SLICE).to_pylist()
+            macs = b"".join(_mac_of(keyed, v) for v in values)
+            pieces.append(_base32_array(PREFIX[domain], macs, DIGEST_BYTES[domain], len(values)))
+        mapped = pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
         result: pa.Array = mapped.take(encoded.indices)
         return result
 
