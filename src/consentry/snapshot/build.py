@@ -26,6 +26,7 @@ from consentry.ledger import AsOf, LedgerStore, Resolved
 from consentry.model import SHARE, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot.arrow_memory import build_memory_pool
 from consentry.snapshot.census import (
     CENSUS_COLUMNS,
     SCAN_CHUNK,
@@ -132,6 +133,10 @@ class Builder:
     detectors: tuple[str, ...] = ()
 
     def build(self, spec: BuildSpec) -> BuildResult:
+        with build_memory_pool():
+            return self._build(spec)
+
+    def _build(self, spec: BuildSpec) -> BuildResult:
         started = time.perf_counter()
         policy = self.policy
         policy.require_purpose(spec.purpose)
@@ -233,6 +238,9 @@ class Builder:
             "detectors": list(self.detectors),
             "shard_rows": spec.shard_rows,
             "batch_size": spec.batch_size,
+            # Shards are cut at the scan's batch edges: a partial build from code that batched
+            # the scan otherwise (whole buckets, before they were streamed) is not resumed.
+            "scan": "streamed segments",
             "version": __version__,
         }
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
