@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,9 +26,12 @@ from consentry.ledger import AsOf, LedgerStore, Resolved
 from consentry.model import SHARE, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot.arrow_memory import build_memory_pool
 from consentry.snapshot.census import (
     CENSUS_COLUMNS,
+    SCAN_CHUNK,
     Census,
+    coalesced,
     contains,
     content_keys,
     take_census,
@@ -38,8 +42,10 @@ from consentry.snapshot.manifest import (
     Manifest,
     croissant,
     dataset_card,
-    merkle_root,
+    leaf_hashes,
+    shard_leaves,
 )
+from consentry.snapshot.merkle import StreamingRoot
 from consentry.snapshot.records import (
     INTERACTION_SCHEMA,
     RECORD_COLUMNS,
@@ -127,6 +133,10 @@ class Builder:
     detectors: tuple[str, ...] = ()
 
     def build(self, spec: BuildSpec) -> BuildResult:
+        with build_memory_pool():
+            return self._build(spec)
+
+    def _build(self, spec: BuildSpec) -> BuildResult:
         started = time.perf_counter()
         policy = self.policy
         policy.require_purpose(spec.purpose)
@@ -147,12 +157,13 @@ class Builder:
             expected_rows=self.source.count(),
         )
         self.progress.phase("records", census.rows)
-        shards, pii, resumed = self._write_records(spec, census, work)
+        tree = StreamingRoot()
+        shards, pii, resumed = self._write_records(spec, census, work, tree)
         self.progress.phase("interactions", None)
         interactions, interaction_counts = self._write_interactions(
             spec, index, census, work, at.date()
         )
-        root, leaves = merkle_root(work.path, shards)
+        root, leaves = tree.root().hex(), tree.count
         manifest = Manifest(
             snapshot_id=build_id,
             created=at.isoformat(),
@@ -227,18 +238,23 @@ class Builder:
             "detectors": list(self.detectors),
             "shard_rows": spec.shard_rows,
             "batch_size": spec.batch_size,
+            # Shards are cut at the scan's batch edges: a partial build from code that batched
+            # the scan otherwise (whole buckets, before they were streamed) is not resumed.
+            "scan": "streamed segments",
             "version": __version__,
         }
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         return f"snap_{digest[:20]}"
 
     def _write_records(
-        self, spec: BuildSpec, census: Census, work: WorkFolder
+        self, spec: BuildSpec, census: Census, work: WorkFolder, tree: StreamingRoot
     ) -> tuple[list[ShardInfo], Counter[str], int]:
         """Pass 2. A shard holds the records of about ``shard_rows`` input items, cut at batch
         edges, so that the same input always gives the same shards; a shard sealed by a killed
         earlier run is kept as it is. Included rows are gathered into chunks of at least
-        ``RECORD_CHUNK`` before records are made (fixed costs per call would dominate)."""
+        ``RECORD_CHUNK`` before records are made (fixed costs per call would dominate).
+        Records' Merkle leaves go into ``tree`` as they are written, in shard and row order
+        (reading the shards back for them cost a second pass over the output)."""
         shards: list[ShardInfo] = []
         pii: Counter[str] = Counter()
         resumed = 0
@@ -257,6 +273,9 @@ class Builder:
                 rows, np.concatenate(pending_entries), census.included_keys
             )
             writer.write(records)
+            tree.add_leaves(
+                leaf_hashes(records.column("record_id"), records.column("consent_entry"))
+            )
             pii.update(counts)
             pending.clear()
             pending_entries.clear()
@@ -272,6 +291,7 @@ class Builder:
                 if sealed is not None:
                     shards.append(sealed)
                     pii.update(_pii_counts(work.path / relative))
+                    tree.add_leaves(shard_leaves(work.path / relative))
                     resumed += 1
                     skipping = True
                 else:
@@ -279,7 +299,7 @@ class Builder:
             end = offset + batch.num_rows
             if writer is not None:
                 rows, entries = included(
-                    batch, census.reasons[offset:end], census.consent_entry[offset:end]
+                    batch, census.reasons[offset:end], census.entries_between(offset, end)
                 )
                 if rows.num_rows:
                     pending.append(rows)
@@ -307,17 +327,26 @@ class Builder:
         whose content is in the snapshot. ``index`` and ``on``: the census's own ledger state."""
         writer: ShardWriter | None = None
         seen = 0
-        for batch in self.source.scan_interactions(spec.batch_size):
-            if writer is None:
-                writer = work.shard_writer("interactions/part-00000.parquet", INTERACTION_SCHEMA)
-            seen += batch.num_rows
-            # Most interactions are of content outside the snapshot: drop them before asking
-            # for their account's verdict (the costly part), which only the others need.
-            linked = contains(census.included_keys, content_keys(batch.column("content_id")))
-            if not linked.all():
-                batch = batch.take(pa.array(np.nonzero(linked)[0]))
-            if batch.num_rows == 0:
-                continue
+
+        def linked() -> Iterator[pa.RecordBatch]:
+            nonlocal writer, seen
+            for batch in self.source.scan_interactions(spec.batch_size):
+                if writer is None:
+                    writer = work.shard_writer(
+                        "interactions/part-00000.parquet", INTERACTION_SCHEMA
+                    )
+                seen += batch.num_rows
+                # Most interactions are of content outside the snapshot: drop them before
+                # asking for their account's verdict (the costly part), which only the others
+                # need.
+                keep = contains(census.included_keys, content_keys(batch.column("content_id")))
+                if not keep.all():
+                    batch = batch.take(pa.array(np.nonzero(keep)[0]))
+                if batch.num_rows:
+                    yield batch
+
+        for batch in coalesced(linked(), SCAN_CHUNK):
+            assert writer is not None
             reasons, entries = interaction_verdicts(batch, index, self.policy, on)
             writer.write(self.maker.interactions(batch, reasons, entries, census.included_keys))
         if writer is None:

@@ -5,15 +5,16 @@ earlier identical text has been seen, and a repost carries someone else's words,
 its original's verdict wherever the original sits in the stream. The census therefore walks all
 items once and settles those global verdicts at the end.
 
-Memory: only the verdicts stay in memory, one reason code (int8) and one authorising ledger
-entry (int64) per item, 9 bytes an item, because pass 2 and compliance read them by scan
-offset. Everything else the settling needs is spilled to a temporary folder while scanning and
-read back in pieces: each item's 64-bit content key (in scan order, streamed once to find
-reposted originals and once to collect the included keys), and the text hashes of eligible
-items, partitioned by hash so that duplicates are settled one partition at a time (identical
-texts share a partition). Peak memory is then flat in the number of items, apart from those 9
-bytes, the included keys (8 bytes per included item, which pass 2 needs for references) and the
-eligible reposts.
+Memory: only the reason codes stay in memory, one int8 per item, because settling rewrites
+them anywhere and pass 2 and compliance read them by scan offset. The authorising ledger entry
+of each item (int64) is only ever read a batch at a time, in scan order: it goes to an unlinked
+temporary file (``SpilledInts``). Everything else the settling needs is spilled to a temporary
+folder while scanning and read back in pieces: each item's 64-bit content key (in scan order,
+streamed once to find reposted originals and once to collect the included keys), and the text
+hashes of eligible items, partitioned by hash so that duplicates are settled one partition at a
+time (identical texts share a partition). Peak memory is then flat in the number of items,
+apart from that byte, the included keys (8 bytes per included item, which pass 2 needs for
+references) and the eligible reposts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from consentry.content.buckets import hash_ids
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot.spilled import SpilledInts, SpilledView
 
 CENSUS_COLUMNS: Final = (
     "content_id",
@@ -54,6 +56,10 @@ DEDUP_PARTITIONS: Final = 64
 _PARTITION_SHIFT: Final = np.uint64(64 - 6)  # log2(DEDUP_PARTITIONS) top bits
 #: Items per piece when spilled keys are read back (8 MB).
 READ_CHUNK: Final = 1 << 20
+#: Rows per verdict call: content comes in batches as small as one bucket's share of the
+#: platform (a few thousand rows at 1M items), and each call has a fixed cost of some
+#: milliseconds (one frame, a dozen rules, a few Arrow kernels each).
+SCAN_CHUNK: Final = 65_536
 _DEDUP: Final = np.dtype(
     [("h0", "<u8"), ("h1", "<u8"), ("created", "<i8"), ("key", "<u8"), ("row", "<i8")]
 )
@@ -98,11 +104,46 @@ def _replace_where(arr: pa.Array, mask: pa.Array, fn: Callable[[pa.Array], pa.Ar
     return pc.replace_with_mask(arr, mask, fn(arr.filter(mask)))
 
 
-def _text_hashes(texts: list[str | None]) -> npt.NDArray[np.void]:
-    # 128 bits: a collision would silently drop someone's post as a duplicate.
-    blake = hashlib.blake2b
-    buf = b"".join(blake((t or "").encode("utf-8"), digest_size=16).digest() for t in texts)
+def _text_hashes(texts: Any) -> npt.NDArray[np.void]:
+    """128-bit BLAKE2b of each text's UTF-8 bytes (null: of no bytes). 128 bits: a collision
+    would silently drop someone's post as a duplicate."""
+    # Bytes straight from Arrow (no str decoded to be encoded again), each hash from a copy
+    # of an empty state (cheaper than a constructor call with parameters).
+    data = pc.fill_null(texts.cast(pa.binary()), b"").to_pylist()
+    empty = hashlib.blake2b(digest_size=16)
+    buf = b"".join(_digest_of(empty, t) for t in data)
     return np.frombuffer(buf, dtype="V16")
+
+
+def _digest_of(empty: hashlib.blake2b, value: bytes) -> bytes:
+    h = empty.copy()
+    h.update(value)
+    return h.digest()
+
+
+def coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in the same order, in batches of at least ``rows`` (the last may be
+    smaller, none is empty): consecutive batches are joined."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield _joined(pending)
+            pending, size = [], 0
+    if size:
+        yield _joined(pending)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    if table.num_rows == 0:
+        return batches[0]
+    joined: pa.RecordBatch = table.to_batches()[0]
+    return joined
 
 
 def contains(sorted_keys: U64, keys: U64) -> npt.NDArray[np.bool_]:
@@ -123,10 +164,11 @@ def contains(sorted_keys: U64, keys: U64) -> npt.NDArray[np.bool_]:
 @dataclass
 class Census:
     """Verdicts of every item of one build, in scan order: ``reasons[offset:end]`` and
-    ``consent_entry[offset:end]`` are those of the batch the scan yields at ``offset``."""
+    ``entries_between(offset, end)`` are those of the batch the scan yields at ``offset``."""
 
     reasons: npt.NDArray[np.int8]
-    consent_entry: npt.NDArray[np.int64]
+    #: The ledger entry that authorised each item (``NO_ENTRY``: the policy's default).
+    entries: SpilledInts
     age_unknown_included: int = 0
     #: Content keys of the included items, ascending (references resolve against them).
     included_keys: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
@@ -134,6 +176,14 @@ class Census:
     @property
     def rows(self) -> int:
         return len(self.reasons)
+
+    @property
+    def consent_entry(self) -> SpilledView:
+        """Every item's authorising entry, as an array-like read from disk where sliced."""
+        return self.entries.view()
+
+    def entries_between(self, start: int, end: int) -> npt.NDArray[np.int64]:
+        return self.entries.between(start, end)
 
     def counts(self) -> dict[str, int]:
         counts = np.bincount(self.reasons.astype(np.int64), minlength=len(Reason))
@@ -223,14 +273,23 @@ def take_census(
     """The census of every item ``batches`` yield. ``expected_rows`` (a hint: the scan's row
     count) lets the verdict arrays be allocated once; ``spill_dir``: where the temporary folder
     goes (the system's temporary directory by default)."""
+    entries = SpilledInts(spill_dir)
     with tempfile.TemporaryDirectory(prefix="consentry-census-", dir=spill_dir) as tmp:
         spill = _Spill(Path(tmp))
         try:
             census, repost_rows, repost_originals = _scan(
-                batches, index, policy, on, progress, expected_rows, spill
+                coalesced(batches, SCAN_CHUNK),
+                index,
+                policy,
+                on,
+                progress,
+                expected_rows,
+                spill,
+                entries,
             )
         finally:
             spill.close()
+            entries.finish()
         _mark_duplicates(census, spill.partitions())
         _settle_reposts(census, repost_rows, repost_originals, spill.key_chunks)
         census.included_keys = _included_keys(census, spill.key_chunks())
@@ -245,9 +304,9 @@ def _scan(
     progress: Callable[[int], None] | None,
     expected_rows: int | None,
     spill: _Spill,
+    entries: SpilledInts,
 ) -> tuple[Census, npt.NDArray[np.int64], U64]:
     reasons = _Column(np.int8, expected_rows)
-    entries = _Column(np.int64, expected_rows)
     repost_rows: list[npt.NDArray[np.int64]] = []
     repost_originals: list[U64] = []
     age_unknown = 0
@@ -282,7 +341,7 @@ def _scan(
         with_text = np.nonzero(eligible & ~is_repost)[0]
         if len(with_text):
             rows = pa.array(with_text)
-            texts = normalised_text(batch.column("text").take(rows)).to_pylist()
+            texts = normalised_text(batch.column("text").take(rows))
             hashes = _text_hashes(texts).view("<u8").reshape(-1, 2)
             records = np.empty(len(with_text), dtype=_DEDUP)
             records["h0"] = hashes[:, 0]
@@ -301,7 +360,7 @@ def _scan(
             progress(n)
     census = Census(
         reasons=reasons.result(),
-        consent_entry=entries.result(),
+        entries=entries,
         age_unknown_included=age_unknown,
     )
     return census, _cat(repost_rows, np.int64), _cat(repost_originals, np.uint64)
@@ -366,11 +425,18 @@ def _settle_reposts(
 
 
 def _included_keys(census: Census, key_chunks: Iterable[tuple[int, U64]]) -> U64:
-    parts = [
-        keys[census.reasons[offset : offset + len(keys)] == Reason.ELIGIBLE]
-        for offset, keys in key_chunks
-    ]
-    return np.sort(_cat(parts, np.uint64))
+    # Filled in place and sorted in place: one array of the final size, not parts, their
+    # concatenation and a sorted copy (three times 8 bytes per included item at once).
+    out = np.empty(census.included, dtype=np.uint64)
+    end = 0
+    for offset, keys in key_chunks:
+        kept = keys[census.reasons[offset : offset + len(keys)] == Reason.ELIGIBLE]
+        out[end : end + len(kept)] = kept
+        end += len(kept)
+    if end != len(out):
+        raise RuntimeError(f"{end} keys spilled for {len(out)} included items")
+    out.sort()
+    return out
 
 
 def _cat(parts: list[Any], dtype: Any) -> Any:

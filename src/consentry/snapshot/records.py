@@ -85,12 +85,20 @@ class RecordMaker:
             return pc.floor_temporal(times, unit="second")
         return pc.floor_temporal(times, unit=self.granularity)
 
-    def _linked(self, ids: Any, included_keys: npt.NDArray[np.uint64]) -> Any:
-        """Pseudonyms of referenced items that are in the snapshot; null for the others."""
-        present = contains(included_keys, content_keys(ids)) & _valid(ids)
-        if not present.any():
-            return pa.nulls(len(ids), pa.string())
-        return self.pseudonyms.contents(pc.if_else(pa.array(present), ids, None))
+    def _content_pseudonyms(self, columns: list[Any]) -> list[Any]:
+        """Pseudonyms of several columns of content ids, each distinct id computed once for
+        all of them (a record is often also the parent, original or conversation of others)."""
+        arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
+        arrays = [a if a.type == pa.string() else a.cast(pa.string()) for a in arrays]
+        joined = self.pseudonyms.contents(pa.concat_arrays(arrays))
+        if isinstance(joined, pa.ChunkedArray):
+            joined = joined.combine_chunks()
+        out: list[Any] = []
+        start = 0
+        for array in arrays:
+            out.append(joined.slice(start, len(array)))
+            start += len(array)
+        return out
 
     def records(
         self,
@@ -118,18 +126,27 @@ class RecordMaker:
         texts, pii = self.scrub(own_text)
         counts: Counter[str] = Counter(pc.list_flatten(pii).to_pylist()) if len(pii) else Counter()
         entry = pa.array(entries)
+        record_id, in_reply_to, quote_of, repost_of, conversation_id = self._content_pseudonyms(
+            [
+                rows.column("content_id"),
+                _in_snapshot(rows.column("in_reply_to"), included_keys),
+                _in_snapshot(rows.column("quote_of"), included_keys),
+                _in_snapshot(rows.column("repost_of"), included_keys),
+                rows.column("conversation_id"),
+            ]
+        )
         record = pa.record_batch(
             {
-                "record_id": self.pseudonyms.contents(rows.column("content_id")),
+                "record_id": record_id,
                 "author": self.pseudonyms.accounts(rows.column("author_id")),
                 "kind": rows.column("kind"),
                 "lang": rows.column("lang"),
                 "created_at": self.coarsen(rows.column("created_at")),
                 "text": texts,
-                "in_reply_to": self._linked(rows.column("in_reply_to"), included_keys),
-                "quote_of": self._linked(rows.column("quote_of"), included_keys),
-                "repost_of": self._linked(rows.column("repost_of"), included_keys),
-                "conversation_id": self.pseudonyms.contents(rows.column("conversation_id")),
+                "in_reply_to": in_reply_to,
+                "quote_of": quote_of,
+                "repost_of": repost_of,
+                "conversation_id": conversation_id,
                 "pii": pii,
                 "consent_entry": pc.if_else(pc.equal(entry, NO_ENTRY), None, entry),
             },
@@ -171,6 +188,16 @@ def included(
     if len(keep) == len(reasons):
         return batch, entries
     return batch.take(pa.array(keep)), entries[keep]
+
+
+def _in_snapshot(ids: Any, included_keys: npt.NDArray[np.uint64]) -> Any:
+    """``ids`` where the item is in the snapshot, null elsewhere (still ids, not pseudonyms)."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    present = contains(included_keys, content_keys(ids)) & _valid(ids)
+    if not present.any():
+        return pa.nulls(len(ids), pa.string())
+    return pc.if_else(pa.array(present), ids, None)
 
 
 def _empty() -> pa.RecordBatch:

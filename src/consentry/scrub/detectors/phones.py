@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from consentry.scrub.registry import RegexDetector
 
@@ -57,6 +58,17 @@ def _is_valid(text: str, region: str) -> bool:
     return phonenumbers.is_valid_number(number)
 
 
+def _has_country_code(text: str) -> bool:
+    """Written ``+`` and a country code ``phonenumbers`` knows. (After ``+`` and an unknown
+    code, it parses the rest as a national number of the default region.)"""
+    if not text.lstrip("(").startswith("+"):
+        return False
+    digits = "".join(c for c in text if c.isdigit())
+    if not digits or digits[0] == "0":
+        return False
+    return any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3))
+
+
 #: North American numbers are written without trunk prefix: (415) 555-2671, 415-555-2671.
 _NANP: Final = re.compile(r"^\(?\d{3}\)?[ .\-]?\d{3}[ .\-]\d{4}$")
 _NANP_REGIONS: Final = frozenset({"US", "CA"})
@@ -71,6 +83,10 @@ class PhoneValidator:
         self._nanp = bool(_NANP_REGIONS & set(self.regions))
 
     def _valid_in(self, text: str, region: str) -> bool:
+        if _has_country_code(text):
+            # The default region plays no part in parsing it: every region shares one cached
+            # answer (a rejected number was parsed, and rejected, once per region).
+            region = self.regions[0]
         return 8 <= _digit_count(text) <= _MAX_DIGITS and _is_valid(text, region)
 
     def _valid(self, text: str) -> bool:

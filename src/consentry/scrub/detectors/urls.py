@@ -96,6 +96,9 @@ _TCO: Final = re.compile(
     f"^https?://t\\.co/([a-z0-9]+)(?:\\?{_QUERY}*{_QUERY_END})?", re.IGNORECASE
 )
 _NO_PROTOCOL_BAD_BEFORE: Final = re.compile("[\\-_./]$")
+#: A dot then a letter (``[^\W\d_]``: word characters but digits and ``_``; a few numerals
+#: too, which only makes it looser): where a top-level domain can start.
+_DOT_LETTER: Final = re.compile(r"\.[^\W\d_]")
 
 
 #: RE2: a dot, then two ASCII letters (every ASCII TLD, and punycode's "xn") or a non-ASCII
@@ -125,11 +128,14 @@ def extract_urls(text: str) -> list[tuple[int, int]]:
     urls: list[tuple[int, int]] = []
     pos = 0
     while True:
-        # Every URL holds a dot and no space: start the (Python, position by position) search
-        # at the last space before the next dot instead of wherever the last match ended.
-        dot = text.find(".", pos)
-        if dot < 0:
+        # Every URL's host ends in a dot and a top-level domain, whose first character is a
+        # letter (or, case-insensitively, a letter's case variant: a letter too), and holds no
+        # space before it: start the (Python, position by position) search at the last space
+        # before the next such dot, and skip it when none is left (a closing full stop).
+        tld_dot = _DOT_LETTER.search(text, pos)
+        if tld_dot is None:
             return urls
+        dot = tld_dot.start()
         m = URL_RE.search(text, max(pos, text.rfind(" ", pos, dot), text.rfind("\n", pos, dot)))
         if m is None:
             return urls

@@ -1,0 +1,45 @@
+"""A number written with ``+`` and a known country code is validated once for every default
+region: ``phonenumbers`` must give it the same verdict in each."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentry.scrub.detectors.phones import (
+    DEFAULT_REGIONS,
+    PhoneValidator,
+    _has_country_code,
+    _is_valid,
+)
+
+
+def test_country_code_is_recognised_only_when_phonenumbers_would_use_it() -> None:
+    assert _has_country_code("+33 6 12 34 56 78")
+    assert _has_country_code("(+44) 20 7946 0958")
+    assert not _has_country_code("+0 062-620-469613")  # no country code starts with 0
+    assert not _has_country_code("+999 123 456 789")  # unassigned: parsed as national
+    assert not _has_country_code("06 12 34 56 78")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["+", "(+", "+ "]),
+    st.sampled_from(["1", "33", "44", "49", "7", "86", "262", "352", "590", "3", "8"]),
+    st.sampled_from(["", " ", ")", "(0)", ") "]),
+    st.text("0123456789", min_size=6, max_size=12),
+    st.sampled_from(["", " ", "-", "."]),
+)
+def test_international_numbers_get_one_verdict_whatever_the_region(
+    plus: str, code: str, after: str, digits: str, sep: str
+) -> None:
+    text = plus + code + after + sep.join([digits[:3], digits[3:6], digits[6:]])
+    if _has_country_code(text):
+        assert len({_is_valid(text, region) for region in DEFAULT_REGIONS}) == 1
+
+
+def test_validator_still_finds_international_and_national_numbers() -> None:
+    validate = PhoneValidator()
+    assert validate("+33 6 12 34 56 78") == [(0, 17)]
+    assert validate("+1 (415) 555-2671") == [(0, 17)]
+    assert validate("06 12 34 56 78") == [(0, 14)]
