@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from consentry.scrub import detect_spans
 from consentry.scrub.detectors import urls
 from consentry.scrub.detectors.tlds import ALL_TLDS
 from consentry.scrub.detectors.urls import extract_urls
@@ -60,3 +63,26 @@ def test_search_from_tld_dots_finds_what_search_from_every_dot_finds(text: str) 
 def test_closing_full_stops_and_numbers_end_the_search() -> None:
     assert extract_urls("Go to example.com now. Thanks. 3.5") == [(6, 17)]
     assert extract_urls("v1.2 then https://example.org/x.") == [(10, 31)]
+
+
+PREFILTER_PIECES = st.sampled_from(
+    ["example", ".", "c", "k", "o", "m", "\u212a", "\u017f", "\u0130", "\u0131", " ", "http://"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PREFILTER_PIECES, max_size=10).map("".join))
+@example("example.c\u212a")
+@example("http://example.co\u017f")
+def test_the_prefilter_fires_wherever_python_finds_a_url(text: str) -> None:
+    """The RE2 prefilter decides which rows Python looks at: a row it skips must hold no URL,
+    letters that case-fold to ASCII ones (the Kelvin sign, the long s, dotted and dotless i)
+    included. ``example.cK`` (Kelvin sign) slipped through the two-ASCII-letter prefilter."""
+    fires = pc.match_substring_regex(pa.array([text]), urls.URL_PREFILTER)[0].as_py()
+    if extract_urls(text):
+        assert fires, text
+
+
+def test_a_kelvin_sign_tld_is_scrubbed() -> None:
+    spans = detect_spans(["see example.c\u212a now"])[0]
+    assert [s.value for s in spans if s.type == "url"] == ["example.c\u212a"]

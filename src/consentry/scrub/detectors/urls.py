@@ -103,8 +103,10 @@ _DOT_LETTER: Final = re.compile(r"\.[^\W\d_]")
 
 #: RE2: a dot, then two ASCII letters (every ASCII TLD, and punycode's "xn") or a non-ASCII
 #: character (IDN TLDs). The exact TLD alternation would fire on fewer rows, but compiling its
-#: 1,574 branches costs 5 ms per batch, more than Python spends on the extra rows.
-URL_PREFILTER: Final = "\\.(?:[A-Za-z]{2}|[^\\x00-\\x7f])"
+#: 1,574 branches costs 5 ms per batch, more than Python spends on the extra rows. The second
+#: letter may be non-ASCII too: the URL pattern ignores case the Unicode way, where the Kelvin
+#: sign is a "k" and the long s an "s" (``example.cK`` is a URL to it).
+URL_PREFILTER: Final = "\\.(?:[A-Za-z](?:[A-Za-z]|[^\\x00-\\x7f])|[^\\x00-\\x7f])"
 
 
 def _host_is_valid(url: str, protocol: str, domain: str) -> bool:
