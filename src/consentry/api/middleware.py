@@ -29,8 +29,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        framed = False  # HTTP/1.1: without either header a request has no body to count
         for name, value in scope["headers"]:
             if name == b"content-length":
+                framed = True
                 try:
                     length = int(value)
                 except ValueError:
@@ -38,6 +40,11 @@ class BodyLimit:
                 if length > self.limit:
                     await self._refuse(scope, receive, send)
                     return
+            elif name == b"transfer-encoding":
+                framed = True
+        if not framed and scope.get("http_version", "1.1") != "2":
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = refused = False
 
@@ -82,7 +89,7 @@ class AccessLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
@@ -97,17 +104,16 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                state: dict[str, Any] = scope.get("state") or {}
-                access_log.info(
-                    json.dumps(
-                        {
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "ms": round((time.perf_counter() - start) * 1000, 2),
-                            "principal": state.get("principal"),
-                        },
-                        separators=(",", ":"),
-                    )
+            state: dict[str, Any] = scope.get("state") or {}
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - start) * 1000, 2),
+                        "principal": state.get("principal"),
+                    },
+                    separators=(",", ":"),
                 )
+            )
