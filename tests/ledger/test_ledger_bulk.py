@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 from consentry.ledger.bulk import (
+    ACCOUNT_CHANGE_SCHEMA,
+    DECISION_SCHEMA,
     account_payloads,
     chain_table,
     decision_payloads,
@@ -36,32 +38,7 @@ from consentry.model import (
     Source,
 )
 
-TS = pa.timestamp("us", tz="UTC")
 RECORDED = 1_722_000_000_123_456
-DECISION_COLUMNS = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("purpose", pa.string()),
-        ("decision", pa.string()),
-        ("at", TS),
-        ("source", pa.string()),
-        ("scope", pa.string()),
-        ("notice_version", pa.string()),
-        ("recipient", pa.string()),
-    ]
-)
-ACCOUNT_COLUMNS = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("at", TS),
-        ("created", pa.bool_()),
-        ("attr_mask", pa.int8()),
-        ("country", pa.string()),
-        ("birth_date", pa.date32()),
-        ("protected", pa.bool_()),
-        ("status", pa.string()),
-    ]
-)
 
 
 def decision_table(items: list[ConsentDecision]) -> pa.Table:
@@ -79,7 +56,7 @@ def decision_table(items: list[ConsentDecision]) -> pa.Table:
             }
             for d in items
         ],
-        schema=DECISION_COLUMNS,
+        schema=DECISION_SCHEMA,
     )
 
 
@@ -147,7 +124,7 @@ def test_account_payloads_encode_as_the_objects_do(
         change = AccountChange(account, at, attrs, created=created)
         changes.append(change)
         staged.append(account_row(change, full))
-    table = pa.Table.from_pylist(staged, schema=ACCOUNT_COLUMNS)
+    table = pa.Table.from_pylist(staged, schema=ACCOUNT_CHANGE_SCHEMA)
     encoded = encode_payloads(account_payloads(table, RECORDED))
     assert encoded == [encode_payload(account_payload(c, RECORDED)) for c in changes]
 
@@ -184,7 +161,7 @@ def test_append_tables_verifies_and_reads_back_as_append(ledger: LedgerStore) ->
                 {"country": "FR", "birth_date": None, "protected": True, "status": "active"},
             ),
         ],
-        schema=ACCOUNT_COLUMNS,
+        schema=ACCOUNT_CHANGE_SCHEMA,
     )
     items = [ConsentDecision("1001", "train", Decision.GRANT, at, Source.WEB, Scope.POSTS)]
     ledger.append_tables([accounts], account_payloads)

@@ -38,6 +38,33 @@ from consentry.ledger.entries import (
 )
 from consentry.model import SHARE, AccountStatus, Decision, Scope, Source
 
+_TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+#: The input columns ``append_tables`` takes (as an import stages them).
+ACCOUNT_CHANGE_SCHEMA: Final = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("at", _TIMESTAMP),
+        ("created", pa.bool_()),
+        ("attr_mask", pa.int8()),
+        ("country", pa.string()),
+        ("birth_date", pa.date32()),
+        ("protected", pa.bool_()),
+        ("status", pa.string()),
+    ]
+)
+DECISION_SCHEMA: Final = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("purpose", pa.string()),
+        ("decision", pa.string()),
+        ("at", _TIMESTAMP),
+        ("source", pa.string()),
+        ("scope", pa.string()),
+        ("notice_version", pa.string()),
+        ("recipient", pa.string()),
+    ]
+)
+
 _INT: Final = pa.int64()
 _STR: Final = pa.string()
 PAYLOAD_SCHEMA: Final = pa.schema(

@@ -71,14 +71,14 @@ from consentry.content.buckets import U64, hash_ids
 from consentry.content.schema import TableSpec
 from consentry.errors import ImportDataError
 from consentry.ledger import LedgerStore
-from consentry.ledger.bulk import account_payloads, decision_payloads
-from consentry.platform.fields import RecordKind, RecordTypeError, check_record, input_schema
-from consentry.platform.ledger_sync import (
+from consentry.ledger.bulk import (
     ACCOUNT_CHANGE_SCHEMA,
     DECISION_SCHEMA,
-    AccountSync,
-    DecisionSync,
+    account_payloads,
+    decision_payloads,
 )
+from consentry.platform.fields import RecordKind, RecordTypeError, check_record, input_schema
+from consentry.platform.ledger_sync import AccountSync, DecisionSync
 from consentry.platform.quarantine import Quarantine, Rejection
 from consentry.platform.report import UNKNOWN_KIND, ImportReport
 from consentry.platform.validation import (

@@ -23,6 +23,7 @@ from consentry.content.schema import TIMESTAMP
 from consentry.content.store import first_per_key
 from consentry.content.writer import equal_values
 from consentry.ledger import LedgerStore
+from consentry.ledger.bulk import ACCOUNT_CHANGE_SCHEMA
 from consentry.model import (
     ACCOUNT_ATTRIBUTES,
 )
@@ -30,30 +31,6 @@ from consentry.platform.keyset import KeySet
 
 Mask = npt.NDArray[np.bool_]
 
-ACCOUNT_CHANGE_SCHEMA: Final = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("at", TIMESTAMP),
-        ("created", pa.bool_()),
-        ("attr_mask", pa.int8()),
-        ("country", pa.string()),
-        ("birth_date", pa.date32()),
-        ("protected", pa.bool_()),
-        ("status", pa.string()),
-    ]
-)
-DECISION_SCHEMA: Final = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("purpose", pa.string()),
-        ("decision", pa.string()),
-        ("at", TIMESTAMP),
-        ("source", pa.string()),
-        ("scope", pa.string()),
-        ("notice_version", pa.string()),
-        ("recipient", pa.string()),
-    ]
-)
 _STATE_COLUMNS: Final = ("account_id", *ACCOUNT_ATTRIBUTES)
 
 
