@@ -40,7 +40,13 @@ def create_app(settings: ServiceSettings) -> ASGIApp:
     api = create_api(settings)
     lanes = [
         Lane("GET", "/v1/me/consent", people.consent_response),
-        Lane("PUT", "/v1/me/consent/", people.change_response, param="purpose"),
+        Lane(
+            "PUT",
+            "/v1/me/consent/",
+            people.change_response,
+            param="purpose",
+            param_max=people.PURPOSE_MAX,
+        ),
     ]
     # Outermost first: the access log sees the size limit's 413s, and both lanes are limited.
     return AccessLog(BodyLimit(FastLane(api, lanes), limit=settings.max_body))

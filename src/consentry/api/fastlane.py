@@ -28,9 +28,10 @@ class Lane:
     method: str
     path: str
     endpoint: Endpoint
-    #: The name of a last path segment taken as a parameter (``path`` then ends with "/").
+    #: The name of a last path segment taken as a parameter (``path`` then ends with "/"), and
+    #: its longest accepted length (longer ones go to FastAPI, whose validation answers).
     param: str | None = None
-    param_max: int = 32
+    param_max: int = 0
 
 
 class FastLane:

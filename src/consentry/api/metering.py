@@ -34,8 +34,8 @@ def _billing_moment(month: str, now: datetime | None) -> int:
     """The last microsecond of ``month``, or now when the month is not over."""
     year, number = int(month[:4]), int(month[5:])
     following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
-    moment = now or datetime.now(UTC)
-    return int(min(following, moment).timestamp() * 1e6) - (1 if moment >= following else 0)
+    last_us = int(following.timestamp() * 1e6) - 1
+    return min(last_us, int((now or datetime.now(UTC)).timestamp() * 1e6))
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,27 +60,30 @@ class Plans:
         if not plan.name or len(plan.name) > 64:
             raise UsageError("a plan needs a name of 1 to 64 characters")
         now = _now_us() if at_us is None else at_us
-        self.ledger.execute(
-            f"INSERT INTO plans ({_COLUMNS}, updated_us) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET monthly_price_cents = excluded.monthly_price_cents,"
-            " included_records = excluded.included_records,"
-            " overage_cents_per_1000 = excluded.overage_cents_per_1000,"
-            " requests_per_minute = excluded.requests_per_minute, updated_us = excluded.updated_us",
-            (
-                plan.name,
-                plan.monthly_price_cents,
-                plan.included_records,
-                plan.overage_cents_per_1000,
-                plan.requests_per_minute,
-                now,
-            ),
-        )
-        self.ledger.execute(
-            f"INSERT INTO recipient_plan_history (recipient, since_us, {_COLUMNS})"
-            f" SELECT rp.recipient, ?, {_P_COLUMNS} FROM recipient_plans rp"
-            " JOIN plans p ON p.name = rp.plan WHERE rp.plan = ?",
-            (now, plan.name),
-        )
+        with self.ledger.transaction():  # the plan and its recipients' history at once
+            self.ledger.execute(
+                f"INSERT INTO plans ({_COLUMNS}, updated_us) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET"
+                " monthly_price_cents = excluded.monthly_price_cents,"
+                " included_records = excluded.included_records,"
+                " overage_cents_per_1000 = excluded.overage_cents_per_1000,"
+                " requests_per_minute = excluded.requests_per_minute,"
+                " updated_us = excluded.updated_us",
+                (
+                    plan.name,
+                    plan.monthly_price_cents,
+                    plan.included_records,
+                    plan.overage_cents_per_1000,
+                    plan.requests_per_minute,
+                    now,
+                ),
+            )
+            self.ledger.execute(
+                f"INSERT INTO recipient_plan_history (recipient, since_us, {_COLUMNS})"
+                f" SELECT rp.recipient, ?, {_P_COLUMNS} FROM recipient_plans rp"
+                " JOIN plans p ON p.name = rp.plan WHERE rp.plan = ?",
+                (now, plan.name),
+            )
         return self.get(plan.name)
 
     def get(self, name: str) -> Plan:

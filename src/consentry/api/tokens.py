@@ -14,7 +14,7 @@ import secrets
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeGuard
 
 import jwt
 import orjson
@@ -107,7 +107,7 @@ def _b64(segment: str) -> bytes:
     return base64.b64decode(segment + "=" * (-len(segment) % 4), altchars=b"-_", validate=True)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -139,16 +139,14 @@ def accept_plain(key: bytes, token: str, now: float) -> tuple[str, int] | None:
     if not claims.keys() <= _PLAIN_CLAIMS:
         return None
     sub, aud, exp = claims.get("sub"), claims.get("aud"), claims.get("exp")
-    if not isinstance(sub, str) or not sub or aud != AUDIENCE or not isinstance(exp, int):
-        return None
-    if isinstance(exp, bool):
+    if not isinstance(sub, str) or not sub or aud != AUDIENCE or not _is_int(exp):
         return None
     for claim in ("iat", "nbf"):
         if claim in claims and not (_is_int(claims[claim]) and claims[claim] <= now + LEEWAY_S):
             return None
     if now > exp + LEEWAY_S:
         return None
-    return sub, int(exp)
+    return sub, exp
 
 
 class TokenChecker:

@@ -28,6 +28,7 @@ from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
 
 router = APIRouter(prefix="/v1/me", tags=["people"])
 GPC_HEADER: Final = "Consentry-GPC"
+PURPOSE_MAX: Final = 32
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -235,7 +236,7 @@ async def consent_response(request: Request) -> Response:
     openapi_extra={**BEARER_SECURITY, "requestBody": _body_schema(ConsentChange)},
 )
 async def set_consent(
-    purpose: Annotated[str, Path(min_length=1, max_length=32)], request: Request
+    purpose: Annotated[str, Path(min_length=1, max_length=PURPOSE_MAX)], request: Request
 ) -> Response:
     """One call, one ledger entry (source ``api``), effective at once; no reason asked."""
     return await change_response(request)
