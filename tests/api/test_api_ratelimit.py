@@ -26,7 +26,7 @@ def test_concurrent_hits_share_calls_and_keep_exact_counts(redis_url: str) -> No
     assert sum(w is None for w in one) == 10  # the burst, and not one more
     assert all(w is not None and 0 < w <= 60 for w in one[10:])
     assert all(w is None for w in mixed)
-    assert calls < 25 + 50  # hits waiting behind a call went together
+    assert calls <= 4  # each burst went out in a call or two, not a call a hit
 
 
 @pytest.mark.redis

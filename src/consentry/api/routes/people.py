@@ -9,7 +9,7 @@ is left alone. Every ``/v1/me`` answer says what happened in the ``Consentry-GPC
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
@@ -82,7 +82,6 @@ def _has_share_choice(ledger: LedgerStore, account_id: str) -> bool:
     )
 
 
-Change = TypeVar("Change", bound=BaseModel)
 _NO_SIGNAL: Final = Gpc(signal=False, recorded=False, entry=None)
 
 
@@ -152,17 +151,17 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _parse(model: type[Change], body: bytes) -> Change:
+def _parse_change(body: bytes) -> ConsentChange:
     try:
-        return model.model_validate_json(body)
+        return ConsentChange.model_validate_json(body)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors, body=body) from None
 
 
-def _json(body: dict[str, Any], status: int = 200, gpc_header: str | None = None) -> Response:
+def _json(body: dict[str, Any], gpc_header: str | None) -> Response:
     headers = {GPC_HEADER: gpc_header} if gpc_header else None
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+    return Response(orjson.dumps(body), headers=headers, media_type="application/json")
 
 
 def _gpc_json(signal: Gpc) -> dict[str, Any]:
@@ -221,7 +220,7 @@ async def consent_response(request: Request) -> Response:
         "choices": choices,
         "gpc": _gpc_json(signal),
     }
-    return _json(body, gpc_header=gpc_header)
+    return _json(body, gpc_header)
 
 
 @router.put(
@@ -246,7 +245,7 @@ async def change_response(request: Request) -> Response:
     """``PUT /v1/me/consent/{purpose}``, also served by ``api.fastlane``."""
     purpose = str(request.path_params["purpose"])
     person = await authenticate_person(request)  # before the body: 401 comes before 422
-    change = _parse(ConsentChange, await request.body())
+    change = _parse_change(await request.body())
     state = service_state(request)
     _, gpc_header = await read_gpc(request, state, person)
     if purpose not in state.policy.purposes:
@@ -279,7 +278,7 @@ async def change_response(request: Request) -> Response:
         "entry": head.seq,
         "head": str(head),
     }
-    return _json(body, gpc_header=gpc_header)
+    return _json(body, gpc_header)
 
 
 def _append(state: ServiceState, item: ConsentDecision) -> Position:
