@@ -106,4 +106,4 @@ def test_batched_postgres_reads_tell_each_account_its_own_truth(
     assert views[: len(accounts)] == alone
     assert views[len(accounts)] == alone[0]
     assert views[-1].decided == {} and not views[-1].known
-    assert calls < len(asked)
+    assert calls <= 2  # the first read alone, the rest together
