@@ -122,3 +122,46 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.005)
+
+
+def _commit_mode(ledger: PostgresLedger) -> str:
+    row = ledger._conn.execute("SHOW synchronous_commit").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@pytest.mark.postgres
+def test_appends_leave_the_connection_committing_synchronously(postgres_url: str) -> None:
+    """An append commits its own transaction without waiting for the disk, then flushes: the
+    setting lasts that transaction only, whatever the path (one entry, a group, a bulk)."""
+    with open_ledger(postgres_url) as ledger:
+        assert isinstance(ledger, PostgresLedger)
+        ledger.append([grant("alice")])
+        assert _commit_mode(ledger) == "on"
+        ledger.append([grant("bob"), deny("alice")])
+        assert _commit_mode(ledger) == "on"
+        ledger.append([grant(f"u{i}") for i in range(100)])  # COPY
+        assert _commit_mode(ledger) == "on"
+        assert ledger.verify().entries == 103
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("count", [1, 3])
+def test_an_append_inside_a_callers_transaction_is_part_of_it(
+    postgres_url: str, count: int
+) -> None:
+    """Inside a caller's transaction the commit is the caller's: it stays synchronous, and a
+    rollback takes the entries with it."""
+    with open_ledger(postgres_url) as ledger:
+        assert isinstance(ledger, PostgresLedger)
+        head = ledger.append([grant("alice")])
+        with pytest.raises(RuntimeError), ledger.transaction():
+            ledger.append([grant(f"u{i}") for i in range(count)])
+            assert _commit_mode(ledger) == "on"
+            raise RuntimeError("the caller changes its mind")
+        assert ledger.head() == head
+        with ledger.transaction():
+            ledger.append([grant(f"u{i}") for i in range(count)])
+            assert _commit_mode(ledger) == "on"
+        assert ledger.head().seq == head.seq + count
+        assert ledger.verify().entries == head.seq + count

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from consentry.api import problems, tokens
-from consentry.api.account_reader import open_reader
+from consentry.api.consent_access import open_access
 from consentry.api.fastlane import FastLane, Lane
 from consentry.api.jobs import JobReaper
 from consentry.api.middleware import AccessLog, BodyLimit
@@ -59,7 +59,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
         # Buckets per database: two workspaces sharing a Redis never share limits.
         namespace = hashlib.sha256(settings.workspace.db_url.encode()).hexdigest()[:16]
         limiter = make_limiter(settings.redis_url, namespace)
-        accounts = await open_reader(settings.workspace.db_url, pool, settings.pool_size)
+        consent = await open_access(settings.workspace.db_url, pool, settings.pool_size)
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         reaper = JobReaper(settings.workspace, worker_id, settings.job_lease_s)
         reaper.start()
@@ -75,7 +75,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
             jwt_key=tokens.signing_key(settings.workspace),
             limiter=limiter,
             scans=ScanTrigger(settings.workspace),
-            accounts=accounts,
+            consent=consent,
             worker_id=worker_id,
         )
         try:
@@ -84,7 +84,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
             app.state.consentry.scans.close()
             reaper.close()
             await limiter.close()
-            await accounts.close()
+            await consent.close()
             pool.close()
 
     app = FastAPI(

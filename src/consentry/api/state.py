@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from consentry.api.account_reader import AccountReader
+from consentry.api.consent_access import ConsentAccess
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import RateLimiter
 from consentry.api.scanning import ScanTrigger
@@ -23,7 +23,7 @@ class ServiceState:
     jwt_key: bytes
     limiter: RateLimiter
     scans: ScanTrigger
-    accounts: AccountReader
+    consent: ConsentAccess
     #: This worker process, as the owner of the background jobs it runs.
     worker_id: str
     token_checker: TokenChecker = field(init=False)

@@ -1,43 +1,37 @@
 """The production backend: the ledger in PostgreSQL, many writers on many connections.
 
 Appends are serialised by one transaction-scoped advisory lock per ledger table
-(``ledger_lock()``, migration 0002): whoever holds it reads the head and inserts after it, and
-keeps it until its commit is durable, so the chain can never fork and an acknowledged entry is
-never lost (``synchronous_commit`` stays on, and a server or role running with it off is
-refused). The primary key on ``seq`` backs this up: a second entry with the same number could
-not be inserted even by a writer that skipped the lock.
+(``ledger_lock()``, migration 0002): whoever holds it reads the head and inserts after it, so the
+chain can never fork. The primary key on ``seq`` backs this up: a second entry with the same
+number could not be inserted even by a writer that skipped the lock. An entry is acknowledged
+only once it is durable (``synchronous_commit`` stays on, and a server or role running with it
+off is refused).
 
 Serialising appends makes throughput about 1 / (time the lock is held), so the lock is held as
-briefly as possible, and concurrent writers of one process share it. Measured on the 2-core
-development machines (shared with other work, so figures move by 2x with the load), 8 writers
-each appending single decisions:
-
-    8 processes: lock, read head, hash in Python, INSERT, COMMIT    ~1,400 /s   (4 round trips)
-    8 processes: the same in one pipelined batch                    ~1,200 /s
-    8 processes: ``SELECT ledger_append_one(…)``                     ~4,100–5,000 /s (idle machine)
-    8 processes: staging table + whoever holds the lock chains all   ~1,300–2,500 /s
-    8 threads, group commit (below) + ``ledger_append_one``           ~3,500–4,300 /s (load ~2-3)
-    8 processes, ``ledger_append_one``, same loaded machine           ~500–2,500 /s
+briefly as possible:
 
 1. The critical section is a server-side function, ``ledger_append_one``: it takes the lock,
    reads the head, computes the link with PostgreSQL's ``sha256`` (the chain format of
-   ``entries.py``; the salted payload digest is still computed here, by the client) and
-   inserts, in one round trip. The lock is held for the insert and the commit's WAL flush only,
-   never across a client round trip. Every statement of a plpgsql function takes a fresh
-   snapshot, so the head is read *after* the lock is granted (a single ``INSERT … SELECT`` that
-   took the lock inside would read the head from a snapshot older than the lock).
-2. Group commit between the threads of a process (``_GroupCommit``; an API server's worker
-   threads, sharing a ledger object or each with its own): single appends that arrive while a
-   commit is under way queue; the next leader appends them all in one transaction (one lock
-   hand-off, one WAL flush) and each caller returns only once that transaction has committed,
-   or raises its error. A caller waits for at most two commits.
-3. Across processes the lock alone serialises. A database-side group commit (writers stage
-   their entries with an asynchronous commit; whoever gets the lock chains everything staged in
-   one durable transaction; each writer acknowledged once its entry is visible, i.e. durable)
-   was prototyped as a stored procedure: here a WAL flush takes ~0.15 ms and the extra
-   statements cost more than the flushes they save (row 4 above). On storage where a flush
-   takes milliseconds (network disks) it would win; that is the next step if production needs
-   more from many processes.
+   ``entries.py``; the salted payload digest is computed here, by the client) and inserts, in
+   one round trip, never holding the lock across a client round trip. Every statement of a
+   plpgsql function takes a fresh snapshot, so the head is read *after* the lock is granted.
+2. The lock is not held across the disk flush. The appending transaction commits without
+   waiting for its WAL to reach the disk (``synchronous_commit`` off for that transaction
+   only), which releases the lock at once; a second statement, ``FLUSH``, then commits a
+   transaction that does wait, and its commit record comes after the entry's in the WAL, so
+   when it returns the entry is durable. Only then does the caller hear of its entry. Flushes
+   of concurrent writers overlap and the server merges them into one. Between the two
+   statements the entry is visible but not yet durable: a crash then loses it together with
+   everything after it in the WAL (so the chain stays whole), and nobody was told it was
+   recorded; whatever records a ledger position durably (a checkpoint, a snapshot's
+   registration) commits later and so flushes it too. Measured here, 8 processes appending
+   single decisions while the machine ran other work: ~350–1,400 /s (p50 15 ms) with the lock
+   held across the flush (a flush takes ~1.5 ms on these disks), ~2,700–3,100 /s (p50 2 ms)
+   with this.
+3. Group commit between the threads of a process (``_GroupCommit``; CLI and SQLite-style
+   callers sharing a ledger object): single appends that arrive while one is under way queue;
+   the next leader appends them all in one transaction and each caller returns only once it is
+   durable, or raises its error. A caller waits for at most two commits.
 
 Bulk appends (many entries per call: imports) take the same lock, read the head once, chain the
 rows in Python and stream them with binary ``COPY`` (small groups: one pipelined INSERT). Arrow
@@ -94,11 +88,18 @@ _INSERT: Final = (
 )
 #: From this many rows on, appends stream with COPY; below, a pipelined INSERT is quicker.
 _COPY_FROM: Final = 64
-_APPEND_ONE: Final = (
-    "SELECT seq, hash FROM ledger_append_one("
+#: ``ledger_append_one`` in a transaction that commits without waiting for the disk (point 2
+#: of the module's documentation; ``set_config(…, true)`` lasts the transaction). Send
+#: ``FLUSH`` in a transaction of its own before acknowledging.
+APPEND_ONE: Final = (
+    "SELECT seq, hash, set_config('synchronous_commit', 'off', true) FROM ledger_append_one("
     + ", ".join(f"%s::{_PG_TYPES.get(name, 'text')}" for name in ROW_FIELDS[1:16])
     + ", %s::bytea, %s::bytea)"
 )
+#: A transaction given an id writes a commit record, and (synchronous_commit on) its commit
+#: waits until the WAL is durable up to that record, hence up to every earlier commit.
+FLUSH: Final = "SELECT pg_current_xact_id()"
+_LOCK_EARLY_RELEASE: Final = "SELECT ledger_lock(), set_config('synchronous_commit', 'off', true)"
 _HEAD: Final = "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
 #: Migrations of one schema are serialised by this advisory lock (several processes may open a
 #: fresh database at once; ``CREATE TABLE IF NOT EXISTS`` alone races in PostgreSQL).
@@ -106,6 +107,12 @@ _MIGRATE_LOCK: Final = (
     "SELECT pg_advisory_xact_lock(1131376244, hashtext(coalesce(current_schema(), '')))"
 )
 _PASSWORD: Final = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def append_one_params(payload: Payload) -> tuple[object, ...]:
+    """The parameters of ``APPEND_ONE`` for one entry: its payload, a fresh salt, the digest."""
+    salt = os.urandom(SALT_BYTES)
+    return (*payload, salt, payload_digest(salt, payload))
 
 
 def redact(url: str) -> str:
@@ -175,12 +182,13 @@ class PostgresLedger(LedgerStore):
 
     def _append_group(self, payloads: Sequence[Payload]) -> list[Position]:
         """Append entries in one transaction; the position of each."""
-        if len(payloads) == 1:  # one round trip: lock, link and insert run in the server
-            payload = payloads[0]
-            salt = os.urandom(SALT_BYTES)
-            digest = payload_digest(salt, payload)
-            with self._guard("appending to"):
-                row = self._conn.execute(_APPEND_ONE, (*payload, salt, digest)).fetchone()
+        if len(payloads) == 1 and self._outside_transaction():  # lock, link, insert in the server
+            conn = self._conn
+            with self._guard("appending to"), conn.pipeline() as pipeline:
+                appended = conn.execute(APPEND_ONE, append_one_params(payloads[0]))
+                pipeline.sync()  # ends the appending transaction: FLUSH must be one of its own
+                conn.execute(FLUSH)
+            row = appended.fetchone()
             assert row is not None
             return [Position(int(row[0]), bytes(row[1]).hex())]
         positions: list[Position] = []
@@ -193,22 +201,37 @@ class PostgresLedger(LedgerStore):
         self._append_locked(build)
         return positions
 
+    def _outside_transaction(self) -> bool:
+        """Whether appending now starts a transaction of its own. Inside a caller's
+        transaction the commit is the caller's, and it must stay synchronous."""
+        return self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
     def _append_locked(self, build: Callable[[int, bytes], list[Row]]) -> None:
         conn = self._conn
-        with self._guard("appending to"), conn.transaction():
-            conn.execute("SELECT ledger_lock()")
-            # A new statement, hence (READ COMMITTED) a snapshot taken after the lock was granted.
-            head = conn.execute(_HEAD).fetchone()
-            next_seq, prev = (int(head[0]) + 1, bytes(head[1])) if head else (1, GENESIS_HASH)
-            rows = build(next_seq, prev)
-            with conn.cursor() as cur:
-                if len(rows) < _COPY_FROM:
-                    cur.executemany(_INSERT, rows)  # pipelined: one round trip
-                    return
-                with cur.copy(_COPY) as copy:
-                    copy.set_types(_COPY_TYPES)
-                    for r in rows:
-                        copy.write_row(r)
+        with self._guard("appending to"):
+            early = self._outside_transaction()
+            with conn.transaction():
+                conn.execute(_LOCK_EARLY_RELEASE if early else "SELECT ledger_lock()")
+                self._append_under_lock(conn, build)
+            if early:
+                conn.execute(FLUSH)
+
+    @staticmethod
+    def _append_under_lock(
+        conn: psycopg.Connection[Any], build: Callable[[int, bytes], list[Row]]
+    ) -> None:
+        # A new statement, hence (READ COMMITTED) a snapshot taken after the lock was granted.
+        head = conn.execute(_HEAD).fetchone()
+        next_seq, prev = (int(head[0]) + 1, bytes(head[1])) if head else (1, GENESIS_HASH)
+        rows = build(next_seq, prev)
+        with conn.cursor() as cur:
+            if len(rows) < _COPY_FROM:
+                cur.executemany(_INSERT, rows)  # pipelined: one round trip
+                return
+            with cur.copy(_COPY) as copy:
+                copy.set_types(_COPY_TYPES)
+                for r in rows:
+                    copy.write_row(r)
 
     # ---- reads --------------------------------------------------------------------------------
 

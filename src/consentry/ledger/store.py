@@ -206,18 +206,7 @@ class LedgerStore(ABC):
         return head if head is not None else self.head()
 
     def _validated_payload(self, item: ConsentDecision | AccountChange) -> Payload:
-        now = datetime.now(UTC)
-        if item.at.tzinfo is None:
-            raise UsageError(f"time of {item.account_id}'s entry has no UTC offset")
-        if item.at > now + MAX_CLOCK_SKEW:
-            raise UsageError(
-                f"time {item.at.isoformat()} of {item.account_id}'s entry is in the future"
-            )
-        if not item.account_id:
-            raise UsageError("account id is empty")
-        if isinstance(item, ConsentDecision) and item.recipient and item.purpose != SHARE:
-            raise UsageError("only a share decision can name a recipient")
-        return payload_of(item, to_us(now))
+        return validated_payload(item)
 
     def append_tables(
         self,
@@ -673,3 +662,19 @@ def _consent_rows_of(batch: pa.Table) -> pa.Table:
 
 def _concat_all(parts: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(parts) if parts else CONSENT_ROWS_SCHEMA.empty_table()
+
+
+def validated_payload(item: ConsentDecision | AccountChange) -> Payload:
+    """The payload ``LedgerStore.append`` records for ``item``, recorded now, once checked."""
+    now = datetime.now(UTC)
+    if item.at.tzinfo is None:
+        raise UsageError(f"time of {item.account_id}'s entry has no UTC offset")
+    if item.at > now + MAX_CLOCK_SKEW:
+        raise UsageError(
+            f"time {item.at.isoformat()} of {item.account_id}'s entry is in the future"
+        )
+    if not item.account_id:
+        raise UsageError("account id is empty")
+    if isinstance(item, ConsentDecision) and item.recipient and item.purpose != SHARE:
+        raise UsageError("only a share decision can name a recipient")
+    return payload_of(item, to_us(now))

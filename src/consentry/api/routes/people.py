@@ -23,7 +23,6 @@ from consentry.api.scanning import scan
 from consentry.api.state import ServiceState, service_state
 from consentry.compliance.whereis import export_report, where_is
 from consentry.ledger import LedgerStore
-from consentry.ledger.entries import Position
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
 
 router = APIRouter(prefix="/v1/me", tags=["people"])
@@ -191,7 +190,7 @@ async def consent_response(request: Request) -> Response:
         raise ProblemError(422, "recipient must be 1 to 128 characters")
     state = service_state(request)
     signal, gpc_header = await read_gpc(request, state, person)
-    view = await state.accounts.read(person.account_id, recipient)
+    view = await state.consent.read(person.account_id, recipient)
     policy = state.policy
     choices = []
     for purpose in policy.purposes:
@@ -265,7 +264,7 @@ async def change_response(request: Request) -> Response:
         notice_version=change.notice_version,
         recipient=change.recipient,
     )
-    head = await run_in_threadpool(_append, state, item)
+    head = await state.consent.append(item)
     if change.decision is Decision.DENY:
         state.scans.request()  # a withdrawal: recipients holding records get deletion events
     body = {
@@ -279,11 +278,6 @@ async def change_response(request: Request) -> Response:
         "head": str(head),
     }
     return _json(body, gpc_header)
-
-
-def _append(state: ServiceState, item: ConsentDecision) -> Position:
-    with state.pool.ledger() as ledger:
-        return ledger.append([item])
 
 
 @router.get("/whereis", summary="Every snapshot holding my records (GDPR art. 15)")

@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consentry.api.account_reader import PostgresReader
 from consentry.api.account_view import AccountView, read_account
+from consentry.api.consent_access import PostgresAccess
+from consentry.errors import UsageError
 from consentry.ledger import LedgerStore, open_ledger
+from consentry.ledger.entries import Position
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -94,7 +96,7 @@ def test_batched_postgres_reads_tell_each_account_its_own_truth(
     asked = [*accounts, accounts[0], uuid.uuid4().hex]
 
     async def together() -> tuple[list[AccountView], int]:
-        reader = PostgresReader(url, size=1)
+        reader = PostgresAccess(url, size=1)
         await reader.open()
         try:
             views = await asyncio.gather(*(reader.read(a, recipient) for a in asked))
@@ -107,3 +109,59 @@ def test_batched_postgres_reads_tell_each_account_its_own_truth(
     assert views[len(accounts)] == alone[0]
     assert views[-1].decided == {} and not views[-1].known
     assert calls <= 2  # the first read alone, the rest together
+
+
+@pytest.mark.postgres
+def test_concurrent_api_appends_chain_in_order_and_each_is_told_its_own_entry(
+    postgres_url: str,
+) -> None:
+    """Appends on the worker's event loop (lock released before the flush, answered after it)
+    from many requests at once: every caller gets the position that holds its own decision, and
+    the chain verifies."""
+    with open_ledger(postgres_url, create=True) as ledger:
+        start = ledger.head().seq
+    now = datetime.now(UTC)
+    decisions = [
+        ConsentDecision(f"p{i}", "train", Decision.GRANT if i % 2 else Decision.DENY, now)
+        for i in range(40)
+    ]
+
+    async def append_all() -> list[Position]:
+        access = PostgresAccess(postgres_url, size=4)
+        await access.open()
+        try:
+            return list(await asyncio.gather(*(access.append(d) for d in decisions)))
+        finally:
+            await access.close()
+
+    positions = asyncio.run(append_all())
+    assert sorted(p.seq for p in positions) == list(range(start + 1, start + 41))
+    with open_ledger(postgres_url) as ledger:
+        assert ledger.verify().entries == start + 40
+        for d, p in zip(decisions, positions, strict=True):
+            entry = ledger.entry(p.seq)
+            assert (entry.account_id, entry.decision, entry.hash) == (
+                d.account_id,
+                d.decision.value,
+                p.hash,
+            )
+
+
+@pytest.mark.postgres
+def test_an_api_append_is_checked_as_the_ledgers_append_checks(postgres_url: str) -> None:
+    future = ConsentDecision("p1", "train", Decision.GRANT, datetime.now(UTC) + timedelta(days=1))
+
+    async def append() -> Position:
+        access = PostgresAccess(postgres_url, size=1)
+        await access.open()
+        try:
+            return await access.append(future)
+        finally:
+            await access.close()
+
+    with open_ledger(postgres_url, create=True) as ledger:
+        head = ledger.head()
+    with pytest.raises(UsageError, match="in the future"):
+        asyncio.run(append())
+    with open_ledger(postgres_url) as ledger:
+        assert ledger.head() == head

@@ -1,11 +1,14 @@
-"""One account's consent view, read on the request path of ``GET /v1/me/consent``.
+"""A person's consent on the request path: the view ``GET /v1/me/consent`` reads and the
+decision ``PUT /v1/me/consent/{purpose}`` appends.
 
-This is the service's hottest read, so it avoids what costs more than the query itself:
-on PostgreSQL an asyncio connection pool (psycopg_pool) runs it on the worker's own event loop,
-with no hop to a thread and back, and concurrent reads share queries (``Batcher``: one
-statement, one head, the entries of every account asked for); SQLite, whose driver (ADBC) is
-synchronous, reads through the worker's ledger pool in a thread. Both fold the same rows with
-``fold_account``.
+These are the service's hottest routes, so they avoid what costs more than the queries
+themselves. On PostgreSQL an asyncio connection pool (psycopg_pool) runs both on the worker's
+own event loop, with no hop to a thread and back: concurrent reads share queries (``Batcher``:
+one statement, one head, the entries of every account asked for), and an append is the
+ledger's own one-entry append (``ledger.postgres.APPEND_ONE`` then ``FLUSH``, pipelined: the
+chain's lock is released before the disk flush, the person answered after it). SQLite, whose
+driver (ADBC) is synchronous, goes through the worker's ledger pool in a thread. Reads fold the
+same rows with ``fold_account`` on both.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from consentry.api.account_view import AccountView, fold_account, read_account
 from consentry.api.batching import Batcher
 from consentry.api.pool import LedgerPool
+from consentry.ledger.entries import Position
+from consentry.ledger.postgres import APPEND_ONE, FLUSH, append_one_params
+from consentry.ledger.store import validated_payload
+from consentry.model import ConsentDecision
 
 #: ``ACCOUNT_ROWS`` for several accounts at once; the last column says whose row it is.
 _PG_BATCH: Final = (
@@ -29,13 +36,17 @@ _PG_BATCH: Final = (
 )
 
 
-class AccountReader(Protocol):
+class ConsentAccess(Protocol):
     async def read(self, account_id: str, recipient: str | None) -> AccountView: ...
+
+    async def append(self, decision: ConsentDecision) -> Position:
+        """Append one decision; returns once it is durable, with its position."""
+        ...
 
     async def close(self) -> None: ...
 
 
-class ThreadedReader:
+class ThreadedAccess:
     def __init__(self, pool: LedgerPool) -> None:
         self._pool = pool
 
@@ -46,11 +57,18 @@ class ThreadedReader:
         with self._pool.ledger() as ledger:
             return read_account(ledger, account_id, recipient)
 
+    async def append(self, decision: ConsentDecision) -> Position:
+        return await run_in_threadpool(self._append, decision)
+
+    def _append(self, decision: ConsentDecision) -> Position:
+        with self._pool.ledger() as ledger:
+            return ledger.append([decision])
+
     async def close(self) -> None:
         return None
 
 
-class PostgresReader:
+class PostgresAccess:
     def __init__(self, url: str, size: int) -> None:
         self._pool = AsyncConnectionPool(
             url,
@@ -58,7 +76,7 @@ class PostgresReader:
             max_size=size,
             kwargs={"autocommit": True},
             open=False,
-            name="consentry-reads",
+            name="consentry-consent",
         )
 
         self._batcher: Batcher[tuple[str, str | None], AccountView] = Batcher(
@@ -84,13 +102,24 @@ class PostgresReader:
             for account, recipient in asked
         ]
 
+    async def append(self, decision: ConsentDecision) -> Position:
+        params = append_one_params(validated_payload(decision))
+        async with self._pool.connection() as conn:
+            async with conn.pipeline() as pipeline:
+                appended = await conn.execute(APPEND_ONE, params)
+                await pipeline.sync()  # FLUSH must run in a transaction of its own
+                await conn.execute(FLUSH)
+            row = await appended.fetchone()
+        assert row is not None
+        return Position(int(row[0]), bytes(row[1]).hex())
+
     async def close(self) -> None:
         await self._pool.close()
 
 
-async def open_reader(url: str, pool: LedgerPool, size: int) -> AccountReader:
+async def open_access(url: str, pool: LedgerPool, size: int) -> ConsentAccess:
     if url.startswith(("postgresql://", "postgres://")):
-        reader = PostgresReader(url, size)
-        await reader.open()
-        return reader
-    return ThreadedReader(pool)
+        access = PostgresAccess(url, size)
+        await access.open()
+        return access
+    return ThreadedAccess(pool)
