@@ -66,7 +66,7 @@ from consentry.ledger.entries import (
     payload_digest,
 )
 from consentry.ledger.migrate import MIGRATIONS_TABLE, migrations
-from consentry.ledger.store import LedgerStore
+from consentry.ledger.store import AsOf, LedgerStore, Resolved
 
 #: PostgreSQL type of each column, in ``ROW_FIELDS`` order (binary COPY needs them spelt out).
 _PG_TYPES: Final = {
@@ -234,6 +234,17 @@ class PostgresLedger(LedgerStore):
                     copy.write_row(r)
 
     # ---- reads --------------------------------------------------------------------------------
+
+    def resolve(self, as_of: AsOf | None = None) -> Resolved:
+        """``LedgerStore.resolve``, durable: a position resolved here is recorded by snapshots
+        and scans, so it must survive a crash even if the entry at it was committed a moment
+        ago and not yet flushed (point 2 above). Every entry the read saw was committed before
+        ``FLUSH`` commits, so it is on disk when ``FLUSH`` returns."""
+        resolved = super().resolve(as_of)
+        if self._outside_transaction():  # inside one, the caller's commit flushes
+            with self._guard("reading"):
+                self._conn.execute(FLUSH)
+        return resolved
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._guard("reading"):
