@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from consentry.api.account_view import AccountView, read_account
 from consentry.api.consent_access import PostgresAccess
-from consentry.errors import UsageError
+from consentry.errors import LedgerBackendError, UsageError
 from consentry.ledger import LedgerStore, open_ledger
 from consentry.ledger.entries import Position
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
@@ -165,3 +165,29 @@ def test_an_api_append_is_checked_as_the_ledgers_append_checks(postgres_url: str
         asyncio.run(append())
     with open_ledger(postgres_url) as ledger:
         assert ledger.head() == head
+
+
+@pytest.mark.postgres
+def test_a_failing_database_is_a_backend_error_for_reads_and_appends(postgres_url: str) -> None:
+    """What the service turns into a 503 problem, as it does for the ledger's own errors."""
+    with open_ledger(postgres_url, create=True):
+        pass
+
+    async def run() -> list[BaseException]:
+        access = PostgresAccess(postgres_url, size=1)
+        await access.open()
+        try:
+            async with access._pool.connection() as conn:
+                await conn.execute("DROP TABLE ledger_entries CASCADE")
+            decision = ConsentDecision("p1", "train", Decision.GRANT, datetime.now(UTC))
+            outcomes = await asyncio.gather(
+                access.read("p1", None), access.append(decision), return_exceptions=True
+            )
+            return [o for o in outcomes if isinstance(o, BaseException)]
+        finally:
+            await access.close()
+
+    errors = asyncio.run(run())
+    assert len(errors) == 2
+    assert all(isinstance(e, LedgerBackendError) for e in errors)
+    assert all("ledger_entries" in str(e) for e in errors)

@@ -13,16 +13,20 @@ same rows with ``fold_account`` on both.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Final, Protocol
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
 from consentry.api.account_view import AccountView, fold_account, read_account
 from consentry.api.batching import Batcher
 from consentry.api.pool import LedgerPool
+from consentry.errors import LedgerBackendError
 from consentry.ledger.entries import Position
-from consentry.ledger.postgres import APPEND_ONE, FLUSH, append_one_params
+from consentry.ledger.postgres import APPEND_ONE, FLUSH, append_one_params, redact
 from consentry.ledger.store import validated_payload
 from consentry.model import ConsentDecision
 
@@ -70,6 +74,7 @@ class ThreadedAccess:
 
 class PostgresAccess:
     def __init__(self, url: str, size: int) -> None:
+        self._url = url
         self._pool = AsyncConnectionPool(
             url,
             min_size=1,
@@ -89,8 +94,20 @@ class PostgresAccess:
     async def read(self, account_id: str, recipient: str | None) -> AccountView:
         return await self._batcher.submit((account_id, recipient))
 
+    @asynccontextmanager
+    async def _connection(self, doing: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; a driver or pool failure becomes ``LedgerBackendError`` (a 503
+        problem), as it does through ``PostgresLedger``."""
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise LedgerBackendError(
+                f"{doing} the PostgreSQL ledger {redact(self._url)}: {exc}"
+            ) from exc
+
     async def _read_many(self, asked: list[tuple[str, str | None]]) -> list[AccountView]:
-        async with self._pool.connection() as conn:
+        async with self._connection("reading") as conn:
             cursor = await conn.execute(_PG_BATCH, (sorted({a for a, _ in asked}),))
             rows = await cursor.fetchall()
         head, entries = rows[0][:9], rows[1:]
@@ -104,7 +121,7 @@ class PostgresAccess:
 
     async def append(self, decision: ConsentDecision) -> Position:
         params = append_one_params(validated_payload(decision))
-        async with self._pool.connection() as conn:
+        async with self._connection("appending to") as conn:
             async with conn.pipeline() as pipeline:
                 appended = await conn.execute(APPEND_ONE, params)
                 await pipeline.sync()  # FLUSH must run in a transaction of its own
