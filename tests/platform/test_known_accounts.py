@@ -31,3 +31,14 @@ def test_contains_is_exact(monkeypatch: pytest.MonkeyPatch, collide: bool) -> No
 
 def test_nothing_known() -> None:
     assert KnownAccounts().contains(pa.array(["a", None])).tolist() == [False, False]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 17, 1000, 20_000])
+def test_contains_matches_a_set_at_any_size(n: int) -> None:
+    # The lookup jumps by hash prefix into the sorted hashes: its runs depend on the size.
+    rng = np.random.default_rng(n)
+    known = [str(x) for x in rng.integers(10**18, 2 * 10**18, n)]
+    ids: list[str | None] = [known[i] for i in rng.integers(0, n, 500)]
+    ids += [str(x) for x in rng.integers(10**18, 2 * 10**18, 500)] + [None, ""]
+    got = KnownAccounts(pa.array(known)).contains(pa.array(ids, pa.string()))
+    assert got.tolist() == _reference(known, ids)

@@ -262,7 +262,9 @@ class ImportWriter:
         buckets = self.store.buckets(spec)
         hashes = hash_ids(table.column(spec.bucket_by))
         bucket = bucket_from_hash(hashes, buckets)
-        order = np.argsort(bucket, kind="stable")
+        # The narrowest integer type: numpy's stable sort of 8/16-bit values is a radix sort,
+        # ~4x faster than of int64 (the same order: a stable sort has only one answer).
+        order = np.argsort(bucket.astype(np.min_scalar_type(max(buckets - 1, 0))), kind="stable")
         table = table.take(pa.array(order))
         bounds = np.searchsorted(bucket[order], np.arange(buckets + 1))
         keys = _key_hashes(spec, table, hashes[order])

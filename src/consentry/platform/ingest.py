@@ -126,6 +126,8 @@ class KnownAccounts:
         self._chunks: list[pa.Array] = [a.cast(pa.string()) for a in initial if len(a)]
         self._all: pa.Array | None = None
         self._keys: U64 = np.empty(0, dtype=np.uint64)
+        self._starts: npt.NDArray[np.int64] = np.zeros(2, dtype=np.int64)
+        self._shift = np.uint64(63)
 
     def add(self, ids: pa.Array) -> None:
         if len(ids):
@@ -142,13 +144,11 @@ class KnownAccounts:
             order = np.argsort(keys, kind="stable")
             self._all, self._keys = distinct.take(pa.array(order)), keys[order]
             self._chunks = [self._all]
+            self._index_prefixes()
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
         keys = hash_ids(ids)
-        # Ascending searches are several times faster over a large sorted array.
-        order = np.argsort(keys)
-        pos = np.empty(len(keys), dtype=np.int64)
-        pos[order] = np.searchsorted(self._keys, keys[order])
+        pos = self._first_not_below(keys)
         pos[pos >= len(self._keys)] = 0
         same_hash = self._keys[pos] == keys
         same_id = _np(pc.equal(self._all.take(pa.array(pos)), ids))
@@ -159,6 +159,32 @@ class KnownAccounts:
             rows = pa.array(doubtful)
             found[doubtful] = _np(pc.is_in(ids.take(rows), value_set=self._all))
         return found
+
+    def _index_prefixes(self) -> None:
+        # Where each run of sorted keys sharing their top ``bits`` starts: a lookup jumps to its
+        # run and steps through it. About half as many runs as keys (the index is no bigger
+        # than the keys), so a run holds one or two keys (hashes are uniform). Sorting each
+        # batch of ids for ``np.searchsorted`` instead cost ~10 ms per 60k ids, ~5% of an
+        # import at 10M posts.
+        bits = max(1, min(24, len(self._keys).bit_length() - 1))
+        self._shift = np.uint64(64 - bits)
+        top = (self._keys >> self._shift).astype(np.int64)
+        self._starts = np.searchsorted(top, np.arange((1 << bits) + 1, dtype=np.int64))
+
+    def _first_not_below(self, keys: U64) -> npt.NDArray[np.int64]:
+        """For each key, the first position in the sorted keys holding it or a larger one
+        within its prefix run (``np.searchsorted``'s answer wherever the key is present)."""
+        top = (keys >> self._shift).astype(np.int64)
+        pos = self._starts[top]
+        end = self._starts[top + 1]
+        active = np.nonzero(pos < end)[0]
+        while len(active):
+            at = pos[active]
+            below = self._keys[at] < keys[active]
+            active = active[below]
+            pos[active] += 1
+            active = active[pos[active] < end[active]]
+        return pos
 
 
 def _np(arr: Any) -> Mask:

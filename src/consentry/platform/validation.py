@@ -160,7 +160,12 @@ class _Checks:
         column = self._columns.get(name)
         if column is None:
             chunked = self._table.column(name)
-            column = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
+            if not isinstance(chunked, pa.ChunkedArray):
+                column = chunked
+            elif chunked.num_chunks == 1:  # combine_chunks would copy even a single chunk
+                column = chunked.chunk(0)
+            else:
+                column = chunked.combine_chunks()
             self._columns[name] = column
         return column
 
