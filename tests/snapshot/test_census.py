@@ -25,9 +25,25 @@ from consentry.snapshot.census import (
     take_census,
 )
 
-# Whitespace of every sort NFKC or \s knows, letters that case-fold or decompose.
+# Whitespace of every sort NFKC or \s knows, letters that case-fold or decompose, marks and
+# jamo that compose with the character before them, a character that is already NFKC.
 ALPHABET = st.sampled_from(
-    [*"aB é\t\n\r\x0b\x0c", "\u00a0", "\u3000", "\u2003", "\ufb01", "\u212b", "Σ", "ß"]
+    [
+        *"aB é\t\n\r\x0b\x0c",
+        "\u00a0",
+        "\u3000",
+        "\u2003",
+        "\ufb01",
+        "\u212b",
+        "Σ",
+        "ß",
+        "\u0301",
+        "\u0327",
+        "\u1100",
+        "\u1161",
+        "\u11a8",
+        "\u4e2d",
+    ]
 )
 
 
