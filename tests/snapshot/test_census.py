@@ -174,3 +174,18 @@ def test_spilled_census_settles_like_the_whole_input_in_memory(
     keys = content_keys(pa.Table.from_batches(batches)["content_id"])
     np.testing.assert_array_equal(census.included_keys, np.sort(keys[reference == Reason.ELIGIBLE]))
     assert list(tmp_path.iterdir()) == []  # the spill folder is gone
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=200),
+    st.lists(st.integers(0, 2**64 - 1), max_size=200),
+)
+def test_key_filter_never_misses_a_key_of_its_set(members: list[int], others: list[int]) -> None:
+    keys = np.array(members, dtype=np.uint64)
+    maybe = census_module._KeyFilter(keys)
+    assert maybe.may_hold(keys).all()
+    asked = np.array(others + members, dtype=np.uint64)
+    held = maybe.may_hold(asked)
+    assert held[len(others) :].all()
+    assert held.dtype == np.bool_ and len(held) == len(asked)
