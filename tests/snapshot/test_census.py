@@ -25,9 +25,25 @@ from consentry.snapshot.census import (
     take_census,
 )
 
-# Whitespace of every sort NFKC or \s knows, letters that case-fold or decompose.
+# Whitespace of every sort NFKC or \s knows, letters that case-fold or decompose, marks and
+# jamo that compose with the character before them, a character that is already NFKC.
 ALPHABET = st.sampled_from(
-    [*"aB é\t\n\r\x0b\x0c", "\u00a0", "\u3000", "\u2003", "\ufb01", "\u212b", "Σ", "ß"]
+    [
+        *"aB é\t\n\r\x0b\x0c",
+        "\u00a0",
+        "\u3000",
+        "\u2003",
+        "\ufb01",
+        "\u212b",
+        "Σ",
+        "ß",
+        "\u0301",
+        "\u0327",
+        "\u1100",
+        "\u1161",
+        "\u11a8",
+        "\u4e2d",
+    ]
 )
 
 
@@ -158,3 +174,18 @@ def test_spilled_census_settles_like_the_whole_input_in_memory(
     keys = content_keys(pa.Table.from_batches(batches)["content_id"])
     np.testing.assert_array_equal(census.included_keys, np.sort(keys[reference == Reason.ELIGIBLE]))
     assert list(tmp_path.iterdir()) == []  # the spill folder is gone
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=200),
+    st.lists(st.integers(0, 2**64 - 1), max_size=200),
+)
+def test_key_filter_never_misses_a_key_of_its_set(members: list[int], others: list[int]) -> None:
+    keys = np.array(members, dtype=np.uint64)
+    maybe = census_module._KeyFilter(keys)
+    assert maybe.may_hold(keys).all()
+    asked = np.array(others + members, dtype=np.uint64)
+    held = maybe.may_hold(asked)
+    assert held[len(others) :].all()
+    assert held.dtype == np.bool_ and len(held) == len(asked)

@@ -10,7 +10,10 @@ back when it is done.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ctypes
+import ctypes.util
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pyarrow as pa
@@ -35,3 +38,28 @@ def build_memory_pool() -> Iterator[pa.MemoryPool]:
         yield pool
     finally:
         pa.set_memory_pool(previous)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, where the C library is glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def release_freed_memory() -> None:
+    """Give memory freed so far back to the system, at the end of a phase of a build.
+
+    What one phase frees (the ledger read and folded, the accounts read for mentions: tens of
+    MB for 100,000 accounts, in SQLite's driver, numpy and Arrow) would otherwise stay
+    resident, held by the allocators for reuse, into the next phase. Measured at 10M posts:
+    ~30 MB less resident when the census starts; the peak (in the records pass) did not drop
+    beyond run-to-run noise, so this is not what keeps it from being flat."""
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

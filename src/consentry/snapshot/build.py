@@ -26,7 +26,7 @@ from consentry.ledger import AsOf, LedgerStore, Resolved
 from consentry.model import SHARE, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
-from consentry.snapshot.arrow_memory import build_memory_pool
+from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
 from consentry.snapshot.census import (
     CENSUS_COLUMNS,
     SCAN_CHUNK,
@@ -143,6 +143,7 @@ class Builder:
         resolved = self.ledger.resolve(spec.as_of)
         at = self.ledger.position_time(resolved)
         index = self.state_index(spec, resolved)
+        release_freed_memory()
         build_id = self._build_id(spec, resolved)
         work = WorkFolder(spec.out, build_id)
         work.open(force=spec.force)
@@ -156,6 +157,7 @@ class Builder:
             progress=self.progress.advance,
             expected_rows=self.source.count(),
         )
+        release_freed_memory()
         self.progress.phase("records", census.rows)
         tree = StreamingRoot()
         shards, pii, resumed = self._write_records(spec, census, work, tree)

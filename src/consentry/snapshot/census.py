@@ -36,6 +36,7 @@ from consentry.content.buckets import hash_ids
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot.nfkc import NFKC_CHANGEABLE
 from consentry.snapshot.spilled import SpilledInts, SpilledView
 
 CENSUS_COLUMNS: Final = (
@@ -81,14 +82,15 @@ def normalised_text(text: Any) -> Any:
     """What counts as the same text for exact deduplication: NFKC, case-folded, whitespace
     collapsed and trimmed.
 
-    The two costly kernels run only on the rows they can change (same result, about half the
-    time): NFKC leaves ASCII as it is, and collapsing ``\\s+`` to one space changes a text only
-    where it holds a whitespace other than a space, or two whitespaces in a row (found by one
-    regex search, far cheaper than a replacement)."""
+    The two costly kernels run only on the rows they can change (same result, a fraction of
+    the time): NFKC only on texts holding a character it can change (``NFKC_CHANGEABLE``, one
+    RE2 scan: almost no text), and collapsing ``\\s+`` to one space only where a text holds a
+    whitespace other than a space, or two whitespaces in a row (found by one regex search, far
+    cheaper than a replacement)."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    non_ascii = pc.fill_null(pc.invert(pc.string_is_ascii(text)), False)
-    text = _replace_where(text, non_ascii, lambda sub: pc.utf8_normalize(sub, "NFKC"))
+    changeable = pc.fill_null(pc.match_substring_regex(text, NFKC_CHANGEABLE), False)
+    text = _replace_where(text, changeable, lambda sub: pc.utf8_normalize(sub, "NFKC"))
     folded = pc.utf8_lower(text)
     spaced = pc.fill_null(pc.match_substring_regex(folded, r"[^\S ]|\s\s"), False)
     folded = _replace_where(
@@ -394,13 +396,18 @@ def _settle_reposts(
     wanted = np.unique(originals[originals != 0])
     where = np.full(len(wanted), -1, dtype=np.int64)  # scan row of each wanted original
     if len(wanted):
+        maybe = _KeyFilter(wanted)
         for offset, keys in key_chunks():
-            pos = np.searchsorted(wanted, keys)
+            # Only the few keys the filter lets through are searched for (a binary search of
+            # every item's key cost seconds at 10M items).
+            candidates = np.nonzero(maybe.may_hold(keys))[0]
+            pos = np.searchsorted(wanted, keys[candidates])
             pos[pos >= len(wanted)] = 0
-            hit = np.nonzero(wanted[pos] == keys)[0]
-            if len(hit) == 0:
+            matched = np.nonzero(wanted[pos] == keys[candidates])[0]
+            if len(matched) == 0:
                 continue
-            first_pos, first = np.unique(pos[hit], return_index=True)  # earliest row per key
+            hit, pos = candidates[matched], pos[matched]  # ascending scan rows
+            first_pos, first = np.unique(pos, return_index=True)  # earliest row per key
             unset = where[first_pos] < 0
             where[first_pos[unset]] = hit[first[unset]] + offset
     slot = np.searchsorted(wanted, originals)
@@ -422,6 +429,30 @@ def _settle_reposts(
         census.reasons[rows] = original_reason
         if not changed.any():
             break
+
+
+class _KeyFilter:
+    """A bitmap of the top bits of a set of 64-bit keys (512 KB): a key whose bit is clear is
+    certainly not in the set; one whose bit is set may be (keys are uniformly mixed hashes:
+    with a million keys in the set, about one key in five outside it passes)."""
+
+    BITS: Final = 22
+
+    def __init__(self, keys: U64) -> None:
+        present = np.zeros(1 << self.BITS, dtype=np.bool_)
+        present[self._slots(keys)] = True
+        self._bitmap = np.packbits(present, bitorder="little")
+
+    def _slots(self, keys: U64) -> npt.NDArray[np.int64]:
+        out: npt.NDArray[np.int64] = (keys >> np.uint64(64 - self.BITS)).astype(np.int64)
+        return out
+
+    def may_hold(self, keys: U64) -> npt.NDArray[np.bool_]:
+        slots = self._slots(keys)
+        out: npt.NDArray[np.bool_] = (
+            (self._bitmap[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1
+        ).astype(np.bool_)
+        return out
 
 
 def _included_keys(census: Census, key_chunks: Iterable[tuple[int, U64]]) -> U64:

@@ -11,6 +11,7 @@ from consentry.scrub.detectors import SCRUBBING
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.registry import Detector
 from consentry.scrub.snapshot import snapshot_scrubber
+from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
 from consentry.snapshot.build import Builder, Progress, SilentProgress
 from consentry.snapshot.records import RecordMaker, Scrubber
 from consentry.snapshot.source import WorkspaceSource
@@ -55,7 +56,11 @@ def workspace_builder(
     source = WorkspaceSource(ws.content_dir)
     policy = ws.policy()
     chosen = detectors(names=names)
-    scrub = make_scrubber(source, pseudonyms, chosen)
+    # Under the build's allocator: what reading every account for mentions frees is given
+    # back, not kept by Arrow's default pool for the rest of the process (``arrow_memory``).
+    with build_memory_pool():
+        scrub = make_scrubber(source, pseudonyms, chosen)
+    release_freed_memory()
     maker = RecordMaker(pseudonyms, scrub, policy.time_granularity)
     return Builder(
         ledger=ledger,
