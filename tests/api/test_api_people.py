@@ -156,8 +156,11 @@ def test_gpc_leaves_an_explicit_share_choice_alone(service: Service) -> None:
 
 
 def test_health_and_openapi(service: Service) -> None:
+    with service.ws.ledger() as ledger:
+        head = ledger.head().seq
     health = service.client.get("/healthz")
-    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "ledger_seq": head}
     spec = service.client.get("/openapi.json").json()
     for path in ("/v1/me/consent", "/v1/me/consent/{purpose}", "/v1/admin/keys", "/v1/usage"):
         assert path in spec["paths"]

@@ -39,12 +39,18 @@ _PG_BATCH: Final = (
     " FROM ledger_entries WHERE account_id = ANY(%s)"
 )
 
+_PG_HEAD: Final = "SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 1"
+
 
 class ConsentAccess(Protocol):
     async def read(self, account_id: str, recipient: str | None) -> AccountView: ...
 
     async def append(self, decision: ConsentDecision) -> Position:
         """Append one decision; returns once it is durable, with its position."""
+        ...
+
+    async def head_seq(self) -> int:
+        """The ledger's head position (``/healthz``: the database answers)."""
         ...
 
     async def close(self) -> None: ...
@@ -67,6 +73,13 @@ class ThreadedAccess:
     def _append(self, decision: ConsentDecision) -> Position:
         with self._pool.ledger() as ledger:
             return ledger.append([decision])
+
+    async def head_seq(self) -> int:
+        return await run_in_threadpool(self._head_seq)
+
+    def _head_seq(self) -> int:
+        with self._pool.ledger() as ledger:
+            return ledger.head().seq
 
     async def close(self) -> None:
         return None
@@ -129,6 +142,12 @@ class PostgresAccess:
             row = await appended.fetchone()
         assert row is not None
         return Position(int(row[0]), bytes(row[1]).hex())
+
+    async def head_seq(self) -> int:
+        async with self._connection("reading") as conn:
+            cursor = await conn.execute(_PG_HEAD)
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def close(self) -> None:
         await self._pool.close()
