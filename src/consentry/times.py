@@ -1,7 +1,9 @@
-"""RFC 3339 times as people type them: one parser, one message, wherever a time is read."""
+"""Times: RFC 3339 as people type them (one parser, one message, wherever a time is read), and
+the microseconds since the epoch that the databases store."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from consentry.errors import UsageError
@@ -19,3 +21,8 @@ def parse_rfc3339(text: str, *, what: str) -> datetime:
             f"2024-07-27T10:00:00+02:00: {text!r}"
         )
     return t
+
+
+def now_us() -> int:
+    """Now, in microseconds since the epoch (the unit of every ``*_us`` column)."""
+    return time.time_ns() // 1_000

@@ -15,7 +15,6 @@ import json
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from consentry.errors import ConsentryError, UsageError
 from consentry.ledger import AsOf, LedgerStore
 from consentry.snapshot.build import BuildSpec
 from consentry.snapshot.workspace_build import workspace_builder
+from consentry.times import now_us
 from consentry.workspace import Workspace
 
 log = logging.getLogger("consentry.api.jobs")
@@ -36,10 +36,6 @@ _COLUMNS: Final = (
 #: Seconds without a heartbeat after which a job's worker is taken for dead.
 DEFAULT_LEASE_S: Final = 60.0
 MAX_ATTEMPTS: Final = 3
-
-
-def _now_us() -> int:
-    return int(time.time() * 1e6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +88,7 @@ class Jobs:
     def create(self, kind: str, params: dict[str, Any], owner: str) -> Job:
         """A queued job, leased at once to ``owner`` (the worker that will run it)."""
         job_id = secrets.token_hex(8)
-        now = _now_us()
+        now = now_us()
         self.ledger.execute(
             "INSERT INTO service_jobs (job_id, kind, status, params, created_us, owner,"
             " heartbeat_us, attempts) VALUES (?, ?, 'queued', ?, ?, ?, ?, 1)",
@@ -122,18 +118,18 @@ class Jobs:
         self.ledger.execute(
             "UPDATE service_jobs SET status = 'running', started_us = coalesce(started_us, ?)"
             " WHERE job_id = ?",
-            (_now_us(), job_id),
+            (now_us(), job_id),
         )
 
     def beat(self, job_id: str, owner: str) -> None:
         self.ledger.execute(
             "UPDATE service_jobs SET heartbeat_us = ? WHERE job_id = ? AND owner = ?",
-            (_now_us(), job_id, owner),
+            (now_us(), job_id, owner),
         )
 
     def orphans(self, lease_s: float) -> tuple[tuple[Job, int], ...]:
         """Unfinished jobs whose lease ran out, each with the heartbeat it was last seen with."""
-        stale = _now_us() - int(lease_s * 1e6)
+        stale = now_us() - int(lease_s * 1e6)
         rows = self.ledger.query(
             f"SELECT {_COLUMNS}, coalesce(heartbeat_us, created_us) FROM service_jobs"
             " WHERE status IN ('queued', 'running') AND coalesce(heartbeat_us, created_us) < ?",
@@ -147,7 +143,7 @@ class Jobs:
             "UPDATE service_jobs SET owner = ?, heartbeat_us = ?, attempts = attempts + 1"
             " WHERE job_id = ? AND status IN ('queued', 'running')"
             " AND coalesce(heartbeat_us, created_us) = ?",
-            (owner, _now_us(), job_id, seen_heartbeat),
+            (owner, now_us(), job_id, seen_heartbeat),
         )
         rows = self.ledger.query("SELECT owner FROM service_jobs WHERE job_id = ?", (job_id,))
         return bool(rows) and rows[0][0] == owner
@@ -160,7 +156,7 @@ class Jobs:
                 "failed" if error else "done",
                 None if result is None else json.dumps(result, sort_keys=True),
                 error,
-                _now_us(),
+                now_us(),
                 job_id,
             ),
         )

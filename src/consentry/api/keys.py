@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -18,6 +17,7 @@ from typing import Final
 from consentry.compliance.recipients import Recipients
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
+from consentry.times import now_us
 
 PREFIX: Final = "csk"
 _COLUMNS: Final = "key_id, role, recipient, label, created_us, revoked_us, replaces"
@@ -82,10 +82,6 @@ def split(token: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-def _now_us() -> int:
-    return int(time.time() * 1_000_000)
-
-
 def _key(row: tuple[object, ...]) -> ApiKey:
     key_id, role, recipient, label, created, revoked, replaces = row
     return ApiKey(
@@ -122,7 +118,7 @@ class ApiKeys:
         self.ledger.execute(
             "INSERT INTO api_keys (key_id, secret_sha256, role, recipient, label, created_us,"
             " replaces) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key_id, _digest(secret), role.value, recipient, label, _now_us(), replaces),
+            (key_id, _digest(secret), role.value, recipient, label, now_us(), replaces),
         )
         return NewKey(self.get(key_id), f"{PREFIX}_{key_id}_{secret}")
 
@@ -144,7 +140,7 @@ class ApiKeys:
         self.get(key_id)
         self.ledger.execute(
             "UPDATE api_keys SET revoked_us = ? WHERE key_id = ? AND revoked_us IS NULL",
-            (_now_us(), key_id),
+            (now_us(), key_id),
         )
         return self.get(key_id)
 

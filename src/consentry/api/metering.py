@@ -8,7 +8,6 @@ from doubling). Bytes count every byte sent; requests every authenticated licens
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from consentry.api.plans import Plan, Plans
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
+from consentry.times import now_us
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -112,7 +112,7 @@ class Meter:
             "INSERT INTO metered_files (recipient, snapshot_id, path, period, records,"
             " delivered_us) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (recipient, snapshot_id, path) DO NOTHING",
-            (recipient, snapshot_id, path, current_period(), records, int(time.time() * 1e6)),
+            (recipient, snapshot_id, path, current_period(), records, now_us()),
         )
         return True
 

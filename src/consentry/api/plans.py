@@ -5,12 +5,12 @@ Money is kept in integer cents; the overage price is per 1,000 records beyond th
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Final
 
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
+from consentry.times import now_us
 
 _COLUMNS: Final = (
     "name, monthly_price_cents, included_records, overage_cents_per_1000, requests_per_minute"
@@ -59,7 +59,7 @@ class Plans:
             raise UsageError("a plan's request rate must be at least 1 per minute")
         if not plan.name or len(plan.name) > 64:
             raise UsageError("a plan needs a name of 1 to 64 characters")
-        now = _now_us() if at_us is None else at_us
+        now = now_us() if at_us is None else at_us
         with self.ledger.transaction():  # the plan and its recipients' history at once
             self.ledger.execute(
                 f"INSERT INTO plans ({_COLUMNS}, updated_us) VALUES (?, ?, ?, ?, ?, ?)"
@@ -97,7 +97,7 @@ class Plans:
 
     def assign(self, recipient: str, plan: str, *, at_us: int | None = None) -> Plan:
         found = self.get(plan)
-        now = _now_us() if at_us is None else at_us
+        now = now_us() if at_us is None else at_us
         with self.ledger.transaction():
             self.ledger.execute(
                 "INSERT INTO recipient_plans (recipient, plan, since_us) VALUES (?, ?, ?)"
@@ -128,7 +128,3 @@ class Plans:
             (recipient, at_us),
         )
         return _plan(rows[0]) if rows else None
-
-
-def _now_us() -> int:
-    return int(time.time() * 1e6)
