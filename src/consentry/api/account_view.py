@@ -24,13 +24,23 @@ from consentry.model import ACCOUNT_ATTRIBUTES
 
 _COUNTRY_BIT: Final = 1 << ACCOUNT_ATTRIBUTES.index("country")
 #: The first row carries the head (kind '~head', seq = the head's sequence number).
-ACCOUNT_ROWS: Final = (
-    "SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL FROM ledger_entries"
-    " UNION ALL"
-    " SELECT kind, coalesce(purpose, ''), coalesce(scope, ''), coalesce(decision, ''),"
-    " coalesce(recipient, ''), seq, at_us, coalesce(attr_mask, 0), country"
-    " FROM ledger_entries WHERE account_id = ?"
-)
+
+
+def account_rows(where: str, *, tagged: bool = False) -> str:
+    """The rows ``fold_account`` folds, of the accounts ``where`` selects; ``tagged`` adds a
+    last column naming each row's account (NULL on the head row), for reads of several."""
+    tag = ", NULL" if tagged else ""
+    account = ", account_id" if tagged else ""
+    return (
+        f"SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL{tag}"
+        " FROM ledger_entries UNION ALL"
+        " SELECT kind, coalesce(purpose, ''), coalesce(scope, ''), coalesce(decision, ''),"
+        f" coalesce(recipient, ''), seq, at_us, coalesce(attr_mask, 0), country{account}"
+        f" FROM ledger_entries WHERE {where}"
+    )
+
+
+ACCOUNT_ROWS: Final = account_rows("account_id = ?")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,25 +21,17 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from consentry.api.account_view import AccountView, fold_account, read_account
+from consentry.api.account_view import AccountView, account_rows, fold_account, read_account
 from consentry.api.batching import Batcher
 from consentry.api.pool import LedgerPool
 from consentry.errors import LedgerBackendError
 from consentry.ledger.entries import Position
 from consentry.ledger.postgres import APPEND_ONE, FLUSH, append_one_params, redact
-from consentry.ledger.store import validated_payload
+from consentry.ledger.store import HEAD, validated_payload
 from consentry.model import ConsentDecision
 
 #: ``ACCOUNT_ROWS`` for several accounts at once; the last column says whose row it is.
-_PG_BATCH: Final = (
-    "SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL, NULL FROM ledger_entries"
-    " UNION ALL"
-    " SELECT kind, coalesce(purpose, ''), coalesce(scope, ''), coalesce(decision, ''),"
-    " coalesce(recipient, ''), seq, at_us, coalesce(attr_mask, 0), country, account_id"
-    " FROM ledger_entries WHERE account_id = ANY(%s)"
-)
-
-_PG_HEAD: Final = "SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 1"
+_PG_BATCH: Final = account_rows("account_id = ANY(%s)", tagged=True)
 
 
 class ConsentAccess(Protocol):
@@ -145,7 +137,7 @@ class PostgresAccess:
 
     async def head_seq(self) -> int:
         async with self._connection("reading") as conn:
-            cursor = await conn.execute(_PG_HEAD)
+            cursor = await conn.execute(HEAD)
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 

@@ -66,7 +66,7 @@ from consentry.ledger.entries import (
     payload_digest,
 )
 from consentry.ledger.migrate import MIGRATIONS_TABLE, migrations
-from consentry.ledger.store import AsOf, LedgerStore, Resolved
+from consentry.ledger.store import HEAD, AsOf, LedgerStore, Resolved
 
 #: PostgreSQL type of each column, in ``ROW_FIELDS`` order (binary COPY needs them spelt out).
 _PG_TYPES: Final = {
@@ -100,7 +100,6 @@ APPEND_ONE: Final = (
 #: waits until the WAL is durable up to that record, hence up to every earlier commit.
 FLUSH: Final = "SELECT pg_current_xact_id()"
 _LOCK_EARLY_RELEASE: Final = "SELECT ledger_lock(), set_config('synchronous_commit', 'off', true)"
-_HEAD: Final = "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
 #: Migrations of one schema are serialised by this advisory lock (several processes may open a
 #: fresh database at once; ``CREATE TABLE IF NOT EXISTS`` alone races in PostgreSQL).
 _MIGRATE_LOCK: Final = (
@@ -221,7 +220,7 @@ class PostgresLedger(LedgerStore):
         conn: psycopg.Connection[Any], build: Callable[[int, bytes], list[Row]]
     ) -> None:
         # A new statement, hence (READ COMMITTED) a snapshot taken after the lock was granted.
-        head = conn.execute(_HEAD).fetchone()
+        head = conn.execute(HEAD).fetchone()
         next_seq, prev = (int(head[0]) + 1, bytes(head[1])) if head else (1, GENESIS_HASH)
         rows = build(next_seq, prev)
         with conn.cursor() as cur:

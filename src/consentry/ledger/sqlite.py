@@ -27,7 +27,7 @@ import pyarrow as pa
 from consentry.errors import LedgerBackendError, WorkspaceError
 from consentry.ledger.entries import GENESIS_HASH, ROW_FIELDS, Row
 from consentry.ledger.migrate import MIGRATIONS_TABLE, migrations
-from consentry.ledger.store import LedgerStore
+from consentry.ledger.store import HEAD, LedgerStore
 
 _INSERT: Final = (
     f"INSERT INTO ledger_entries ({', '.join(ROW_FIELDS)})"
@@ -114,7 +114,7 @@ class SqliteLedger(LedgerStore):
         except Exception as exc:
             raise LedgerBackendError(f"ledger {self.path} is locked: {exc}") from exc
         try:
-            row = self._execute("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1")
+            row = self._execute(HEAD)
             next_seq, prev = (int(row[0][0]) + 1, bytes(row[0][1])) if row else (1, GENESIS_HASH)
             rows = build(next_seq, prev)
             if rows:

@@ -116,6 +116,10 @@ class VerifyReport:
     against: Position | None
 
 
+#: The head entry: (seq, hash) of the last one.
+HEAD: Final = "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
+
+
 class LedgerStore(ABC):
     """Append-only, hash-chained log of consent decisions and account-state changes."""
 
@@ -193,7 +197,7 @@ class LedgerStore(ABC):
         batch: list[Payload] = []
         head: Position | None = None  # read only when nothing was appended: saves a round trip
         for item in items:
-            batch.append(self._validated_payload(item))
+            batch.append(validated_payload(item))
             if len(batch) >= batch_size:
                 head = self._append_payloads(batch)
                 if progress:
@@ -204,9 +208,6 @@ class LedgerStore(ABC):
             if progress:
                 progress(len(batch))
         return head if head is not None else self.head()
-
-    def _validated_payload(self, item: ConsentDecision | AccountChange) -> Payload:
-        return validated_payload(item)
 
     def append_tables(
         self,
@@ -256,7 +257,7 @@ class LedgerStore(ABC):
     # ---- reading -----------------------------------------------------------------------------
 
     def head(self) -> Position:
-        rows = self._query("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1")
+        rows = self._query(HEAD)
         if not rows:
             return EMPTY_POSITION
         return Position(int(rows[0][0]), bytes(rows[0][1]).hex())
