@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import consentry.platform.keyset as keyset
+import consentry.content.hash_index as hash_index
 from consentry.platform.keyset import KeySet
 
 batches = st.lists(st.lists(st.text(max_size=6), max_size=30), max_size=12)
@@ -41,7 +41,7 @@ def test_hash_collisions_never_make_a_new_key_known(batch_list: list[list[str]])
         return lengths % np.uint64(2)
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(keyset, "hash_ids", few_hashes)
+        m.setattr(hash_index, "hash_ids", few_hashes)
         run_batches(batch_list)
 
 

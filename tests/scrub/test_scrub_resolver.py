@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.scrub import resolver as resolver_module
+import consentry.content.hash_index as hash_index
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.resolver import MentionResolver
 
@@ -18,7 +18,7 @@ HANDLES = st.one_of(st.none(), st.text("abAB_@", max_size=4))
 
 
 def _reference(resolver: MentionResolver, handles: pa.Array) -> list[str | None]:
-    idx = pc.index_in(pc.utf8_lower(handles), value_set=resolver._handles)
+    idx = pc.index_in(pc.utf8_lower(handles), value_set=resolver._handles.values)
     return resolver._ids.take(idx).to_pylist()  # type: ignore[no-any-return]
 
 
@@ -47,5 +47,5 @@ def test_lookup_equals_index_in_when_hashes_collide(
         return np.asarray(pc.utf8_length(pc.fill_null(ids, "")), dtype=np.uint64) % np.uint64(2)
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(resolver_module, "hash_ids", few_hashes)
+        m.setattr(hash_index, "hash_ids", few_hashes)
         _check(known, asked)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from consentry.content.buckets import hash_ids
+from consentry.content.hash_index import HashIndex
 from consentry.scrub.pseudonym import Pseudonymiser
 
 
@@ -36,14 +35,11 @@ class MentionResolver:
         # First occurrence of each handle: unique() keeps first-seen order, index_in finds it.
         distinct = pc.unique(h)
         first = pc.index_in(distinct, value_set=h).to_numpy().astype(np.int64)
-        self._handles: pa.StringArray = distinct
-        self._ids: pa.StringArray = ids.take(pa.array(first, pa.int64()))
-        # Handles by their 64-bit hash, sorted once: a batch is then a binary search, where
-        # ``index_in`` rebuilt a hash table of every handle for every batch (a cost growing
-        # with the platform, not the batch).
-        keys = hash_ids(distinct)
-        self._order = np.argsort(keys, kind="stable")
-        self._keys = keys[self._order]
+        # Handles indexed once by hash: a batch is then a binary search, where ``index_in``
+        # rebuilt a hash table of every handle for every batch (a cost growing with the
+        # platform, not the batch). Positions below are the index's.
+        self._handles = HashIndex(distinct)
+        self._ids: pa.StringArray = ids.take(pa.array(first[self._handles.order], pa.int64()))
         self._pseudonymiser = pseudonymiser
         # Cache: for each handle, where its pseudonym is in ``_pseudonyms`` (-1: not yet).
         self._slot = np.full(len(distinct), -1, dtype=np.int64)
@@ -68,34 +64,9 @@ class MentionResolver:
 
     def account_ids(self, handles: pa.Array) -> pa.Array:
         """The account id of each handle (without ``@``), null where unknown."""
-        idx = self._index(pc.utf8_lower(handles))
+        idx = self._handles.find(pc.utf8_lower(handles))
         result: pa.Array = self._ids.take(pa.array(idx, pa.int64(), mask=idx < 0))
         return result
-
-    def _index(self, lowered: pa.Array) -> npt.NDArray[np.int64]:
-        """Position of each (lower-case) handle in ``_handles``, -1 where unknown or null."""
-        if isinstance(lowered, pa.ChunkedArray):
-            lowered = lowered.combine_chunks()
-        n = len(lowered)
-        out = np.full(n, -1, dtype=np.int64)
-        if n == 0 or len(self._keys) == 0:
-            return out
-        keys = hash_ids(lowered)
-        lo = np.searchsorted(self._keys, keys, side="left")
-        hi = np.searchsorted(self._keys, keys, side="right")
-        hit = hi > lo
-        candidate = self._order[np.where(hit, lo, 0)]
-        same = pc.equal(self._handles.take(pa.array(candidate)), lowered)
-        found = hit & pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-        out[found] = candidate[found]
-        # Handles sharing a hash (a collision: almost never): compare with each of them.
-        for row in np.nonzero(hit & ~found & (hi - lo > 1))[0].tolist():
-            value = lowered[row].as_py()
-            for pos in self._order[lo[row] : hi[row]].tolist():
-                if self._handles[pos].as_py() == value:
-                    out[row] = pos
-                    break
-        return out
 
     def resolve(self, handles: pa.Array) -> pa.Array:
         """The account pseudonym of each handle (without ``@``), null where unknown.
@@ -103,7 +74,7 @@ class MentionResolver:
         Pseudonyms are computed once per account for the resolver's life (a snapshot build):
         the same accounts are mentioned in batch after batch.
         """
-        idx_np = self._index(pc.utf8_lower(handles))
+        idx_np = self._handles.find(pc.utf8_lower(handles))
         known = idx_np >= 0
         if not known.any():  # (also: a resolver without handles has no slot to look at)
             return pa.nulls(len(idx_np), pa.string())

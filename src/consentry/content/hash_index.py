@@ -1,0 +1,63 @@
+"""Strings looked up by their 64-bit hash: ``HashIndex``.
+
+``pc.index_in`` / ``pc.is_in`` build a hash table of the whole value set on every call, so
+asking batch after batch against a large set costs in proportion to the set, not the batch.
+Here the values are sorted once by ``hash_ids``; a lookup is a binary search, confirmed by
+comparing the strings themselves, so a hash collision never makes a match. Memory: the values,
+and 16 bytes each (hash, position).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from consentry.content.buckets import U64, hash_ids
+
+I64 = npt.NDArray[np.int64]
+
+
+class HashIndex:
+    """``values`` (strings) in the order of their hash: ``values``, ``hashes`` and ``order``
+    (where each came from in the array given) are that order."""
+
+    def __init__(self, values: pa.Array, hashes: U64 | None = None) -> None:
+        """``hashes``: ``hash_ids(values)``, when the caller has them already."""
+        hashes = hash_ids(values) if hashes is None else hashes
+        self.order: I64 = np.argsort(hashes, kind="stable")
+        self.hashes: U64 = hashes[self.order]
+        self.values: pa.Array = values.take(pa.array(self.order))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def find(self, keys: Any) -> I64:
+        """The position in ``values`` of each key, -1 where it is absent or null."""
+        if isinstance(keys, pa.ChunkedArray):
+            keys = keys.combine_chunks()
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if len(keys) == 0 or len(self) == 0:
+            return out
+        hashes = hash_ids(keys)
+        lo = np.searchsorted(self.hashes, hashes, side="left")
+        hi = np.searchsorted(self.hashes, hashes, side="right")
+        hit = (hi > lo) & _mask(pc.is_valid(keys))
+        candidate = np.where(hit, lo, 0)
+        found = hit & _mask(pc.equal(self.values.take(pa.array(candidate)), keys))
+        out[found] = candidate[found]
+        # Several values share the hash (a collision: almost never): compare with each.
+        for row in np.nonzero(hit & ~found & (hi - lo > 1))[0].tolist():
+            value = keys[row].as_py()
+            for pos in range(int(lo[row]), int(hi[row])):
+                if self.values[pos].as_py() == value:
+                    out[row] = pos
+                    break
+        return out
+
+
+def _mask(arr: Any) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
