@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from consentry.hashing import digests
+
 MIN_SECRET_BYTES: Final = 16
 _SALT: Final = b"consentry pseudonym keys v1"
 _MAC_SLICE: Final = 32_768
@@ -69,12 +71,6 @@ def _base32_array(prefix: str, macs: bytes, size: int, count: int) -> pa.StringA
     return pa.StringArray.from_buffers(
         count, pa.py_buffer(offsets.tobytes()), pa.py_buffer(np.ascontiguousarray(rows).tobytes())
     )
-
-
-def _mac_of(keyed: hashlib.blake2b, value: bytes) -> bytes:
-    h = keyed.copy()
-    h.update(value)
-    return h.digest()
 
 
 class Pseudonymiser:
@@ -142,7 +138,7 @@ class Pseudonymiser:
         pieces = []
         for start in range(0, len(distinct), _MAC_SLICE):
             values = distinct.slice(start, _MAC_SLICE).to_pylist()
-            macs = b"".join(_mac_of(keyed, v) for v in values)
+            macs = b"".join(digests(keyed, values))
             pieces.append(_base32_array(PREFIX[domain], macs, DIGEST_BYTES[domain], len(values)))
         mapped = pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
         result: pa.Array = mapped.take(encoded.indices)

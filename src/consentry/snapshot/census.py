@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
+from consentry.hashing import digests
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
@@ -113,14 +114,8 @@ def _text_hashes(texts: Any) -> npt.NDArray[np.void]:
     # of an empty state (cheaper than a constructor call with parameters).
     data = pc.fill_null(texts.cast(pa.binary()), b"").to_pylist()
     empty = hashlib.blake2b(digest_size=16)
-    buf = b"".join(_digest_of(empty, t) for t in data)
+    buf = b"".join(digests(empty, data))
     return np.frombuffer(buf, dtype="V16")
-
-
-def _digest_of(empty: hashlib.blake2b, value: bytes) -> bytes:
-    h = empty.copy()
-    h.update(value)
-    return h.digest()
 
 
 def coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentry import __version__
+from consentry.hashing import digests
 from consentry.snapshot.merkle import StreamingRoot, leaf_hash
 from consentry.snapshot.writer import ShardInfo
 
@@ -40,14 +41,7 @@ def leaf_hashes(record_ids: Any, consent_entries: Any) -> list[bytes]:
     data = pc.binary_join_element_wise(
         record_ids.cast(pa.binary()), entries.cast(pa.binary()), b"\x00"
     )
-    prefix = hashlib.sha256(b"\x00")
-    out: list[bytes] = []
-    append = out.append
-    for value in data.to_pylist():
-        h = prefix.copy()
-        h.update(value)
-        append(h.digest())
-    return out
+    return list(digests(hashlib.sha256(b"\x00"), data.to_pylist()))
 
 
 def iter_leaves(root: Path, shards: Sequence[ShardInfo]) -> Iterator[tuple[str, int | None, bytes]]:
