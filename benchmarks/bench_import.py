@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,14 @@ def _baseline_child(data: Path) -> None:
     import pyarrow.json as pj
     import pyarrow.parquet as pq
 
-    with tempfile.TemporaryDirectory(prefix="bench-import-base-", dir=data.parent) as tmp:
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+    def read_write(tmp: Path) -> None:
         for path in sorted(data.glob("*.jsonl")):
             if path.stem == "ground_truth":  # written for the scrubber's benchmark, not imported
                 continue
             table = pj.read_json(path)
-            pq.write_table(table, Path(tmp) / f"{path.stem}.parquet", compression="zstd")
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    print(json.dumps({"wall_s": wall, "cpu_s": cpu}))
+            pq.write_table(table, tmp / f"{path.stem}.parquet", compression="zstd")
+
+    _print_timed(data, read_write)
 
 
 def _streaming_baseline_child(data: Path) -> None:
@@ -70,10 +70,8 @@ def _streaming_baseline_child(data: Path) -> None:
     from consentry.platform.canonical import CANONICAL_FILES
     from consentry.platform.fields import input_schema
 
-    kinds = dict(CANONICAL_FILES)
-    with tempfile.TemporaryDirectory(prefix="bench-import-base-", dir=data.parent) as tmp:
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        for stem, kind in kinds.items():
+    def read_write(tmp: Path) -> None:
+        for stem, kind in dict(CANONICAL_FILES).items():
             path = data / f"{stem}.jsonl"
             if not path.exists():
                 continue
@@ -85,10 +83,18 @@ def _streaming_baseline_child(data: Path) -> None:
                     explicit_schema=schema, unexpected_field_behavior="ignore"
                 ),
             )
-            out = Path(tmp) / f"{stem}.parquet"
-            with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+            with pq.ParquetWriter(tmp / f"{stem}.parquet", schema, compression="zstd") as writer:
                 for batch in reader:
                     writer.write_batch(batch)
+
+    _print_timed(data, read_write)
+
+
+def _print_timed(data: Path, read_write: Callable[[Path], None]) -> None:
+    """Run a baseline into a scratch folder beside the data; print its wall and CPU seconds."""
+    with tempfile.TemporaryDirectory(prefix="bench-import-base-", dir=data.parent) as tmp:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        read_write(Path(tmp))
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     print(json.dumps({"wall_s": wall, "cpu_s": cpu}))
 
