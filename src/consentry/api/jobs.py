@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
+from consentry.api.settings import DEFAULT_JOB_LEASE_S
 from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.recipients import Recipients
 from consentry.errors import ConsentryError, UsageError
@@ -33,8 +34,6 @@ log = logging.getLogger("consentry.api.jobs")
 _COLUMNS: Final = (
     "job_id, kind, status, params, result, error, created_us, started_us, finished_us, attempts"
 )
-#: Seconds without a heartbeat after which a job's worker is taken for dead.
-DEFAULT_LEASE_S: Final = 60.0
 MAX_ATTEMPTS: Final = 3
 
 
@@ -174,7 +173,7 @@ def snapshot_params(ledger: LedgerStore, purpose: str, recipient: str | None) ->
     return {"purpose": purpose, "recipient": recipient, "as_of": ledger.head().seq}
 
 
-def run_build(ws: Workspace, job: Job, owner: str, lease_s: float = DEFAULT_LEASE_S) -> None:
+def run_build(ws: Workspace, job: Job, owner: str, lease_s: float = DEFAULT_JOB_LEASE_S) -> None:
     """Build and record the delivery; the job's row says how it went."""
     params = job.params
     purpose, recipient = str(params["purpose"]), params.get("recipient")
@@ -230,7 +229,7 @@ def _heartbeat(ws: Workspace, job_id: str, owner: str, every_s: float) -> Iterat
         thread.join()
 
 
-def start_build(ws: Workspace, job: Job, owner: str, lease_s: float = DEFAULT_LEASE_S) -> None:
+def start_build(ws: Workspace, job: Job, owner: str, lease_s: float = DEFAULT_JOB_LEASE_S) -> None:
     threading.Thread(
         target=run_build, args=(ws, job, owner, lease_s), name=f"job-{job.job_id}", daemon=True
     ).start()
@@ -239,7 +238,7 @@ def start_build(ws: Workspace, job: Job, owner: str, lease_s: float = DEFAULT_LE
 class JobReaper:
     """Finds the jobs of dead workers and runs them here (one thread per worker process)."""
 
-    def __init__(self, ws: Workspace, owner: str, lease_s: float = DEFAULT_LEASE_S) -> None:
+    def __init__(self, ws: Workspace, owner: str, lease_s: float = DEFAULT_JOB_LEASE_S) -> None:
         self.ws = ws
         self.owner = owner
         self.lease_s = lease_s

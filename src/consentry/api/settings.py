@@ -20,6 +20,8 @@ ENV_LICENSEE_RATE: Final = "CONSENTRY_LICENSEE_RATE"
 ENV_MAX_BODY: Final = "CONSENTRY_MAX_BODY"
 ENV_POOL: Final = "CONSENTRY_DB_POOL"
 ENV_JOB_LEASE: Final = "CONSENTRY_JOB_LEASE"
+#: Seconds without a heartbeat after which a background job's worker is taken for dead.
+DEFAULT_JOB_LEASE_S: Final = 60
 
 
 def _int_env(name: str, default: int) -> int:
@@ -50,7 +52,7 @@ class ServiceSettings:
     pool_size: int = 4
     #: Seconds without a heartbeat after which a background job's worker is taken for dead and
     #: the job resumed by another.
-    job_lease_s: float = 60.0
+    job_lease_s: float = DEFAULT_JOB_LEASE_S
 
     @classmethod
     def from_env(cls) -> ServiceSettings:
@@ -62,5 +64,5 @@ class ServiceSettings:
             licensee_rate=_int_env(ENV_LICENSEE_RATE, 60),
             max_body=_int_env(ENV_MAX_BODY, 64 * 1024),
             pool_size=_int_env(ENV_POOL, 4),
-            job_lease_s=float(_int_env(ENV_JOB_LEASE, 60)),
+            job_lease_s=float(_int_env(ENV_JOB_LEASE, DEFAULT_JOB_LEASE_S)),
         )
