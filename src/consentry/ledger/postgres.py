@@ -28,10 +28,11 @@ briefly as possible:
    single decisions while the machine ran other work: ~350–1,400 /s (p50 15 ms) with the lock
    held across the flush (a flush takes ~1.5 ms on these disks), ~2,700–3,100 /s (p50 2 ms)
    with this.
-3. Group commit between the threads of a process (``_GroupCommit``; CLI and SQLite-style
-   callers sharing a ledger object): single appends that arrive while one is under way queue;
-   the next leader appends them all in one transaction and each caller returns only once it is
-   durable, or raises its error. A caller waits for at most two commits.
+3. Group commit between the threads of a process (``_GroupCommit``; the service's threaded
+   routes, GPC, and any threads sharing a ledger object): single appends that arrive while one
+   is under way queue; the next leader appends them all in one transaction and each caller
+   returns only once it is durable, or raises its error. A caller waits for at most two
+   commits.
 
 Bulk appends (many entries per call: imports) take the same lock, read the head once, chain the
 rows in Python and stream them with binary ``COPY`` (small groups: one pipelined INSERT). Arrow
