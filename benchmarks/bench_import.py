@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, parser, report
+from benchmarks.common import Figure, flat_memory, parser, report
 
 GOAL_PER_CORE = 200_000
 
@@ -239,22 +239,9 @@ def main() -> None:
     finally:
         if not args.keep_data:
             shutil.rmtree(args.data, ignore_errors=True)
-    if len(peaks) > 1:
-        small, large = min(peaks), max(peaks)
-        growth = peaks[large] / peaks[small]
-        figures.append(
-            Figure(
-                name=f"peak RSS {large:,} vs {small:,} posts",
-                seconds=[0.0],
-                goal="flat (x1.10 at most)",
-                met=growth <= 1.10,
-                notes={"peak_rss_mb": {str(k): round(v, 1) for k, v in peaks.items()}},
-            )
-        )
-        print(
-            f"peak RSS: {peaks[small]:.0f} MB at {small:,} posts, {peaks[large]:.0f} MB at "
-            f"{large:,} posts (x{growth:.2f})"
-        )
+    flat = flat_memory(peaks)
+    if flat is not None:
+        figures.append(flat)
     report("bench_import: consentry import canonical", figures, args.json)
 
 

@@ -98,3 +98,24 @@ def report(title: str, figures: list[Figure], json_path: Path | None) -> None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         print(f"  (written to {json_path})")
+
+
+def flat_memory(peaks: dict[int, float], bound: float = 1.10) -> Figure | None:
+    """How the median peak RSS (MB, per input size) grows from the smallest size to the
+    largest: printed, and a figure whose goal is growth of at most ``bound``."""
+    if len(peaks) < 2:
+        return None
+    small, large = min(peaks), max(peaks)
+    growth = peaks[large] / peaks[small]
+    print(
+        f"  peak RSS: {peaks[small]:.0f} MB at {small:,} posts, {peaks[large]:.0f} MB at "
+        f"{large:,} posts (x{growth:.2f})",
+        flush=True,
+    )
+    return Figure(
+        name=f"peak RSS {large:,} vs {small:,} posts",
+        seconds=[0.0],
+        goal=f"flat (x{bound:.2f} at most)",
+        met=growth <= bound,
+        notes={"peak_rss_mb": {str(k): round(v, 1) for k, v in peaks.items()}, "growth": growth},
+    )

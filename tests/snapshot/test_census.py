@@ -171,6 +171,14 @@ def test_spilled_census_settles_like_the_whole_input_in_memory(
     assert census.rows == 600
     assert census.consent_entry.dtype == np.int64 and (census.consent_entry == 7).all()
     np.testing.assert_array_equal(census.reasons, reference)
+    # Settled verdicts are read back from disk by range, and counted per reason in slices.
+    assert census.reasons.dtype == np.int8
+    np.testing.assert_array_equal(census.reasons_between(37, 111), reference[37:111])
+    assert census.included == int(np.count_nonzero(reference == Reason.ELIGIBLE))
+    expected_counts = {
+        Reason(r).code: int(n) for r, n in enumerate(np.bincount(reference)) if r and n
+    }
+    assert census.counts() == expected_counts
     keys = content_keys(pa.Table.from_batches(batches)["content_id"])
     np.testing.assert_array_equal(census.included_keys, np.sort(keys[reference == Reason.ELIGIBLE]))
     assert list(tmp_path.iterdir()) == []  # the spill folder is gone

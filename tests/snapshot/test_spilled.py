@@ -76,3 +76,16 @@ def test_spilled_view_reads_slices_from_disk_and_acts_as_an_array() -> None:
     assert view[2] == 9
     np.testing.assert_array_equal(view == 9, [False, False, True, True])
     np.testing.assert_array_equal(np.asarray(view), [4, -1, 9, 9])
+
+
+def test_spilled_int8_column_keeps_its_type_and_values() -> None:
+    codes = np.array([0, 3, -1, 127, -128, 5], dtype=np.int8)
+    column = SpilledInts(dtype=np.int8)
+    column.append(codes[:4])
+    column.append(codes[4:])
+    column.finish()
+    view = column.view()
+    assert view.dtype == np.int8 and column.between(1, 4).dtype == np.int8
+    np.testing.assert_array_equal(column.between(1, 4), codes[1:4])
+    np.testing.assert_array_equal(np.asarray(view), codes)
+    np.testing.assert_array_equal(view == 5, codes == 5)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,8 +33,9 @@ from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us, to_us
 from consentry.model import Reason
 from consentry.policy import Policy
-from consentry.snapshot.build import BuildResult, interaction_verdicts
-from consentry.snapshot.census import contains, content_keys
+from consentry.policy.frame import StateIndex
+from consentry.snapshot.build import DEFAULT_BATCH, BuildResult, interaction_verdicts
+from consentry.snapshot.census import Census, contains, content_keys
 from consentry.snapshot.source import ContentSource
 
 DATA: Final = "data"
@@ -49,7 +50,11 @@ MAP_SCHEMA: Final = pa.schema(
         ("consent_entry", pa.int64()),
     ]
 )
-_BATCH: Final = 65_536
+#: Rows per content batch read: as the build reads (``DEFAULT_BATCH``), so that the map adds
+#: nothing to the build's peak memory.
+_BATCH: Final = DEFAULT_BATCH
+#: Rows per row group of the map, and rows waiting before the per-account tally is folded.
+_ROW_GROUP: Final = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,38 +222,16 @@ def write_map(path: Path, result: BuildResult, source: ContentSource, policy: Po
     if census is None or index is None or on is None:
         raise ConsentryError("this build result does not say which items went in")
     tmp = path.with_suffix(".tmp")
-    counts: list[pa.Table] = []
+    tally = _AccountTally()
     with pq.ParquetWriter(tmp, MAP_SCHEMA, compression="zstd") as writer:
-        for part in _data_rows(source, census.reasons, census.consent_entry):
+        for part in _row_groups(_data_rows(source, census.reasons, census.consent_entry)):
             writer.write_table(part)
-            _count(counts, part)
-        for batch in source.scan_interactions(_BATCH):
-            # As the build does: only interactions of included content can be in.
-            linked = contains(census.included_keys, content_keys(batch.column("content_id")))
-            if not linked.any():
-                continue
-            batch = batch.take(pa.array(np.nonzero(linked)[0]))
-            reasons, entries = interaction_verdicts(batch, index, policy, on)
-            ok = reasons == Reason.ELIGIBLE
-            keep = np.nonzero(ok)[0]
-            if len(keep) == 0:
-                continue
-            rows = batch.take(pa.array(keep))
-            part = pa.table(
-                {
-                    "tbl": pa.array([INTERACTIONS] * len(keep), pa.string()),
-                    "account_id": rows.column("account_id"),
-                    "content_id": rows.column("content_id"),
-                    "kind": rows.column("kind"),
-                    "origin_id": pa.nulls(len(keep), pa.string()),
-                    "consent_entry": pa.array(entries[keep]),
-                },
-                schema=MAP_SCHEMA,
-            )
+            tally.add(part.column("account_id"))
+        for part in _row_groups(_interaction_rows(source, census, index, policy, on)):
             writer.write_table(part)
-            _count(counts, part)
+            tally.add(part.column("account_id"))
     tmp.replace(path)
-    return _per_account(counts)
+    return tally.result()
 
 
 def _data_rows(source: ContentSource, reasons: Any, entries: Any) -> Iterator[pa.Table]:
@@ -277,23 +260,87 @@ def _data_rows(source: ContentSource, reasons: Any, entries: Any) -> Iterator[pa
         raise ConsentryError("content changed since the build: its delivery map cannot be made")
 
 
-def _count(counts: list[pa.Table], part: pa.Table) -> None:
-    counts.append(
-        pa.table({"account_id": part.column("account_id")})
-        .group_by("account_id")
-        .aggregate([("account_id", "count")])
-        .rename_columns(["account_id", "records"])
-    )
+def _interaction_rows(
+    source: ContentSource, census: Census, index: StateIndex, policy: Policy, on: date
+) -> Iterator[pa.Table]:
+    for batch in source.scan_interactions(_BATCH):
+        # As the build does: only interactions of included content can be in.
+        linked = contains(census.included_keys, content_keys(batch.column("content_id")))
+        if not linked.any():
+            continue
+        batch = batch.take(pa.array(np.nonzero(linked)[0]))
+        reasons, entries = interaction_verdicts(batch, index, policy, on)
+        keep = np.nonzero(reasons == Reason.ELIGIBLE)[0]
+        if len(keep) == 0:
+            continue
+        rows = batch.take(pa.array(keep))
+        yield pa.table(
+            {
+                "tbl": pa.array([INTERACTIONS] * len(keep), pa.string()),
+                "account_id": rows.column("account_id"),
+                "content_id": rows.column("content_id"),
+                "kind": rows.column("kind"),
+                "origin_id": pa.nulls(len(keep), pa.string()),
+                "consent_entry": pa.array(entries[keep]),
+            },
+            schema=MAP_SCHEMA,
+        )
 
 
-def _per_account(counts: list[pa.Table]) -> pa.Table:
-    if not counts:
-        return pa.table(
+def _row_groups(parts: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """The same rows, joined into tables of at least ``_ROW_GROUP`` rows: batches are read
+    small (memory), and the few included rows of each would make as many tiny row groups."""
+    pending: list[pa.Table] = []
+    size = 0
+    for part in parts:
+        pending.append(part)
+        size += part.num_rows
+        if size >= _ROW_GROUP:
+            yield pa.concat_tables(pending).combine_chunks()
+            pending, size = [], 0
+    if pending:
+        yield pa.concat_tables(pending).combine_chunks()
+
+
+class _AccountTally:
+    """Records per account, folded as rows come: the rows seen so far are grouped again
+    whenever ``_ROW_GROUP`` of them wait, so memory follows the number of accounts, not of
+    records (a list of one count table per part grew with the snapshot)."""
+
+    def __init__(self) -> None:
+        self._total = pa.table(
             {"account_id": pa.array([], pa.string()), "records": pa.array([], pa.int64())}
         )
-    total = pa.concat_tables(counts).group_by("account_id").aggregate([("records", "sum")])
-    total = total.rename_columns(["account_id", "records"])
-    return total.sort_by("account_id")
+        self._pending: list[pa.Array | pa.ChunkedArray] = []
+        self._size = 0
+
+    def add(self, account_ids: pa.Array | pa.ChunkedArray) -> None:
+        self._pending.append(account_ids)
+        self._size += len(account_ids)
+        if self._size >= _ROW_GROUP:
+            self._fold()
+
+    def _fold(self) -> None:
+        if not self._pending:
+            return
+        ids = pa.chunked_array(self._pending, pa.string())
+        counted = (
+            pa.table({"account_id": ids})
+            .group_by("account_id")
+            .aggregate([("account_id", "count")])
+            .rename_columns(["account_id", "records"])
+        )
+        self._total = (
+            pa.concat_tables([self._total, counted])
+            .group_by("account_id")
+            .aggregate([("records", "sum")])
+            .rename_columns(["account_id", "records"])
+        )
+        self._pending, self._size = [], 0
+
+    def result(self) -> pa.Table:
+        self._fold()
+        return self._total.sort_by("account_id")
 
 
 def _sha256(path: Path) -> str:

@@ -3,9 +3,16 @@
 pyarrow's default, mimalloc, keeps what a build frees for reuse (per thread, and Parquet reads
 run on a pool of threads) and gives little of it back: measured on the demo platform, the
 resident memory of a build was ~100 MB higher with it than with jemalloc (which returns freed
-pages after a short decay) for the same CPU time, at 1M posts as at 10M. So a build switches
-Arrow's default pool to jemalloc (the system allocator where pyarrow was built without it), and
-back when it is done.
+pages after a short decay) for the same CPU time, at 1M posts as at 10M.
+
+Two levels: Arrow's C++ code (Parquet readers and writers, kernels called without a pool)
+allocates from the process-wide default chosen when pyarrow is first imported, which only the
+ARROW_DEFAULT_MEMORY_POOL variable sets: the ``consentry`` command sets it to jemalloc before
+importing pyarrow (``consentry.cli``). What pyarrow allocates itself follows
+``pa.set_memory_pool``: a build switches it to jemalloc too (the system allocator where pyarrow
+was built without it), and back when it is done, which is all a library caller that imported
+pyarrow first gets. With mimalloc left as the process default, ~10 MB of Parquet buffers per
+batch still went to it and its retained pages grew with the platform (at 10M posts: +40 MB).
 """
 
 from __future__ import annotations

@@ -5,16 +5,17 @@ earlier identical text has been seen, and a repost carries someone else's words,
 its original's verdict wherever the original sits in the stream. The census therefore walks all
 items once and settles those global verdicts at the end.
 
-Memory: only the reason codes stay in memory, one int8 per item, because settling rewrites
-them anywhere and pass 2 and compliance read them by scan offset. The authorising ledger entry
-of each item (int64) is only ever read a batch at a time, in scan order: it goes to an unlinked
-temporary file (``SpilledInts``). Everything else the settling needs is spilled to a temporary
-folder while scanning and read back in pieces: each item's 64-bit content key (in scan order,
-streamed once to find reposted originals and once to collect the included keys), and the text
-hashes of eligible items, partitioned by hash so that duplicates are settled one partition at a
-time (identical texts share a partition). Peak memory is then flat in the number of items,
-apart from that byte, the included keys (8 bytes per included item, which pass 2 needs for
-references) and the eligible reposts.
+Memory: only the reason codes stay in memory while the census runs, one int8 per item,
+because settling rewrites them anywhere; once settled they go to an unlinked temporary file
+(``SpilledInts``), as the authorising ledger entry of each item (int64) does while scanning:
+pass 2 and compliance read both a batch at a time, in scan order. Everything else the
+settling needs is spilled to a temporary folder while scanning and read back in pieces: each
+item's 64-bit content key (in scan order, streamed once to find reposted originals and once to
+collect the included keys), and the text hashes of eligible items, partitioned by hash so
+that duplicates are settled one partition at a time (identical texts share a partition). Peak
+memory is then flat in the number of items, apart from that byte during the census, the
+included keys (8 bytes per included item, which pass 2 needs for references) and the eligible
+reposts.
 """
 
 from __future__ import annotations
@@ -160,35 +161,48 @@ def contains(sorted_keys: U64, keys: U64) -> npt.NDArray[np.bool_]:
 
 @dataclass
 class Census:
-    """Verdicts of every item of one build, in scan order: ``reasons[offset:end]`` and
+    """Verdicts of every item of one build, in scan order: ``reasons_between(offset, end)`` and
     ``entries_between(offset, end)`` are those of the batch the scan yields at ``offset``."""
 
-    reasons: npt.NDArray[np.int8]
+    #: Each item's reason code (int8, ``Reason``), on disk once settled.
+    verdicts: SpilledInts
     #: The ledger entry that authorised each item (``NO_ENTRY``: the policy's default).
     entries: SpilledInts
+    #: Items per reason code (index: ``Reason``).
+    tally: npt.NDArray[np.int64]
     age_unknown_included: int = 0
     #: Content keys of the included items, ascending (references resolve against them).
     included_keys: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
 
     @property
     def rows(self) -> int:
-        return len(self.reasons)
+        return len(self.verdicts)
+
+    @property
+    def reasons(self) -> SpilledView:
+        """Every item's reason code, as an array-like read from disk where sliced."""
+        return self.verdicts.view()
 
     @property
     def consent_entry(self) -> SpilledView:
         """Every item's authorising entry, as an array-like read from disk where sliced."""
         return self.entries.view()
 
+    def reasons_between(self, start: int, end: int) -> npt.NDArray[np.int8]:
+        out: npt.NDArray[np.int8] = self.verdicts.between(start, end)
+        return out
+
     def entries_between(self, start: int, end: int) -> npt.NDArray[np.int64]:
-        return self.entries.between(start, end)
+        out: npt.NDArray[np.int64] = self.entries.between(start, end)
+        return out
 
     def counts(self) -> dict[str, int]:
-        counts = np.bincount(self.reasons.astype(np.int64), minlength=len(Reason))
-        return {Reason(i).code: int(n) for i, n in enumerate(counts) if i and n}
+        """Items excluded, per reason code."""
+        return {Reason(i).code: int(n) for i, n in enumerate(self.tally) if i and n}
 
     @property
     def included(self) -> int:
-        return int(np.count_nonzero(self.reasons == Reason.ELIGIBLE))
+        return int(self.tally[Reason.ELIGIBLE])
 
 
 class _Column:
@@ -274,7 +288,7 @@ def take_census(
     with tempfile.TemporaryDirectory(prefix="consentry-census-", dir=spill_dir) as tmp:
         spill = _Spill(Path(tmp))
         try:
-            census, repost_rows, repost_originals = _scan(
+            reasons, age_unknown, repost_rows, repost_originals = _scan(
                 coalesced(batches, SCAN_CHUNK),
                 index,
                 policy,
@@ -287,10 +301,16 @@ def take_census(
         finally:
             spill.close()
             entries.finish()
-        _mark_duplicates(census, spill.partitions())
-        _settle_reposts(census, repost_rows, repost_originals, spill.key_chunks)
-        census.included_keys = _included_keys(census, spill.key_chunks())
-    return census
+        _mark_duplicates(reasons, spill.partitions())
+        _settle_reposts(reasons, repost_rows, repost_originals, spill.key_chunks)
+        tally = _reason_counts(reasons)
+        included_keys = _included_keys(reasons, int(tally[Reason.ELIGIBLE]), spill.key_chunks())
+    # Settled, the verdicts are only read by range, in scan order: to disk with them (a byte
+    # per item that would otherwise stay resident through the records pass and compliance).
+    verdicts = SpilledInts(spill_dir, np.int8)
+    verdicts.append(reasons)
+    verdicts.finish()
+    return Census(verdicts, entries, tally, age_unknown, included_keys)
 
 
 def _scan(
@@ -302,7 +322,7 @@ def _scan(
     expected_rows: int | None,
     spill: _Spill,
     entries: SpilledInts,
-) -> tuple[Census, npt.NDArray[np.int64], U64]:
+) -> tuple[npt.NDArray[np.int8], int, npt.NDArray[np.int64], U64]:
     reasons = _Column(np.int8, expected_rows)
     repost_rows: list[npt.NDArray[np.int64]] = []
     repost_originals: list[U64] = []
@@ -355,15 +375,17 @@ def _scan(
         offset += n
         if progress:
             progress(n)
-    census = Census(
-        reasons=reasons.result(),
-        entries=entries,
-        age_unknown_included=age_unknown,
+    return (
+        reasons.result(),
+        age_unknown,
+        _cat(repost_rows, np.int64),
+        _cat(repost_originals, np.uint64),
     )
-    return census, _cat(repost_rows, np.int64), _cat(repost_originals, np.uint64)
 
 
-def _mark_duplicates(census: Census, partitions: Iterable[npt.NDArray[np.void]]) -> None:
+def _mark_duplicates(
+    reasons: npt.NDArray[np.int8], partitions: Iterable[npt.NDArray[np.void]]
+) -> None:
     """Of identical normalised texts, keep the earliest (then the smallest content key).
     Identical texts have identical hashes, hence share a partition: each is settled alone."""
     for part in partitions:
@@ -373,11 +395,11 @@ def _mark_duplicates(census: Census, partitions: Iterable[npt.NDArray[np.void]])
         h0, h1 = part["h0"][order], part["h1"][order]
         same_as_previous = np.zeros(len(order), dtype=np.bool_)
         same_as_previous[1:] = (h0[1:] == h0[:-1]) & (h1[1:] == h1[:-1])
-        census.reasons[part["row"][order[same_as_previous]]] = Reason.DUPLICATE
+        reasons[part["row"][order[same_as_previous]]] = Reason.DUPLICATE
 
 
 def _settle_reposts(
-    census: Census,
+    reasons: npt.NDArray[np.int8],
     rows: npt.NDArray[np.int64],
     originals: U64,
     key_chunks: Callable[[], Iterator[tuple[int, U64]]],
@@ -418,10 +440,10 @@ def _settle_reposts(
     # (a fixed number of rounds once left the end of a long chain included).
     for _ in range(len(rows) + 1):
         original_reason = np.where(
-            found, census.reasons[original_row], np.int8(Reason.CONTENT_DELETED)
+            found, reasons[original_row], np.int8(Reason.CONTENT_DELETED)
         ).astype(np.int8)
-        changed = original_reason != census.reasons[rows]
-        census.reasons[rows] = original_reason
+        changed = original_reason != reasons[rows]
+        reasons[rows] = original_reason
         if not changed.any():
             break
 
@@ -450,19 +472,31 @@ class _KeyFilter:
         return out
 
 
-def _included_keys(census: Census, key_chunks: Iterable[tuple[int, U64]]) -> U64:
+def _included_keys(
+    reasons: npt.NDArray[np.int8], included: int, key_chunks: Iterable[tuple[int, U64]]
+) -> U64:
     # Filled in place and sorted in place: one array of the final size, not parts, their
     # concatenation and a sorted copy (three times 8 bytes per included item at once).
-    out = np.empty(census.included, dtype=np.uint64)
+    out = np.empty(included, dtype=np.uint64)
     end = 0
     for offset, keys in key_chunks:
-        kept = keys[census.reasons[offset : offset + len(keys)] == Reason.ELIGIBLE]
+        kept = keys[reasons[offset : offset + len(keys)] == Reason.ELIGIBLE]
         out[end : end + len(kept)] = kept
         end += len(kept)
     if end != len(out):
         raise RuntimeError(f"{end} keys spilled for {len(out)} included items")
     out.sort()
     return out
+
+
+def _reason_counts(reasons: npt.NDArray[np.int8]) -> npt.NDArray[np.int64]:
+    """Items per reason, a slice at a time: ``np.bincount`` widens its input to int64, which
+    over every item at once was a transient 8 bytes per item (80 MB at 10M items, the build's
+    peak at the time)."""
+    counts = np.zeros(len(Reason), dtype=np.int64)
+    for start in range(0, len(reasons), READ_CHUNK):
+        counts += np.bincount(reasons[start : start + READ_CHUNK], minlength=len(Reason))
+    return counts
 
 
 def _cat(parts: list[Any], dtype: Any) -> Any:

@@ -1,6 +1,7 @@
-"""A column of int64 written once, in order, to an anonymous temporary file, then read back by
-range: what a build keeps per input item but only reads a batch at a time (the authorising
-ledger entry of every item, 8 bytes an item, 80 MB at 10M items, need not stay in memory).
+"""A column of integers written once, in order, to an anonymous temporary file, then read back
+by range: what a build keeps per input item but only reads a batch at a time (the authorising
+ledger entry of every item, 8 bytes an item, 80 MB at 10M items, and its settled verdict, one
+byte, need not stay in memory).
 
 The file is unlinked from the start (``tempfile.TemporaryFile``): nothing is left behind, even
 by a killed process, and it goes when the column is garbage-collected.
@@ -11,20 +12,18 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-I64 = npt.NDArray[np.int64]
-_ITEM: Final = 8
-_DTYPE: Final = np.dtype("<i8")
 
 
 class SpilledInts:
     """Append with ``append``, then ``finish``; read with ``between`` or ``array``."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, dtype: Any = np.int64) -> None:
+        self.dtype = np.dtype(dtype)
+        self._stored = self.dtype.newbyteorder("<")
         # Owned for the column's lifetime, not a block's: closed when the column goes.
         self._file = tempfile.TemporaryFile(prefix="consentry-ints-", dir=folder)  # noqa: SIM115
         self._size = 0
@@ -36,23 +35,24 @@ class SpilledInts:
     def append(self, values: npt.NDArray[np.integer]) -> None:
         if self._finished:
             raise ValueError("the column is finished: no more values")
-        self._file.write(np.ascontiguousarray(values, dtype=_DTYPE).tobytes())
+        self._file.write(np.ascontiguousarray(values, dtype=self._stored).tobytes())
         self._size += len(values)
 
     def finish(self) -> None:
         self._file.flush()
         self._finished = True
 
-    def between(self, start: int, end: int) -> I64:
+    def between(self, start: int, end: int) -> npt.NDArray[Any]:
         """Values ``start`` to ``end`` (exclusive), as a fresh array."""
         self._require_finished()
         start, end = max(start, 0), min(end, self._size)
         if end <= start:
-            return np.empty(0, dtype=np.int64)
-        data = os.pread(self._file.fileno(), (end - start) * _ITEM, start * _ITEM)
-        return np.frombuffer(data, dtype=_DTYPE).astype(np.int64, copy=True)
+            return np.empty(0, dtype=self.dtype)
+        size = self.dtype.itemsize
+        data = os.pread(self._file.fileno(), (end - start) * size, start * size)
+        return np.frombuffer(data, dtype=self._stored).astype(self.dtype, copy=True)
 
-    def array(self) -> I64:
+    def array(self) -> npt.NDArray[Any]:
         """Every value, read into memory (for callers that index it at random)."""
         return self.between(0, self._size)
 
@@ -69,13 +69,12 @@ class SpilledInts:
 
 
 class SpilledView:
-    """What code written for an in-memory int64 array needs of a ``SpilledInts``: length,
-    dtype, slices (read from disk), any other index and comparisons (on the whole column)."""
-
-    dtype: Final = np.dtype(np.int64)
+    """What code written for an in-memory array needs of a ``SpilledInts``: length, dtype,
+    slices (read from disk), any other index and comparisons (on the whole column)."""
 
     def __init__(self, column: SpilledInts) -> None:
         self._column = column
+        self.dtype = column.dtype
 
     def __len__(self) -> int:
         return len(self._column)
@@ -90,7 +89,7 @@ class SpilledView:
             return self._column.between(start, stop)
         return self._column.array()[key]
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> I64:
+    def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
         whole = self._column.array()
         return whole if dtype is None else whole.astype(dtype)
 
