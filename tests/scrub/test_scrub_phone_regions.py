@@ -43,3 +43,31 @@ def test_validator_still_finds_international_and_national_numbers() -> None:
     assert validate("+33 6 12 34 56 78") == [(0, 17)]
     assert validate("+1 (415) 555-2671") == [(0, 17)]
     assert validate("06 12 34 56 78") == [(0, 14)]
+
+
+def test_a_rejected_number_leaves_no_reference_cycle_holding_its_callers() -> None:
+    """phonenumbers keeps the exception it handles in a local of ``parse`` (a cycle through
+    that frame); frames hold their callers, so the scrubber's whole batch would wait for the
+    cyclic garbage collector after each rejected number."""
+    import gc
+    import weakref
+
+    from consentry.scrub.detectors.phones import PhoneValidator
+
+    class Payload:
+        pass
+
+    validator = PhoneValidator()
+
+    def caller(text: str) -> weakref.ref[Payload]:
+        payload = Payload()
+        validator(text)  # "+999…": no such country code, parsed again without "+", rejected
+        return weakref.ref(payload)
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = caller("+999 6123 4567 8901")
+        assert ref() is None
+    finally:
+        gc.enable()
