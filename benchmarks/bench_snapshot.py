@@ -40,21 +40,20 @@ def _run(args: list[str], env: dict[str, str]) -> None:
     subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
-def prepare(workdir: Path, posts: int) -> Path:
-    """A workspace holding an imported demo platform of ``posts`` items (kept between runs)."""
-    ws = workdir / f"ws-{posts}"
+def prepare(workdir: Path, posts: int, accounts: int | None = None) -> Path:
+    """A workspace holding an imported demo platform of ``posts`` items (kept between runs),
+    of ``accounts`` accounts (default: the generator's, one per 100 posts)."""
+    ws = workdir / (f"ws-{posts}" if accounts is None else f"ws-{posts}-a{accounts}")
     done = ws / ".bench-ready"
     if done.exists() and (ws / PRISTINE).exists():
         return ws
     shutil.rmtree(ws, ignore_errors=True)
-    platform = workdir / f"platform-{posts}"
+    platform = workdir / f"platform-{ws.name}"
     env = {**os.environ, "CONSENTRY_WORKSPACE": str(ws)}
     env.pop("CONSENTRY_DB", None)
     print(f"  preparing {posts:,} posts (generate + import, untimed)…", flush=True)
-    _run(
-        [*CLI, "demo", "generate", "--out", str(platform), "--seed", "1", "--posts", str(posts)],
-        env,
-    )
+    sized = ["--posts", str(posts)] + ([] if accounts is None else ["--accounts", str(accounts)])
+    _run([*CLI, "demo", "generate", "--out", str(platform), "--seed", "1", *sized], env)
     _run([*CLI, "init"], env)
     _run([*CLI, "import", "canonical", str(platform)], env)
     shutil.rmtree(platform)
@@ -120,12 +119,19 @@ def main() -> None:
     p.add_argument("--posts", type=int, nargs="+", default=[1_000_000])
     p.add_argument("--workdir", type=Path, default=Path("/tmp/consentry-bench-snapshot"))
     p.add_argument("--keep", action="store_true", help="keep the prepared workspaces")
+    p.add_argument(
+        "--accounts",
+        type=int,
+        default=None,
+        help="accounts of every platform (default: one per 100 posts); a fixed number "
+        "separates memory that grows with posts from memory that grows with accounts",
+    )
     args = p.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     figures: list[Figure] = []
     peaks: dict[int, float] = {}
     for posts in args.posts:
-        ws = prepare(args.workdir, posts)
+        ws = prepare(args.workdir, posts, args.accounts)
         base_s: list[float] = []
         builds: list[dict[str, Any]] = []
         for _ in range(args.runs):
