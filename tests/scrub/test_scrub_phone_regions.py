@@ -71,3 +71,51 @@ def test_a_rejected_number_leaves_no_reference_cycle_holding_its_callers() -> No
         assert ref() is None
     finally:
         gc.enable()
+
+
+def _phonenumbers_says(text: str, region: str) -> bool:
+    import phonenumbers
+
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(text, region)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from(["+", "(+", "\uff0b", "+0", "+00", "+011", "+0033", "+00 44", "+999"]),
+    digits=st.text("0123456789 ", min_size=6, max_size=16),
+    region=st.sampled_from(["FR", "US", "GB", "DE"]),
+)
+def test_numbers_after_a_plus_get_phonenumbers_own_verdict(
+    prefix: str, digits: str, region: str
+) -> None:
+    from consentry.scrub.detectors.phones import _is_valid
+
+    text = prefix + digits
+    assert _is_valid.__wrapped__(text, region) == _phonenumbers_says(text, region)
+
+
+def test_a_number_kept_after_an_unknown_code_leaves_no_reference_cycle() -> None:
+    """``+0033…`` in France: phonenumbers recovers from its own exception (the cycle) and keeps
+    the number; asked the same way without the plus, it forms none."""
+    import gc
+    import weakref
+
+    from consentry.scrub.detectors.phones import _is_valid
+
+    class Payload:
+        pass
+
+    def caller() -> tuple[bool, weakref.ref[Payload]]:
+        payload = Payload()
+        return _is_valid.__wrapped__("+0033 6 12 34 56 78", "FR"), weakref.ref(payload)
+
+    gc.collect()
+    gc.disable()
+    try:
+        valid, ref = caller()
+        assert valid and ref() is None
+    finally:
+        gc.enable()

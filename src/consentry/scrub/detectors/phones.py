@@ -22,13 +22,14 @@ from collections.abc import Sequence
 from typing import Final
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, CountryCodeSource
 
 from consentry.scrub.registry import RegexDetector
 
 DEFAULT_REGIONS: Final = ("FR", "US", "GB", "DE")
 _GROUP: Final = re.compile(r"\+?\(?\d[\d()]*")
 _MAX_DIGITS: Final = 15  # E.164
+_PLUS_SIGNS: Final = ("+", "\uff0b")
 
 
 def _digit_count(text: str) -> int:
@@ -55,23 +56,56 @@ def _plausible_start(text: str) -> bool:
 # cache held ~13 MB by the end of a large build for nothing.
 @functools.lru_cache(maxsize=1024)
 def _is_valid(text: str, region: str) -> bool:
+    if _after_plus(text) is not None and not _has_country_code(text):
+        return _valid_after_unknown_code(text, region)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        # ``parse`` keeps the exception it handles in a local (``sys.exc_info()``): a cycle
-        # through its frame, and frames hold their callers. Each rejected number kept the
-        # scrubber's whole batch alive until the cyclic collector ran: memory crept by ~15 MB
-        # per 16k-record chunk between collections, the records pass's peak grew with the
-        # platform. Clearing the traceback's frames breaks the cycle.
-        traceback.clear_frames(exc.__traceback__)
+        _forget(exc)
         return False
     return phonenumbers.is_valid_number(number)
+
+
+def _forget(exc: BaseException) -> None:
+    """``parse`` keeps the exception it handles in a local (``sys.exc_info()``): a cycle
+    through its frame, and frames hold their callers. Each rejected number kept the scrubber's
+    whole batch alive until the cyclic collector ran: memory crept by ~15 MB per 16k-record
+    chunk between collections, and the records pass's peak grew with the platform. Clearing
+    the traceback's frames breaks the cycle."""
+    traceback.clear_frames(exc.__traceback__)
+
+
+def _after_plus(text: str) -> str | None:
+    """The text with its leading plus sign removed, or None if it has none."""
+    body = text.lstrip("(")
+    if not body.startswith(_PLUS_SIGNS):
+        return None
+    return text[: len(text) - len(body)] + body[1:]
+
+
+def _valid_after_unknown_code(text: str, region: str) -> bool:
+    """What ``parse`` decides for ``+`` and a code it does not know, without the cycle.
+
+    ``parse`` handles that case by catching its own exception (the cycle of ``_forget``) and
+    trying again without the plus, where it keeps the number only if the region's
+    international prefix follows (``+0033 6…`` in France); a success then leaves the cycle
+    with no exception for us to clear. Asked without the plus, it takes the same path, and
+    says where the country code came from."""
+    stripped = _after_plus(text)
+    assert stripped is not None
+    try:
+        number = phonenumbers.parse(stripped, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException as exc:
+        _forget(exc)
+        return False
+    via_prefix = number.country_code_source == CountryCodeSource.FROM_NUMBER_WITH_IDD
+    return via_prefix and phonenumbers.is_valid_number(number)
 
 
 def _has_country_code(text: str) -> bool:
     """Written ``+`` and a country code ``phonenumbers`` knows. (After ``+`` and an unknown
     code, it parses the rest as a national number of the default region.)"""
-    if not text.lstrip("(").startswith("+"):
+    if _after_plus(text) is None:
         return False
     digits = "".join(c for c in text if c.isdigit())
     if not digits or digits[0] == "0":
