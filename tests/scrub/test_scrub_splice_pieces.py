@@ -56,3 +56,31 @@ def test_splice_by_slices_of_rows_equals_the_reference(
     finally:
         splice_module.SPLICE_ROWS = saved
     assert got.to_pylist() == _reference(texts, spans)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    batch=batches(),
+    before=st.lists(st.text("xyz€", max_size=9), max_size=5),
+    after=st.lists(st.text("xyz€", max_size=9), max_size=5),
+)
+def test_splice_of_slices_of_larger_arrays_equals_the_reference(
+    batch: tuple[list[str | None], list[tuple[int, int, int, str]]],
+    before: list[str],
+    after: list[str],
+) -> None:
+    """Texts and replacements that are slices share their parent's buffers: only their own
+    bytes may be read (and copied)."""
+    texts, spans = batch
+    parent = pa.array([*before, *texts, *after], pa.string())
+    sliced = parent.slice(len(before), len(texts))
+    news = [s[3] for s in spans]
+    replacements = pa.array([*before, *news, *after], pa.string()).slice(len(before), len(news))
+    got = splice(
+        sliced,
+        np.array([s[0] for s in spans], dtype=np.int64),
+        np.array([s[1] for s in spans], dtype=np.int64),
+        np.array([s[2] for s in spans], dtype=np.int64),
+        replacements,
+    )
+    assert got.to_pylist() == _reference(texts, spans)

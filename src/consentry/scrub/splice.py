@@ -17,16 +17,19 @@ Int64s = npt.NDArray[np.int64]
 
 
 def _offsets_and_data(arr: pa.StringArray) -> tuple[Int64s, npt.NDArray[np.uint8]]:
-    """Absolute offsets of ``arr``'s rows (length + 1) into its data buffer, and that buffer."""
+    """Offsets of ``arr``'s rows (length + 1), from 0, into the bytes of those rows, and those
+    bytes (a view of the data buffer, not a copy)."""
     buffers = arr.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    offsets = offsets.astype(np.int64)
     data_buf = buffers[2]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8)
-        if data_buf is not None and data_buf.size
-        else np.zeros(0, dtype=np.uint8)
-    )
-    return offsets.astype(np.int64), data
+    if data_buf is None or not data_buf.size:
+        return offsets - offsets[0], np.zeros(0, dtype=np.uint8)
+    # Only the bytes of these rows, offsets rebased onto them: a slice shares its parent's
+    # whole buffer, and ``_splice`` copies the buffer it gets (each 8192-row piece of a 64k-row
+    # batch copied all 64k rows' bytes; a 16k-row slice of a 156k-row column, all of them).
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return offsets - offsets[0], data
 
 
 #: Rows spliced at a time: the gather index costs 8 bytes per byte of every affected row, three
