@@ -35,7 +35,7 @@ from consentry.model import Reason
 from consentry.policy import Policy
 from consentry.policy.frame import StateIndex
 from consentry.snapshot.build import DEFAULT_BATCH, BuildResult, interaction_verdicts
-from consentry.snapshot.census import Census, contains, content_keys
+from consentry.snapshot.census import Census, coalesced, contains, content_keys
 from consentry.snapshot.source import ContentSource
 
 DATA: Final = "data"
@@ -53,7 +53,7 @@ MAP_SCHEMA: Final = pa.schema(
 #: Rows per content batch read: as the build reads (``DEFAULT_BATCH``), so that the map adds
 #: nothing to the build's peak memory.
 _BATCH: Final = DEFAULT_BATCH
-#: Rows per row group of the map, and rows waiting before the per-account tally is folded.
+#: Rows per row group of the map (each also folded into the per-account tally at once).
 _ROW_GROUP: Final = 65_536
 
 
@@ -223,18 +223,41 @@ def write_map(path: Path, result: BuildResult, source: ContentSource, policy: Po
         raise ConsentryError("this build result does not say which items went in")
     tmp = path.with_suffix(".tmp")
     tally = _AccountTally()
+    parts = (
+        _data_rows(source, census.reasons, census.consent_entry),
+        _interaction_rows(source, census, index, policy, on),
+    )
     with pq.ParquetWriter(tmp, MAP_SCHEMA, compression="zstd") as writer:
-        for part in _row_groups(_data_rows(source, census.reasons, census.consent_entry)):
-            writer.write_table(part)
-            tally.add(part.column("account_id"))
-        for part in _row_groups(_interaction_rows(source, census, index, policy, on)):
-            writer.write_table(part)
-            tally.add(part.column("account_id"))
+        for rows in parts:
+            # Batches are read small (memory): the few included rows of each, joined, make
+            # row groups of a useful size.
+            for group in coalesced(rows, _ROW_GROUP):
+                writer.write_batch(group)
+                tally.add(group.column("account_id"))
     tmp.replace(path)
     return tally.result()
 
 
-def _data_rows(source: ContentSource, reasons: Any, entries: Any) -> Iterator[pa.Table]:
+def _map_part(
+    table: str, rows: pa.RecordBatch, account: str, origin: Any, entries: Any
+) -> pa.RecordBatch:
+    """Map rows of ``table`` (``DATA`` or ``INTERACTIONS``): whose (``account``), which item,
+    of which kind, the original it follows (``origin``) and the authorising entry."""
+    n = rows.num_rows
+    return pa.record_batch(
+        {
+            "tbl": pa.repeat(pa.scalar(table, pa.string()), n),
+            "account_id": rows.column(account),
+            "content_id": rows.column("content_id"),
+            "kind": rows.column("kind"),
+            "origin_id": origin,
+            "consent_entry": pa.array(entries, pa.int64()),
+        },
+        schema=MAP_SCHEMA,
+    )
+
+
+def _data_rows(source: ContentSource, reasons: Any, entries: Any) -> Iterator[pa.RecordBatch]:
     offset = 0
     columns = ["content_id", "author_id", "kind", "repost_of"]
     for batch in source.scan(columns, _BATCH):
@@ -245,24 +268,14 @@ def _data_rows(source: ContentSource, reasons: Any, entries: Any) -> Iterator[pa
         if len(keep) == 0:
             continue
         rows = batch.take(pa.array(keep))
-        yield pa.table(
-            {
-                "tbl": pa.array([DATA] * len(keep), pa.string()),
-                "account_id": rows.column("author_id"),
-                "content_id": rows.column("content_id"),
-                "kind": rows.column("kind"),
-                "origin_id": rows.column("repost_of"),
-                "consent_entry": pa.array(kept_entries, pa.int64()),
-            },
-            schema=MAP_SCHEMA,
-        )
+        yield _map_part(DATA, rows, "author_id", rows.column("repost_of"), kept_entries)
     if offset != len(reasons):
         raise ConsentryError("content changed since the build: its delivery map cannot be made")
 
 
 def _interaction_rows(
     source: ContentSource, census: Census, index: StateIndex, policy: Policy, on: date
-) -> Iterator[pa.Table]:
+) -> Iterator[pa.RecordBatch]:
     for batch in source.scan_interactions(_BATCH):
         # As the build does: only interactions of included content can be in.
         linked = contains(census.included_keys, content_keys(batch.column("content_id")))
@@ -274,58 +287,22 @@ def _interaction_rows(
         if len(keep) == 0:
             continue
         rows = batch.take(pa.array(keep))
-        yield pa.table(
-            {
-                "tbl": pa.array([INTERACTIONS] * len(keep), pa.string()),
-                "account_id": rows.column("account_id"),
-                "content_id": rows.column("content_id"),
-                "kind": rows.column("kind"),
-                "origin_id": pa.nulls(len(keep), pa.string()),
-                "consent_entry": pa.array(entries[keep]),
-            },
-            schema=MAP_SCHEMA,
-        )
-
-
-def _row_groups(parts: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    """The same rows, joined into tables of at least ``_ROW_GROUP`` rows: batches are read
-    small (memory), and the few included rows of each would make as many tiny row groups."""
-    pending: list[pa.Table] = []
-    size = 0
-    for part in parts:
-        pending.append(part)
-        size += part.num_rows
-        if size >= _ROW_GROUP:
-            yield pa.concat_tables(pending).combine_chunks()
-            pending, size = [], 0
-    if pending:
-        yield pa.concat_tables(pending).combine_chunks()
+        origin = pa.nulls(len(keep), pa.string())
+        yield _map_part(INTERACTIONS, rows, "account_id", origin, entries[keep])
 
 
 class _AccountTally:
-    """Records per account, folded as rows come: the rows seen so far are grouped again
-    whenever ``_ROW_GROUP`` of them wait, so memory follows the number of accounts, not of
+    """Records per account, folded part by part: memory follows the number of accounts, not of
     records (a list of one count table per part grew with the snapshot)."""
 
     def __init__(self) -> None:
         self._total = pa.table(
             {"account_id": pa.array([], pa.string()), "records": pa.array([], pa.int64())}
         )
-        self._pending: list[pa.Array | pa.ChunkedArray] = []
-        self._size = 0
 
-    def add(self, account_ids: pa.Array | pa.ChunkedArray) -> None:
-        self._pending.append(account_ids)
-        self._size += len(account_ids)
-        if self._size >= _ROW_GROUP:
-            self._fold()
-
-    def _fold(self) -> None:
-        if not self._pending:
-            return
-        ids = pa.chunked_array(self._pending, pa.string())
+    def add(self, account_ids: pa.Array) -> None:
         counted = (
-            pa.table({"account_id": ids})
+            pa.table({"account_id": account_ids})
             .group_by("account_id")
             .aggregate([("account_id", "count")])
             .rename_columns(["account_id", "records"])
@@ -336,10 +313,8 @@ class _AccountTally:
             .aggregate([("records", "sum")])
             .rename_columns(["account_id", "records"])
         )
-        self._pending, self._size = [], 0
 
     def result(self) -> pa.Table:
-        self._fold()
         return self._total.sort_by("account_id")
 
 
