@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, CountryCodeSource
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, CountryCodeSource, PhoneNumber
 
 from consentry.scrub.registry import RegexDetector
 
@@ -56,23 +56,26 @@ def _plausible_start(text: str) -> bool:
 # cache held ~13 MB by the end of a large build for nothing.
 @functools.lru_cache(maxsize=1024)
 def _is_valid(text: str, region: str) -> bool:
-    if _after_plus(text) is not None and not _has_country_code(text):
-        return _valid_after_unknown_code(text, region)
+    stripped = _after_plus(text)
+    if stripped is not None and not _has_country_code(text):
+        return _valid_after_unknown_code(stripped, region)
+    number = _parse(text, region)
+    return number is not None and phonenumbers.is_valid_number(number)
+
+
+def _parse(text: str, region: str, *, keep_raw_input: bool = False) -> PhoneNumber | None:
+    """``phonenumbers.parse``, None where it refuses the text.
+
+    ``parse`` keeps the exception it handles in a local (``sys.exc_info()``): a cycle through
+    its frame, and frames hold their callers. Each rejected number kept the scrubber's whole
+    batch alive until the cyclic collector ran: memory crept by ~15 MB per 16k-record chunk
+    between collections, and the records pass's peak grew with the platform. Clearing the
+    traceback's frames breaks the cycle."""
     try:
-        number = phonenumbers.parse(text, region)
+        return phonenumbers.parse(text, region, keep_raw_input=keep_raw_input)
     except phonenumbers.NumberParseException as exc:
-        _forget(exc)
-        return False
-    return phonenumbers.is_valid_number(number)
-
-
-def _forget(exc: BaseException) -> None:
-    """``parse`` keeps the exception it handles in a local (``sys.exc_info()``): a cycle
-    through its frame, and frames hold their callers. Each rejected number kept the scrubber's
-    whole batch alive until the cyclic collector ran: memory crept by ~15 MB per 16k-record
-    chunk between collections, and the records pass's peak grew with the platform. Clearing
-    the traceback's frames breaks the cycle."""
-    traceback.clear_frames(exc.__traceback__)
+        traceback.clear_frames(exc.__traceback__)
+        return None
 
 
 def _after_plus(text: str) -> str | None:
@@ -83,28 +86,24 @@ def _after_plus(text: str) -> str | None:
     return text[: len(text) - len(body)] + body[1:]
 
 
-def _valid_after_unknown_code(text: str, region: str) -> bool:
-    """What ``parse`` decides for ``+`` and a code it does not know, without the cycle.
+def _valid_after_unknown_code(stripped: str, region: str) -> bool:
+    """What ``parse`` decides for ``+`` and a code it does not know (``stripped``: the text
+    without the plus), without the cycle.
 
-    ``parse`` handles that case by catching its own exception (the cycle of ``_forget``) and
+    ``parse`` handles that case by catching its own exception (the cycle of ``_parse``) and
     trying again without the plus, where it keeps the number only if the region's
     international prefix follows (``+0033 6…`` in France); a success then leaves the cycle
     with no exception for us to clear. Asked without the plus, it takes the same path, and
     says where the country code came from."""
-    stripped = _after_plus(text)
-    assert stripped is not None
-    try:
-        number = phonenumbers.parse(stripped, region, keep_raw_input=True)
-    except phonenumbers.NumberParseException as exc:
-        _forget(exc)
+    number = _parse(stripped, region, keep_raw_input=True)
+    if number is None or number.country_code_source != CountryCodeSource.FROM_NUMBER_WITH_IDD:
         return False
-    via_prefix = number.country_code_source == CountryCodeSource.FROM_NUMBER_WITH_IDD
-    return via_prefix and phonenumbers.is_valid_number(number)
+    return bool(phonenumbers.is_valid_number(number))
 
 
 def _has_country_code(text: str) -> bool:
     """Written ``+`` and a country code ``phonenumbers`` knows. (After ``+`` and an unknown
-    code, it parses the rest as a national number of the default region.)"""
+    code, see ``_valid_after_unknown_code``.)"""
     if _after_plus(text) is None:
         return False
     digits = "".join(c for c in text if c.isdigit())
