@@ -32,8 +32,6 @@ from benchmarks.common import Figure, flat_memory, parser, report
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "consentry.cli.main"]
 PRISTINE = "ledger.db.imported"
-#: Peak RSS of the largest size over the smallest's: at most this to call memory flat.
-FLAT = 1.10
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:
@@ -176,7 +174,7 @@ def main() -> None:
         )
         if not args.keep:
             shutil.rmtree(ws, ignore_errors=True)
-    flat = flat_memory(peaks, FLAT)
+    flat = flat_memory(peaks)
     if flat is not None:
         figures.append(flat)
     report("snapshot build", figures, args.json)

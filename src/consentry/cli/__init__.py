@@ -5,7 +5,7 @@ import os
 # Arrow's C++ code (Parquet readers and writers, most kernels) allocates from the process-wide
 # default pool, chosen once, when pyarrow is first imported: ``pa.set_memory_pool`` later only
 # reaches what pyarrow allocates itself. The default, mimalloc, keeps what a build frees for
-# reuse: measured at 10M posts, a build's peak RSS was ~40 MB higher with it, and grew with the
+# reuse: measured at 10M posts, a build's peak RSS was ~30 MB higher with it, and grew with the
 # platform (see ``consentry.snapshot.arrow_memory``). So the command picks jemalloc, before
 # anything imports pyarrow; an ARROW_DEFAULT_MEMORY_POOL already set is kept.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")

@@ -11,8 +11,9 @@ ARROW_DEFAULT_MEMORY_POOL variable sets: the ``consentry`` command sets it to je
 importing pyarrow (``consentry.cli``). What pyarrow allocates itself follows
 ``pa.set_memory_pool``: a build switches it to jemalloc too (the system allocator where pyarrow
 was built without it), and back when it is done, which is all a library caller that imported
-pyarrow first gets. With mimalloc left as the process default, ~10 MB of Parquet buffers per
-batch still went to it and its retained pages grew with the platform (at 10M posts: +40 MB).
+pyarrow first gets. With mimalloc left as the process default, 6–10 MB of Parquet buffers
+stayed live in it through the records pass and its retained pages grew with the platform (at
+10M posts, peak RSS ~30 MB higher).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def release_freed_memory() -> None:
     MB for 100,000 accounts, in SQLite's driver, numpy and Arrow) would otherwise stay
     resident, held by the allocators for reuse, into the next phase. Measured at 10M posts:
     ~30 MB less resident when the census starts; the peak (in the records pass) did not drop
-    beyond run-to-run noise, so this is not what keeps it from being flat."""
+    beyond run-to-run noise. What returns memory is glibc's trim: jemalloc's
+    ``release_unused`` gave back nothing measurable here (its pages go after its own decay)."""
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:

@@ -66,7 +66,8 @@ DEFAULT_SHARD_ROWS: Final = 1_000_000
 #: Included rows gathered before records are made: scrubbing costs ~6 ms per call, so fewer
 #: rows cost more calls, but each call's working set (texts scrubbed detector by detector,
 #: pseudonyms, the encoded row group) sets the records pass's peak memory. Measured at 10M posts
-#: (peak RSS, CPU-seconds): 64k rows 440 MB, 28.0 s; 32k 379 MB, 29.3 s; 16k 348 MB, 28.6 s.
+#: (peak RSS, CPU-seconds): 64k rows 440 MB, 28.0 s; 32k 379 MB, 29.3 s; 16k 348 MB, 28.6 s
+#: (before the phone validator's frame cycle was fixed, which had inflated larger chunks more).
 RECORD_CHUNK: Final = 16_384
 CROISSANT_TYPES: Final = {
     "record_id": "sc:Text",
