@@ -164,7 +164,6 @@ class Builder:
             policy,
             on=at.date(),
             progress=self.progress.advance,
-            expected_rows=self.source.count(),
         )
         release_freed_memory()
         self.progress.phase("records", census.rows)

@@ -5,17 +5,18 @@ earlier identical text has been seen, and a repost carries someone else's words,
 its original's verdict wherever the original sits in the stream. The census therefore walks all
 items once and settles those global verdicts at the end.
 
-Memory: only the reason codes stay in memory while the census runs, one int8 per item,
-because settling rewrites them anywhere; once settled they go to an unlinked temporary file
-(``SpilledInts``), as the authorising ledger entry of each item (int64) does while scanning:
-pass 2 and compliance read both a batch at a time, in scan order. Everything else the
-settling needs is spilled to a temporary folder while scanning and read back in pieces: each
-item's 64-bit content key (in scan order, streamed once to find reposted originals and once to
-collect the included keys), and the text hashes of eligible items, partitioned by hash so
-that duplicates are settled one partition at a time (identical texts share a partition). Peak
-memory is then flat in the number of items, apart from that byte during the census, the
-included keys (8 bytes per included item, which pass 2 needs for references) and the eligible
-reposts.
+Memory: nothing is held per item. Each item's verdict as scanned (int8) and authorising
+ledger entry (int64) go to unlinked temporary files (``SpilledInts``) as the scan goes, as do
+each item's 64-bit content key (in scan order, streamed once to find reposted originals and
+once more while settling) and the text hashes of eligible items, partitioned by hash so that
+duplicates are found one partition at a time (identical texts share a partition). Settling
+changes only eligible items, kept as patches (the rows of duplicates; the rows of eligible
+reposts and their new verdicts), and the settled verdicts are written by streaming the
+scanned ones through them: pass 2 and compliance read verdicts and entries a batch at a time,
+in scan order. What grows with the platform is then the patches (16 bytes per duplicate or
+eligible repost, at most) and the included keys (8 bytes per included item, which pass 2 needs
+for references). Settling the verdicts in an array of every item instead cost a byte per item
+through the census, and a copy of it when spilled (at 10M items, 20 MB at the census's end).
 """
 
 from __future__ import annotations
@@ -147,8 +148,8 @@ def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return joined
 
 
-def contains(sorted_keys: U64, keys: U64) -> npt.NDArray[np.bool_]:
-    """Membership of ``keys`` in an ascending array, vectorised."""
+def contains(sorted_keys: npt.NDArray[Any], keys: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Membership of ``keys`` in an ascending array (content keys, row numbers), vectorised."""
     if len(sorted_keys) == 0:
         return np.zeros(len(keys), dtype=np.bool_)
     # Searching the keys in ascending order is ~5x faster on millions of sorted keys (numpy
@@ -208,27 +209,6 @@ class Census:
         return int(self.tally[Reason.ELIGIBLE])
 
 
-class _Column:
-    """A numpy column appended batch by batch. With the expected length known it is allocated
-    once: no list of parts plus their concatenation (twice the memory at the end)."""
-
-    def __init__(self, dtype: Any, expected: int | None) -> None:
-        self.data = np.empty(expected or 0, dtype=dtype)
-        self.size = 0
-
-    def append(self, part: npt.NDArray[Any]) -> None:
-        end = self.size + len(part)
-        if end > len(self.data):  # more items than expected: grow geometrically
-            grown = np.empty(max(end, 2 * len(self.data), 1024), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : end] = part
-        self.size = end
-
-    def result(self) -> Any:
-        return self.data if self.size == len(self.data) else self.data[: self.size].copy()
-
-
 class _Spill:
     """What the census settles at the end, on disk in a temporary folder while it scans."""
 
@@ -281,38 +261,31 @@ def take_census(
     *,
     on: date,
     progress: Callable[[int], None] | None = None,
-    expected_rows: int | None = None,
     spill_dir: Path | None = None,
 ) -> Census:
-    """The census of every item ``batches`` yield. ``expected_rows`` (a hint: the scan's row
-    count) lets the verdict arrays be allocated once; ``spill_dir``: where the temporary folder
-    goes (the system's temporary directory by default)."""
+    """The census of every item ``batches`` yield. ``spill_dir``: where the temporary files go
+    (the system's temporary directory by default)."""
     entries = SpilledInts(spill_dir)
+    scanned = SpilledInts(spill_dir, np.int8)  # each item's verdict before settling
     with tempfile.TemporaryDirectory(prefix="consentry-census-", dir=spill_dir) as tmp:
         spill = _Spill(Path(tmp))
         try:
-            reasons, age_unknown, repost_rows, repost_originals = _scan(
-                coalesced(batches, SCAN_CHUNK),
-                index,
-                policy,
-                on,
-                progress,
-                expected_rows,
-                spill,
-                entries,
+            tally, age_unknown, repost_rows, repost_originals = _scan(
+                coalesced(batches, SCAN_CHUNK), index, policy, on, progress, spill, entries, scanned
             )
         finally:
             spill.close()
             entries.finish()
-        _mark_duplicates(reasons, spill.partitions())
-        _settle_reposts(reasons, repost_rows, repost_originals, spill.key_chunks)
-        tally = _reason_counts(reasons)
-        included_keys = _included_keys(reasons, int(tally[Reason.ELIGIBLE]), spill.key_chunks())
-    # Settled, the verdicts are only read by range, in scan order: to disk with them (a byte
-    # per item that would otherwise stay resident through the records pass and compliance).
-    verdicts = SpilledInts(spill_dir, np.int8)
-    verdicts.append(reasons)
-    verdicts.finish()
+            scanned.finish()
+        patches = _Patches(_duplicate_rows(spill.partitions()), repost_rows)
+        patches.reposts = _settle_reposts(
+            scanned, patches.duplicates, repost_rows, repost_originals, spill.key_chunks
+        )
+        tally = patches.retally(tally)
+        verdicts = SpilledInts(spill_dir, np.int8)
+        included_keys = _settle(
+            scanned, patches, int(tally[Reason.ELIGIBLE]), spill.key_chunks(), verdicts
+        )
     return Census(verdicts, entries, tally, age_unknown, included_keys)
 
 
@@ -322,11 +295,13 @@ def _scan(
     policy: Policy,
     on: date,
     progress: Callable[[int], None] | None,
-    expected_rows: int | None,
     spill: _Spill,
     entries: SpilledInts,
-) -> tuple[npt.NDArray[np.int8], int, npt.NDArray[np.int64], U64]:
-    reasons = _Column(np.int8, expected_rows)
+    scanned: SpilledInts,
+) -> tuple[npt.NDArray[np.int64], int, npt.NDArray[np.int64], U64]:
+    """Verdicts batch by batch, to disk; returns the items per reason so far, the eligible
+    items of unknown age, and the eligible reposts (rows and their originals' keys)."""
+    tally = np.zeros(len(Reason), dtype=np.int64)
     repost_rows: list[npt.NDArray[np.int64]] = []
     repost_originals: list[U64] = []
     age_unknown = 0
@@ -346,7 +321,8 @@ def _scan(
         reason = verdicts(frame, policy, index.purpose, recipient=recipient, on=on)
         keys = content_keys(batch.column("content_id"))
         spill.add_keys(keys)
-        reasons.append(reason)
+        scanned.append(reason)
+        tally += np.bincount(reason, minlength=len(Reason))
         entries.append(
             pc.fill_null(frame["consent_seq"], NO_ENTRY).to_numpy().astype(np.int64, copy=False)
         )
@@ -378,19 +354,42 @@ def _scan(
         offset += n
         if progress:
             progress(n)
-    return (
-        reasons.result(),
-        age_unknown,
-        _cat(repost_rows, np.int64),
-        _cat(repost_originals, np.uint64),
-    )
+    return tally, age_unknown, _cat(repost_rows, np.int64), _cat(repost_originals, np.uint64)
 
 
-def _mark_duplicates(
-    reasons: npt.NDArray[np.int8], partitions: Iterable[npt.NDArray[np.void]]
-) -> None:
-    """Of identical normalised texts, keep the earliest (then the smallest content key).
-    Identical texts have identical hashes, hence share a partition: each is settled alone."""
+@dataclass
+class _Patches:
+    """What settling changes in the scanned verdicts, as rows (ascending) rather than an array
+    of every item: eligible items that are duplicates, and eligible reposts with the verdict
+    they take from their originals."""
+
+    duplicates: npt.NDArray[np.int64]
+    repost_rows: npt.NDArray[np.int64]
+    reposts: npt.NDArray[np.int8] = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+
+    def retally(self, tally: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """``tally`` of the scanned verdicts, as it is once patched (every patched item was
+        eligible when scanned)."""
+        out = tally.copy()
+        out[Reason.ELIGIBLE] -= len(self.duplicates) + len(self.repost_rows)
+        out[Reason.DUPLICATE] += len(self.duplicates)
+        out += np.bincount(self.reposts, minlength=len(Reason))
+        return out
+
+    def apply(self, start: int, reasons: npt.NDArray[np.int8]) -> None:
+        """Patch the verdicts of items ``start`` to ``start + len(reasons)``, in place."""
+        end = start + len(reasons)
+        lo, hi = np.searchsorted(self.duplicates, [start, end])
+        reasons[self.duplicates[lo:hi] - start] = Reason.DUPLICATE
+        lo, hi = np.searchsorted(self.repost_rows, [start, end])
+        reasons[self.repost_rows[lo:hi] - start] = self.reposts[lo:hi]
+
+
+def _duplicate_rows(partitions: Iterable[npt.NDArray[np.void]]) -> npt.NDArray[np.int64]:
+    """Of identical normalised texts, all but the earliest (then the smallest content key): their
+    rows, ascending. Identical texts have identical hashes, hence share a partition: each is
+    settled alone."""
+    rows: list[npt.NDArray[np.int64]] = []
     for part in partitions:
         if len(part) < 2:
             continue
@@ -398,21 +397,25 @@ def _mark_duplicates(
         h0, h1 = part["h0"][order], part["h1"][order]
         same_as_previous = np.zeros(len(order), dtype=np.bool_)
         same_as_previous[1:] = (h0[1:] == h0[:-1]) & (h1[1:] == h1[:-1])
-        reasons[part["row"][order[same_as_previous]]] = Reason.DUPLICATE
+        rows.append(part["row"][order[same_as_previous]].astype(np.int64))
+    out: npt.NDArray[np.int64] = _cat(rows, np.int64)
+    out.sort()
+    return out
 
 
 def _settle_reposts(
-    reasons: npt.NDArray[np.int8],
+    scanned: SpilledInts,
+    duplicates: npt.NDArray[np.int64],
     rows: npt.NDArray[np.int64],
     originals: U64,
     key_chunks: Callable[[], Iterator[tuple[int, U64]]],
-) -> None:
-    """An otherwise eligible repost (``rows``) takes its original's verdict; a missing or
-    unnamed original counts as deleted content. Repeated in case an original is itself a
-    repost. Originals are found by streaming the spilled keys once: of items sharing a key,
-    the first in scan order."""
+) -> npt.NDArray[np.int8]:
+    """The verdict each otherwise eligible repost (``rows``, ascending) takes from its
+    original; a missing or unnamed original counts as deleted content. Repeated in case an
+    original is itself a repost. Originals are found by streaming the spilled keys once: of
+    items sharing a key, the first in scan order."""
     if len(rows) == 0:
-        return
+        return np.empty(0, dtype=np.int8)
     wanted = np.unique(originals[originals != 0])
     where = np.full(len(wanted), -1, dtype=np.int64)  # scan row of each wanted original
     if len(wanted):
@@ -430,25 +433,77 @@ def _settle_reposts(
             first_pos, first = np.unique(pos, return_index=True)  # earliest row per key
             unset = where[first_pos] < 0
             where[first_pos[unset]] = hit[first[unset]] + offset
-    slot = np.searchsorted(wanted, originals)
-    slot[slot >= len(wanted)] = 0
-    if len(wanted):
-        found = (wanted[slot] == originals) & (originals != 0)
-        found &= where[slot] >= 0
+        slot = np.searchsorted(wanted, originals)
+        slot[slot >= len(wanted)] = 0
+        found = (wanted[slot] == originals) & (originals != 0) & (where[slot] >= 0)
         original_row = np.where(found, where[slot], 0)
     else:
         found = np.zeros(len(rows), dtype=np.bool_)
         original_row = np.zeros(len(rows), dtype=np.int64)
+    # An original's verdict: as settled so far if it is one of these reposts, else as scanned
+    # (with duplicates marked), read from disk at just those rows.
+    in_rows = np.searchsorted(rows, original_row)
+    in_rows[in_rows >= len(rows)] = 0
+    is_repost = found & (rows[in_rows] == original_row)
+    targets = np.unique(original_row[found & ~is_repost])
+    fixed = _read_at(scanned, targets)
+    fixed[contains(duplicates, targets)] = Reason.DUPLICATE
+    fixed_of = np.searchsorted(targets, original_row)
+    fixed_of[fixed_of >= len(targets)] = 0
+    fixed_reason = fixed[fixed_of] if len(targets) else np.zeros(len(rows), dtype=np.int8)
     # Until nothing changes: a chain of reposts settles one link per round, whatever its length
     # (a fixed number of rounds once left the end of a long chain included).
+    settled = np.full(len(rows), Reason.ELIGIBLE, dtype=np.int8)
     for _ in range(len(rows) + 1):
-        original_reason = np.where(
-            found, reasons[original_row], np.int8(Reason.CONTENT_DELETED)
+        taken = np.where(
+            found,
+            np.where(is_repost, settled[in_rows], fixed_reason),
+            np.int8(Reason.CONTENT_DELETED),
         ).astype(np.int8)
-        changed = original_reason != reasons[rows]
-        reasons[rows] = original_reason
-        if not changed.any():
+        if np.array_equal(taken, settled):
             break
+        settled = taken
+    return settled
+
+
+def _read_at(column: SpilledInts, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """``column``'s values at ``rows`` (ascending), reading only the pieces that hold some."""
+    out = np.empty(len(rows), dtype=column.dtype)
+    done = 0
+    while done < len(rows):
+        start = int(rows[done])
+        end = int(np.searchsorted(rows, start + READ_CHUNK))
+        piece = column.between(start, start + READ_CHUNK)
+        out[done:end] = piece[rows[done:end] - start]
+        done = end
+    return out
+
+
+def _settle(
+    scanned: SpilledInts,
+    patches: _Patches,
+    included: int,
+    key_chunks: Iterable[tuple[int, U64]],
+    out: SpilledInts,
+) -> U64:
+    """Write the settled verdicts to ``out`` (scanned verdicts, patched), a piece at a time,
+    and return the content keys of the included items, ascending."""
+    # Filled in place and sorted in place: one array of the final size, not parts, their
+    # concatenation and a sorted copy (three times 8 bytes per included item at once).
+    keys_in = np.empty(included, dtype=np.uint64)
+    end = 0
+    for offset, keys in key_chunks:
+        reasons = scanned.between(offset, offset + len(keys))
+        patches.apply(offset, reasons)
+        out.append(reasons)
+        kept = keys[reasons == Reason.ELIGIBLE]
+        keys_in[end : end + len(kept)] = kept
+        end += len(kept)
+    out.finish()
+    if end != len(keys_in) or len(out) != len(scanned):
+        raise RuntimeError(f"{end} keys spilled for {len(keys_in)} included items")
+    keys_in.sort()
+    return keys_in
 
 
 class _KeyFilter:
@@ -473,33 +528,6 @@ class _KeyFilter:
             (self._bitmap[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1
         ).astype(np.bool_)
         return out
-
-
-def _included_keys(
-    reasons: npt.NDArray[np.int8], included: int, key_chunks: Iterable[tuple[int, U64]]
-) -> U64:
-    # Filled in place and sorted in place: one array of the final size, not parts, their
-    # concatenation and a sorted copy (three times 8 bytes per included item at once).
-    out = np.empty(included, dtype=np.uint64)
-    end = 0
-    for offset, keys in key_chunks:
-        kept = keys[reasons[offset : offset + len(keys)] == Reason.ELIGIBLE]
-        out[end : end + len(kept)] = kept
-        end += len(kept)
-    if end != len(out):
-        raise RuntimeError(f"{end} keys spilled for {len(out)} included items")
-    out.sort()
-    return out
-
-
-def _reason_counts(reasons: npt.NDArray[np.int8]) -> npt.NDArray[np.int64]:
-    """Items per reason, a slice at a time: ``np.bincount`` widens its input to int64, which
-    over every item at once was a transient 8 bytes per item (80 MB at 10M items, the build's
-    peak at the time)."""
-    counts = np.zeros(len(Reason), dtype=np.int64)
-    for start in range(0, len(reasons), READ_CHUNK):
-        counts += np.bincount(reasons[start : start + READ_CHUNK], minlength=len(Reason))
-    return counts
 
 
 def _cat(parts: list[Any], dtype: Any) -> Any:
