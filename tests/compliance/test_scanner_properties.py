@@ -140,9 +140,8 @@ def test_events_are_what_later_snapshots_lose(
         with ws.ledger() as ledger:
             Recipients(ledger).add("acme")
             builder = workspace_builder(ws, ledger, recipient="acme")
-            result = builder.build(BuildSpec(purpose="train", out=root / "s0", recipient="acme"))
-            delivery = Deliveries(ledger, ws.deliveries_dir).record(
-                result, builder.source, builder.policy
+            _, delivery = Deliveries(ledger, ws.deliveries_dir).build(
+                builder, BuildSpec(purpose="train", out=root / "s0", recipient="acme")
             )
             delivered = set(pq.read_table(root / "s0" / "data")["record_id"].to_pylist())
             scanner = Scanner(ledger, ContentStore(ws.content_dir), ws.policy(), ws.secret())

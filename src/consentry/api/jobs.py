@@ -189,10 +189,7 @@ def run_build(ws: Workspace, job: Job, owner: str, lease_s: float = DEFAULT_JOB_
             spec = BuildSpec(
                 purpose=purpose, out=out, recipient=recipient, as_of=as_of, force=job.attempts > 1
             )
-            result = builder.build(spec)
-            delivery = Deliveries(ledger, ws.deliveries_dir).record(
-                result, builder.source, builder.policy
-            )
+            _, delivery = Deliveries(ledger, ws.deliveries_dir).build(builder, spec)
         except ConsentryError as exc:
             jobs.finished(job.job_id, None, str(exc))
             return

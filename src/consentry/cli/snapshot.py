@@ -118,11 +118,8 @@ def build(
         builder = workspace_builder(
             ws, ledger, recipient=recipient, progress=_RichProgress(progress), names=names
         )
-        result = builder.build(spec)
+        result, delivery = Deliveries(ledger, ws.deliveries_dir).build(builder, spec)
         progress.stop()
-        delivery = Deliveries(ledger, ws.deliveries_dir).record(
-            result, builder.source, builder.policy
-        )
     print_summary(result)
     console.print(
         f"recorded as delivered to {delivery.recipient}"

@@ -8,6 +8,8 @@ pseudonym table is stored anywhere: keys stay derived from the workspace secret.
 
 The map is Parquet in ``<workspace>/deliveries`` (millions of rows per snapshot do not belong in
 the database); its SHA-256 is kept in the ``deliveries`` row, so a map that changed is refused.
+It is written while the snapshot is built (``Deliveries.build``): the build tells it of every
+item and interaction it includes, so the content is not read a second time for it.
 Per account, the number of records each delivery holds goes to the database
 (``delivered_accounts``), which answers "where is my data" with one index probe per snapshot.
 """
@@ -15,13 +17,16 @@ Per account, the number of records each delivery holds goes to the database
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,12 +36,8 @@ from consentry.compliance.recipients import Recipients
 from consentry.errors import ConsentryError, WorkspaceError
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us, to_us
-from consentry.model import Reason
-from consentry.policy import Policy
-from consentry.policy.frame import StateIndex
-from consentry.snapshot.build import DEFAULT_BATCH, BuildResult, interaction_verdicts
-from consentry.snapshot.census import Census, coalesced, contains, content_keys
-from consentry.snapshot.source import ContentSource
+from consentry.snapshot.build import Builder, BuildResult, BuildSpec
+from consentry.snapshot.census import joined
 
 DATA: Final = "data"
 INTERACTIONS: Final = "interactions"
@@ -50,11 +51,12 @@ MAP_SCHEMA: Final = pa.schema(
         ("consent_entry", pa.int64()),
     ]
 )
-#: Rows per content batch read: as the build reads (``DEFAULT_BATCH``), so that the map adds
-#: nothing to the build's peak memory.
-_BATCH: Final = DEFAULT_BATCH
-#: Rows per row group of the map (each also folded into the per-account tally at once).
-_ROW_GROUP: Final = 65_536
+#: Rows per row group of the map (each also folded into the per-account tally at once). The
+#: rows of a group wait in memory during the build (~100 bytes each): 16k rows keep that small
+#: beside the build's own working set.
+_ROW_GROUP: Final = 16_384
+#: Maps being written by a build in progress: ``.building-<pid>-<n>.parquet``.
+_BUILDING: Final = ".building-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +164,34 @@ class Deliveries:
         )
         return {int(r[0]): _delivery(r) for r in rows}
 
-    def record(self, result: BuildResult, source: ContentSource, policy: Policy) -> Delivery:
-        """Record a published snapshot as delivered (to its recipient, or kept internally).
+    def build(self, builder: Builder, spec: BuildSpec) -> tuple[BuildResult, Delivery]:
+        """Build a snapshot and record it as delivered (to its recipient, or kept internally),
+        its delivery map written as the build goes.
 
         Building the same snapshot again (same id) records nothing new."""
+        with self._pending_map() as pending:
+            result = builder.build(spec, sink=pending)
+            per_account = pending.close()
+            return result, self._record(result, pending.path, per_account)
+
+    @contextmanager
+    def _pending_map(self) -> Iterator[MapWriter]:
+        if self.maps_dir is None:
+            raise ConsentryError("deliveries need a folder for their maps")
+        self.maps_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.maps_dir.glob(f"{_BUILDING}*.parquet"):
+            if not _running(stale.name.removeprefix(_BUILDING).split("-")[0]):
+                stale.unlink(missing_ok=True)  # left by a build that was killed
+        n = 0
+        while (path := self.maps_dir / f"{_BUILDING}{os.getpid()}-{n}.parquet").exists():
+            n += 1
+        writer = MapWriter(path)
+        try:
+            yield writer
+        finally:
+            writer.discard()
+
+    def _record(self, result: BuildResult, map_file: Path, per_account: pa.Table) -> Delivery:
         manifest = result.manifest
         existing = self.get(manifest.snapshot_id)
         if existing is not None:
@@ -177,11 +203,9 @@ class Deliveries:
             return self.get(manifest.snapshot_id) or existing
         if manifest.recipient is not None:
             Recipients(self.ledger).get(manifest.recipient)
-        if self.maps_dir is None:
-            raise ConsentryError("deliveries need a folder for their maps")
-        self.maps_dir.mkdir(parents=True, exist_ok=True)
+        assert self.maps_dir is not None  # (the map was written there)
         map_path = self.maps_dir / f"{manifest.snapshot_id}.parquet"
-        per_account = write_map(map_path, result, source, policy)
+        map_file.replace(map_path)
         digest = _sha256(map_path)
         created = now()
         records = int(sum(per_account.column("records").to_pylist()))
@@ -216,26 +240,62 @@ class Deliveries:
         return found
 
 
-def write_map(path: Path, result: BuildResult, source: ContentSource, policy: Policy) -> pa.Table:
-    """Write the delivery map of a build; returns the records per account."""
-    census, index, on = result.census, result.index, result.on
-    if census is None or index is None or on is None:
-        raise ConsentryError("this build result does not say which items went in")
-    tmp = path.with_suffix(".tmp")
-    tally = _AccountTally()
-    parts = (
-        _data_rows(source, census.reasons, census.consent_entry),
-        _interaction_rows(source, census, index, policy, on),
-    )
-    with pq.ParquetWriter(tmp, MAP_SCHEMA, compression="zstd") as writer:
-        for rows in parts:
-            # Batches are read small (memory): the few included rows of each, joined, make
-            # row groups of a useful size.
-            for group in coalesced(rows, _ROW_GROUP):
-                writer.write_batch(group)
-                tally.add(group.column("account_id"))
-    tmp.replace(path)
-    return tally.result()
+class MapWriter:
+    """A delivery map written while its snapshot is built (the build's ``IncludedSink``): the
+    build's small parts joined into row groups of at least ``_ROW_GROUP`` rows, each folded into
+    the per-account tally as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._size = 0
+        self._tally = _AccountTally()
+
+    def content(self, rows: pa.RecordBatch, entries: npt.NDArray[np.int64]) -> None:
+        self._add(_map_part(DATA, rows, "author_id", rows.column("repost_of"), entries))
+
+    def interactions(self, rows: pa.RecordBatch, entries: npt.NDArray[np.int64]) -> None:
+        origin = pa.nulls(rows.num_rows, pa.string())
+        self._add(_map_part(INTERACTIONS, rows, "account_id", origin, entries))
+
+    def _add(self, part: pa.RecordBatch) -> None:
+        self._pending.append(part)
+        self._size += part.num_rows
+        if self._size >= _ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, MAP_SCHEMA, compression="zstd")
+        if self._size:
+            group = joined(self._pending)
+            self._writer.write_batch(group)
+            self._tally.add(group.column("account_id"))
+        self._pending, self._size = [], 0
+
+    def close(self) -> pa.Table:
+        """Finish the file; returns the records per account."""
+        self._flush()
+        assert self._writer is not None
+        self._writer.close()
+        return self._tally.result()
+
+    def discard(self) -> None:
+        """Remove the file, finished or not (it was renamed if it was recorded)."""
+        if self._writer is not None and self._writer.is_open:
+            self._writer.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _running(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _map_part(
@@ -257,48 +317,20 @@ def _map_part(
     )
 
 
-def _data_rows(source: ContentSource, reasons: Any, entries: Any) -> Iterator[pa.RecordBatch]:
-    offset = 0
-    columns = ["content_id", "author_id", "kind", "repost_of"]
-    for batch in source.scan(columns, _BATCH):
-        end = offset + batch.num_rows
-        keep = np.nonzero(reasons[offset:end] == Reason.ELIGIBLE)[0]
-        kept_entries = entries[offset:end][keep]
-        offset = end
-        if len(keep) == 0:
-            continue
-        rows = batch.take(pa.array(keep))
-        yield _map_part(DATA, rows, "author_id", rows.column("repost_of"), kept_entries)
-    if offset != len(reasons):
-        raise ConsentryError("content changed since the build: its delivery map cannot be made")
-
-
-def _interaction_rows(
-    source: ContentSource, census: Census, index: StateIndex, policy: Policy, on: date
-) -> Iterator[pa.RecordBatch]:
-    for batch in source.scan_interactions(_BATCH):
-        # As the build does: only interactions of included content can be in.
-        linked = contains(census.included_keys, content_keys(batch.column("content_id")))
-        if not linked.any():
-            continue
-        batch = batch.take(pa.array(np.nonzero(linked)[0]))
-        reasons, entries = interaction_verdicts(batch, index, policy, on)
-        keep = np.nonzero(reasons == Reason.ELIGIBLE)[0]
-        if len(keep) == 0:
-            continue
-        rows = batch.take(pa.array(keep))
-        origin = pa.nulls(len(keep), pa.string())
-        yield _map_part(INTERACTIONS, rows, "account_id", origin, entries[keep])
-
-
 class _AccountTally:
-    """Records per account, folded part by part: memory follows the number of accounts, not of
-    records (a list of one count table per part grew with the snapshot)."""
+    """Records per account. Each part is counted as it comes; the counts are folded into the
+    total once they hold as many rows as it does (at least ``_FOLD`` rows): memory follows the
+    number of accounts, not of records, and each count is folded a few times at most, where
+    folding every part re-aggregated the whole total per part."""
+
+    _FOLD: Final = 65_536
 
     def __init__(self) -> None:
         self._total = pa.table(
             {"account_id": pa.array([], pa.string()), "records": pa.array([], pa.int64())}
         )
+        self._counted: list[pa.Table] = []
+        self._counted_rows = 0
 
     def add(self, account_ids: pa.Array) -> None:
         counted = (
@@ -307,14 +339,22 @@ class _AccountTally:
             .aggregate([("account_id", "count")])
             .rename_columns(["account_id", "records"])
         )
+        self._counted.append(counted)
+        self._counted_rows += counted.num_rows
+        if self._counted_rows >= max(self._total.num_rows, self._FOLD):
+            self._fold()
+
+    def _fold(self) -> None:
         self._total = (
-            pa.concat_tables([self._total, counted])
+            pa.concat_tables([self._total, *self._counted])
             .group_by("account_id")
             .aggregate([("records", "sum")])
             .rename_columns(["account_id", "records"])
         )
+        self._counted, self._counted_rows = [], 0
 
     def result(self) -> pa.Table:
+        self._fold()
         return self._total.sort_by("account_id")
 
 

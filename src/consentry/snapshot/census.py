@@ -132,13 +132,14 @@ def coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Recor
         pending.append(batch)
         size += batch.num_rows
         if size >= rows:
-            yield _joined(pending)
+            yield joined(pending)
             pending, size = [], 0
     if size:
-        yield _joined(pending)
+        yield joined(pending)
 
 
-def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+def joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """Consecutive batches (at least one) as one batch, their rows in order."""
     if len(batches) == 1:
         return batches[0]
     table = pa.Table.from_batches(batches).combine_chunks()
