@@ -86,6 +86,12 @@ def _batches(n: int, texts: list[str], batch: int) -> list[pa.RecordBatch]:
             "repost_of": [
                 None if i % 7 == 0 else f"c{int(rng.integers(0, n + 3))}" for i in range(n)
             ],
+            "in_reply_to": [
+                f"c{int(rng.integers(0, n + 3))}" if i % 3 == 0 else None for i in range(n)
+            ],
+            "quote_of": [
+                f"c{int(rng.integers(0, n + 3))}" if i % 4 == 1 else None for i in range(n)
+            ],
         }
     )
     out: list[pa.RecordBatch] = table.select(list(CENSUS_COLUMNS)).to_batches(max_chunksize=batch)
@@ -176,9 +182,42 @@ def test_spilled_census_settles_like_the_whole_input_in_memory(
         Reason(r).code: int(n) for r, n in enumerate(np.bincount(reference)) if r and n
     }
     assert census.counts() == expected_counts
-    keys = content_keys(pa.Table.from_batches(batches)["content_id"])
+    table = pa.Table.from_batches(batches)
+    keys = content_keys(table["content_id"])
     np.testing.assert_array_equal(census.included_keys, np.sort(keys[reference == Reason.ELIGIBLE]))
+    _assert_references(census, table, reference)
     assert list(tmp_path.iterdir()) == []  # the spill folder is gone
+
+
+def _assert_references(census: Census, table: pa.Table, reference: Any) -> None:
+    """What pass 2 asks: of each included item, which of its references are included too."""
+    ids = table["content_id"].to_pylist()
+    rows = np.nonzero(reference == Reason.ELIGIBLE)[0].astype(np.int64)
+    inside = {ids[i] for i in rows}
+    expected = [
+        [table[name][int(r)].as_py() in inside for name in ("in_reply_to", "quote_of", "repost_of")]
+        for r in rows
+    ]
+    got = census.parents_included(rows)
+    assert got.shape == (len(rows), 3)
+    assert got.tolist() == expected
+
+
+def test_references_between_included_items_are_known_without_the_included_keys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(census_module, "READ_CHUNK", 13)
+    batches = _batches(500, [f"text {i}" for i in range(400)], batch=41)
+    census = _census(monkeypatch, batches, tmp_path)
+    reference = _reference_census(batches)
+    np.testing.assert_array_equal(census.reasons, reference)
+    _assert_references(census, pa.Table.from_batches(batches), reference)
+    got = census.parents_included(np.nonzero(reference == Reason.ELIGIBLE)[0])
+    # Every column has references that are in the snapshot and references that are not.
+    assert got.any(axis=0).all() and not got.all(axis=0).any()
+    census.forget_included_keys()
+    assert len(census.included_keys) == 0
+    np.testing.assert_array_equal(census.parents_included(np.nonzero(reference == 0)[0]), got)
 
 
 @settings(max_examples=100, deadline=None)

@@ -186,8 +186,10 @@ class Builder:
             spec, index, census, work, at.date(), sink
         )
         del index  # nothing later needs the ledger state: not resident through pass 2
+        census.forget_included_keys()  # pass 2 asks ``parents_included``
         release_freed_memory()
         self.progress.phase("records", census.rows)
+        self.maker.prepare()
         tree = StreamingRoot()
         shards, pii, resumed = self._write_records(spec, census, work, tree, sink)
         root, leaves = tree.root().hex(), tree.count
@@ -288,14 +290,14 @@ class Builder:
         offset = 0
         pending: list[pa.RecordBatch] = []
         pending_entries: list[npt.NDArray[np.int64]] = []
+        pending_rows: list[npt.NDArray[np.int64]] = []  # their rows in the scan
 
         def flush() -> None:
             if writer is None or not pending:
                 return
             rows = pa.Table.from_batches(pending)
-            records, counts = self.maker.make(
-                rows, np.concatenate(pending_entries), census.included_keys
-            )
+            parents = census.parents_included(np.concatenate(pending_rows))
+            records, counts = self.maker.make(rows, np.concatenate(pending_entries), parents)
             writer.write(records)
             tree.add_leaves(
                 leaf_hashes(records.column("record_id"), records.column("consent_entry"))
@@ -303,6 +305,7 @@ class Builder:
             pii.update(counts)
             pending.clear()
             pending_entries.clear()
+            pending_rows.clear()
 
         for batch in self.source.scan(RECORD_COLUMNS, spec.batch_size):
             if (writer is None and not skipping) or offset - shard_start >= spec.shard_rows:
@@ -322,7 +325,7 @@ class Builder:
                     writer = work.shard_writer(relative, RECORD_SCHEMA)
             end = offset + batch.num_rows
             if writer is not None or sink is not None:
-                rows, entries = included(
+                rows, entries, keep = included(
                     batch, census.reasons_between(offset, end), census.entries_between(offset, end)
                 )
                 if sink is not None and rows.num_rows:
@@ -330,6 +333,7 @@ class Builder:
                 if writer is not None and rows.num_rows:
                     pending.append(rows)
                     pending_entries.append(entries)
+                    pending_rows.append(keep + offset)
                 if sum(b.num_rows for b in pending) >= RECORD_CHUNK:
                     flush()
             offset = end

@@ -42,6 +42,8 @@ from consentry.policy.frame import StateIndex
 from consentry.snapshot.nfkc import NFKC_CHANGEABLE
 from consentry.snapshot.spilled import SpilledInts, SpilledView
 
+#: What a record may point to, in the order of ``Census.parents_included``'s columns.
+REFERENCE_COLUMNS: Final = ("in_reply_to", "quote_of", "repost_of")
 CENSUS_COLUMNS: Final = (
     "content_id",
     "author_id",
@@ -50,7 +52,7 @@ CENSUS_COLUMNS: Final = (
     "deleted_at",
     "created_at",
     "text",
-    "repost_of",
+    *REFERENCE_COLUMNS,
 )
 NO_ENTRY: Final = -1  # authorised by the policy's default, not by a ledger entry
 
@@ -70,6 +72,9 @@ SCAN_CHUNK: Final = 32_768
 _DEDUP: Final = np.dtype(
     [("h0", "<u8"), ("h1", "<u8"), ("created", "<i8"), ("key", "<u8"), ("row", "<i8")]
 )
+#: A reference of an eligible item: ``code`` = row × 3 + its column in ``REFERENCE_COLUMNS``,
+#: ``key`` = the referenced item's content key.
+_REFERENCE: Final = np.dtype([("code", "<i8"), ("key", "<u8")])
 
 U64 = npt.NDArray[np.uint64]
 
@@ -176,8 +181,24 @@ class Census:
     #: Items per reason code (index: ``Reason``).
     tally: npt.NDArray[np.int64]
     age_unknown_included: int = 0
-    #: Content keys of the included items, ascending (references resolve against them).
+    #: Content keys of the included items, ascending (interactions resolve against them);
+    #: ``forget_included_keys`` once nothing needs them.
     included_keys: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    #: References between included items: row × 3 + column in ``REFERENCE_COLUMNS``, ascending.
+    references: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def parents_included(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """For included items (scan ``rows``): whether what each points to (one column per
+        ``REFERENCE_COLUMNS``) is in the snapshot too."""
+        codes = rows.astype(np.int64)[:, None] * len(REFERENCE_COLUMNS) + np.arange(
+            len(REFERENCE_COLUMNS)
+        )
+        return contains(self.references, codes.ravel()).reshape(-1, len(REFERENCE_COLUMNS))
+
+    def forget_included_keys(self) -> None:
+        """Let the included keys go (8 bytes per included item): pass 2 asks only
+        ``parents_included``."""
+        self.included_keys = np.empty(0, dtype=np.uint64)
 
     @property
     def rows(self) -> int:
@@ -221,6 +242,8 @@ class _Spill:
             (folder / f"dedup-{p:02d}.bin").open("wb", buffering=1 << 16)
             for p in range(DEDUP_PARTITIONS)
         ]
+        self.references_path = folder / "references.bin"
+        self.references: IO[bytes] = self.references_path.open("wb", buffering=1 << 20)
 
     def add_keys(self, keys: U64) -> None:
         self.keys.write(keys.astype("<u8", copy=False).tobytes())
@@ -234,10 +257,19 @@ class _Spill:
             if hi > lo:
                 self.parts[p].write(records[order[lo:hi]].tobytes())
 
+    def add_references(self, records: npt.NDArray[np.void]) -> None:
+        self.references.write(records.tobytes())
+
     def close(self) -> None:
         self.keys.close()
+        self.references.close()
         for fh in self.parts:
             fh.close()
+
+    def reference_chunks(self) -> Iterator[npt.NDArray[np.void]]:
+        with self.references_path.open("rb") as fh:
+            while len(chunk := np.fromfile(fh, dtype=_REFERENCE, count=READ_CHUNK)):
+                yield chunk
 
     def key_chunks(self) -> Iterator[tuple[int, U64]]:
         """(scan offset, keys) of every item, a piece at a time."""
@@ -287,7 +319,8 @@ def take_census(
         included_keys = _settle(
             scanned, patches, int(tally[Reason.ELIGIBLE]), spill.key_chunks(), verdicts
         )
-    return Census(verdicts, entries, tally, age_unknown, included_keys)
+        references = _included_references(spill.reference_chunks(), included_keys, verdicts)
+    return Census(verdicts, entries, tally, age_unknown, included_keys, references)
 
 
 def _scan(
@@ -329,6 +362,7 @@ def _scan(
         )
         eligible = reason == Reason.ELIGIBLE
         age_unknown += int(np.count_nonzero(eligible & _is_null(frame["birth_date"])))
+        _spill_references(batch, eligible, offset, spill)
         is_repost = _mask(pc.equal(batch.column("kind"), ContentKind.REPOST.value))
         # Only an eligible repost can change verdict (it takes its original's): keep those.
         reposts = np.nonzero(eligible & is_repost)[0]
@@ -356,6 +390,41 @@ def _scan(
         if progress:
             progress(n)
     return tally, age_unknown, _cat(repost_rows, np.int64), _cat(repost_originals, np.uint64)
+
+
+def _spill_references(
+    batch: pa.RecordBatch, eligible: npt.NDArray[np.bool_], offset: int, spill: _Spill
+) -> None:
+    """What each eligible item points to (only an included item's references are asked about,
+    and an included item was eligible when scanned)."""
+    for column, name in enumerate(REFERENCE_COLUMNS):
+        ids = batch.column(name)
+        if ids.null_count == len(ids):
+            continue
+        rows = np.nonzero(eligible & ~_is_null(ids))[0]
+        if len(rows) == 0:
+            continue
+        records = np.empty(len(rows), dtype=_REFERENCE)
+        records["code"] = (rows + offset) * len(REFERENCE_COLUMNS) + column
+        records["key"] = content_keys(ids.take(pa.array(rows)))
+        spill.add_references(records)
+
+
+def _included_references(
+    chunks: Iterable[npt.NDArray[np.void]], included_keys: U64, verdicts: SpilledInts
+) -> npt.NDArray[np.int64]:
+    """The references (``_REFERENCE`` codes, ascending) from an included item to an included
+    item: pass 2 then needs neither the included keys nor a lookup per reference."""
+    found: list[npt.NDArray[np.int64]] = []
+    for chunk in chunks:
+        found.append(chunk["code"][contains(included_keys, chunk["key"])].astype(np.int64))
+    codes: npt.NDArray[np.int64] = _cat(found, np.int64)
+    codes.sort()
+    rows = codes // len(REFERENCE_COLUMNS)
+    candidates = np.unique(rows)
+    kept = candidates[_read_at(verdicts, candidates) == Reason.ELIGIBLE]
+    out: npt.NDArray[np.int64] = codes[contains(kept, rows)]
+    return out
 
 
 @dataclass

@@ -80,6 +80,14 @@ class RecordMaker:
     scrub: Scrubber
     granularity: str  # "day", "hour" or "second"
 
+    def prepare(self) -> None:
+        """Make now what records need (a scrubber's index of every handle, if it makes it
+        lazily), before pass 2 holds anything else: its transients then do not add to the
+        first chunk's."""
+        prepare = getattr(self.scrub, "prepare", None)
+        if prepare is not None:
+            prepare()
+
     def coarsen(self, times: Any) -> Any:
         if self.granularity == "second":
             return pc.floor_temporal(times, unit="second")
@@ -100,20 +108,12 @@ class RecordMaker:
             start += len(array)
         return out
 
-    def records(
-        self,
-        batch: pa.RecordBatch,
-        reasons: npt.NDArray[np.int8],
-        entries: npt.NDArray[np.int64],
-        included_keys: npt.NDArray[np.uint64],
-    ) -> tuple[pa.RecordBatch, Counter[str]]:
-        rows, kept = included(batch, reasons, entries)
-        return self.make(rows, kept, included_keys)
-
     def make(
-        self, rows: Any, entries: npt.NDArray[np.int64], included_keys: npt.NDArray[np.uint64]
+        self, rows: Any, entries: npt.NDArray[np.int64], parents: npt.NDArray[np.bool_]
     ) -> tuple[pa.RecordBatch, Counter[str]]:
-        """Records of included items (``rows``: a table or batch of ``RECORD_COLUMNS``).
+        """Records of included items (``rows``: a table or batch of ``RECORD_COLUMNS``);
+        ``parents``: per row, whether what it points to (``in_reply_to``, ``quote_of``,
+        ``repost_of``: ``Census.parents_included``) is in the snapshot too.
 
         Scrubbing and pseudonymising cost a few milliseconds per call whatever the size, so the
         builder gathers included rows from many input batches before calling this."""
@@ -129,9 +129,9 @@ class RecordMaker:
         record_id, in_reply_to, quote_of, repost_of, conversation_id = self._content_pseudonyms(
             [
                 rows.column("content_id"),
-                _in_snapshot(rows.column("in_reply_to"), included_keys),
-                _in_snapshot(rows.column("quote_of"), included_keys),
-                _in_snapshot(rows.column("repost_of"), included_keys),
+                _in_snapshot(rows.column("in_reply_to"), parents[:, 0]),
+                _in_snapshot(rows.column("quote_of"), parents[:, 1]),
+                _in_snapshot(rows.column("repost_of"), parents[:, 2]),
                 rows.column("conversation_id"),
             ]
         )
@@ -182,19 +182,20 @@ class RecordMaker:
 
 def included(
     batch: pa.RecordBatch, reasons: npt.NDArray[np.int8], entries: npt.NDArray[np.int64]
-) -> tuple[pa.RecordBatch, npt.NDArray[np.int64]]:
-    """The rows of a batch that go into the snapshot, and their authorising entries."""
+) -> tuple[pa.RecordBatch, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The rows of a batch that go into the snapshot, their authorising entries and their
+    positions in the batch."""
     keep = np.nonzero(reasons == Reason.ELIGIBLE)[0]
     if len(keep) == len(reasons):
-        return batch, entries
-    return batch.take(pa.array(keep)), entries[keep]
+        return batch, entries, keep
+    return batch.take(pa.array(keep)), entries[keep], keep
 
 
-def _in_snapshot(ids: Any, included_keys: npt.NDArray[np.uint64]) -> Any:
+def _in_snapshot(ids: Any, included: npt.NDArray[np.bool_]) -> Any:
     """``ids`` where the item is in the snapshot, null elsewhere (still ids, not pseudonyms)."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    present = contains(included_keys, content_keys(ids)) & _valid(ids)
+    present = included & _valid(ids)
     if not present.any():
         return pa.nulls(len(ids), pa.string())
     return pc.if_else(pa.array(present), ids, None)

@@ -45,22 +45,25 @@ def make_scrubber(
 
 
 class _ScrubberOnFirstUse:
-    """The snapshot scrubber, made when pass 2 first scrubs: its index of every account's
-    handle (~5 MB at 100,000 accounts) is then not resident through the census and the
-    interactions, which never scrub."""
+    """The snapshot scrubber, made when pass 2 begins (``RecordMaker.prepare``) or first
+    scrubs: its index of every account's handle (~5 MB at 100,000 accounts) is then not
+    resident through the census and the interactions, which never scrub."""
 
     def __init__(self, make: Callable[[], Scrubber]) -> None:
         self._make = make
         self._scrub: Scrubber | None = None
 
-    def __call__(self, texts: Any) -> tuple[Any, Any]:
+    def prepare(self) -> Scrubber:
         if self._scrub is None:
             # Under the build's allocator: what reading every account frees is given back,
             # not kept by Arrow's default pool for the rest of the process (``arrow_memory``).
             with build_memory_pool():
                 self._scrub = self._make()
             release_freed_memory()
-        return self._scrub(texts)
+        return self._scrub
+
+    def __call__(self, texts: Any) -> tuple[Any, Any]:
+        return self.prepare()(texts)
 
 
 def workspace_builder(
