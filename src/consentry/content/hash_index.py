@@ -4,7 +4,7 @@
 asking batch after batch against a large set costs in proportion to the set, not the batch.
 Here the values are sorted once by ``hash_ids``; a lookup is a binary search, confirmed by
 comparing the strings themselves, so a hash collision never makes a match. Memory: the values,
-and 16 bytes each (hash, position).
+and 8 bytes each (their hash).
 """
 
 from __future__ import annotations
@@ -22,15 +22,26 @@ I64 = npt.NDArray[np.int64]
 
 
 class HashIndex:
-    """``values`` (strings) in the order of their hash: ``values``, ``hashes`` and ``order``
-    (where each came from in the array given) are that order."""
+    """``values`` (strings) in the order of their hash: ``values`` and ``hashes`` are in that
+    order."""
 
     def __init__(self, values: pa.Array, hashes: U64 | None = None) -> None:
         """``hashes``: ``hash_ids(values)``, when the caller has them already."""
+        self._fill(values, hashes)
+
+    @classmethod
+    def with_order(cls, values: pa.Array) -> tuple[HashIndex, I64]:
+        """The index of ``values``, and where each of its values came from in ``values`` (for
+        a caller that orders other arrays the same way)."""
+        index = cls.__new__(cls)
+        return index, index._fill(values, None)
+
+    def _fill(self, values: pa.Array, hashes: U64 | None) -> I64:
         hashes = hash_ids(values) if hashes is None else hashes
-        self.order: I64 = np.argsort(hashes, kind="stable")
-        self.hashes: U64 = hashes[self.order]
-        self.values: pa.Array = values.take(pa.array(self.order))
+        order: I64 = np.argsort(hashes, kind="stable")
+        self.hashes: U64 = hashes[order]
+        self.values: pa.Array = values.take(pa.array(order))
+        return order
 
     def __len__(self) -> int:
         return len(self.hashes)

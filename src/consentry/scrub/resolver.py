@@ -38,8 +38,8 @@ class MentionResolver:
         # Handles indexed once by hash: a batch is then a binary search, where ``index_in``
         # rebuilt a hash table of every handle for every batch (a cost growing with the
         # platform, not the batch). Positions below are the index's.
-        self._handles = HashIndex(distinct)
-        self._ids: pa.StringArray = ids.take(pa.array(first[self._handles.order], pa.int64()))
+        self._handles, order = HashIndex.with_order(distinct)
+        self._ids: pa.StringArray = ids.take(pa.array(first[order], pa.int64()))
         self._pseudonymiser = pseudonymiser
 
     @classmethod
