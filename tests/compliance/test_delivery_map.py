@@ -1,16 +1,31 @@
-"""The delivery map's helpers: row groups joined from small parts, and the per-account tally
-folded part by part (its memory follows the accounts, not the records)."""
+"""The delivery map's helpers: the map written part by part as a build tells it what went in,
+in row groups joined from small parts, and the per-account tally counted from the written map
+(by hash, exact even when two ids share one)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.compliance.deliveries import DATA, MAP_SCHEMA, _AccountTally, _map_part
+from consentry.compliance import deliveries
+from consentry.compliance.deliveries import (
+    DATA,
+    INTERACTIONS,
+    MAP_SCHEMA,
+    MapWriter,
+    _AccountTally,
+    _map_part,
+    _records_per_account,
+)
 from consentry.snapshot.census import coalesced
 
 parts_of_ids = st.lists(st.lists(st.sampled_from(["a", "b", "c", "é", "d" * 30]), max_size=9))
@@ -52,3 +67,75 @@ def test_map_parts_join_into_row_groups_of_at_least_the_size_keeping_rows_and_or
     assert joined.equals(pa.Table.from_batches(parts))
     assert joined.column("consent_entry").to_pylist() == list(range(23))
     assert set(joined.column("tbl").to_pylist()) == {DATA}
+
+
+def _content_rows(start: int, n: int) -> pa.RecordBatch:
+    return pa.record_batch(
+        {
+            "content_id": [f"c{i}" for i in range(start, start + n)],
+            "author_id": [f"a{i % 7}" for i in range(start, start + n)],
+            "kind": ["post"] * n,
+            "repost_of": [None] * n,
+        }
+    )
+
+
+def test_the_map_is_written_as_the_build_tells_it_in_row_groups_of_at_least_the_size(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(deliveries, "_ROW_GROUP", 10)
+    writer = MapWriter(tmp_path / "map.parquet")
+    sizes = [4, 3, 5, 9, 2]
+    start = 0
+    for n in sizes:
+        writer.content(_content_rows(start, n), np.arange(start, start + n, dtype=np.int64))
+        start += n
+    liked = pa.record_batch(
+        {"account_id": ["a1", "a9"], "content_id": ["c0", "c3"], "kind": ["like"] * 2}
+    )
+    writer.interactions(liked, np.array([-1, 5], dtype=np.int64))
+    writer.close()
+    written = pq.ParquetFile(tmp_path / "map.parquet")
+    groups = [written.metadata.row_group(i).num_rows for i in range(written.num_row_groups)]
+    assert groups == [12, 11, 2]
+    table = written.read()
+    assert table.schema == MAP_SCHEMA
+    assert table["tbl"].to_pylist() == [DATA] * 23 + [INTERACTIONS] * 2
+    assert table["consent_entry"].to_pylist() == [*range(23), -1, 5]
+    assert table["account_id"].to_pylist()[-2:] == ["a1", "a9"]
+
+
+def test_a_map_nothing_went_into_is_an_empty_file(tmp_path: Path) -> None:
+    writer = MapWriter(tmp_path / "map.parquet")
+    writer.close()
+    assert pq.read_table(tmp_path / "map.parquet").num_rows == 0
+    assert _records_per_account(tmp_path / "map.parquet").num_rows == 0
+
+
+def _write_map(path: Path, parts: list[list[str]]) -> None:
+    with pq.ParquetWriter(path, pa.schema([("account_id", pa.string())])) as writer:
+        for part in parts:
+            writer.write_table(pa.table({"account_id": pa.array(part, pa.string())}))
+
+
+def _colliding(ids: Any) -> np.ndarray[Any, Any]:
+    """Few hashes: ids of the same length share one."""
+    return np.asarray(pc.utf8_length(ids), dtype=np.uint64)
+
+
+@pytest.mark.parametrize("hashing", ["real", "colliding"])
+@settings(max_examples=40, deadline=None)
+@given(parts=parts_of_ids.filter(lambda parts: any(parts)))
+def test_records_per_account_of_a_written_map_are_exact(
+    tmp_path_factory: pytest.TempPathFactory, hashing: str, parts: list[list[str]]
+) -> None:
+    path = tmp_path_factory.mktemp("map") / "map.parquet"
+    _write_map(path, parts)
+    with pytest.MonkeyPatch.context() as m:
+        if hashing == "colliding":
+            m.setattr(deliveries, "hash_ids", _colliding)
+        result = _records_per_account(path)
+    expected = Counter(i for part in parts for i in part)
+    assert result.column_names == ["account_id", "records"]
+    assert dict(zip(*result.to_pydict().values(), strict=True)) == expected
+    assert result.column("account_id").to_pylist() == sorted(expected)
