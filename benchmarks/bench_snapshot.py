@@ -3,7 +3,8 @@
 For each size: a demo platform is generated and imported once (untimed, cached in --workdir);
 then, ``--runs`` times each and alternating, (a) the baseline: a bare pyarrow read of the same
 stored content and a Parquet write (zstd) of it, and (b) the build, in a child process whose
-peak RSS and CPU time are measured. Each build starts from the ledger as it was after the import
+peak RSS and CPU time are measured (its own peak, ``VmHWM``: the baseline leaves this process
+holding hundreds of MB, which a child's ``ru_maxrss`` would count). Each build starts from the ledger as it was after the import
 (restored, untimed), so that every run does what a first build does, delivery map included.
 Reported: medians, items per second of wall time and per CPU-second (posts/s per core), the
 build/baseline ratio within the same run, peak memory, and how the median peak grows from the
@@ -82,6 +83,7 @@ def baseline(ws: Path, out: Path) -> float:
 CHILD = """
 import json, resource, sys, time
 from consentry.cli.main import app
+from benchmarks.common import own_peak_rss_kb
 def cpu():
     use = resource.getrusage(resource.RUSAGE_SELF)
     return use.ru_utime + use.ru_stime
@@ -90,7 +92,7 @@ try:
     app(sys.argv[1:], standalone_mode=False)
 finally:
     print(json.dumps({"wall": time.perf_counter() - start, "cpu": cpu() - cpu0,
-                      "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}),
+                      "max_rss_kb": own_peak_rss_kb()}),
           file=sys.stderr)
 """
 

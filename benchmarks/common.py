@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -98,6 +99,23 @@ def report(title: str, figures: list[Figure], json_path: Path | None) -> None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         print(f"  (written to {json_path})")
+
+
+def own_peak_rss_kb() -> int:
+    """This program's peak resident memory (KB), since it was started.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux keeps it across ``exec``, so a child counts the
+    resident pages of the parent it was forked from (a benchmark's parent that had just read 10M
+    posts for its baseline made every build's peak read ~310 MB, whatever the build used).
+    ``VmHWM`` belongs to the memory of the program ``exec`` started."""
+    try:
+        with Path("/proc/self/status").open() as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # (KB on Linux)
 
 
 def flat_memory(peaks: dict[int, float], bound: float = 1.10) -> Figure | None:
