@@ -161,7 +161,14 @@ def ledger(tmp_path: Path) -> LedgerStore:
 
 @pytest.fixture
 def build(ledger: LedgerStore, tmp_path: Path) -> Build:
-    def run(out: str = "snap", *, key: bytes = b"k" * 32, source: Any = None, **spec: Any) -> Any:
+    def run(
+        out: str = "snap",
+        *,
+        key: bytes = b"k" * 32,
+        source: Any = None,
+        sink: Any = None,
+        **spec: Any,
+    ) -> Any:
         src = source or MemorySource(content_table(), interactions=interactions_table())
         builder = Builder(
             ledger=ledger,
@@ -173,9 +180,27 @@ def build(ledger: LedgerStore, tmp_path: Path) -> Build:
         spec.setdefault("batch_size", 4)
         spec.setdefault("shard_rows", 8)
         spec.setdefault("purpose", "train")
-        return builder.build(BuildSpec(out=tmp_path / out, **spec))
+        return builder.build(BuildSpec(out=tmp_path / out, **spec), sink=sink)
 
     return run
+
+
+class RecordingSink:
+    """An ``IncludedSink`` that keeps what it is told: (content ids, entries), (account ids,
+    content ids, entries)."""
+
+    def __init__(self) -> None:
+        self.content_rows: list[tuple[str, int]] = []
+        self.interaction_rows: list[tuple[str, str, int]] = []
+
+    def content(self, rows: pa.RecordBatch, entries: Any) -> None:
+        ids = rows.column("content_id").to_pylist()
+        self.content_rows += list(zip(ids, entries.tolist(), strict=True))
+
+    def interactions(self, rows: pa.RecordBatch, entries: Any) -> None:
+        who = rows.column("account_id").to_pylist()
+        what = rows.column("content_id").to_pylist()
+        self.interaction_rows += list(zip(who, what, entries.tolist(), strict=True))
 
 
 def ids_of(pseudonyms: KeyedPseudonyms, cids: list[str]) -> list[str]:

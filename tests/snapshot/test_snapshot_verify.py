@@ -20,7 +20,7 @@ from consentry.model import ConsentDecision, Decision
 from consentry.snapshot.manifest import Manifest
 from consentry.snapshot.verify import prove, verify_against_workspace, verify_files
 
-from .conftest import Build, KeyedPseudonyms, ids_of
+from .conftest import Build, KeyedPseudonyms, RecordingSink, ids_of, read_records
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,7 +149,8 @@ def test_prove_unknown_record(build: Build) -> None:
 def test_killed_build_resumes_to_the_same_bytes(
     build: Build, ledger: LedgerStore, tmp_path: Path
 ) -> None:
-    reference = build("reference", batch_size=2, shard_rows=4).out
+    told = RecordingSink()
+    reference = build("reference", batch_size=2, shard_rows=4, sink=told).out
     out = tmp_path / "crashed"
     partial = tmp_path / ".crashed.partial"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -166,8 +167,19 @@ def test_killed_build_resumes_to_the_same_bytes(
     proc.wait()
     assert not out.exists()  # nothing published: a reader never sees half a snapshot
     assert list(partial.glob("data/*.done"))
-    resumed = build("crashed", batch_size=2, shard_rows=4)
+    told_again = RecordingSink()
+    resumed = build("crashed", batch_size=2, shard_rows=4, sink=told_again)
     assert resumed.resumed_shards >= 1
+    # Whoever listens (the delivery map) hears of every included item, resumed shards' too,
+    # in record order, with the entry that authorised it.
+    assert told_again.content_rows == told.content_rows
+    assert told_again.interaction_rows == told.interaction_rows
+    records = read_records(out)
+    ids = [cid for cid, _ in told.content_rows]
+    assert ids_of(KeyedPseudonyms(b"k" * 32), ids) == records["record_id"].to_pylist()
+    entries = [None if e == -1 else e for _, e in told.content_rows]
+    assert entries == records["consent_entry"].to_pylist()
+    assert len(told.interaction_rows) == pq.read_table(out / "interactions").num_rows
     files = sorted(p.relative_to(reference) for p in reference.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     for rel in files:

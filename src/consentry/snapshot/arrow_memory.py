@@ -13,7 +13,9 @@ importing pyarrow (``consentry.cli``). What pyarrow allocates itself follows
 was built without it), and back when it is done, which is all a library caller that imported
 pyarrow first gets. With mimalloc left as the process default, 6–10 MB of Parquet buffers
 stayed live in it through the records pass and its retained pages grew with the platform (at
-10M posts, peak RSS ~30 MB higher).
+10M posts, peak RSS ~30 MB higher). How long jemalloc keeps freed pages is also set by the
+command, before pyarrow starts (``JE_ARROW_MALLOC_CONF``): a tenth of a second, not Arrow's
+second.
 """
 
 from __future__ import annotations

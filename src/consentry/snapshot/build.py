@@ -156,7 +156,7 @@ class Builder:
 
     def build(self, spec: BuildSpec, sink: IncludedSink | None = None) -> BuildResult:
         """Build and publish the snapshot ``spec`` asks for; ``sink`` (optional) is told of
-        every included item and interaction, resumed shards' included."""
+        every included item and interaction (those of shards resumed from a killed run too)."""
         with build_memory_pool():
             return self._build(spec, sink)
 
