@@ -4,8 +4,9 @@ For each size: a demo platform is generated and imported once (untimed, cached i
 then, ``--runs`` times each and alternating, (a) the baseline: a bare pyarrow read of the same
 stored content and a Parquet write (zstd) of it, and (b) the build, in a child process whose
 peak RSS and CPU time are measured (its own peak, ``VmHWM``: the baseline leaves this process
-holding hundreds of MB, which a child's ``ru_maxrss`` would count). Each build starts from the ledger as it was after the import
-(restored, untimed), so that every run does what a first build does, delivery map included.
+holding hundreds of MB, which a child's ``ru_maxrss`` would count). Each build starts from the
+ledger as it was after the import (restored, untimed), so that every run does what a first
+build does, delivery map included.
 Reported: medians, items per second of wall time and per CPU-second (posts/s per core), the
 build/baseline ratio within the same run, peak memory, and how the median peak grows from the
 smallest size to the largest (flat: ×1.10 at most, as for the import).
