@@ -39,7 +39,7 @@ from consentry.errors import ConsentryError, WorkspaceError
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us, to_us
 from consentry.snapshot.build import Builder, BuildResult, BuildSpec
-from consentry.snapshot.census import joined
+from consentry.snapshot.census import contains, joined
 
 DATA: Final = "data"
 INTERACTIONS: Final = "interactions"
@@ -53,9 +53,8 @@ MAP_SCHEMA: Final = pa.schema(
         ("consent_entry", pa.int64()),
     ]
 )
-#: Rows per row group of the map (each also folded into the per-account tally at once). The
-#: rows of a group wait in memory during the build (~100 bytes each): 16k rows keep that small
-#: beside the build's own working set.
+#: Rows per row group of the map. The rows of a group wait in memory during the build (~100
+#: bytes each): 16k rows keep that small beside the build's own working set.
 _ROW_GROUP: Final = 16_384
 #: Maps being written by a build in progress: ``.building-<pid>-<n>.parquet``.
 _BUILDING: Final = ".building-"
@@ -213,7 +212,7 @@ class Deliveries:
         per_account = _records_per_account(map_path)
         digest = _sha256(map_path)
         created = now()
-        records = int(sum(per_account.column("records").to_pylist()))
+        records = int(pc.sum(per_account.column("records")).as_py() or 0)
         with self.ledger.transaction():
             db.lock(self.ledger, "deliveries")
             delivery_id = db.next_id(self.ledger, "deliveries", "delivery_id")
@@ -365,18 +364,15 @@ class _AccountTally:
         self._insert(keys, account_ids)
         pos = np.searchsorted(self._keys, keys)
         same = pc.equal(self._ids.take(pa.array(pos)), account_ids)
-        if not pc.all(pc.fill_null(same, False)).as_py() and len(account_ids):
-            raise _CollisionError
+        if len(account_ids) and not pc.all(pc.fill_null(same, False)).as_py():
+            raise _CollisionError  # (pc.all of nothing is null, not true)
         where, counts = np.unique(pos, return_counts=True)
         self._counts[where] += counts
 
     def _insert(self, keys: U64, ids: pa.Array) -> None:
         """Add the keys not yet known (with their ids), keeping keys in ascending order."""
         distinct, first = np.unique(keys, return_index=True)
-        known = np.zeros(len(distinct), dtype=np.bool_)
-        if len(self._keys):
-            at = np.minimum(np.searchsorted(self._keys, distinct), len(self._keys) - 1)
-            known = self._keys[at] == distinct
+        known = contains(self._keys, distinct)
         if known.all():
             return
         fresh = np.nonzero(~known)[0]

@@ -310,10 +310,11 @@ def take_census(
             spill.close()
             entries.finish()
             scanned.finish()
-        patches = _Patches(_duplicate_rows(spill.partitions()), repost_rows)
-        patches.reposts = _settle_reposts(
-            scanned, patches.duplicates, repost_rows, repost_originals, spill.key_chunks
+        duplicates = _duplicate_rows(spill.partitions())
+        reposts = _settle_reposts(
+            scanned, duplicates, repost_rows, repost_originals, spill.key_chunks
         )
+        patches = _Patches(duplicates, repost_rows, reposts)
         tally = patches.retally(tally)
         verdicts = SpilledInts(spill_dir, np.int8)
         included_keys = _settle(
@@ -435,7 +436,7 @@ class _Patches:
 
     duplicates: npt.NDArray[np.int64]
     repost_rows: npt.NDArray[np.int64]
-    reposts: npt.NDArray[np.int8] = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+    reposts: npt.NDArray[np.int8]  # the verdict each of ``repost_rows`` takes
 
     def retally(self, tally: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """``tally`` of the scanned verdicts, as it is once patched (every patched item was
@@ -571,7 +572,10 @@ def _settle(
         end += len(kept)
     out.finish()
     if end != len(keys_in) or len(out) != len(scanned):
-        raise RuntimeError(f"{end} keys spilled for {len(keys_in)} included items")
+        raise RuntimeError(
+            f"{end} keys spilled for {len(keys_in)} included items, "
+            f"{len(out)} verdicts settled for {len(scanned)} scanned"
+        )
     keys_in.sort()
     return keys_in
 
