@@ -154,19 +154,26 @@ def joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return joined
 
 
-def contains(sorted_keys: npt.NDArray[Any], keys: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    """Membership of ``keys`` in an ascending array (content keys, row numbers), vectorised."""
+def locate(
+    sorted_keys: npt.NDArray[Any], keys: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Where each of ``keys`` is in an ascending array (content keys, row numbers), and whether
+    it is there at all (position 0 where not), vectorised."""
     if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=np.bool_)
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=np.bool_)
     # Searching the keys in ascending order is ~5x faster on millions of sorted keys (numpy
     # starts each search where the previous one ended, and memory is walked forwards).
     order = np.argsort(keys)
-    ordered = keys[order]
-    pos = np.searchsorted(sorted_keys, ordered)
+    pos = np.empty(len(keys), dtype=np.int64)
+    pos[order] = np.searchsorted(sorted_keys, keys[order])
     pos[pos >= len(sorted_keys)] = 0
-    found: npt.NDArray[np.bool_] = np.empty(len(keys), dtype=np.bool_)
-    found[order] = sorted_keys[pos] == ordered
-    return found
+    found: npt.NDArray[np.bool_] = sorted_keys[pos] == keys
+    return pos, found
+
+
+def contains(sorted_keys: npt.NDArray[Any], keys: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Membership of ``keys`` in an ascending array, vectorised."""
+    return locate(sorted_keys, keys)[1]
 
 
 @dataclass
@@ -495,32 +502,28 @@ def _settle_reposts(
             # Only the few keys the filter lets through are searched for (a binary search of
             # every item's key cost seconds at 10M items).
             candidates = np.nonzero(maybe.may_hold(keys))[0]
-            pos = np.searchsorted(wanted, keys[candidates])
-            pos[pos >= len(wanted)] = 0
-            matched = np.nonzero(wanted[pos] == keys[candidates])[0]
+            pos, is_wanted = locate(wanted, keys[candidates])
+            matched = np.nonzero(is_wanted)[0]
             if len(matched) == 0:
                 continue
             hit, pos = candidates[matched], pos[matched]  # ascending scan rows
             first_pos, first = np.unique(pos, return_index=True)  # earliest row per key
             unset = where[first_pos] < 0
             where[first_pos[unset]] = hit[first[unset]] + offset
-        slot = np.searchsorted(wanted, originals)
-        slot[slot >= len(wanted)] = 0
-        found = (wanted[slot] == originals) & (originals != 0) & (where[slot] >= 0)
+        slot, named = locate(wanted, originals)
+        found = named & (originals != 0) & (where[slot] >= 0)
         original_row = np.where(found, where[slot], 0)
     else:
         found = np.zeros(len(rows), dtype=np.bool_)
         original_row = np.zeros(len(rows), dtype=np.int64)
     # An original's verdict: as settled so far if it is one of these reposts, else as scanned
     # (with duplicates marked), read from disk at just those rows.
-    in_rows = np.searchsorted(rows, original_row)
-    in_rows[in_rows >= len(rows)] = 0
-    is_repost = found & (rows[in_rows] == original_row)
+    in_rows, among_reposts = locate(rows, original_row)
+    is_repost = found & among_reposts
     targets = np.unique(original_row[found & ~is_repost])
     fixed = _read_at(scanned, targets)
     fixed[contains(duplicates, targets)] = Reason.DUPLICATE
-    fixed_of = np.searchsorted(targets, original_row)
-    fixed_of[fixed_of >= len(targets)] = 0
+    fixed_of, _ = locate(targets, original_row)
     fixed_reason = fixed[fixed_of] if len(targets) else np.zeros(len(rows), dtype=np.int8)
     # Until nothing changes: a chain of reposts settles one link per round, whatever its length
     # (a fixed number of rounds once left the end of a long chain included).
