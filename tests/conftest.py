@@ -109,3 +109,30 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         skip_or_fail(f"Redis at {url} is unreachable ({exc}); set {REDIS_ENV} to another server")
     return url
+
+
+#: Fixtures that reach the PostgreSQL server, and the parameter value that selects it.
+POSTGRES_FIXTURES = frozenset({"postgres_server_url", "postgres_schema_factory", "postgres_url"})
+POSTGRES_PARAM = "postgres"
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """Whether ``item`` reaches the PostgreSQL server: through a fixture it names, or through a
+    backend parameter whose fixture asks for the server at run time."""
+    if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and POSTGRES_PARAM in callspec.params.values()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # ``-m "not postgres"`` must leave out every test that needs the server: a test without the
+    # marker would fail, not skip, on a machine without one.
+    unmarked = [
+        i.nodeid for i in items if needs_postgres(i) and not i.get_closest_marker("postgres")
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests need PostgreSQL but lack the `postgres` marker "
+            "(pytest.param('postgres', marks=pytest.mark.postgres)):\n  " + "\n  ".join(unmarked)
+        )

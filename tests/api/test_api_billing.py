@@ -18,7 +18,9 @@ def _us(year: int, month: int, day: int) -> int:
     return int(datetime(year, month, day, tzinfo=UTC).timestamp() * 1e6)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_a_past_month_is_billed_on_its_own_terms(
     backend: str, request: pytest.FixtureRequest
 ) -> None:

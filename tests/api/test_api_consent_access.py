@@ -75,6 +75,7 @@ def test_same_truth_as_the_ledger(
     assert not read_account(ledger, uuid.uuid4().hex, recipient).known
 
 
+@pytest.mark.postgres
 @settings(max_examples=15, deadline=None)
 @given(
     histories=st.lists(st.lists(decision | change, max_size=6), min_size=1, max_size=6),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import pyarrow as pa
 import pytest
@@ -76,9 +77,21 @@ def test_byte_offsets_follow_multibyte_text(detector) -> None:  # type: ignore[n
     assert text.encode()[s:e].decode() == "Hélène Lefèvre"
 
 
+@pytest.mark.skipif(
+    not importlib.util.find_spec("spacy"), reason="spaCy absent: pip install 'consentry[names]'"
+)
 def test_missing_model_is_a_clear_error() -> None:
     from consentry.errors import UsageError
     from consentry.scrub.detectors.names import NameDetector
 
     with pytest.raises(UsageError, match="not installed"):
         NameDetector(model="xx_no_such_model").nlp()
+
+
+def test_missing_spacy_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from consentry.errors import UsageError
+    from consentry.scrub.detectors.names import NameDetector
+
+    monkeypatch.setitem(sys.modules, "spacy", None)  # ``import spacy`` now raises ImportError
+    with pytest.raises(UsageError, match=r"needs spaCy.*consentry\[names\]"):
+        NameDetector().nlp()
