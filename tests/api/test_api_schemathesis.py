@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
@@ -23,6 +24,7 @@ def _auth(service: Service, path: str, licensee: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {licensee}"}
 
 
+@pytest.mark.slow
 def test_no_server_errors(service: Service) -> None:
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
     licensee = service.licensee_key("fuzz-recipient")

@@ -16,6 +16,7 @@ CHILD = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
 def test_a_child_reports_its_own_peak_not_its_parents() -> None:
     held = bytearray(300 * 1024 * 1024)  # resident: every page written

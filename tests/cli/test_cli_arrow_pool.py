@@ -77,6 +77,7 @@ def _held_mb(how: str, conf: str | None, wait: float = 0.5) -> int:
     return int(out.stdout.strip())
 
 
+@pytest.mark.slow
 def test_the_command_gives_freed_arrow_memory_back_within_a_fraction_of_a_second() -> None:
     try:
         pa.jemalloc_memory_pool()
@@ -87,6 +88,7 @@ def test_the_command_gives_freed_arrow_memory_back_within_a_fraction_of_a_second
     assert _held_mb("cli", None) < 30
 
 
+@pytest.mark.slow
 def test_a_jemalloc_setting_chosen_in_the_environment_is_kept() -> None:
     probe = "import consentry.cli, os; print(os.environ['JE_ARROW_MALLOC_CONF'])"
     env = {**os.environ, "JE_ARROW_MALLOC_CONF": "dirty_decay_ms:5000"}

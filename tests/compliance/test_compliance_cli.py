@@ -221,6 +221,7 @@ def test_interaction_withdrawal_and_deactivation(run: Run, tmp_path: Path) -> No
     }
 
 
+@pytest.mark.slow
 def test_cursor_ack_and_overdue_across_processes(run: Run, tmp_path: Path) -> None:
     run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
     run("consent", "deny", "a1", "train")  # p1..p4 and a1's like (interactions)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -108,6 +109,7 @@ def _records(ws: Workspace, ledger: LedgerStore, out: Path, seq: int | None) -> 
     return set(pq.read_table(out / "data")["record_id"].to_pylist())
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

@@ -74,11 +74,13 @@ def run_to_completion(backend: Backend, writers: int, count: int, batch: int) ->
         assert len(accounts) == expected
 
 
+@pytest.mark.slow
 def test_processes_appending_at_once_never_fork(backend: Backend) -> None:
     # They also open a fresh database at the same moment: migrations must not race.
     run_to_completion(backend, writers=4, count=30, batch=1)
 
 
+@pytest.mark.slow
 def test_processes_mixing_single_and_batch_appends_never_fork(backend: Backend) -> None:
     run_to_completion(backend, writers=3, count=10, batch=40)
 

@@ -292,6 +292,7 @@ BROKEN = [
 ]
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -130,6 +131,7 @@ def test_the_reference_settles_a_chain_of_reposts_from_its_end() -> None:
     assert _expected(accounts, grant, alive, False, date(2025, 1, 1)) == {"c0", "c1", "c2"}
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,
