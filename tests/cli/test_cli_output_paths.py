@@ -230,8 +230,8 @@ def test_demo_generate_keeps_a_folder_that_is_not_a_demo(run: Run, tmp_path: Pat
     assert tree(tmp_path / "notes") == before
     assert (tmp_path / "file.txt").read_text() == "x"
     run("init")
-    out = run("demo", "generate", "--out", ".consentry/demo", "--posts", "10", code=USAGE)
-    assert "is inside the workspace" in out.output
+    inside = run("demo", "generate", "--out", ".consentry/demo", "--posts", "10", code=USAGE)
+    assert "is inside the workspace" in inside.output
 
 
 def test_demo_generate_rewrites_its_own_output(run: Run, tmp_path: Path) -> None:
