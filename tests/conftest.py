@@ -109,3 +109,19 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         skip_or_fail(f"Redis at {url} is unreachable ({exc}); set {REDIS_ENV} to another server")
     return url
+
+
+@pytest.fixture(scope="session")
+def demo_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo platform (300 items, seed 5) in the canonical format, made once through the
+    CLI, for tests that need a real workspace with content but not a large one."""
+    from typer.testing import CliRunner  # here, not at the top: most suites never need the CLI
+
+    from consentry.cli.main import app
+
+    folder = tmp_path_factory.mktemp("demo-platform")
+    result = CliRunner().invoke(
+        app, ["demo", "generate", "--out", str(folder), "--seed", "5", "--posts", "300"]
+    )
+    assert result.exit_code == 0, result.output
+    return folder

@@ -22,16 +22,6 @@ from consentry.workspace import Workspace
 Run = Callable[..., Result]
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("platform")
-    result = CliRunner().invoke(
-        app, ["demo", "generate", "--out", str(folder), "--seed", "5", "--posts", "300"]
-    )
-    assert result.exit_code == 0, result.output
-    return folder
-
-
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     """`consentry ARGS…` in ``tmp_path``, each started with the usual umask 022, as a fresh
@@ -67,19 +57,19 @@ def loose(root: Path) -> list[str]:
 
 
 def test_init_import_build_and_erase_keep_the_workspace_private(
-    run: Run, tmp_path: Path, platform: Path
+    run: Run, tmp_path: Path, demo_platform: Path
 ) -> None:
     ws = tmp_path / ".consentry"
     run("init")
     assert loose(ws) == []
     assert {"config.toml", "ledger.db", "secret", "policy.toml"} <= {p.name for p in ws.iterdir()}
-    run("import", "canonical", str(platform))
+    run("import", "canonical", str(demo_platform))
     assert loose(ws) == []
     assert any((ws / "content").rglob("*.parquet"))
     run("snapshot", "build", "--purpose", "train", "--out", ".consentry/snapshots/train")
     assert (ws / "deliveries").is_dir() and any((ws / "deliveries").iterdir())
     assert loose(ws) == []
-    account = json.loads((platform / "accounts.jsonl").read_text().splitlines()[0])["id"]
+    account = json.loads((demo_platform / "accounts.jsonl").read_text().splitlines()[0])["id"]
     run("erase", account, "--yes")
     assert any((ws / "certificates").iterdir())
     assert loose(ws) == []

@@ -8,9 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from consentry.cli.main import app
 from consentry.errors import UsageError
 from consentry.outputs import refuse_protected
 
@@ -19,21 +17,11 @@ from .conftest import Run
 USAGE = 2
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("platform")
-    result = CliRunner().invoke(
-        app, ["demo", "generate", "--out", str(folder), "--seed", "3", "--posts", "300"]
-    )
-    assert result.exit_code == 0, result.output
-    return folder
-
-
 @pytest.fixture
-def ws(run: Run, tmp_path: Path, platform: Path) -> Path:
+def ws(run: Run, tmp_path: Path, demo_platform: Path) -> Path:
     """A workspace at ./.consentry with the demo platform imported."""
     run("init")
-    run("import", "canonical", str(platform))
+    run("import", "canonical", str(demo_platform))
     return tmp_path / ".consentry"
 
 
@@ -79,11 +67,11 @@ def test_force_refuses_the_current_folder(run: Run, ws: Path, tmp_path: Path) ->
 
 
 def test_force_refuses_the_workspace_and_its_parents(
-    run: Run, tmp_path: Path, platform: Path
+    run: Run, tmp_path: Path, demo_platform: Path
 ) -> None:
     workspace = tmp_path / "outer" / "ws"
     run("init", "-w", str(workspace))
-    run("import", "canonical", str(platform), "-w", str(workspace))
+    run("import", "canonical", str(demo_platform), "-w", str(workspace))
     run("ledger", "head", "-w", str(workspace))
     before = tree(tmp_path / "outer")
     out = build(run, str(workspace), "--force", "-w", str(workspace), code=USAGE)

@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,6 +14,7 @@ import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.api.serving import serve_process
 from typer.testing import CliRunner
 
 from consentry.api import tokens
@@ -159,12 +155,6 @@ def test_init_prints_no_password(postgres_url: str, tmp_path: Path) -> None:
     assert "password=***" in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_serve_banner_and_503_logs_print_no_password(
@@ -172,28 +162,10 @@ def test_serve_banner_and_503_logs_print_no_password(
 ) -> None:
     url = _secret_url(postgres_url)
     ws = Workspace.init(tmp_path / "ws", db_url=url)
-    port = _free_port()
     env = {**os.environ, "CONSENTRY_WORKSPACE": str(ws.root)}
     env.pop("CONSENTRY_DB", None)
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "consentry.cli.main", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with serve_process(env=env, log=log) as base:
         # Cut the service's connections under it: its next ledger reads fail, as in an outage.
         app_name = url.rpartition("application_name=")[2]
         with psycopg.connect(postgres_server_url, autocommit=True) as conn:
@@ -208,9 +180,6 @@ def test_serve_banner_and_503_logs_print_no_password(
             for _ in range(3)
         ]
         assert 503 in [r.status_code for r in codes], [r.text for r in codes]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
     text = log.read_text()
     assert "Serving" in text and "postgresql://postgres:***@" in text, text
     assert "LedgerBackendError" in text, text
