@@ -125,3 +125,15 @@ def demo_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.exit_code == 0, result.output
     return folder
+
+
+def isolate_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the CLI in ``tmp_path`` with no workspace, database or secret from the environment,
+    and tables laid out for a wide terminal so that assertions see whole cells."""
+    from consentry.cli import common
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("CONSENTRY_WORKSPACE", "CONSENTRY_DB", "CONSENTRY_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(common.console, "width", 200)
+    monkeypatch.setattr(common.err_console, "width", 200)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import isolate_cli
 from typer.testing import CliRunner, Result
 
-from consentry.cli import common
 from consentry.cli.main import app
 from consentry.workspace import Workspace
 
@@ -26,11 +26,7 @@ Run = Callable[..., Result]
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     """`consentry ARGS…` in ``tmp_path``, each started with the usual umask 022, as a fresh
     process would be (the CLI runs in this process, whose umask it changes)."""
-    monkeypatch.chdir(tmp_path)
-    for var in ("CONSENTRY_WORKSPACE", "CONSENTRY_DB", "CONSENTRY_SECRET"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(common.console, "width", 200)
-    monkeypatch.setattr(common.err_console, "width", 200)
+    isolate_cli(tmp_path, monkeypatch)
     runner = CliRunner()
     before = os.umask(0o022)
 
