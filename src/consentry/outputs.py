@@ -115,6 +115,9 @@ def check_output_folder(
     if path.is_symlink():
         raise UsageError(f"{role} {path} is a symbolic link: name the folder itself")
     if not path.exists():
+        above = next(p for p in Path(os.path.abspath(path)).parents if p.exists())  # noqa: PTH100
+        if not above.is_dir():
+            raise UsageError(f"{role} {path}: {above} is a file, so no folder can be made there")
         return
     if not path.is_dir():
         raise UsageError(f"{role} {path} is a file, not {what}: choose another path")

@@ -86,6 +86,8 @@ def test_force_refuses_a_file(run: Run, ws: Path, tmp_path: Path) -> None:
     (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7 not mine")
     out = build(run, "report.pdf", "--force", code=USAGE)
     assert "report.pdf is a file, not a Consentry snapshot" in out
+    out = build(run, "report.pdf/snap", code=USAGE)
+    assert "report.pdf is a file, so no folder can be made there" in out
     assert (tmp_path / "report.pdf").read_bytes() == b"%PDF-1.7 not mine"
 
 
