@@ -102,6 +102,16 @@ def test_a_foreign_partial_folder_is_refused_not_deleted(
     assert not (tmp_path / "snap").exists()
 
 
+def test_a_partial_left_by_another_build_is_cleared(run: Run, ws: Path, tmp_path: Path) -> None:
+    partial = tmp_path / ".snap.partial"
+    (partial / "data").mkdir(parents=True)
+    (partial / "build.json").write_text('{"build_id": "an earlier build of other inputs"}')
+    (partial / "data" / "part-00000.parquet").write_bytes(b"stale")
+    build(run, "snap")
+    assert not partial.exists() and (tmp_path / "snap" / "manifest.json").is_file()
+    run("snapshot", "verify", "snap")
+
+
 def test_a_partial_file_is_refused(run: Run, ws: Path, tmp_path: Path) -> None:
     (tmp_path / ".snap.partial").write_text("someone's")
     assert ".snap.partial is in the way" in build(run, "snap", code=USAGE)

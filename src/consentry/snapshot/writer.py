@@ -51,9 +51,7 @@ def is_snapshot(folder: Path) -> bool:
 
 
 def _is_work_folder(folder: Path) -> bool:
-    # A work folder whose stamp is gone was caught between dropping it and its rename: it
-    # then holds the manifest already.
-    return isinstance(_read_json(folder / BUILD_FILE).get("build_id"), str) or is_snapshot(folder)
+    return isinstance(_read_json(folder / BUILD_FILE).get("build_id"), str)
 
 
 class WorkFolder:
