@@ -50,7 +50,10 @@ def _toml_string(value: str) -> str:
 
 
 def is_workspace(folder: Path) -> bool:
-    """Whether ``folder`` is a Consentry workspace: its ``config.toml`` names a database."""
+    """Whether ``folder`` is a Consentry workspace: its ``config.toml`` names a database, beside
+    the workspace's policy or secret (another tool's config.toml alone is not one)."""
+    if not any((folder / name).is_file() for name in ("policy.toml", "secret")):
+        return False
     try:
         config = tomllib.loads((folder / CONFIG_NAME).read_text("utf-8"))
     except (OSError, ValueError):  # absent, unreadable, not UTF-8 or not TOML
