@@ -136,3 +136,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "these tests need PostgreSQL but lack the `postgres` marker "
             "(pytest.param('postgres', marks=pytest.mark.postgres)):\n  " + "\n  ".join(unmarked)
         )
+
+
+@pytest.fixture(scope="session")
+def demo_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo platform (300 items, seed 5) in the canonical format, made once through the
+    CLI, for tests that need a real workspace with content but not a large one."""
+    from typer.testing import CliRunner  # here, not at the top: most suites never need the CLI
+
+    from consentry.cli.main import app
+
+    folder = tmp_path_factory.mktemp("demo-platform")
+    result = CliRunner().invoke(
+        app, ["demo", "generate", "--out", str(folder), "--seed", "5", "--posts", "300"]
+    )
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def isolate_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the CLI in ``tmp_path`` with no workspace, database or secret from the environment,
+    and tables laid out for a wide terminal so that assertions see whole cells."""
+    from consentry.cli import common
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("CONSENTRY_WORKSPACE", "CONSENTRY_DB", "CONSENTRY_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(common.console, "width", 200)
+    monkeypatch.setattr(common.err_console, "width", 200)

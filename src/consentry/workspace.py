@@ -11,6 +11,11 @@
 
 ``CONSENTRY_DB`` overrides the database URL and ``CONSENTRY_SECRET`` the secret file, so that a
 production deployment can keep both out of the folder.
+
+``config.toml`` names a SQLite ledger inside the folder relative to it, so that a copied
+workspace uses its own copy. Everything in a workspace is private to its owner (folders 0700,
+files 0600): it holds the ledger, personal data and the delivery maps, so opening one sets the
+process's umask to 077 for the files Consentry writes from then on.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from consentry.db_urls import libpq_url
 from consentry.errors import WorkspaceError
-from consentry.ledger import LedgerStore, open_ledger
+from consentry.ledger import LedgerStore, open_ledger, sqlite_path
 from consentry.policy import Policy, default_policy_text, load_policy
 
 DEFAULT_ROOT: Final = Path(".consentry")
@@ -32,11 +38,64 @@ ENV_DB: Final = "CONSENTRY_DB"
 ENV_SECRET: Final = "CONSENTRY_SECRET"
 CONFIG_NAME: Final = "config.toml"
 SECRET_BYTES: Final = 32
+SQLITE: Final = "sqlite:///"
+LEDGER_NAME: Final = "ledger.db"
+#: New files and folders: the owner's only.
+PRIVATE_UMASK: Final = 0o077
 
 
 def _toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def is_workspace(folder: Path) -> bool:
+    """Whether ``folder`` is a Consentry workspace: its ``config.toml`` names a database, beside
+    the workspace's policy or secret (another tool's config.toml alone is not one)."""
+    if not any((folder / name).is_file() for name in ("policy.toml", "secret")):
+        return False
+    try:
+        config = tomllib.loads((folder / CONFIG_NAME).read_text("utf-8"))
+    except (OSError, ValueError):  # absent, unreadable, not UTF-8 or not TOML
+        return False
+    return isinstance(config.get("db"), str)
+
+
+def make_private() -> None:
+    """Files and folders the process creates from now on are its owner's only."""
+    os.umask(PRIVATE_UMASK)
+
+
+def _stored_url(url: str, root: Path) -> str:
+    """The URL as ``config.toml`` keeps it: a SQLite file inside the workspace relative to it
+    (a copy of the folder then uses its own), any other absolute."""
+    if not url.startswith(SQLITE):
+        return url
+    path = sqlite_path(url).resolve()
+    try:
+        return f"{SQLITE}{path.relative_to(root.resolve()).as_posix()}"
+    except ValueError:
+        return f"{SQLITE}{path}"
+
+
+def _config_url(url: str, root: Path, config_path: Path) -> str:
+    """The URL ``config.toml`` names, made absolute. An absolute SQLite path outside the
+    folder while the folder holds its own ledger is a copied workspace: writing through it
+    would change the original's ledger."""
+    if not url.startswith(SQLITE):
+        return libpq_url(url)
+    path = sqlite_path(url)
+    own = root.resolve()
+    if not path.is_absolute():
+        return f"{SQLITE}{own / path}"
+    if own not in path.resolve().parents and (own / LEDGER_NAME).exists():
+        raise WorkspaceError(
+            f"{config_path}: the ledger is {path}, outside this workspace, yet the workspace "
+            f"holds its own {LEDGER_NAME}: it looks copied from another workspace, whose "
+            f'ledger it would change. To use this copy\'s ledger set db = "{SQLITE}{LEDGER_NAME}"'
+            f" in {config_path}; to share {path} on purpose, remove {own / LEDGER_NAME}"
+        )
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +175,16 @@ class Workspace:
             config = tomllib.loads(config_path.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"{config_path}: not valid TOML: {exc}") from None
-        db_url = os.environ.get(ENV_DB) or config.get("db")
+        env_url = os.environ.get(ENV_DB)
+        db_url = env_url or config.get("db")
         if not isinstance(db_url, str) or not db_url:
             raise WorkspaceError(f"{config_path}: key 'db' (the database URL) is missing")
+        db_url = libpq_url(env_url) if env_url else _config_url(db_url, path, config_path)
         policy = config.get("policy", "policy.toml")
         if not isinstance(policy, str):
             raise WorkspaceError(f"{config_path}: key 'policy' must be a string path")
         policy_path = Path(policy) if Path(policy).is_absolute() else path / policy
+        make_private()
         return cls(path, db_url, policy_path)
 
     @classmethod
@@ -135,11 +197,13 @@ class Workspace:
     ) -> Workspace:
         """Create a workspace (or complete one partly made); never overwrites a secret."""
         path = cls.locate(root)
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)  # folders around it keep the usual modes
+        make_private()
+        path.mkdir(exist_ok=True)
         config_path = path / CONFIG_NAME
         if config_path.exists():
             raise WorkspaceError(f"a workspace already exists at {path}")
-        url = db_url or os.environ.get(ENV_DB) or f"sqlite:///{(path / 'ledger.db').resolve()}"
+        url = _stored_url(db_url or os.environ.get(ENV_DB) or f"{SQLITE}{path / LEDGER_NAME}", path)
         policy_text = policy.read_text("utf-8") if policy else default_policy_text()
         policy_path = path / "policy.toml"
         policy_path.write_text(policy_text, "utf-8")

@@ -4,9 +4,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.conftest import isolate_cli
 from typer.testing import CliRunner, Result
 
-from consentry.cli import common
 from consentry.cli.main import app
 
 Run = Callable[..., Result]
@@ -15,12 +15,7 @@ Run = Callable[..., Result]
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """Run `consentry ARGS…` in a fresh folder; assert the exit code (0 unless told)."""
-    monkeypatch.chdir(tmp_path)
-    for var in ("CONSENTRY_WORKSPACE", "CONSENTRY_DB", "CONSENTRY_SECRET"):
-        monkeypatch.delenv(var, raising=False)
-    # Tables are laid out for a wide terminal so that assertions see whole cells.
-    monkeypatch.setattr(common.console, "width", 200)
-    monkeypatch.setattr(common.err_console, "width", 200)
+    isolate_cli(tmp_path, monkeypatch)
     runner = CliRunner()
 
     def invoke(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:

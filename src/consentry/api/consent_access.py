@@ -24,9 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from consentry.api.account_view import AccountView, account_rows, fold_account, read_account
 from consentry.api.batching import Batcher
 from consentry.api.pool import LedgerPool
+from consentry.db_urls import redact, redact_text
 from consentry.errors import LedgerBackendError
 from consentry.ledger.entries import Position
-from consentry.ledger.postgres import APPEND_ONE, FLUSH, append_one_params, redact
+from consentry.ledger.postgres import APPEND_ONE, FLUSH, append_one_params
 from consentry.ledger.store import HEAD, validated_payload
 from consentry.model import ConsentDecision
 
@@ -108,7 +109,8 @@ class PostgresAccess:
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
             raise LedgerBackendError(
-                f"{doing} the PostgreSQL ledger {redact(self._url)}: {exc}"
+                f"{doing} the PostgreSQL ledger {redact(self._url)}: "
+                f"{redact_text(str(exc), self._url)}"
             ) from exc
 
     async def _read_many(self, asked: list[tuple[str, str | None]]) -> list[AccountView]:

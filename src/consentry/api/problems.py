@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consentry.db_urls import redact_text
 from consentry.errors import (
     ConsentryError,
     LedgerBackendError,
@@ -118,7 +119,7 @@ def _on_consentry(request: Request, exc: ConsentryError) -> JSONResponse:
     status = _status_of(exc)
     if status >= 500:
         # The message may name internals (paths, database hosts): it goes to the log only.
-        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, redact_text(str(exc)))
         return problem_response(status, "the service cannot answer this request now")
     return problem_response(status, str(exc), instance=request.url.path)
 

@@ -30,6 +30,7 @@ from consentry.compliance.scanner import Scanner, ScanResult
 from consentry.compliance.whereis import export_report, where_is
 from consentry.content.store import ContentStore
 from consentry.ledger import LedgerStore
+from consentry.outputs import check_output_file
 from consentry.workspace import Workspace
 
 recipients_app = typer.Typer(
@@ -358,6 +359,8 @@ def export_command(
     Example: `consentry export 1001 --out 1001-report.json`
     """
     ws = open_workspace(workspace)
+    if out is not None:
+        check_output_file(out, role="--out", workspace=ws.root)
     with ws.ledger() as ledger:
         scan(ws, ledger, quiet=True)
         report = export_report(ledger, account)

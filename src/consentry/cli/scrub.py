@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import typer
 
 from consentry.cli.common import WorkspaceOption, console, handle_errors, open_workspace
 from consentry.errors import ImportDataError, UsageError
+from consentry.outputs import check_output_file
 from consentry.scrub import MentionResolver, Pseudonymiser, scrub_array
 from consentry.scrub.scrubber import REPLACED_TYPES
 
@@ -108,7 +110,10 @@ class _Writer:
     def __init__(self, path: Path, fmt: str) -> None:
         self.path = path
         self.fmt = fmt
-        self.tmp = path.with_name(f".{path.name}.partial")
+        # A fresh name: a file left there by anyone else is never overwritten.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
         self._jsonl = self.tmp.open("w", encoding="utf-8") if fmt == "jsonl" else None
         self._parquet: pq.ParquetWriter | None = None
 
@@ -137,7 +142,7 @@ class _Writer:
 
     def commit(self) -> None:
         self.close()
-        if self.fmt == "parquet" and not self.tmp.exists():
+        if self.fmt == "parquet" and self._parquet is None:
             pq.write_table(pa.table({}), self.tmp)
         os.replace(self.tmp, self.path)
 
@@ -227,6 +232,7 @@ def _run(
         raise UsageError("--batch-size must be at least 1")
     if recipient is not None and accounts is None:
         raise UsageError("--recipient needs --accounts (pseudonyms are only for mentions)")
+    check_output_file(out_path, role="OUT")
     in_fmt = _format_of(in_path, fmt, "IN")
     out_fmt = _format_of(out_path, fmt, "OUT")
     if not in_path.is_file():

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from consentry.cli.common import WorkspaceOption, console, handle_errors
+from consentry.db_urls import redact
 from consentry.workspace import Workspace
 
 
@@ -37,19 +38,9 @@ def init(
     """
     ws = Workspace.init(workspace, db_url=db, policy=policy)
     console.print(f"Created workspace [bold]{ws.root}[/]")
-    console.print(f"  ledger   {_redact(ws.db_url)}")
+    console.print(f"  ledger   {redact(ws.db_url)}")
     console.print(f"  policy   {ws.policy_path}")
     console.print(f"  secret   {ws.secret_path} (mode 0600; never printed)")
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at and ":" in creds:
-        user = creds.split(":", 1)[0]
-        return f"{scheme}{sep}{user}:***@{host}"
-    return url
 
 
 def register(app: typer.Typer) -> None:

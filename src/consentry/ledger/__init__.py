@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from consentry.db_urls import redact
 from consentry.errors import UsageError
 from consentry.ledger.entries import EMPTY_POSITION, EntryKind, LedgerEntry, Position
 from consentry.ledger.store import AsOf, LedgerStore, Resolved, VerifyReport
@@ -44,5 +45,5 @@ def open_ledger(url: str, *, create: bool = False) -> LedgerStore:
 
         return PostgresLedger(url)
     raise UsageError(
-        f"unsupported database URL {url!r}: expected sqlite:///path or postgresql://host/db"
+        f"unsupported database URL {redact(url)!r}: expected sqlite:///path or postgresql://host/db"
     )

@@ -44,7 +44,6 @@ with ``COPY … TO STDOUT (FORMAT binary)`` into Arrow arrays, no Python objects
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -55,6 +54,8 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import psycopg
 import pyarrow as pa
 
+from consentry.db_urls import libpq_url, redact_text
+from consentry.db_urls import redact as redact  # its old home: callers still import it here
 from consentry.errors import LedgerBackendError
 from consentry.ledger.entries import (
     GENESIS_HASH,
@@ -106,7 +107,6 @@ _LOCK_EARLY_RELEASE: Final = "SELECT ledger_lock(), set_config('synchronous_comm
 _MIGRATE_LOCK: Final = (
     "SELECT pg_advisory_xact_lock(1131376244, hashtext(coalesce(current_schema(), '')))"
 )
-_PASSWORD: Final = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
 def append_one_params(payload: Payload) -> tuple[object, ...]:
@@ -115,25 +115,22 @@ def append_one_params(payload: Payload) -> tuple[object, ...]:
     return (*payload, salt, payload_digest(salt, payload))
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    return _PASSWORD.sub(r"\1***@", url)
-
-
 class PostgresLedger(LedgerStore):
     placeholder = "%s"
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = libpq_url(url)
         # One connection per ledger object; a lock keeps threads that share the object from
         # interleaving statements of one transaction.
         self._lock = threading.RLock()
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
+            self._conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.Error as exc:
+            # Not chained: libpq's message may echo the URL, and a traceback would print it.
             raise LedgerBackendError(
-                f"cannot connect to the PostgreSQL ledger {redact(url)}: {exc}"
-            ) from exc
+                f"cannot connect to the PostgreSQL ledger {redact(url)}: "
+                f"{redact_text(str(exc), self.url)}"
+            ) from None
         if self._conn.execute("SHOW synchronous_commit").fetchone() == ("off",):
             self._conn.close()
             raise LedgerBackendError(
@@ -306,7 +303,8 @@ class _Guard:
         self._ledger._lock.release()
         if isinstance(exc, psycopg.Error | adbc_dbapi.Error):
             raise LedgerBackendError(
-                f"{self._doing} the PostgreSQL ledger {redact(self._ledger.url)}: {exc}"
+                f"{self._doing} the PostgreSQL ledger {redact(self._ledger.url)}: "
+                f"{redact_text(str(exc), self._ledger.url)}"
             ) from exc
 
 

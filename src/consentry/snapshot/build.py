@@ -153,6 +153,8 @@ class Builder:
     progress: Progress = field(default_factory=SilentProgress)
     #: Names of the PII detectors the scrubber runs: other detectors, another snapshot.
     detectors: tuple[str, ...] = ()
+    #: The workspace read: an output may not replace it, and goes inside it only under snapshots/.
+    workspace: Path | None = None
 
     def build(self, spec: BuildSpec, sink: IncludedSink | None = None) -> BuildResult:
         """Build and publish the snapshot ``spec`` asks for; ``sink`` (optional) is told of
@@ -162,6 +164,7 @@ class Builder:
 
     def _build(self, spec: BuildSpec, sink: IncludedSink | None) -> BuildResult:
         started = time.perf_counter()
+        WorkFolder(spec.out, "", workspace=self.workspace).check(force=spec.force)  # before work
         policy = self.policy
         policy.require_purpose(spec.purpose)
         resolved = self.ledger.resolve(spec.as_of)
@@ -169,7 +172,7 @@ class Builder:
         index = self.state_index(spec, resolved)
         release_freed_memory()
         build_id = self._build_id(spec, resolved)
-        work = WorkFolder(spec.out, build_id)
+        work = WorkFolder(spec.out, build_id, workspace=self.workspace)
         work.open(force=spec.force)
 
         self.progress.phase("census", self.source.count())

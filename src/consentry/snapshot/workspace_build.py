@@ -89,4 +89,5 @@ def workspace_builder(
         key_fingerprint=key_fingerprint(secret, recipient),
         progress=progress or SilentProgress(),
         detectors=tuple(d.name for d in chosen),
+        workspace=ws.root,
     )

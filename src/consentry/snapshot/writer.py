@@ -16,7 +16,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consentry.errors import UsageError
+from consentry.outputs import check_leftover, check_output_folder, replace_folder
 
 MARKER_SUFFIX: Final = ".done"
 BUILD_FILE: Final = "build.json"
@@ -39,23 +39,54 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class WorkFolder:
-    """``OUT``'s sibling ``.OUT.partial``: where a build writes until it publishes."""
+def is_snapshot(folder: Path) -> bool:
+    """Whether ``folder`` holds a Consentry snapshot's manifest: the one thing ``--force`` may
+    replace."""
+    from consentry.snapshot.manifest import FORMAT, Manifest  # the manifest imports this module
 
-    def __init__(self, out: Path, build_id: str) -> None:
+    try:
+        return Manifest.load(folder).format == FORMAT
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _is_work_folder(folder: Path) -> bool:
+    return isinstance(_read_json(folder / BUILD_FILE).get("build_id"), str)
+
+
+class WorkFolder:
+    """``OUT``'s sibling ``.OUT.partial``: where a build writes until it publishes.
+
+    ``workspace`` is the workspace the build reads: OUT may be neither it nor a parent of it,
+    and inside it only under ``snapshots/``.
+    """
+
+    def __init__(self, out: Path, build_id: str, *, workspace: Path | None = None) -> None:
         self.out = out
         self.path = out.parent / f".{out.name}.partial"
         self.build_id = build_id
+        self.workspace = workspace
+
+    def check(self, *, force: bool) -> None:
+        """Refuse an OUT the build may not publish to (before any work is done)."""
+        check_output_folder(
+            self.out,
+            role="--out",
+            workspace=self.workspace,
+            ours=is_snapshot,
+            what="a Consentry snapshot (no manifest.json of one)",
+            force=force,
+            in_workspace="snapshots",
+        )
 
     def open(self, *, force: bool) -> None:
-        if self.out.exists() and not force:
-            raise UsageError(f"{self.out} already exists (use --force to replace it)")
+        self.check(force=force)
         stamp = self.path / BUILD_FILE
-        if self.path.exists():
-            previous = _read_json(stamp)
-            if previous.get("build_id") != self.build_id:
-                # Left by a build of other inputs: nothing in it can be reused.
-                shutil.rmtree(self.path)
+        what = f"the work folder of a Consentry build (no {BUILD_FILE})"
+        reusable = check_leftover(self.path, ours=_is_work_folder, what=what)
+        if reusable and _read_json(stamp).get("build_id") != self.build_id:
+            # Left by a Consentry build of other inputs: nothing in it can be reused.
+            shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         _write_json_atomic(stamp, {"build_id": self.build_id})
 
@@ -80,19 +111,14 @@ class WorkFolder:
 
     def publish(self, *, force: bool) -> None:
         """Drop the build's bookkeeping, then rename the folder into place in one step."""
+        # OUT is looked at again: it may have appeared, or changed, while the build ran.
+        self.check(force=force)
         for marker in self.path.rglob(f"*{MARKER_SUFFIX}"):
             marker.unlink()
         (self.path / BUILD_FILE).unlink(missing_ok=True)
         _fsync_tree(self.path)
         if self.out.exists():
-            if not force:
-                raise UsageError(f"{self.out} already exists (use --force to replace it)")
-            old = self.out.parent / f".{self.out.name}.old"
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(self.out, old)
-            os.replace(self.path, self.out)
-            shutil.rmtree(old)
+            replace_folder(self.path, self.out)
         else:
             os.replace(self.path, self.out)
 

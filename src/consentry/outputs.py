@@ -1,0 +1,155 @@
+"""May Consentry write, or replace, this output path? The one home of the answer.
+
+A path a user names is refused whenever writing there could destroy what Consentry did not
+create: the filesystem root, the home folder, the current folder or one of its parents, a
+workspace, a parent of the workspace in use, or anything inside a workspace (except, for a
+snapshot, the workspace's own ``snapshots/``). A folder is replaced (``--force``) only when it
+is one Consentry made for that purpose, which the caller's ``ours`` test recognises; a file
+output never replaces a folder. Every refusal is a ``UsageError`` naming the path and why.
+
+Commands that write a file (``scrub OUT``, ``export --out``, and a future ``signals`` output)
+call ``check_output_file``; commands that write a folder call ``check_output_folder`` and
+publish with ``replace_folder``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from consentry.errors import UsageError
+from consentry.workspace import is_workspace
+
+
+def _forms(path: Path) -> Iterator[Path]:
+    """The path as written (``..`` folded) and as resolved (symbolic links followed)."""
+    yield Path(os.path.abspath(path))  # noqa: PTH100 (resolve would follow links)
+    yield path.resolve()
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except RuntimeError:  # no HOME and no password entry: nothing to protect by that name
+        return None
+
+
+def _protected(candidate: Path, workspace: Path | None) -> str | None:
+    """Why ``candidate`` (absolute) must never be written or replaced, or None."""
+    if candidate == candidate.parent:
+        return "the filesystem root"
+    if candidate == _home():
+        return "your home folder"
+    cwd = Path.cwd().resolve()
+    if candidate == cwd:
+        return "the current folder"
+    if candidate in cwd.parents:
+        return "a parent of the current folder"
+    if workspace is not None:
+        ws = workspace.resolve()
+        if candidate == ws:
+            return "the workspace"
+        if candidate in ws.parents:
+            return f"a parent of the workspace {ws}"
+    if is_workspace(candidate):
+        return "a workspace"
+    return None
+
+
+def _enclosing_workspace(candidate: Path) -> Path | None:
+    return next((p for p in candidate.parents if is_workspace(p)), None)
+
+
+def refuse_protected(
+    path: Path, *, role: str, workspace: Path | None, in_workspace: str | None = None
+) -> None:
+    """Refuse ``path`` when it is a place no output may take (see the module's docstring).
+
+    ``in_workspace`` names the one folder of a workspace under which this output may live
+    (``snapshots`` for snapshots); anywhere else inside a workspace is refused.
+    """
+    for candidate in _forms(path):
+        why = _protected(candidate, workspace)
+        if why is not None:
+            raise UsageError(f"{role} {path} is {why}: Consentry never writes over it")
+        ws = _enclosing_workspace(candidate)
+        if ws is None:
+            continue
+        allowed = ws / in_workspace if in_workspace else None
+        if allowed is None or allowed not in candidate.parents:
+            where = f" (only under {allowed})" if allowed else ""
+            raise UsageError(
+                f"{role} {path} is inside the workspace {ws}: outputs go elsewhere{where}"
+            )
+
+
+def check_output_file(path: Path, *, role: str, workspace: Path | None = None) -> None:
+    """A file output: never a folder, never inside a workspace, in a folder that exists."""
+    refuse_protected(path, role=role, workspace=workspace)
+    if path.is_dir():
+        raise UsageError(f"{role} {path} is a folder: give the name of a file to write")
+    if not path.parent.is_dir():
+        raise UsageError(f"{role} {path}: the folder {path.parent} does not exist")
+
+
+def check_output_folder(
+    path: Path,
+    *,
+    role: str,
+    workspace: Path | None,
+    ours: Callable[[Path], bool],
+    what: str,
+    force: bool | None,
+    in_workspace: str | None = None,
+) -> None:
+    """A folder output, which may replace (or, with ``force=None``, write into) only an empty
+    folder or one that ``ours`` recognises as ``what``.
+
+    ``force`` False refuses any existing folder and True allows replacing one of ours; None is
+    for commands that rewrite their own files in place and have no ``--force``.
+    """
+    refuse_protected(path, role=role, workspace=workspace, in_workspace=in_workspace)
+    if path.is_symlink():
+        raise UsageError(f"{role} {path} is a symbolic link: name the folder itself")
+    if not path.exists():
+        above = next(p for p in Path(os.path.abspath(path)).parents if p.exists())  # noqa: PTH100
+        if not above.is_dir():
+            raise UsageError(f"{role} {path}: {above} is a file, so no folder can be made there")
+        return
+    if not path.is_dir():
+        raise UsageError(f"{role} {path} is a file, not {what}: choose another path")
+    if not ours(path) and any(path.iterdir()):
+        raise UsageError(
+            f"{role} {path} exists and is not {what}: Consentry replaces only what it made; "
+            "choose another folder"
+        )
+    if force is False:
+        raise UsageError(f"{role} {path} already exists (use --force to replace it)")
+
+
+def check_leftover(path: Path, *, ours: Callable[[Path], bool], what: str) -> bool:
+    """Whether a work folder is there to reuse or clear; refuse one Consentry did not leave."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    if path.is_symlink() or not path.is_dir() or not ours(path):
+        raise UsageError(
+            f"{path} is in the way and is not {what}: Consentry will not touch it; move it "
+            "away, or choose another output"
+        )
+    return True
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Put the folder ``new`` in place of the existing folder ``out``, then delete only the
+    folder that was moved aside (under a fresh name, so nothing else is ever deleted)."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    os.replace(out, aside)  # a folder renamed over an empty folder takes its place
+    try:
+        os.replace(new, out)
+    except OSError:
+        os.replace(aside, out)
+        raise
+    shutil.rmtree(aside)
