@@ -138,6 +138,7 @@ def test_gpc_records_a_share_deny_once_when_undecided(service: Service) -> None:
 
 def test_gpc_leaves_an_explicit_share_choice_alone(service: Service) -> None:
     account = new_account()
+    service.recipient("acme-ai")
     service.client.put(
         "/v1/me/consent/share",
         json={"decision": "grant", "recipient": "acme-ai"},

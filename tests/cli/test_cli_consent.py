@@ -91,6 +91,7 @@ def test_grant_deny_show_history(run: Run) -> None:
     assert "Recorded grant of train for account 1001 at entry 1" in out
     between = datetime.now(UTC).isoformat()
     run("consent", "deny", "1001", "train", "--scope", "assistant", "--at", "2024-08-01T08:00:00Z")
+    run("recipient", "add", "acme")
     run("consent", "grant", "1001", "share", "--recipient", "acme", "--at", "2024-08-02T08:00:00Z")
     show = run("consent", "show", "1001").output
     rows = {

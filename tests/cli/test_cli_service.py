@@ -54,6 +54,10 @@ def test_keys_are_shown_once_then_listed_revoked_and_rotated(run: Run, tmp_path:
 def test_plans_and_invoice(run: Run, tmp_path: Path) -> None:
     run("init")
     run("plan", "set", "research", "--price", "1500", "--included", "1000", "--overage", "0.80")
+    assert (
+        "unknown recipient 'acme-ai'" in run("plan", "assign", "acme-ai", "research", code=2).output
+    )
+    run("recipient", "add", "acme-ai")
     run("plan", "assign", "acme-ai", "research")
     assert "1,500.00" in run("plan", "list").stdout
     assert "no plan 'gold'" in run("plan", "assign", "acme-ai", "gold", code=2).output

@@ -1,7 +1,8 @@
 """Pure ASGI middleware: request size limits and structured access logs.
 
-The access log is one JSON object per request: method, path (never the query string), status,
-duration, and who asked as a key id or "person" — never a token, a key or an account id.
+The access log is one JSON object per request: when it ended (``ts``, RFC 3339 UTC, to the
+millisecond), method, path (never the query string), status, duration, and who asked as a key
+id or "person" — never a token, a key or an account id.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -108,6 +110,7 @@ class AccessLog:
             access_log.info(
                 json.dumps(
                     {
+                        "ts": _rfc3339_now(),
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
@@ -117,3 +120,7 @@ class AccessLog:
                     separators=(",", ":"),
                 )
             )
+
+
+def _rfc3339_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
