@@ -121,7 +121,7 @@ def test_the_plain_form_accepts_only_what_pyjwt_accepts(
         assert tokens._verify(KEY, token) == accepted  # PyJWT agrees, subject and expiry
 
 
-ACCOUNT_IDS = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40)
+ACCOUNT_IDS = st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_size=40)
 
 
 @given(account=ACCOUNT_IDS, ttl=st.integers(1, 10**6))
@@ -137,7 +137,7 @@ def test_the_platforms_tokens_take_the_plain_path(account: str, ttl: int) -> Non
         st.builds(
             lambda a, c, b: a + c + b,
             ACCOUNT_IDS,
-            st.characters(whitelist_categories=("Cc",)),
+            st.characters(categories=["Cc"]),
             st.text(max_size=5),
         ),
         st.text(min_size=MAX_ID_CHARS + 1, max_size=MAX_ID_CHARS + 50),
