@@ -288,3 +288,28 @@ def test_only_regular_files_inside_the_snapshot_folder_are_served(
         manifest.with_name("manifest.saved").rename(manifest)
     r = shop.client.get(f"/v1/snapshots/{snapshot_id}/files/README.md", headers=headers)
     assert r.status_code == 200  # all restored
+
+
+HOSTILE_RANGES = [
+    "bytes=" + "9" * 5000 + "-",
+    "bytes=0-" + "9" * 5000,
+    "bytes=-" + "9" * 5000,
+    f"bytes={2**63}-",
+    f"bytes=0-{2**63}",
+    "bytes=" + "0" * 5000 + "1-",  # a small number, spelled long: allowed
+]
+
+
+@pytest.mark.parametrize("range_header", HOSTILE_RANGES, ids=range(len(HOSTILE_RANGES)))
+def test_range_positions_past_64_bits_are_416(
+    shop: Service, delivered: dict[str, Any], range_header: str
+) -> None:
+    snapshot_id = delivered["result"]["snapshot_id"]
+    url = f"/v1/snapshots/{snapshot_id}/files/README.md"
+    r = shop.client.get(url, headers={**_key(shop, "acme-ai"), "Range": range_header})
+    if range_header.endswith("1-"):
+        assert r.status_code == 206 and r.headers["content-range"].startswith("bytes 1-")
+    else:
+        assert r.status_code == 416, r.text
+        assert r.headers["content-type"] == PROBLEM
+        assert r.headers["content-range"].startswith("bytes */")

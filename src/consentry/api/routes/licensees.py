@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from consentry.api import downloads
 from consentry.api.auth import KeyHolder, LicenseeDep, State
+from consentry.api.fields import whole_number
 from consentry.api.metering import Meter
 from consentry.api.plans import Plans
 from consentry.api.problems import ProblemError
@@ -182,11 +183,14 @@ async def compliance_events(
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d*$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = DEFAULT_PAGE,
 ) -> dict[str, Any]:
+    number = whole_number(cursor, "cursor")
+    after = None if number is None else str(number)
+
     def read() -> dict[str, Any]:
         with state.pool.ledger() as ledger:
             Meter(ledger).count_request(holder.recipient)
             scan(state.settings.workspace, ledger)
-            events, next_cursor = ComplianceFeed(ledger).page(holder.recipient, cursor, limit)
+            events, next_cursor = ComplianceFeed(ledger).page(holder.recipient, after, limit)
         return {"events": [e.to_json() for e in events], "next_cursor": next_cursor}
 
     return await run_in_threadpool(read)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from consentry.api.auth import BEARER_SECURITY, Person, PersonDep, State, authenticate_person
+from consentry.api.fields import plain
 from consentry.api.problems import ProblemError
 from consentry.api.scanning import scan
 from consentry.api.state import ServiceState, service_state
@@ -35,7 +36,7 @@ from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
 router = APIRouter(prefix="/v1/me", tags=["people"])
 GPC_HEADER: Final = "Consentry-GPC"
 PURPOSE_MAX: Final = 32
-Name = Annotated[str, Field(min_length=1, max_length=128)]
+Name = Annotated[str, plain(128)]
 
 
 class Gpc(BaseModel):
@@ -68,7 +69,7 @@ class ConsentChange(BaseModel):
     decision: Decision
     scope: Scope | None = Field(None, description="narrow to one scope (default: all three)")
     recipient: Name | None = Field(None, description="for share only: one third party")
-    notice_version: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    notice_version: Annotated[str, plain(64)] | None = None
 
 
 class Recorded(BaseModel):
