@@ -6,8 +6,11 @@ the suite fast); each test makes its own accounts and keys, so tests never see e
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -134,3 +137,34 @@ def service(
     svc, stop = start_service(ws, request.param)
     yield svc
     stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_serve(
+    ws: Workspace, log: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``consentry serve ARGS…`` over ``ws`` as operators run it (a process of its own, output
+    to ``log``), once its ``/healthz`` answers; the process and its base URL."""
+    port = free_port()
+    environ = {**os.environ, "CONSENTRY_WORKSPACE": str(ws.root), **(env or {})}
+    environ.pop("CONSENTRY_DB", None)
+    command = [sys.executable, "-m", "consentry.cli.main", "serve", "--port", str(port), *args]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=environ, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"consentry serve did not start:\n{log.read_text()}")
+        time.sleep(0.2)

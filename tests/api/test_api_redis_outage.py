@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,15 +17,9 @@ import pytest
 import redis
 from tests.conftest import skip_or_fail
 
-from .conftest import Service, make_workspace, new_account, start_service
+from .conftest import Service, free_port, make_workspace, new_account, start_service
 
 PROBLEM = "application/problem+json"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class OwnRedis:
@@ -36,7 +29,7 @@ class OwnRedis:
             skip_or_fail("redis-server is not installed")
         self.binary = binary
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

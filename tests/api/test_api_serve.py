@@ -3,12 +3,7 @@ limits shared through Redis, and access logs that carry no secret."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,13 +14,7 @@ from consentry.api.keys import ApiKeys, Role
 from consentry.compliance.recipients import Recipients
 from consentry.workspace import Workspace
 
-from .conftest import new_account
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .conftest import new_account, run_serve
 
 
 @pytest.mark.redis
@@ -35,44 +24,10 @@ def test_two_workers_share_rate_limits_and_log_no_secrets(tmp_path: Path, redis_
     with ws.ledger() as ledger:
         Recipients(ledger).add("acme-ai")
         key = ApiKeys(ledger).create(Role.LICENSEE, recipient="acme-ai").secret
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CONSENTRY_WORKSPACE": str(ws.root),
-        "CONSENTRY_PERSON_RATE": "6",
-        "CONSENTRY_LICENSEE_RATE": "1000",
-    }
-    env.pop("CONSENTRY_DB", None)
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "consentry.cli.main",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--redis",
-                redis_url,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    env = {"CONSENTRY_PERSON_RATE": "6", "CONSENTRY_LICENSEE_RATE": "1000"}
+    proc, base = run_serve(ws, log, "--workers", "2", "--redis", redis_url, env=env)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
         token = tokens.mint(tokens.signing_key(ws), new_account())
         codes = []
         for _ in range(12):

@@ -6,12 +6,10 @@ connection too. Also: each access-log line carries an RFC 3339 UTC timestamp."""
 from __future__ import annotations
 
 import json
-import os
 import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,11 +22,7 @@ import pytest
 from consentry.api.protocol import MAX_HEAD, MAX_LINE
 from consentry.workspace import Workspace
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .conftest import run_serve
 
 
 @dataclass
@@ -53,27 +47,9 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     base = tmp_path_factory.mktemp("serve-limits")
     ws = Workspace.init(base / "ws")
-    port = _free_port()
-    env = {**os.environ, "CONSENTRY_WORKSPACE": str(ws.root)}
-    env.pop("CONSENTRY_DB", None)
     log = base / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "consentry.cli.main", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    served = Served(proc, port, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{served.base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    proc, url = run_serve(ws, log)
+    served = Served(proc, int(url.rsplit(":", 1)[1]), log)
     yield served
     proc.send_signal(signal.SIGINT)
     proc.wait(30)
