@@ -73,6 +73,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, detail: str) -> None:
         self._refused = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined request while the previous answer is still being sent: an answer
+            # now would land inside that one's body.
+            self.transport.close()
+            return
         phrase = HTTPStatus(status).phrase
         body = json.dumps(
             {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
