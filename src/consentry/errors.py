@@ -2,6 +2,8 @@
 
 ConsentryError
 ├── UsageError            bad argument from a caller (unknown purpose, bad time, …)
+│   ├── NotFoundError          something named does not exist (HTTP 404)
+│   └── GoneError              something named is gone for good: an erased account (HTTP 410)
 ├── PolicyError           a policy file with problems (each: key + reason)
 ├── WorkspaceError        no workspace, or a broken one
 ├── LedgerError
@@ -29,6 +31,11 @@ class UsageError(ConsentryError):
 class NotFoundError(UsageError):
     """Something named does not exist (a recipient, a snapshot, an event): the HTTP service
     answers 404."""
+
+
+class GoneError(UsageError):
+    """Something named was there and is gone for good (an erased account records nothing more):
+    the HTTP service answers 410."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,10 @@ the suite fast); each test makes its own accounts and keys, so tests never see e
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +26,8 @@ from consentry.api.keys import ApiKeys, Role
 from consentry.api.settings import ServiceSettings
 from consentry.compliance.recipients import Recipients
 from consentry.workspace import Workspace
+
+from .serving import start_serve
 
 
 @dataclass
@@ -136,3 +140,13 @@ def service(
     svc, stop = start_service(ws, request.param)
     yield svc
     stop()
+
+
+def run_serve(
+    ws: Workspace, log: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``consentry serve ARGS…`` over ``ws`` as operators run it (a process of its own, output
+    to ``log``), once its ``/healthz`` answers; the process and its base URL."""
+    environ = {**os.environ, "CONSENTRY_WORKSPACE": str(ws.root), **(env or {})}
+    environ.pop("CONSENTRY_DB", None)
+    return start_serve(*args, env=environ, log=log)

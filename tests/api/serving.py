@@ -21,29 +21,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_serve(
+    *args: str, env: Mapping[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`consentry serve --port P ARGS…`, its output in ``log``, once it answers ``/healthz``:
+    the process and its base URL. A server that does not start is killed and its log shown."""
+    port = free_port()
+    command = [sys.executable, "-m", "consentry.cli.main", "serve", "--port", str(port), *args]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"consentry serve did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def serve_process(*args: str, env: Mapping[str, str], log: Path) -> Iterator[str]:
-    """`consentry serve --port P ARGS…`, its output in ``log``; yields its base URL once it
-    answers ``/healthz``, and stops it (SIGINT, as an operator would) afterwards."""
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "consentry.cli.main", "serve", "--port", str(port), *args],
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    """``start_serve`` as a context: yields the base URL, and stops the server (SIGINT, as an
+    operator would) afterwards."""
+    proc, base = start_serve(*args, env=env, log=log)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
         yield base
     finally:
         proc.send_signal(signal.SIGINT)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from typer.testing import CliRunner
 
 from consentry.api import jobs
 from consentry.cli.main import app
+from consentry.compliance.deliveries import Deliveries
+from consentry.snapshot.manifest import MANIFEST_NAME
 
 from .conftest import Service, make_workspace, start_service
 
@@ -222,3 +226,92 @@ def test_a_job_whose_worker_died_is_resumed_by_one_worker(shop: Service) -> None
     assert failed["status"] == "failed" and "interrupted" in failed["error"]
     with shop.ws.ledger() as ledger:
         assert jobs.Jobs(ledger).get(alive.job_id).status == "queued"
+
+
+def _snapshot_folder(shop: Service, snapshot_id: str) -> Path:
+    with shop.ws.ledger() as ledger:
+        found = Deliveries(ledger).get(snapshot_id)
+    assert found is not None
+    return Path(found.path)
+
+
+def test_only_regular_files_inside_the_snapshot_folder_are_served(
+    shop: Service, delivered: dict[str, Any]
+) -> None:
+    """A link planted in a snapshot folder (to the workspace secret, dangling, or a folder of
+    links) is answered 404 and never followed; a folder or a FIFO in a file's place too."""
+    snapshot_id = delivered["result"]["snapshot_id"]
+    headers = _key(shop, "acme-ai")
+    folder = _snapshot_folder(shop, snapshot_id)
+    shard = shop.client.get(f"/v1/snapshots/{snapshot_id}/manifest", headers=headers).json()[
+        "shards"
+    ][0]["path"]
+    secret = shop.ws.secret_path.read_bytes()
+    outside = folder.parent / f"{folder.name}.elsewhere"
+    shard_folder = shard.split("/")[0]
+    # (what is replaced, by what, which files are then asked for)
+    plants: list[tuple[str, Callable[[Path], object], str]] = [
+        ("README.md", lambda p: p.symlink_to(shop.ws.secret_path), "README.md"),
+        ("croissant.json", lambda p: p.symlink_to(folder / "no-such-file"), "croissant.json"),
+        (shard, lambda p: p.symlink_to(shop.ws.secret_path), shard),
+        ("README.md", lambda p: p.mkdir(), "README.md"),
+        ("README.md", lambda p: os.mkfifo(p), "README.md"),
+        # The shard's folder replaced by a link to a copy of it: a link on the way, not at the end.
+        (shard_folder, lambda p: p.symlink_to(outside, target_is_directory=True), shard),
+    ]
+    for name, plant, asked in plants:
+        target = folder / name
+        saved = target.with_name(target.name + ".saved")
+        target.rename(saved)
+        if name == shard_folder:
+            shutil.copytree(saved, outside)
+        try:
+            plant(target)
+            r = shop.client.get(f"/v1/snapshots/{snapshot_id}/files/{asked}", headers=headers)
+            assert r.status_code == 404, (name, r.status_code, r.text)
+            assert r.headers["content-type"] == PROBLEM
+            assert secret not in r.content
+        finally:
+            if target.is_dir() and not target.is_symlink():
+                target.rmdir()
+            else:
+                target.unlink()
+            saved.rename(target)
+            shutil.rmtree(outside, ignore_errors=True)
+    # A planted manifest is not read either.
+    manifest = folder / MANIFEST_NAME
+    manifest.rename(manifest.with_name("manifest.saved"))
+    try:
+        manifest.symlink_to(manifest.with_name("manifest.saved"))
+        r = shop.client.get(f"/v1/snapshots/{snapshot_id}/manifest", headers=headers)
+        assert r.status_code == 404, r.text
+    finally:
+        manifest.unlink()
+        manifest.with_name("manifest.saved").rename(manifest)
+    r = shop.client.get(f"/v1/snapshots/{snapshot_id}/files/README.md", headers=headers)
+    assert r.status_code == 200  # all restored
+
+
+HOSTILE_RANGES = [
+    "bytes=" + "9" * 5000 + "-",
+    "bytes=0-" + "9" * 5000,
+    "bytes=-" + "9" * 5000,
+    f"bytes={2**63}-",
+    f"bytes=0-{2**63}",
+    "bytes=" + "0" * 5000 + "1-",  # a small number, spelled long: allowed
+]
+
+
+@pytest.mark.parametrize("range_header", HOSTILE_RANGES, ids=range(len(HOSTILE_RANGES)))
+def test_range_positions_past_64_bits_are_416(
+    shop: Service, delivered: dict[str, Any], range_header: str
+) -> None:
+    snapshot_id = delivered["result"]["snapshot_id"]
+    url = f"/v1/snapshots/{snapshot_id}/files/README.md"
+    r = shop.client.get(url, headers={**_key(shop, "acme-ai"), "Range": range_header})
+    if range_header.endswith("1-"):
+        assert r.status_code == 206 and r.headers["content-range"].startswith("bytes 1-")
+    else:
+        assert r.status_code == 416, r.text
+        assert r.headers["content-type"] == PROBLEM
+        assert r.headers["content-range"].startswith("bytes */")

@@ -138,6 +138,7 @@ def test_gpc_records_a_share_deny_once_when_undecided(service: Service) -> None:
 
 def test_gpc_leaves_an_explicit_share_choice_alone(service: Service) -> None:
     account = new_account()
+    service.recipient("acme-ai")
     service.client.put(
         "/v1/me/consent/share",
         json={"decision": "grant", "recipient": "acme-ai"},
@@ -160,7 +161,11 @@ def test_health_and_openapi(service: Service) -> None:
         head = ledger.head().seq
     health = service.client.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "ledger_seq": head}
+    assert health.json() == {
+        "status": "ok",
+        "ledger_seq": head,
+        "dependencies": {"ledger": "ok", "redis": "not configured"},
+    }
     spec = service.client.get("/openapi.json").json()
     for path in ("/v1/me/consent", "/v1/me/consent/{purpose}", "/v1/admin/keys", "/v1/usage"):
         assert path in spec["paths"]

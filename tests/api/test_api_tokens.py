@@ -12,6 +12,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from consentry.api import tokens
+from consentry.errors import UsageError
+from consentry.platform.validation import MAX_ID_CHARS
 
 KEY = b"k" * 32
 
@@ -119,9 +121,37 @@ def test_the_plain_form_accepts_only_what_pyjwt_accepts(
         assert tokens._verify(KEY, token) == accepted  # PyJWT agrees, subject and expiry
 
 
-@given(account=st.text(min_size=1, max_size=40), ttl=st.integers(1, 10**6))
+ACCOUNT_IDS = st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_size=40)
+
+
+@given(account=ACCOUNT_IDS, ttl=st.integers(1, 10**6))
 def test_the_platforms_tokens_take_the_plain_path(account: str, ttl: int) -> None:
     now = time.time()
     token = tokens.mint(KEY, account, ttl=ttl, now=now)
     assert tokens.accept_plain(KEY, token, now) == (account, int(now) + ttl)
     assert tokens.accept_plain(b"y" * 32, token, now) is None
+
+
+@given(
+    account=st.one_of(
+        st.builds(
+            lambda a, c, b: a + c + b,
+            ACCOUNT_IDS,
+            st.characters(categories=["Cc"]),
+            st.text(max_size=5),
+        ),
+        st.text(min_size=MAX_ID_CHARS + 1, max_size=MAX_ID_CHARS + 50),
+    )
+)
+def test_a_subject_that_is_no_account_id_is_refused(account: str) -> None:
+    """A subject holding a control character (NUL among them), or longer than any id the
+    importers take, is neither minted nor accepted by either path."""
+    with pytest.raises(UsageError):
+        tokens.mint(KEY, account)
+    now = time.time()
+    token = jwt.encode(
+        {"sub": account, "aud": "consentry", "exp": int(now) + 60}, KEY, algorithm="HS256"
+    )
+    assert tokens.accept_plain(KEY, token, now) is None
+    with pytest.raises(tokens.InvalidTokenError):
+        tokens.TokenChecker(KEY).account_of(token)

@@ -10,6 +10,7 @@ from typing import Any
 import typer.main
 
 from consentry.cli.main import app
+from consentry.model import AccountChange
 from consentry.workspace import Workspace
 
 from .conftest import Run
@@ -91,6 +92,7 @@ def test_grant_deny_show_history(run: Run) -> None:
     assert "Recorded grant of train for account 1001 at entry 1" in out
     between = datetime.now(UTC).isoformat()
     run("consent", "deny", "1001", "train", "--scope", "assistant", "--at", "2024-08-01T08:00:00Z")
+    run("recipient", "add", "acme")
     run("consent", "grant", "1001", "share", "--recipient", "acme", "--at", "2024-08-02T08:00:00Z")
     show = run("consent", "show", "1001").output
     rows = {
@@ -208,3 +210,54 @@ def test_secret_never_printed(run: Run, tmp_path: Path) -> None:
         run("ledger", "verify").output,
     ]
     assert all(secret not in out for out in outputs)
+
+
+def _import_account(tmp_path: Path, account: str) -> None:
+    """The account as an import would bring it: an account-state entry in the ledger."""
+    with Workspace.open(tmp_path / ".consentry").ledger() as ledger:
+        ledger.append([AccountChange(account, datetime(2024, 1, 1, tzinfo=UTC), {"country": "FR"})])
+
+
+def test_a_decision_for_an_account_never_seen_is_recorded_with_a_warning(
+    run: Run, tmp_path: Path
+) -> None:
+    run("init")
+    unknown = run("consent", "grant", "1001", "train")
+    assert "the ledger has no account 1001 yet" in unknown.output
+    assert "Recorded grant of train for account 1001" in unknown.output
+    _import_account(tmp_path, "1002")
+    known = run("consent", "grant", "1002", "train")
+    assert "Recorded grant" in known.output and "warning" not in known.output
+
+
+def test_an_erased_account_records_no_decision(run: Run, tmp_path: Path) -> None:
+    run("init")
+    _import_account(tmp_path, "1001")
+    run("consent", "grant", "1001", "train")
+    run("erase", "1001", "--yes")
+    head = _head(run)
+    for verb in ("grant", "deny"):
+        refused = run("consent", verb, "1001", "train", code=2)
+        assert "account '1001' was erased" in refused.output
+        assert "Traceback" not in refused.output
+    assert _head(run) == head  # nothing appended
+
+
+def test_a_share_decision_needs_a_registered_recipient(run: Run) -> None:
+    run("init")
+    refused = run("consent", "grant", "1001", "share", "--recipient", "acme", code=2)
+    assert "unknown recipient 'acme'" in refused.output
+    assert "No ledger entries" in run("consent", "history", "1001").output
+    run("recipient", "add", "acme")
+    assert "for acme" in run("consent", "grant", "1001", "share", "--recipient", "acme").output
+
+
+def test_account_ids_are_bounded_and_hold_no_control_character(run: Run) -> None:
+    run("init")
+    for bad, why in (
+        ("10\x0001", "contains a control character"),
+        ("10\n01", "contains a control character"),
+        ("x" * 513, "longer than 512 characters"),
+    ):
+        assert why in run("consent", "grant", bad, "train", code=2).output
+        assert why in run("token", bad, code=2).output

@@ -8,6 +8,7 @@ from pathlib import Path
 from consentry.api import tokens
 from consentry.api.keys import ApiKeys
 from consentry.api.metering import Meter, current_period
+from consentry.api.plans import Plans
 from consentry.workspace import Workspace
 
 from .conftest import Run
@@ -54,6 +55,12 @@ def test_keys_are_shown_once_then_listed_revoked_and_rotated(run: Run, tmp_path:
 def test_plans_and_invoice(run: Run, tmp_path: Path) -> None:
     run("init")
     run("plan", "set", "research", "--price", "1500", "--included", "1000", "--overage", "0.80")
+    assert (
+        "unknown recipient 'acme-ai'" in run("plan", "assign", "acme-ai", "research", code=2).output
+    )
+    run("recipient", "add", "acme-ai")
+    with Workspace.open(tmp_path / ".consentry").ledger() as ledger:
+        assert Plans(ledger).of("acme-ai") is None  # registered later, it inherits nothing
     run("plan", "assign", "acme-ai", "research")
     assert "1,500.00" in run("plan", "list").stdout
     assert "no plan 'gold'" in run("plan", "assign", "acme-ai", "gold", code=2).output

@@ -42,6 +42,8 @@ LINES: list[tuple[str, bytes, str | None, str]] = [
         "missing id",
     ),
     ("empty id", json.dumps(item(2, id="")).encode(), "id", "missing id"),
+    # PostgreSQL cannot store a NUL, SQLite can: refused on both, as everywhere else ids enter.
+    ("NUL in an id", json.dumps(item(2, id="900\u000002")).encode(), "id", "control character"),
     (
         "unknown author",
         json.dumps(item(2, author=99)).encode(),

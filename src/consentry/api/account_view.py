@@ -20,22 +20,25 @@ from typing import Any, Final
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
 from consentry.ledger.state import SCOPES
-from consentry.model import ACCOUNT_ATTRIBUTES
+from consentry.model import ACCOUNT_ATTRIBUTES, AccountStatus
 
 _COUNTRY_BIT: Final = 1 << ACCOUNT_ATTRIBUTES.index("country")
-#: The first row carries the head (kind '~head', seq = the head's sequence number).
+#: The columns of a row ``fold_account`` folds; ``account_rows(tagged=True)`` adds one after them.
+ROW_WIDTH: Final = 10
 
 
 def account_rows(where: str, *, tagged: bool = False) -> str:
     """The rows ``fold_account`` folds, of the accounts ``where`` selects; ``tagged`` adds a
-    last column naming each row's account (NULL on the head row), for reads of several."""
+    last column naming each row's account (NULL on the head row), for reads of several. The
+    first row carries the head (kind '~head', seq = the head's sequence number)."""
     tag = ", NULL" if tagged else ""
     account = ", account_id" if tagged else ""
     return (
-        f"SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL{tag}"
+        f"SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL, ''{tag}"
         " FROM ledger_entries UNION ALL"
         " SELECT kind, coalesce(purpose, ''), coalesce(scope, ''), coalesce(decision, ''),"
-        f" coalesce(recipient, ''), seq, at_us, coalesce(attr_mask, 0), country{account}"
+        " coalesce(recipient, ''), seq, at_us, coalesce(attr_mask, 0), country,"
+        f" coalesce(status, ''){account}"
         f" FROM ledger_entries WHERE {where}"
     )
 
@@ -55,7 +58,10 @@ class AccountView:
     account_id: str
     head_seq: int
     country: str | None
+    #: Whether the ledger holds an account state of it (an account change or creation).
     known: bool
+    #: Whether it was ever erased (``compliance.erasure``: an account change to ``erased``).
+    erased: bool
     decided: dict[tuple[str, str], Decided]  # (purpose, scope) → the decision in force
 
 
@@ -72,14 +78,15 @@ def fold_account(
     latest: dict[tuple[str, str], tuple[int, int, int]] = {}
     country_at: tuple[int, int] | None = None
     country: str | None = None
-    known = False
-    for kind, purpose, scope, decision, to, seq, at_us, mask, ctry in rows:
+    known = erased = False
+    for kind, purpose, scope, decision, to, seq, at_us, mask, ctry, status in rows:
         if kind == "~head":
             head_seq = int(seq)
             continue
         order = (int(at_us), int(seq))
         if kind != "consent":
             known = True
+            erased = erased or status == AccountStatus.ERASED.value
             if int(mask) & _COUNTRY_BIT and (country_at is None or order > country_at):
                 country_at, country = order, ctry or None
             continue
@@ -91,4 +98,4 @@ def fold_account(
             if key not in latest or order > latest[key][:2]:
                 latest[key] = value
     decided = {k: Decided(v[2], v[1], from_us(v[0])) for k, v in latest.items()}
-    return AccountView(account_id, head_seq, country, known, decided)
+    return AccountView(account_id, head_seq, country, known, erased, decided)

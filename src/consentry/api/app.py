@@ -17,7 +17,7 @@ from consentry.api import problems, tokens
 from consentry.api.consent_access import open_access
 from consentry.api.fastlane import FastLane, Lane
 from consentry.api.jobs import JobReaper
-from consentry.api.middleware import AccessLog, BodyLimit
+from consentry.api.middleware import AccessLog, BodyLimit, PlainRequest
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
 from consentry.api.routes import health, licensees, operators, people
@@ -48,8 +48,8 @@ def create_app(settings: ServiceSettings) -> ASGIApp:
             param_max=people.PURPOSE_MAX,
         ),
     ]
-    # Outermost first: the access log sees the size limit's 413s, and both lanes are limited.
-    return AccessLog(BodyLimit(FastLane(api, lanes), limit=settings.max_body))
+    # Outermost first: the access log sees the refusals (413, 400), and both lanes are guarded.
+    return AccessLog(PlainRequest(BodyLimit(FastLane(api, lanes), limit=settings.max_body)))
 
 
 def create_api(settings: ServiceSettings) -> FastAPI:

@@ -21,7 +21,13 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from consentry.api.account_view import AccountView, account_rows, fold_account, read_account
+from consentry.api.account_view import (
+    ROW_WIDTH,
+    AccountView,
+    account_rows,
+    fold_account,
+    read_account,
+)
 from consentry.api.batching import Batcher
 from consentry.api.pool import LedgerPool
 from consentry.db_urls import redact, redact_text
@@ -117,10 +123,10 @@ class PostgresAccess:
         async with self._connection("reading") as conn:
             cursor = await conn.execute(_PG_BATCH, (sorted({a for a, _ in asked}),))
             rows = await cursor.fetchall()
-        head, entries = rows[0][:9], rows[1:]
+        head, entries = rows[0][:ROW_WIDTH], rows[1:]
         by_account: dict[str, list[tuple[Any, ...]]] = {}
         for row in entries:
-            by_account.setdefault(row[9], [head]).append(row[:9])
+            by_account.setdefault(row[ROW_WIDTH], [head]).append(row[:ROW_WIDTH])
         return [
             fold_account(by_account.get(account, [head]), account, recipient)
             for account, recipient in asked

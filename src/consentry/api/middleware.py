@@ -1,19 +1,25 @@
-"""Pure ASGI middleware: request size limits and structured access logs.
+"""Pure ASGI middleware: request size limits, ids without control characters, and structured
+access logs.
 
-The access log is one JSON object per request: method, path (never the query string), status,
-duration, and who asked as a key id or "person" — never a token, a key or an account id.
+The access log is one JSON object per request: when it ended (``ts``, RFC 3339 UTC, to the
+millisecond), method, path (never the query string), status, duration, and who asked as a key
+id or "person" — never a token, a key or an account id.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+import urllib.parse
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentry.api.problems import problem_response
+from consentry.platform.validation import ID_CONTROL_CHARS
 
 access_log = logging.getLogger("consentry.access")
 
@@ -84,6 +90,34 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+_CONTROL = re.compile(ID_CONTROL_CHARS)
+
+
+class PlainRequest:
+    """Refuse with 400 a path or query string holding a control character once decoded.
+
+    Every id of the API comes in through them (snapshot, key, job, recipient, plan names): the
+    same answer on both backends, where PostgreSQL would refuse a NUL (503, read as an outage)
+    and SQLite would store it. Bodies are checked by their models (``api.fields``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string") or b""
+            if _CONTROL.search(scope["path"]) or (
+                query and _CONTROL.search(urllib.parse.unquote(query.decode("latin-1")))
+            ):
+                response = problem_response(
+                    400, "the request's path or query holds a control character"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class AccessLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -108,6 +142,7 @@ class AccessLog:
             access_log.info(
                 json.dumps(
                     {
+                        "ts": _rfc3339_now(),
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
@@ -117,3 +152,7 @@ class AccessLog:
                     separators=(",", ":"),
                 )
             )
+
+
+def _rfc3339_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from consentry.compliance.recipients import Recipients
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 from consentry.times import now_us
@@ -96,6 +97,9 @@ class Plans:
         return [_plan(r) for r in self.ledger.query(f"SELECT {_COLUMNS} FROM plans ORDER BY name")]
 
     def assign(self, recipient: str, plan: str, *, at_us: int | None = None) -> Plan:
+        """Put ``recipient`` on ``plan``; ``NotFoundError`` for an unregistered recipient (a
+        plan stored under a name nobody registered would pass to whoever registers it later)."""
+        Recipients(self.ledger).get(recipient)
         found = self.get(plan)
         now = now_us() if at_us is None else at_us
         with self.ledger.transaction():

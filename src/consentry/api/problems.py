@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from consentry.db_urls import redact_text
 from consentry.errors import (
     ConsentryError,
+    GoneError,
     LedgerBackendError,
     LedgerIntegrityError,
     NotFoundError,
@@ -77,6 +78,8 @@ def problem_response(
 def _status_of(exc: ConsentryError) -> int:
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, GoneError):
+        return 410
     if isinstance(exc, UsageError):
         return 400
     if isinstance(exc, LedgerBackendError):

@@ -13,8 +13,10 @@ import time
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from consentry.api.batching import Batcher
+from consentry.api.outages import Outage
 
 #: KEYS[i] a bucket; ARGV[2i-1] its emission interval (µs), ARGV[2i] its burst (requests).
 #: Returns, per key in order, 0 when allowed, else the µs to wait. Hits on one bucket in one
@@ -40,11 +42,17 @@ end
 return out
 """
 KEY_PREFIX: Final = "consentry:rate:"
+#: Seconds to wait for Redis to connect or answer before the request is answered 503: on
+#: loopback or a LAN it answers in well under a millisecond.
+REDIS_TIMEOUT_S: Final = 1.0
 
 
 class RateLimiter(Protocol):
     async def hit(self, key: str, per_minute: int) -> float | None:
         """Count one request for ``key``; None when allowed, else seconds until it would be."""
+
+    async def check(self) -> bool | None:
+        """Whether the limiter's store answers (None: there is none, limits are in memory)."""
 
     async def close(self) -> None: ...
 
@@ -72,16 +80,23 @@ class LocalRateLimiter:
                 self._tat = {k: v for k, v in self._tat.items() if v > now}
         return None
 
+    async def check(self) -> bool | None:
+        return None
+
     async def close(self) -> None:
         return None
 
 
 class RedisRateLimiter:
     """``namespace`` keeps the buckets of workspaces that share one Redis apart. Concurrent
-    hits of a worker share script calls (``Batcher``): the script counts them in order."""
+    hits of a worker share script calls (``Batcher``): the script counts them in order. Redis
+    unreachable, a hit raises the 503 problem of ``Outage``."""
 
     def __init__(self, url: str, namespace: str = "") -> None:
-        self._redis = aioredis.Redis.from_url(url)
+        self._redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
+        )
+        self.outage = Outage("Redis (rate limits)")
         self._script = self._redis.register_script(_GCRA)
         self._prefix = f"{KEY_PREFIX}{namespace}:"
         self._batcher: Batcher[tuple[str, int], int] = Batcher(self._call)
@@ -91,7 +106,11 @@ class RedisRateLimiter:
         return self._batcher.calls
 
     async def hit(self, key: str, per_minute: int) -> float | None:
-        wait = await self._batcher.submit((self._prefix + key, per_minute))
+        try:
+            wait = await self._batcher.submit((self._prefix + key, per_minute))
+        except RedisError as exc:
+            raise self.outage.failed(exc) from None
+        self.outage.succeeded()
         return None if wait <= 0 else wait / 1e6
 
     async def _call(self, hits: list[tuple[str, int]]) -> list[int]:
@@ -101,8 +120,14 @@ class RedisRateLimiter:
         waits = await self._script(keys=[key for key, _ in hits], args=args)
         return [int(w) for w in waits]
 
-    async def ping(self) -> bool:
-        return bool(await self._redis.ping())
+    async def check(self) -> bool:
+        try:
+            await self._redis.ping()
+        except RedisError as exc:
+            self.outage.failed(exc)
+            return False
+        self.outage.succeeded()
+        return True
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -19,7 +19,8 @@ from typing import Final, TypeGuard
 import jwt
 import orjson
 
-from consentry.errors import WorkspaceError
+from consentry.errors import UsageError, WorkspaceError
+from consentry.platform.validation import check_id
 from consentry.workspace import Workspace
 
 ENV_JWT_KEY: Final = "CONSENTRY_JWT_KEY"
@@ -71,6 +72,8 @@ def _decode(text: str, where: str) -> bytes:
 
 
 def mint(key: bytes, account_id: str, *, ttl: int = DEFAULT_TTL, now: float | None = None) -> str:
+    """A token for ``account_id``; ``UsageError`` when it is no account id (``check_id``)."""
+    check_id(account_id)
     issued = int(now if now is not None else time.time())
     claims = {"sub": account_id, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl}
     return jwt.encode(claims, key, algorithm=ALGORITHM)
@@ -94,9 +97,20 @@ def _verify(key: bytes, token: str) -> tuple[str, int]:
     except jwt.PyJWTError as exc:
         raise InvalidTokenError(str(exc)) from None
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
+    if not _is_account_id(sub):
         raise InvalidTokenError("the token's subject is not an account id")
     return sub, int(claims["exp"])
+
+
+def _is_account_id(sub: object) -> TypeGuard[str]:
+    # A subject the importers would refuse as an id is never recorded, nor looked up.
+    if not isinstance(sub, str):
+        return False
+    try:
+        check_id(sub)
+    except UsageError:
+        return False
+    return True
 
 
 _PLAIN_HEADERS: Final = ({"alg": ALGORITHM, "typ": "JWT"}, {"alg": ALGORITHM})
@@ -139,7 +153,7 @@ def accept_plain(key: bytes, token: str, now: float) -> tuple[str, int] | None:
     if not claims.keys() <= _PLAIN_CLAIMS:
         return None
     sub, aud, exp = claims.get("sub"), claims.get("aud"), claims.get("exp")
-    if not isinstance(sub, str) or not sub or aud != AUDIENCE or not _is_int(exp):
+    if not _is_account_id(sub) or aud != AUDIENCE or not _is_int(exp):
         return None
     for claim in ("iat", "nbf"):
         if claim in claims and not (_is_int(claims[claim]) and claims[claim] <= now + LEEWAY_S):

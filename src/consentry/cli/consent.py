@@ -11,12 +11,14 @@ from rich.table import Table
 from consentry.cli.common import (
     WorkspaceOption,
     console,
+    err_console,
     fmt_time,
     handle_errors,
     open_workspace,
     parse_time,
 )
 from consentry.cli.compliance import scan
+from consentry.compliance.decisions import vet_decision
 from consentry.errors import UsageError
 from consentry.ledger import AsOf, LedgerEntry
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
@@ -67,7 +69,15 @@ def _record(
         recipient=recipient,
     )
     with ws.ledger() as ledger:
+        found = vet_decision(ledger, item)
         head = ledger.append([item])
+    if not found.known:
+        err_console.print(
+            f"warning: the ledger has no account {account} yet; the decision is recorded and "
+            "applies to its content once imported",
+            highlight=False,
+            soft_wrap=True,
+        )
     what = (
         f"{purpose}"
         + (f" ({scope.value})" if scope else "")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from consentry.api import tokens
+from consentry.api import protocol, tokens
 from consentry.api.keys import ApiKeys, NewKey, Role
 from consentry.api.metering import Meter, check_month, current_period
 from consentry.api.plans import Plan, Plans
@@ -89,6 +89,7 @@ def serve(
         log_level="info",
         log_config=log_config,
         server_header=False,
+        http=protocol.PROTOCOL,  # request line and headers bounded (414, 431)
         # uvicorn restarts a worker that does not answer its supervisor within this time; a
         # worker importing the library on a busy machine can take more than uvicorn's 5 s, and
         # would then be killed and restarted in a loop.

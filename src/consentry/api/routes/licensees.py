@@ -7,7 +7,10 @@ not exist: a licensee learns nothing about what others received.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
+from io import BufferedReader
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -19,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from consentry.api import downloads
 from consentry.api.auth import KeyHolder, LicenseeDep, State
+from consentry.api.fields import whole_number
 from consentry.api.metering import Meter
 from consentry.api.plans import Plans
 from consentry.api.problems import ProblemError
@@ -26,7 +30,6 @@ from consentry.api.scanning import scan
 from consentry.compliance.deliveries import Deliveries, Delivery
 from consentry.compliance.feed import DEFAULT_PAGE, ComplianceFeed
 from consentry.snapshot.manifest import MANIFEST_NAME
-from consentry.snapshot.writer import file_sha256
 
 router = APIRouter(prefix="/v1", tags=["licensees"])
 SnapshotId = Annotated[str, PathParam(min_length=1, max_length=128)]
@@ -57,10 +60,9 @@ def _public(delivery: Delivery) -> dict[str, Any]:
 
 
 def _manifest(delivery: Delivery) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads((Path(delivery.path) / MANIFEST_NAME).read_text("utf-8"))
-    except FileNotFoundError:
-        raise ProblemError(410, f"snapshot {delivery.snapshot_id} is no longer on file") from None
+    what = f"the manifest of snapshot {delivery.snapshot_id}"
+    with downloads.open_regular(Path(delivery.path), MANIFEST_NAME, what) as fh:
+        data: dict[str, Any] = json.load(fh)
     return data
 
 
@@ -124,23 +126,21 @@ async def _file_response(
     # Only files the manifest names (never a path the client makes up: no "../").
     shards = {s["path"]: s for s in [*manifest_data["shards"], *manifest_data["interactions"]]}
     records = {s["path"]: int(s["rows"]) for s in manifest_data["shards"]}
-    folder = Path(delivery.path)
-    if file_path in shards:
-        sha256 = str(shards[file_path]["sha256"])
-    elif file_path in EXTRA_FILES:
-        sha256 = await run_in_threadpool(file_sha256, folder / file_path)
-    else:
+    if file_path not in shards and file_path not in EXTRA_FILES:
         raise ProblemError(404, f"snapshot {snapshot_id} has no file {file_path!r}")
-    target = folder / file_path
+    fh = await run_in_threadpool(
+        downloads.open_regular, Path(delivery.path), file_path, f"{file_path} of {snapshot_id}"
+    )
     try:
-        size = target.stat().st_size
-    except FileNotFoundError:
-        raise ProblemError(410, f"{file_path} of {snapshot_id} is no longer on file") from None
-    headers = downloads.checksum_headers(sha256)
-    span = downloads.span_of(range_header, if_range, size, headers["ETag"])
-    headers["Content-Length"] = str(span.length)
-    if span.partial:
-        headers["Content-Range"] = f"bytes {span.start}-{span.end}/{size}"
+        size = os.fstat(fh.fileno()).st_size
+        if file_path in shards:
+            sha256 = str(shards[file_path]["sha256"])
+        else:
+            sha256 = await run_in_threadpool(_sha256, fh)
+        headers, span = _answer_headers(sha256, size, range_header, if_range)
+    except BaseException:
+        fh.close()
+        raise
     recipient = holder.recipient
 
     def metered(sent: int, complete: bool) -> None:
@@ -152,11 +152,28 @@ async def _file_response(
                 meter.count_file(recipient, snapshot_id, file_path, records[file_path])
 
     return StreamingResponse(
-        downloads.stream(target, span, metered),
+        downloads.stream(fh, span, metered),
         status_code=206 if span.partial else 200,
         headers=headers,
         media_type="application/octet-stream",
     )
+
+
+def _sha256(fh: BufferedReader) -> str:
+    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    fh.seek(0)
+    return digest
+
+
+def _answer_headers(
+    sha256: str, size: int, range_header: str | None, if_range: str | None
+) -> tuple[dict[str, str], downloads.Span]:
+    headers = downloads.checksum_headers(sha256)
+    span = downloads.span_of(range_header, if_range, size, headers["ETag"])
+    headers["Content-Length"] = str(span.length)
+    if span.partial:
+        headers["Content-Range"] = f"bytes {span.start}-{span.end}/{size}"
+    return headers, span
 
 
 @router.get("/compliance/events", summary="Deletion events for my recipient, from a cursor")
@@ -166,11 +183,14 @@ async def compliance_events(
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d*$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = DEFAULT_PAGE,
 ) -> dict[str, Any]:
+    number = whole_number(cursor, "cursor")
+    after = None if number is None else str(number)
+
     def read() -> dict[str, Any]:
         with state.pool.ledger() as ledger:
             Meter(ledger).count_request(holder.recipient)
             scan(state.settings.workspace, ledger)
-            events, next_cursor = ComplianceFeed(ledger).page(holder.recipient, cursor, limit)
+            events, next_cursor = ComplianceFeed(ledger).page(holder.recipient, after, limit)
         return {"events": [e.to_json() for e in events], "next_cursor": next_cursor}
 
     return await run_in_threadpool(read)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from consentry.api import jobs
 from consentry.api.auth import AdminDep, State
+from consentry.api.fields import plain
 from consentry.api.keys import ApiKeys, Role
 from consentry.api.metering import Meter
 from consentry.api.plans import Plan, Plans
@@ -27,8 +28,8 @@ class KeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    recipient: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    label: Annotated[str, Field(max_length=200)] | None = None
+    recipient: Annotated[str, plain(128)] | None = None
+    label: Annotated[str, plain(200, min_length=0)] | None = None
 
 
 class PlanBody(BaseModel):
@@ -43,22 +44,22 @@ class PlanBody(BaseModel):
 class RecipientBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=63)]
-    contact: Annotated[str, Field(max_length=254)] | None = None
+    name: Annotated[str, plain(63)]
+    contact: Annotated[str, plain(254, min_length=0)] | None = None
     ack_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
 
 class BuildRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    purpose: Annotated[str, Field(min_length=1, max_length=32)]
-    recipient: Annotated[str, Field(min_length=1, max_length=63)] | None = None
+    purpose: Annotated[str, plain(32)]
+    recipient: Annotated[str, plain(63)] | None = None
 
 
 class PlanAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    plan: Annotated[str, Field(min_length=1, max_length=64)]
+    plan: Annotated[str, plain(64)]
 
 
 async def _in_thread(state: State, fn: Any) -> Any:

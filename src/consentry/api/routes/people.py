@@ -18,17 +18,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from consentry.api.auth import BEARER_SECURITY, Person, PersonDep, State, authenticate_person
+from consentry.api.fields import plain
 from consentry.api.problems import ProblemError
 from consentry.api.scanning import scan
 from consentry.api.state import ServiceState, service_state
+from consentry.compliance.decisions import (
+    Standing,
+    check_decision,
+    recipient_registered,
+    vet_decision,
+)
 from consentry.compliance.whereis import export_report, where_is
+from consentry.errors import GoneError
 from consentry.ledger import LedgerStore
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
 
 router = APIRouter(prefix="/v1/me", tags=["people"])
 GPC_HEADER: Final = "Consentry-GPC"
 PURPOSE_MAX: Final = 32
-Name = Annotated[str, Field(min_length=1, max_length=128)]
+Name = Annotated[str, plain(128)]
 
 
 class Gpc(BaseModel):
@@ -61,7 +69,7 @@ class ConsentChange(BaseModel):
     decision: Decision
     scope: Scope | None = Field(None, description="narrow to one scope (default: all three)")
     recipient: Name | None = Field(None, description="for share only: one third party")
-    notice_version: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    notice_version: Annotated[str, plain(64)] | None = None
 
 
 class Recorded(BaseModel):
@@ -73,6 +81,10 @@ class Recorded(BaseModel):
     at: datetime
     entry: int
     head: str
+    account_known: bool = Field(
+        description="false when the ledger holds no account state of this account yet: the "
+        "decision is recorded and applies to its content once imported"
+    )
 
 
 def _has_share_choice(ledger: LedgerStore, account_id: str) -> bool:
@@ -96,20 +108,21 @@ async def read_gpc(request: Request, state: ServiceState, person: Person) -> tup
 
 
 def _record_gpc(state: ServiceState, account_id: str) -> Gpc:
+    deny = ConsentDecision(
+        account_id=account_id,
+        purpose=SHARE,
+        decision=Decision.DENY,
+        at=datetime.now(UTC),
+        source=Source.GPC,
+    )
     with state.pool.ledger() as ledger:
         if _has_share_choice(ledger, account_id):
             return Gpc(signal=True, recorded=False, entry=None)
-        head = ledger.append(
-            [
-                ConsentDecision(
-                    account_id=account_id,
-                    purpose=SHARE,
-                    decision=Decision.DENY,
-                    at=datetime.now(UTC),
-                    source=Source.GPC,
-                )
-            ]
-        )
+        try:
+            vet_decision(ledger, deny)
+        except GoneError:  # an erased account records nothing, a signal included
+            return Gpc(signal=True, recorded=False, entry=None)
+        head = ledger.append([deny])
     return Gpc(signal=True, recorded=True, entry=head.seq)
 
 
@@ -228,7 +241,8 @@ async def consent_response(request: Request) -> Response:
     response_model=None,
     responses={
         200: {"model": Recorded, "description": "the ledger entry recorded"},
-        404: {"description": "unknown purpose"},
+        404: {"description": "unknown purpose, or unregistered recipient"},
+        410: {"description": "the account was erased: it records no further decision"},
         **_PERSON_ERRORS,
     },
     openapi_extra={**BEARER_SECURITY, "requestBody": _body_schema(ConsentChange)},
@@ -264,6 +278,11 @@ async def change_response(request: Request) -> Response:
         notice_version=change.notice_version,
         recipient=change.recipient,
     )
+    view = await state.consent.read(person.account_id, None)
+    registered = True
+    if change.recipient:  # rare: a share decision about one third party
+        registered = await run_in_threadpool(_recipient_registered, state, item)
+    check_decision(item, Standing(view.known, view.erased), recipient_registered=registered)
     head = await state.consent.append(item)
     if change.decision is Decision.DENY:
         state.scans.request()  # a withdrawal: recipients holding records get deletion events
@@ -276,8 +295,14 @@ async def change_response(request: Request) -> Response:
         "at": at.isoformat().replace("+00:00", "Z"),
         "entry": head.seq,
         "head": str(head),
+        "account_known": view.known,
     }
     return _json(body, gpc_header)
+
+
+def _recipient_registered(state: ServiceState, decision: ConsentDecision) -> bool:
+    with state.pool.ledger() as ledger:
+        return recipient_registered(ledger, decision)
 
 
 @router.get("/whereis", summary="Every snapshot holding my records (GDPR art. 15)")
