@@ -176,13 +176,13 @@ def _records(
                     found = True
                     for item in stream.items():
                         number += 1
-                        if not item.utf8_ok:
+                        if item.refusal:
                             yield Rejection(
                                 file=file,
                                 line=number,
                                 field=None,
-                                reason="not valid UTF-8",
-                                raw=raw_json(item.value),
+                                reason=item.refusal,
+                                raw=item.raw,
                                 kind="content",
                             )
                             continue

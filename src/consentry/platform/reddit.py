@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
+from consentry.platform.jsontext import JsonTextError, loads
 from consentry.platform.quarantine import Rejection, raw_text
 from consentry.platform.sources import (
     MAX_LINE_BYTES,
@@ -194,13 +194,14 @@ def _line(line: bytes, file: str, number: int, seen: set[str]) -> Iterator[Parse
         )
         return
     try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
+        row = loads(text)
+    except JsonTextError as exc:
+        where = f"invalid JSON at column {exc.column}: " if exc.column else ""
         yield Rejection(
             file=file,
             line=number,
             field=None,
-            reason=f"invalid JSON at column {exc.colno}: {exc.msg}",
+            reason=where + exc.reason,
             raw=text,
             kind="content",
         )

@@ -30,6 +30,7 @@ import zstandard
 
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport, Ingest
+from consentry.platform.jsontext import TOO_DEEP, JsonTextError, loads
 from consentry.platform.quarantine import Rejection
 
 if TYPE_CHECKING:
@@ -191,6 +192,9 @@ def find_root(names: Iterable[str], anchors: re.Pattern[str]) -> str | None:
 _WS: Final = frozenset(" \t\r\n")
 _BAD_UTF8: Final = re.compile("[\udc80-\udcff]")
 _DECODER: Final = json.JSONDecoder()
+_BRACKET: Final = re.compile(r'[\[\]{}"]')
+#: The rest of a JSON string after its opening quote (escapes included).
+_STRING_REST: Final = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 class JsonStreamError(Exception):
@@ -205,11 +209,26 @@ class JsonStreamError(Exception):
 @dataclass(frozen=True, slots=True)
 class JsonItem:
     """One array element. ``utf8_ok`` is False when its bytes were not valid UTF-8 (then the value
-    holds the undecodable bytes as lone surrogates and must be rejected, not imported)."""
+    holds the undecodable bytes as lone surrogates and must be rejected, not imported).
+    ``problem`` says why an element that could not be decoded at all (too deeply nested) was
+    skipped; its value is then None."""
 
     line: int
     value: Any
     utf8_ok: bool
+    problem: str | None = None
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the element cannot be imported as it is, or None."""
+        if self.problem is not None:
+            return self.problem
+        return None if self.utf8_ok else "not valid UTF-8"
+
+    @property
+    def raw(self) -> str | None:
+        """The element as text for the quarantine (None when it could not be decoded)."""
+        return None if self.problem is not None else raw_json(self.value)
 
 
 class JsonStream:
@@ -311,6 +330,10 @@ class JsonStream:
         while True:
             try:
                 value, end = _DECODER.raw_decode(self._buf, self._pos)
+            except RecursionError:
+                line = self.line_at(start)
+                self._pos = self._end_of_nested(start)
+                return JsonItem(line, None, True, TOO_DEEP)
             except json.JSONDecodeError as exc:
                 # Incomplete because the buffer ends inside the value: read more (doubling, so a
                 # huge element costs linear time) and try again; at end of input it is broken.
@@ -334,6 +357,34 @@ class JsonStream:
             ok = _BAD_UTF8.search(self._buf, start, end) is None
             self._pos = end
             return JsonItem(line, value, ok)
+
+    def _end_of_nested(self, start: int) -> int:
+        """The offset just past the array or object at ``start``, found by matching brackets
+        (strings skipped whole) without decoding: for a value too deep to decode, so that the
+        elements after it are still read. Reads more input as needed, up to the element cap."""
+        depth = 0
+        rel = start - self._pos  # offsets are kept from ``_pos``: ``_fill`` may shift the buffer
+        while True:
+            buf, pos = self._buf, self._pos + rel
+            m = _BRACKET.search(buf, pos)
+            if m is not None and m[0] == '"':
+                s = _STRING_REST.match(buf, m.end())
+                if s is not None:
+                    rel = s.end() - self._pos
+                    continue
+            elif m is not None:
+                depth += 1 if m[0] in "[{" else -1
+                rel = m.end() - self._pos
+                if depth == 0:
+                    return m.end()
+                continue
+            else:
+                rel = len(buf) - self._pos
+            # The value goes on past the buffer: read more, within the element cap.
+            if len(buf) - self._pos > self._max_element or not self._fill(at_least=len(buf)):
+                raise JsonStreamError(
+                    self.line_at(self._pos), f"{TOO_DEEP}, and its end was not found"
+                )
 
     def items(self) -> Iterator[JsonItem]:
         """The elements of the array that starts here."""
@@ -383,11 +434,12 @@ def read_json_document(raw: Readable, file: str) -> Any:
     """A small JSON file (``actor.json``, ``account.js`` body …) read whole, or ImportDataError."""
     try:
         data = raw.read()
-        return json.loads(data.decode("utf-8-sig"))
+        return loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ImportDataError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ImportDataError(f"{file}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except JsonTextError as exc:
+        where = f"line {exc.line}: invalid JSON: " if exc.line else ""
+        raise ImportDataError(f"{file}: {where}{exc.reason}") from None
 
 
 def raw_json(value: Any) -> str:

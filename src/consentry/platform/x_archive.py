@@ -275,8 +275,8 @@ def _map_items(
         if isinstance(item, Rejection):
             yield item
             continue
-        if not item.utf8_ok:
-            yield Rejection(file, item.line, None, "not valid UTF-8", raw_json(item.value), kind)
+        if item.refusal:
+            yield Rejection(file, item.line, None, item.refusal, item.raw, kind)
             continue
         try:
             for record in mapper(item.value):
