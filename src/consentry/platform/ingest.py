@@ -79,7 +79,13 @@ from consentry.ledger.bulk import (
 )
 from consentry.platform.fields import RecordKind, RecordTypeError, check_record, input_schema
 from consentry.platform.ledger_sync import AccountSync, DecisionSync
-from consentry.platform.quarantine import Quarantine, Rejection
+from consentry.platform.quarantine import (
+    Original,
+    Quarantine,
+    Rejection,
+    Withheld,
+    refused,
+)
 from consentry.platform.report import UNKNOWN_KIND, ImportReport
 from consentry.platform.validation import (
     DEFAULT_MAX_TEXT_CHARS,
@@ -106,8 +112,10 @@ RECORD_BATCH: Final = 20_000
 #: (~1 KB each), so a small batch keeps memory flat when an import creates many accounts.
 LEDGER_BATCH: Final = 5_000
 Lines = npt.NDArray[np.int64]  # 1-based line numbers, -1 where the source has none
-RawFn = Callable[[int], str | None]
+RawFn = Callable[[int], Original]
 
+#: Columns of a validated row that name it, kept for a row of an erased account (no text).
+_ERASED_IDS: Final = ("content_id", "account_id", "author_id", "conversation_id")
 _TABLE_OF: Final[dict[RecordKind, TableSpec]] = {
     RecordKind.ACCOUNT: ACCOUNTS,
     RecordKind.CONTENT: ITEMS,
@@ -208,7 +216,9 @@ class _Raw(str):
     """A record's text as the source had it (kept instead of the record)."""
 
 
-def _original_text(kept: object) -> str | None:
+def _original_text(kept: object) -> Original:
+    if isinstance(kept, Withheld):
+        return kept
     return str(kept) if isinstance(kept, _Raw) else _raw_json(kept)
 
 
@@ -282,25 +292,25 @@ class Ingest:
     # ---- the per-record path -------------------------------------------------------------------
 
     def account(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """An account (canonical account dict)."""
         self._record(RecordKind.ACCOUNT, record, file, line, raw)
 
     def content(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """A content item (canonical content dict, plus optional ``mentions``)."""
         self._record(RecordKind.CONTENT, record, file, line, raw)
 
     def interaction(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """A like, repost or bookmark (canonical interaction dict)."""
         self._record(RecordKind.INTERACTION, record, file, line, raw)
 
     def decision(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """A consent decision (canonical consent dict; ``source`` defaults to ``import``)."""
         self._record(RecordKind.DECISION, record, file, line, raw)
@@ -347,18 +357,19 @@ class Ingest:
         )
 
     def _record(
-        self, kind: RecordKind, record: object, file: str, line: int | None, raw: str | None
+        self, kind: RecordKind, record: object, file: str, line: int | None, raw: Original
     ) -> None:
         self._check_open()
+        kept: object = record if raw is None else raw if isinstance(raw, Withheld) else _Raw(raw)
         try:
             row = check_record(kind, record)
         except RecordTypeError as exc:
-            text = raw if raw is not None else _raw_json(record)
-            self.reject(Rejection(file, line, exc.field, exc.reason, text, kind.value))
+            original = _original_text(kept)
+            self.reject(refused(file, line, exc.field, exc.reason, original, kind.value))
             return
         buffer = self._buffers[kind]
         buffer.rows.append(row)
-        buffer.originals.append(record if raw is None else _Raw(raw))
+        buffer.originals.append(kept)
         buffer.files.append(self._writer.file_index(file))
         buffer.lines.append(-1 if line is None else line)
         if len(buffer) >= RECORD_BATCH:
@@ -452,7 +463,7 @@ class Ingest:
             line = int(lines[f.row])
             name = names[int(files[f.row])]
             self._quarantine.write(
-                Rejection(
+                refused(
                     name, line if line >= 0 else None, f.field, f.reason, raw(f.row), kind.value
                 )
             )
@@ -503,7 +514,9 @@ class Ingest:
             return typed, kept
         names = self._writer.files
         kept = np.asarray(kept)
-        for row in kept[gone]:
+        id_columns = [c for c in _ERASED_IDS if c in typed.column_names]
+        ids = typed.select(id_columns).filter(pa.array(gone)).to_pylist()
+        for row, row_ids in zip(kept[gone], ids, strict=True):
             name = names[int(files[row])]
             line = int(lines[row])
             self._quarantine.write(
@@ -514,6 +527,7 @@ class Ingest:
                     "the account was erased (consentry erase): nothing of it is imported again",
                     None,
                     kind.value,
+                    {k: v for k, v in row_ids.items() if isinstance(v, str)},
                 )
             )
             self._report.counts(name, kind.value).rejected += 1

@@ -70,6 +70,7 @@ from consentry.platform.sources import (
     feed,
     find_root,
     has_lone_surrogate,
+    owner_words_only,
     parse_iso_time,
     raw_json,
     read_json_document,
@@ -117,7 +118,7 @@ def parse_mastodon(path: Path | str, *, progress: Progress | None = None) -> Ite
     except BaseException:
         tree.close()
         raise
-    return _records(tree, outbox, account, actor)
+    return owner_words_only(_records(tree, outbox, account, actor), actor.id)
 
 
 def import_mastodon(

@@ -20,6 +20,7 @@ import codecs
 import json
 import re
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,9 +30,10 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
 import zstandard
 
 from consentry.errors import ImportDataError
+from consentry.platform.fields import RecordKind as QKind
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport, Ingest
 from consentry.platform.jsontext import TOO_DEEP, JsonTextError, loads
-from consentry.platform.quarantine import Rejection
+from consentry.platform.quarantine import Rejection, Withheld, record_ids, withheld
 
 if TYPE_CHECKING:
     from consentry.workspace import Workspace
@@ -40,12 +42,16 @@ RecordKind = Literal["account", "content", "interaction"]
 
 
 class ParsedRecord(NamedTuple):
-    """One canonical record a parser produced, with where it came from (for quarantine/errors)."""
+    """One canonical record a parser produced, with where it came from (for quarantine/errors).
+
+    ``third_party``: the record is someone else's words than the archive owner's (a message the
+    other person of a conversation sent); refused, it is quarantined with its ids only."""
 
     kind: RecordKind
     record: dict[str, Any]
     file: str
     line: int | None
+    third_party: bool = False
 
 
 Parsed = ParsedRecord | Rejection
@@ -609,6 +615,75 @@ def from_epoch(value: object) -> datetime:
 
 
 # ---------------------------------------------------------------------------------------------
+# Someone else's words
+
+#: Keys by which archive formats name who wrote something: X's DMs, ActivityPub, canonical.
+_AUTHOR_KEYS: Final = frozenset({"senderId", "actor", "attributedTo", "author_id"})
+#: Keys whose values identify a row or its people (kept, as paths, for a withheld rejection).
+_ID_KEYS: Final = _AUTHOR_KEYS | {"id", "id_str", "conversationId", "recipientId", "object"}
+#: Ids kept for one withheld row (a conversation of thousands of messages stays one small line).
+MAX_WITHHELD_IDS: Final = 100
+
+
+def owner_words_only(parsed: Iterable[Parsed], owner: str) -> Iterator[Parsed]:
+    """The parser's output with every row that is not ``owner``'s own words marked as such.
+
+    A record authored by someone else becomes ``third_party`` (if refused, only its ids are
+    quarantined); a rejection whose row names another author anywhere inside (a DM
+    conversation with the other person's messages, another actor's activity, a boost embedding
+    someone's post) loses its text and keeps the row's ids.
+    """
+    for item in parsed:
+        if isinstance(item, Rejection):
+            if item.raw is not None and item.ids is None:
+                try:
+                    value = loads(item.raw)
+                except JsonTextError:
+                    value = None
+                if _names_another_author(value, owner):
+                    item = withheld(item, _row_ids(value))
+        elif item.kind == "content" and item.record.get("author_id") != owner:
+            item = item._replace(third_party=True)
+        yield item
+
+
+def _author_of(value: object) -> object:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def _walk(value: object, path: str = "") -> Iterator[tuple[str, str, object]]:
+    """``(path, key, value)`` of every object member inside ``value``, level by level."""
+    queue: deque[tuple[str, object]] = deque([(path, value)])
+    while queue:
+        where, node = queue.popleft()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                at = f"{where}.{key}" if where else str(key)
+                yield at, key, child
+                queue.append((at, child))
+        elif isinstance(node, list):
+            queue.extend((f"{where}[{i}]", child) for i, child in enumerate(node))
+
+
+def _names_another_author(value: object, owner: str) -> bool:
+    return any(
+        key in _AUTHOR_KEYS and (who := _author_of(child)) is not None and who != owner
+        for _, key, child in _walk(value)
+    )
+
+
+def _row_ids(value: object) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for path, key, child in _walk(value):
+        found = _author_of(child)
+        if key in _ID_KEYS and isinstance(found, str | int) and not isinstance(found, bool):
+            ids[path] = str(found)
+            if len(ids) == MAX_WITHHELD_IDS:
+                break
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
 # Into the workspace
 
 
@@ -625,10 +700,13 @@ def feed(
         for item in parsed:
             if isinstance(item, Rejection):
                 ingest.reject(item)
-            elif item.kind == "account":
-                ingest.account(item.record, file=item.file, line=item.line)
+                continue
+            kind = QKind(item.kind)
+            raw = Withheld(record_ids(kind, item.record)) if item.third_party else None
+            if item.kind == "account":
+                ingest.account(item.record, file=item.file, line=item.line, raw=raw)
             elif item.kind == "content":
-                ingest.content(item.record, file=item.file, line=item.line)
+                ingest.content(item.record, file=item.file, line=item.line, raw=raw)
             else:
-                ingest.interaction(item.record, file=item.file, line=item.line)
+                ingest.interaction(item.record, file=item.file, line=item.line, raw=raw)
         return ingest.finish()

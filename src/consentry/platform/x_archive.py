@@ -80,6 +80,7 @@ from consentry.platform.sources import (
     feed,
     find_root,
     has_lone_surrogate,
+    owner_words_only,
     parse_iso_time,
     raw_json,
     rfc3339,
@@ -152,7 +153,7 @@ def parse_x_archive(path: Path | str, *, progress: Progress | None = None) -> It
     except BaseException:
         tree.close()
         raise
-    return _records(tree, files, owner, head)
+    return owner_words_only(_records(tree, files, owner, head), owner.id)
 
 
 def import_x_archive(
