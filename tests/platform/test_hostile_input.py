@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import stat
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,24 @@ DEPTH = 200_000
 DEEP = "[" * DEPTH + "]" * DEPTH
 #: Brackets inside strings must not count when the end of a too-deep value is looked for.
 DEEP_OBJECT = '{"a": "]]}}\\"[", "b": ' + "[" * DEPTH + '"x]"' + "]" * DEPTH + "}"
+
+
+RunCli = Callable[..., str]
+
+
+@pytest.fixture
+def run_cli() -> RunCli:
+    """``consentry ARGS…`` in-process; asserts the exit code; returns stdout + stderr."""
+    from typer.testing import CliRunner
+
+    from consentry.cli.main import app
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result.output
+
+    return run
 
 
 def rejections_of(ws: Workspace, report_quarantine: Path | None) -> list[Rejection]:
@@ -115,3 +136,104 @@ def test_canonical_rejects_a_too_deep_line_with_the_same_reason(tmp_path: Path) 
     assert (report.total.imported, report.total.rejected) == (1, 1)
     (rejection,) = rejections_of(ws, report.quarantine)
     assert rejection.line == 1 and TOO_DEEP in rejection.reason
+
+
+# ---- links out of the archive ----
+
+
+def _someone_elses_tweets(tmp_path: Path) -> Path:
+    other = tmp_path / "elsewhere" / "tweets.js"
+    other.parent.mkdir()
+    other.write_text(ytd("tweets", [tweet("1697000000000000042", "pas à moi")]), "utf-8")
+    return other
+
+
+def test_x_archive_does_not_follow_a_link_out_of_the_folder(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, {"data/account.js": ytd("account", [ACCOUNT])})
+    (archive / "data" / "tweets.js").symlink_to(_someone_elses_tweets(tmp_path))
+    ws = Workspace.init(tmp_path / "ws")
+    report = import_x_archive(ws, archive)
+    assert report.by_kind["content"].imported == 0
+    (rejection,) = rejections_of(ws, report.quarantine)
+    assert rejection.file == "data/tweets.js" and "symbolic link" in rejection.reason
+    assert str(tmp_path / "elsewhere") in rejection.reason  # names where it pointed
+    assert report.by_kind["account"].imported == 1  # the rest of the archive is read
+
+
+def test_x_archive_does_not_follow_a_linked_folder(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, {"data/account.js": ytd("account", [ACCOUNT])})
+    (archive / "data" / "more").symlink_to(_someone_elses_tweets(tmp_path).parent)
+    ws = Workspace.init(tmp_path / "ws")
+    report = import_x_archive(ws, archive)
+    assert report.total.imported == 1 and report.total.rejected == 0
+
+
+def test_x_zip_entries_that_are_links_or_leave_the_archive_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "archive.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("data/account.js", ytd("account", [ACCOUNT]))
+        link = zipfile.ZipInfo("data/tweets.js")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "../../elsewhere/tweets.js")
+    ws = Workspace.init(tmp_path / "ws")
+    report = import_x_archive(ws, path)
+    (rejection,) = rejections_of(ws, report.quarantine)
+    assert rejection.file == "data/tweets.js" and "symbolic link" in rejection.reason
+    assert report.by_kind["content"].imported == 0
+
+    escaping = tmp_path / "escaping.zip"
+    with zipfile.ZipFile(escaping, "w") as zf:
+        zf.writestr("../data/account.js", ytd("account", [ACCOUNT]))
+    with pytest.raises(ImportDataError, match=r"\.\./data/account\.js: the entry's path leaves"):
+        import_x_archive(ws, escaping)
+
+
+def test_mastodon_refuses_linked_members_naming_them(tmp_path: Path, run_cli: RunCli) -> None:
+    good = status(1, "<p>bonjour</p>", to=[AS_PUBLIC], cc=[FOLLOWERS])
+    export = make_export(tmp_path, {"actor.json": json.dumps(ACTOR)}, zipped=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "outbox.json").write_text(outbox([good]), "utf-8")
+    (export / "outbox.json").symlink_to(elsewhere / "outbox.json")
+    ws = Workspace.init(tmp_path / "ws")
+    out = run_cli("import", "mastodon", str(export), "-w", str(ws.root))
+    (quarantine,) = (ws.root / "quarantine").glob("*.jsonl")
+    (rejection,) = read_quarantine(quarantine)
+    assert rejection.file == "outbox.json" and "a symbolic link" in rejection.reason
+    assert "pas à moi" not in out and "bonjour" not in quarantine.read_text("utf-8")
+    (elsewhere / "actor.json").write_text(json.dumps(ACTOR), "utf-8")
+    (export / "actor.json").unlink()
+    (export / "actor.json").symlink_to(elsewhere / "actor.json")
+    out = run_cli("import", "mastodon", str(export), "-w", str(ws.root), code=8)
+    assert "actor.json: a symbolic link" in out and "Traceback" not in out
+
+
+def test_canonical_refuses_a_linked_file_and_imports_the_others(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    good = {"id": "1001", "handle": "a", "created_at": "2021-03-04T10:00:00Z"}
+    (folder / "accounts.jsonl").write_text(json.dumps(good) + "\n")
+    outside = tmp_path / "consent.jsonl"
+    outside.write_text('{"account_id": "1001", "purpose": "train", "decision": "grant"}\n')
+    (folder / "consent.jsonl").symlink_to(outside)
+    ws = Workspace.init(tmp_path / "ws")
+    report = import_canonical(ws, folder)
+    assert report.total.imported == 1 and report.by_file["consent.jsonl"].rejected == 1
+    (rejection,) = rejections_of(ws, report.quarantine)
+    assert rejection.file == "consent.jsonl" and "symbolic link" in rejection.reason
+
+
+def test_reddit_folder_refuses_a_linked_dump(tmp_path: Path) -> None:
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(ndjson([SELF_POST]))
+    outside = tmp_path / "other.jsonl"
+    outside.write_bytes(ndjson([COMMENT]))
+    (folder / "b.jsonl").symlink_to(outside)
+    ws = Workspace.init(tmp_path / "ws")
+    report = import_reddit(ws, folder)
+    assert report.by_file["a.jsonl"].imported == 2
+    (rejection,) = rejections_of(ws, report.quarantine)
+    assert rejection.file == "b.jsonl" and "symbolic link" in rejection.reason
+    # A link named on the command line is the user's own choice: it is read.
+    assert import_reddit(ws, folder / "b.jsonl").total.rejected == 0

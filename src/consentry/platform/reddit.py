@@ -63,6 +63,7 @@ from consentry.platform.sources import (
     iter_chunks,
     iter_lines,
     rfc3339,
+    unsafe_reason,
 )
 
 if TYPE_CHECKING:
@@ -85,7 +86,12 @@ DUMP_SUFFIXES: Final = (".zst", ".jsonl", ".ndjson", ".json")
 def dump_files(path: Path) -> list[Path]:
     """The dump files at ``path`` (a file, or a folder's dump files in name order)."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in DUMP_SUFFIXES)
+        # Links are listed too, so that they are refused with a reason rather than followed.
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if (p.is_file() or p.is_symlink()) and p.suffix in DUMP_SUFFIXES
+        )
         if not files:
             raise ImportDataError(
                 f"{path}: no Reddit dump inside (looked for {', '.join(DUMP_SUFFIXES)} files)"
@@ -105,14 +111,26 @@ def parse_reddit(path: Path | str, *, progress: Progress | None = None) -> Itera
     rejection. ``progress(n)`` is told of each ``n`` bytes read from disk (compressed).
     """
     files = dump_files(Path(path))
+    refused = _refused(Path(path), files)
     for file in files:
-        _check_dump(file)
-    return _records(files, progress)
+        if file not in refused:
+            _check_dump(file)
+    return _records(files, progress, refused)
+
+
+def _refused(path: Path, files: list[Path]) -> dict[Path, str]:
+    """Files of a dump folder that are not read (links), with the reason; a file named on the
+    command line is the user's choice and is read as it is."""
+    if not path.is_dir():
+        return {}
+    return {f: why for f in files if (why := unsafe_reason(path, f.name)) is not None}
 
 
 def reddit_size(path: Path | str) -> int:
     """Bytes an import will read from disk, for a progress bar."""
-    return sum(f.stat().st_size for f in dump_files(Path(path)))
+    files = dump_files(Path(path))
+    refused = _refused(Path(path), files)
+    return sum(f.stat().st_size for f in files if f not in refused)
 
 
 def _check_dump(path: Path) -> None:
@@ -148,10 +166,15 @@ def import_reddit(
     return feed(workspace, parsed, source=SOURCE, strict=strict, max_text_chars=max_text_chars)
 
 
-def _records(files: list[Path], progress: Progress | None) -> Iterator[Parsed]:
+def _records(
+    files: list[Path], progress: Progress | None, refused: dict[Path, str]
+) -> Iterator[Parsed]:
     seen: set[str] = set()  # author ids already emitted: one string per distinct author
     for path in files:
         file = path.name  # as the canonical importer names files: relative to the folder
+        if path in refused:
+            yield Rejection(file, None, None, refused[path], None, "content")
+            continue
         number = 0
         with CountingReader(path.open("rb"), progress) as raw:
             try:

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
+import stat
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
 
 import zstandard
@@ -106,6 +108,50 @@ MAX_ELEMENT_CHARS: Final = 64 << 20
 # Containers
 
 
+class UnsafeMemberError(ImportDataError, OSError):
+    """A member that is not a regular file inside its archive (a symbolic link, a zip entry
+    naming ``..``): never read. An ``OSError`` too, so that an importer rejects it with the
+    reason, as it does a member that cannot be read, and goes on."""
+
+
+def unsafe_reason(folder: Path, name: str) -> str | None:
+    """Why ``folder/name`` must not be read, or None when it is a regular file inside
+    ``folder`` reached through no symbolic link (a link could make an archive's
+    ``data/tweets.js`` someone else's file, imported under the archive owner's account)."""
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
+        return f"{name}: the path leaves the archive folder; only files inside it are read"
+    path = folder
+    for part in parts:
+        path = path / part
+        try:
+            st = path.lstat()
+        except OSError as exc:
+            return f"{name}: cannot be read: {exc.strerror or exc}"
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = str(path.readlink())
+            except OSError:
+                target = "?"
+            return (
+                f"{name}: a symbolic link (to {target}); only regular files inside the archive "
+                "folder are read"
+            )
+    if not stat.S_ISREG(st.st_mode):
+        return f"{name}: not a regular file; only regular files are read"
+    return None
+
+
+def _zip_unsafe(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+        return f"{name}: the entry's path leaves the archive; only files inside it are read"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return f"{name}: a symbolic link; only regular files inside the archive are read"
+    return None
+
+
 class ArchiveTree:
     """A zip file or a folder, addressed by POSIX member names relative to its root.
 
@@ -124,27 +170,40 @@ class ArchiveTree:
         self._zip = zf
         self.names = names
         self.progress = progress
+        #: Zip entries never read, with the reason (folder members are checked when opened).
+        self.unsafe: dict[str, str] = {}
 
     @classmethod
     def open(cls, path: Path, *, what: str, progress: Progress | None = None) -> ArchiveTree:
         """Open ``path`` (a zip or a folder), or raise ``ImportDataError`` naming it as not
         ``what``. ``progress(n)`` is told of the ``n`` bytes read from each member."""
         if path.is_dir():
-            names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
-            return cls(path, None, names, progress)
+            return cls(path, None, _folder_members(path), progress)
         if not path.exists():
             raise ImportDataError(f"{path}: no such file or folder")
         if not zipfile.is_zipfile(path):
             raise ImportDataError(f"{path}: not {what} (neither a zip file nor a folder)")
         try:
             zf = zipfile.ZipFile(path)
-            names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
+            infos = [i for i in zf.infolist() if not i.is_dir()]
         except (zipfile.BadZipFile, OSError) as exc:
             raise ImportDataError(f"{path}: not a readable zip file: {exc}") from None
-        return cls(path, zf, names, progress)
+        tree = cls(path, zf, sorted(i.filename for i in infos), progress)
+        tree.unsafe = {i.filename: why for i in infos if (why := _zip_unsafe(i)) is not None}
+        return tree
+
+    def refusal(self, name: str) -> str | None:
+        """Why member ``name`` is never read (a link, a path out of the archive), or None."""
+        if self._zip is not None:
+            return self.unsafe.get(name)
+        return unsafe_reason(self.path, name)
 
     def open_member(self, name: str) -> CountingReader:
-        """The member's bytes (uncompressed), counted for the progress bar."""
+        """The member's bytes (uncompressed), counted for the progress bar; ``UnsafeMemberError``
+        for a member that is not a regular file inside the archive."""
+        refusal = self.refusal(name)
+        if refusal is not None:
+            raise UnsafeMemberError(refusal)
         if self._zip is not None:
             try:
                 return CountingReader(self._zip.open(name), self.progress)
@@ -154,9 +213,10 @@ class ArchiveTree:
 
     def size(self, names: Iterable[str]) -> int:
         """Bytes (uncompressed) that reading ``names`` will report to ``progress``."""
+        safe = [n for n in names if self.refusal(n) is None]
         if self._zip is not None:
-            return sum(self._zip.getinfo(n).file_size for n in names)
-        return sum((self.path / n).stat().st_size for n in names)
+            return sum(self._zip.getinfo(n).file_size for n in safe)
+        return sum((self.path / n).stat().st_size for n in safe)
 
     def display(self, name: str) -> str:
         """A member as error messages name it (``archive.zip/data/x.js``). Records and
@@ -173,6 +233,17 @@ class ArchiveTree:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _folder_members(folder: Path) -> list[str]:
+    """Every file below ``folder``, links included (so that they are reported, not silently
+    left out), without entering linked folders."""
+    names = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        rel = Path(top).relative_to(folder)
+        linked = [d for d in dirs if (Path(top) / d).is_symlink()]
+        names += [(rel / f).as_posix() for f in (*files, *linked)]
+    return sorted(names)
 
 
 def find_root(names: Iterable[str], anchors: re.Pattern[str]) -> str | None:
