@@ -319,6 +319,8 @@ class Ingest:
         """A row the parser could not turn into a record (broken JSON, bad UTF-8, …)."""
         self._check_open()
         self._quarantine.write(rejection)
+        if rejection.incomplete:
+            self._report.incomplete[rejection.file] = rejection.reason
         counts = self._report.counts(rejection.file, rejection.kind or UNKNOWN_KIND)
         counts.read += 1
         counts.rejected += 1
@@ -592,6 +594,8 @@ class Ingest:
         names = self._writer.files
         kind_of = {t.name: k for k, t in _TABLE_OF.items()}
         for (table, n_file), c in result.counts.items():
+            if not (c.imported or c.unchanged or c.updated or c.deleted):
+                continue  # the store counts every (table, file) pair: no entry for nothing
             counts = report.counts(names[n_file], kind_of[table].value)
             counts.imported += c.imported
             counts.unchanged += c.unchanged

@@ -46,6 +46,9 @@ class Rejection:
     kind: str | None = None
     #: Set for someone else's row (see the module docstring): then ``raw`` is never written.
     ids: Mapping[str, str] | None = None
+    #: The file could not be read to its end from here (truncated, corrupt …): the import
+    #: keeps what came before but does not succeed.
+    incomplete: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -119,6 +122,8 @@ class Quarantine:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("ab")
         record = asdict(rejection)
+        if not rejection.incomplete:
+            del record["incomplete"]
         if rejection.ids is None:
             del record["ids"]
             record["raw"] = raw_text(rejection.raw)
@@ -155,6 +160,7 @@ def read_quarantine(path: Path) -> list[Rejection]:
                     d["raw"],
                     d.get("kind"),
                     d.get("ids"),
+                    d.get("incomplete", False),
                 )
             )
     return out

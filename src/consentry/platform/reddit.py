@@ -51,6 +51,7 @@ from consentry.platform.jsontext import JsonTextError, loads
 from consentry.platform.quarantine import Rejection, raw_text
 from consentry.platform.sources import (
     MAX_LINE_BYTES,
+    ZSTD_MAX_WINDOW,
     CountingReader,
     Parsed,
     ParsedRecord,
@@ -102,20 +103,23 @@ def dump_files(path: Path) -> list[Path]:
     return [path]
 
 
-def parse_reddit(path: Path | str, *, progress: Progress | None = None) -> Iterator[Parsed]:
+def parse_reddit(
+    path: Path | str, *, progress: Progress | None = None, max_window: int = ZSTD_MAX_WINDOW
+) -> Iterator[Parsed]:
     """The canonical records of Pushshift-style dumps: each author's account before its first
     item, then the item (or a rejection) for every line, in file order.
 
     Raises ``ImportDataError`` at once when ``path`` holds no dump, or a file that does not even
     start like NDJSON (random bytes, another compression); a broken line further on is a
     rejection. ``progress(n)`` is told of each ``n`` bytes read from disk (compressed).
+    ``max_window``: the largest zstandard window accepted, in bytes (memory the decoder holds).
     """
     files = dump_files(Path(path))
     refused = _refused(Path(path), files)
     for file in files:
         if file not in refused:
-            _check_dump(file)
-    return _records(files, progress, refused)
+            _check_dump(file, max_window)
+    return _records(files, progress, refused, max_window)
 
 
 def _refused(path: Path, files: list[Path]) -> dict[Path, str]:
@@ -133,12 +137,12 @@ def reddit_size(path: Path | str) -> int:
     return sum(f.stat().st_size for f in files if f not in refused)
 
 
-def _check_dump(path: Path) -> None:
+def _check_dump(path: Path, max_window: int) -> None:
     """Refuse at once a file that is not NDJSON at all (random bytes, a gzip, a PDF …): it must
     at least start like a JSON object. A broken line further on is only a rejection."""
     with path.open("rb") as raw:
         try:
-            for chunk in iter_chunks(raw):
+            for chunk in iter_chunks(raw, max_window=max_window):
                 start = chunk.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
                 if not start:
                     continue
@@ -160,14 +164,15 @@ def import_reddit(
     strict: bool = False,
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
     progress: Progress | None = None,
+    max_window: int = ZSTD_MAX_WINDOW,
 ) -> ImportReport:
     """Read Reddit dumps into the workspace's content store through the ingest seam."""
-    parsed = parse_reddit(path, progress=progress)
+    parsed = parse_reddit(path, progress=progress, max_window=max_window)
     return feed(workspace, parsed, source=SOURCE, strict=strict, max_text_chars=max_text_chars)
 
 
 def _records(
-    files: list[Path], progress: Progress | None, refused: dict[Path, str]
+    files: list[Path], progress: Progress | None, refused: dict[Path, str], max_window: int
 ) -> Iterator[Parsed]:
     seen: set[str] = set()  # author ids already emitted: one string per distinct author
     for path in files:
@@ -178,7 +183,7 @@ def _records(
         number = 0
         with CountingReader(path.open("rb"), progress) as raw:
             try:
-                for number, line in iter_lines(raw):
+                for number, line in iter_lines(raw, max_window=max_window):
                     if line is None:
                         yield Rejection(
                             file=file,
@@ -197,9 +202,10 @@ def _records(
                     file=file,
                     line=number + 1,
                     field=None,
-                    reason=f"{exc}; the lines before were read",
+                    reason=f"{exc}; the lines before were read, the rest was not",
                     raw=None,
                     kind="content",
+                    incomplete=True,
                 )
 
 

@@ -23,11 +23,11 @@ import re
 import stat
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol, cast
 
 import zstandard
 
@@ -544,39 +544,158 @@ def has_lone_surrogate(text: str) -> bool:
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 #: No Reddit row comes near this; a longer "line" is a file that is not NDJSON.
 MAX_LINE_BYTES: Final = 16 << 20
-#: Pushshift dumps are compressed with a 2 GiB window (``--long=31``); the library default refuses.
+#: A line over ``MAX_LINE_BYTES`` is skipped to its newline; one that runs on this far is not
+#: a line of a dump at all, and the rest of the file is given up (a "zip bomb" of one endless
+#: line would otherwise be decompressed whole, filling a large window's memory).
+MAX_SKIP_BYTES: Final = 64 << 20
+#: The largest zstandard window accepted by default: Pushshift and Arctic Shift dumps are
+#: compressed with ``--long=31``, a 2 GiB window, which the decoder must hold in memory as it
+#: fills (the library's own default, 128 MiB, refuses them). Lower it to bound memory.
 ZSTD_MAX_WINDOW: Final = 2**31
+#: Decompressed bytes asked of the decoder at a time: what one chunk holds at most.
+ZSTD_OUT_CHUNK: Final = 1 << 20
 
 
 class TruncatedInputError(Exception):
-    """The compressed stream ended in the middle of a frame, or is corrupt."""
+    """The rest of the input cannot be read: the compressed stream ends in the middle of a
+    frame, is corrupt, needs a larger window than allowed, or holds no more lines."""
 
 
-def _zstd_chunks(raw: Readable) -> Iterator[bytes]:
-    dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-    obj = dctx.decompressobj()
-    in_frame = False
-    while True:
-        data = raw.read(CHUNK_SIZE)
-        if not data:
-            break
-        while data:
-            try:
-                out = obj.decompress(data)
-            except zstandard.ZstdError as exc:
-                raise TruncatedInputError(f"corrupt zstandard data: {exc}") from None
-            in_frame = True
-            if out:
-                yield out
-            if obj.eof:  # a file may hold several frames back to back
-                data = obj.unused_data
-                obj = dctx.decompressobj()
-                in_frame = False
+class ZstdWindowError(TruncatedInputError):
+    """A zstandard frame declares a window larger than the cap."""
+
+
+class RunawayLineError(TruncatedInputError):
+    """A line runs past ``MAX_SKIP_BYTES`` without a newline."""
+
+
+def _window_size(descriptor: int) -> int:
+    exponent, mantissa = descriptor >> 3, descriptor & 7
+    base = 1 << (10 + exponent)
+    return base + (base >> 3) * mantissa
+
+
+class ZstdFrames:
+    """Follows the frame and block headers of a zstandard stream as its bytes go by, without
+    decompressing (RFC 8878): the decoder cannot tell a stream cut inside a frame from one that
+    ends cleanly, this can; and it refuses a frame whose window is over ``max_window`` before
+    the decoder sees it."""
+
+    def __init__(self, max_window: int) -> None:
+        self.max_window = max_window
+        self.offset = 0  # bytes seen
+        self._acc = bytearray()
+        self._skip = 0
+        self._parser = self._frames()
+        self._need = next(self._parser)
+        self._boundary = True
+
+    @property
+    def between_frames(self) -> bool:
+        """True when the bytes so far end exactly where a frame (or nothing) ends."""
+        return self._boundary and not self._acc and not self._skip
+
+    def feed(self, data: bytes) -> None:
+        view, pos, n = memoryview(data), 0, len(data)
+        while pos < n:
+            if self._skip:
+                step = min(self._skip, n - pos)
+                self._skip -= step
+                pos += step
+                if not self._skip:
+                    self._advance(b"")
+                continue
+            step = min(self._need - len(self._acc), n - pos)
+            self._acc += view[pos : pos + step]
+            pos += step
+            if len(self._acc) == self._need:
+                got = bytes(self._acc)
+                self._acc.clear()
+                self._advance(got)
+        self.offset += n
+
+    def _advance(self, got: bytes) -> None:
+        need = self._parser.send(got)
+        if need < 0:
+            self._skip, self._need = -need, 0
+        else:
+            self._need = need
+
+    def _frames(self) -> Generator[int, bytes, None]:
+        # Yields how many bytes it needs next (negative: bytes to pass over unseen).
+        while True:
+            self._boundary = True
+            magic = yield 4
+            self._boundary = False
+            if magic[1:] == b"\x2a\x4d\x18" and magic[0] & 0xF0 == 0x50:  # skippable frame
+                size = int.from_bytes((yield 4), "little")
+                if size:
+                    yield -size
+                continue
+            if magic != ZSTD_MAGIC:
+                raise TruncatedInputError(f"corrupt zstandard data: no frame at byte {self.offset}")
+            flags = (yield 1)[0]
+            single, checksum = flags & 0x20, flags & 0x04
+            dict_bytes = (0, 1, 2, 4)[flags & 0x03]
+            fcs_bytes = (1 if single else 0, 2, 4, 8)[flags >> 6]
+            descriptor = None if single else (yield 1)[0]
+            rest = (yield dict_bytes + fcs_bytes) if dict_bytes + fcs_bytes else b""
+            if descriptor is not None:
+                window = _window_size(descriptor)
             else:
-                data = b""
-    if in_frame:
+                window = int.from_bytes(rest[dict_bytes:], "little")
+            if window > self.max_window:
+                raise ZstdWindowError(
+                    f"a zstandard frame needs a {window / 2**20:,.0f} MiB window, over the limit "
+                    f"of {self.max_window / 2**20:,.0f} MiB (--max-zstd-window)"
+                )
+            last = False
+            while not last:
+                header = int.from_bytes((yield 3), "little")
+                last, kind, size = bool(header & 1), (header >> 1) & 3, header >> 3
+                if kind == 3:
+                    raise TruncatedInputError(
+                        f"corrupt zstandard data: reserved block type at byte {self.offset}"
+                    )
+                body = 1 if kind == 1 else size
+                if body:
+                    yield -body
+            if checksum:
+                yield -4
+
+
+class _Tee:
+    """A stream whose bytes are also shown to ``see`` as they are read."""
+
+    def __init__(self, raw: Readable, see: Callable[[bytes], None]) -> None:
+        self._raw = raw
+        self._see = see
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._raw.read(size)
+        self._see(data)
+        return data
+
+
+def _zstd_chunks(raw: Readable, max_window: int) -> Iterator[bytes]:
+    frames = ZstdFrames(max_window)
+    dctx = zstandard.ZstdDecompressor(max_window_size=max_window)
+    # The stream reader hands out at most ZSTD_OUT_CHUNK bytes per read, however much a few
+    # compressed bytes expand to (a decompressobj returns all of it at once).
+    source = cast(IO[bytes], _Tee(raw, frames.feed))  # the reader only calls ``read``
+    reader = dctx.stream_reader(source, read_across_frames=True)
+    while True:
+        try:
+            out = reader.read(ZSTD_OUT_CHUNK)
+        except zstandard.ZstdError as exc:
+            raise TruncatedInputError(f"corrupt zstandard data: {exc}") from None
+        if not out:
+            break
+        yield out
+    if not frames.between_frames:
         raise TruncatedInputError(
-            "the zstandard stream ends in the middle of a frame (truncated file)"
+            f"the file is truncated: its zstandard stream ends inside a frame "
+            f"(after {frames.offset:,} compressed bytes)"
         )
 
 
@@ -587,31 +706,37 @@ def _plain_chunks(raw: Readable, head: bytes) -> Iterator[bytes]:
         yield data
 
 
-def iter_chunks(raw: Readable) -> Iterator[bytes]:
-    """The bytes of a plain or zstandard stream, decompressed, in chunks.
+def iter_chunks(raw: Readable, *, max_window: int = ZSTD_MAX_WINDOW) -> Iterator[bytes]:
+    """The bytes of a plain or zstandard stream, decompressed, in chunks of bounded size.
 
     Compression is recognised by its magic number, not the file name. Raises
-    ``TruncatedInputError`` after the last good chunk when a compressed stream is cut or corrupt.
+    ``TruncatedInputError`` after the last good chunk when a compressed stream is cut or
+    corrupt, ``ZstdWindowError`` when a frame needs a window over ``max_window`` bytes.
     """
     head = raw.read(4)
     if head == ZSTD_MAGIC:
-        return _zstd_chunks(_Prepend(head, raw))
+        return _zstd_chunks(_Prepend(head, raw), max_window)
     return _plain_chunks(raw, head)
 
 
 def iter_lines(
-    raw: Readable, *, max_line: int = MAX_LINE_BYTES
+    raw: Readable,
+    *,
+    max_line: int = MAX_LINE_BYTES,
+    max_skip: int = MAX_SKIP_BYTES,
+    max_window: int = ZSTD_MAX_WINDOW,
 ) -> Iterator[tuple[int, bytes | None]]:
     """``(line number from 1, line bytes without the newline)`` of a plain or ``.zst`` stream.
 
     A line longer than ``max_line`` bytes comes as ``None`` (it is skipped without being held in
-    memory: a file with no newline at all must not be loaded whole). Raises
-    ``TruncatedInputError`` after the last complete line when a compressed stream is cut.
+    memory: a file with no newline at all must not be loaded whole); one still going after
+    ``max_skip`` bytes raises ``RunawayLineError``. Raises ``TruncatedInputError`` after the
+    last complete line when a compressed stream is cut.
     """
     pending: list[bytes] = []
     size = 0
     number = 0
-    for chunk in iter_chunks(raw):
+    for chunk in iter_chunks(raw, max_window=max_window):
         parts = chunk.split(b"\n")
         if len(parts) > 1:
             number += 1
@@ -628,6 +753,13 @@ def iter_lines(
         if size <= max_line:  # past the limit, only the size is counted
             pending.append(tail)
         size += len(tail)
+        if size > max_line:
+            pending.clear()
+        if size > max_skip:
+            raise RunawayLineError(
+                f"line {number + 1} runs on for over {max_skip:,} bytes without a newline: "
+                "not a line of a dump"
+            )
     if size:
         yield number + 1, (b"".join(pending) if size <= max_line else None)
 
