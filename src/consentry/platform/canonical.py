@@ -98,7 +98,13 @@ def import_canonical(
             read = import_parquet if f.path.suffix == ".parquet" else import_jsonl
             read(ingest, f.path, f.kind, file=f.name, progress=progress)
             ingest.end_of_file()
-        return ingest.finish()
+        report = ingest.finish()
+    if all(f.kind is not RecordKind.DECISION for f in files):
+        report.warnings.append(
+            f"{folder}: no consent file (consent.jsonl or consent.parquet) was found: no "
+            "decision was imported, every author stays at the policy's default"
+        )
+    return report
 
 
 def export_size(folder: Path | str) -> int:

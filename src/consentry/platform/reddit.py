@@ -57,6 +57,7 @@ from consentry.platform.sources import (
     ParsedRecord,
     Progress,
     RowError,
+    RunawayLineError,
     TruncatedInputError,
     feed,
     from_epoch,
@@ -78,6 +79,8 @@ DELETED_AUTHOR_ID: Final = "reddit:[deleted]"
 #: agree; it stands for no person).
 REDDIT_LAUNCH: Final = "2005-06-23T00:00:00Z"
 DUMP_SUFFIXES: Final = (".zst", ".jsonl", ".ndjson", ".json")
+#: JSON objects looked at before a file none of whose rows is Reddit's is refused.
+SNIFF_LINES: Final = 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,23 +141,56 @@ def reddit_size(path: Path | str) -> int:
 
 
 def _check_dump(path: Path, max_window: int) -> None:
-    """Refuse at once a file that is not NDJSON at all (random bytes, a gzip, a PDF …): it must
-    at least start like a JSON object. A broken line further on is only a rejection."""
+    """Refuse at once a file that is not a Reddit dump, before thousands of its lines are
+    quarantined: one that is not NDJSON at all (random bytes, a gzip, a PDF …) must at least
+    start like a JSON object, and one of JSON objects must have a Reddit comment or submission
+    among its first ``SNIFF_LINES`` objects. A broken line is only a rejection."""
+    objects = 0
     with path.open("rb") as raw:
         try:
-            for chunk in iter_chunks(raw, max_window=max_window):
-                start = chunk.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+            for _number, line in iter_lines(raw, max_window=max_window):
+                start = (line or b"{").lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
                 if not start:
                     continue
-                if start[:1] != b"{":
+                if objects == 0 and start[:1] != b"{":
                     raise ImportDataError(
                         f"{path}: not a Reddit dump (NDJSON, plain or .zst): it does not start "
                         "with a JSON object"
                     )
-                return
+                try:
+                    row = loads(start) if line is not None else None
+                except JsonTextError:
+                    row = None  # a broken line: the import says so, line by line
+                if isinstance(row, dict):
+                    if _looks_like_reddit(row):
+                        return
+                    objects += 1
+                if objects >= SNIFF_LINES:
+                    break
+        except RunawayLineError:
+            return  # the import rejects the line and tells the file was not read to its end
         except TruncatedInputError as exc:
-            raise ImportDataError(f"{path}: {exc}; nothing could be read") from None
-    raise ImportDataError(f"{path}: empty, no Reddit rows in it")
+            if not objects:
+                raise ImportDataError(f"{path}: {exc}; nothing could be read") from None
+    if objects:
+        raise ImportDataError(
+            f"{path}: not a Reddit dump: none of its first {objects:,} JSON objects is a Reddit "
+            "comment (with body) or submission (with title) and author"
+        )
+    if path.stat().st_size == 0 or not _has_bytes(path, max_window):
+        raise ImportDataError(f"{path}: empty, no Reddit rows in it")
+
+
+def _looks_like_reddit(row: dict[str, Any]) -> bool:
+    return ("body" in row or "title" in row) and "author" in row
+
+
+def _has_bytes(path: Path, max_window: int) -> bool:
+    with path.open("rb") as raw:
+        try:
+            return any(chunk.strip() for chunk in iter_chunks(raw, max_window=max_window))
+        except TruncatedInputError:
+            return False
 
 
 def import_reddit(
