@@ -115,11 +115,16 @@ def test_real_archive_quarantine_holds_none_of_the_other_peoples_messages(tmp_pa
 def test_x_archive_the_other_persons_messages_keep_only_their_ids(tmp_path: Path) -> None:
     secret = "Rendez-vous à la gare de Lyon, quai 7, mardi"
     cut = "Mon numéro est le zéro six douze"
+    liked = "Le tweet de quelqu'un d'autre, aimé par la propriétaire"
     files = {
         "data/account.js": ytd("account", [ACCOUNT]),
         "data/tweets.js": ytd(
             "tweets",
             [tweet("1697000000000000009", "ma propre date fausse", created_at="bad date")],
+        ),
+        "data/like.js": ytd(
+            "like",
+            [{"like": {"tweetId": True, "fullText": liked, "expandedUrl": "https://x.com/i/1"}}],
         ),
         "data/direct-messages.js": ytd(
             "direct_messages",
@@ -143,7 +148,7 @@ def test_x_archive_the_other_persons_messages_keep_only_their_ids(tmp_path: Path
     ws = Workspace.init(tmp_path / "ws")
     report = import_x_archive(ws, archive)
     assert report.quarantine is not None
-    assert_absent(report.quarantine, [secret, cut])
+    assert_absent(report.quarantine, [secret, cut, liked])
     rows = {(r.file, r.field): r for r in read_quarantine(report.quarantine)}
 
     message = rows[("data/direct-messages.js", "author_id")]
@@ -157,6 +162,8 @@ def test_x_archive_the_other_persons_messages_keep_only_their_ids(tmp_path: Path
     assert whole.raw is None and whole.ids is not None
     assert whole.ids["dmConversation.conversationId"] == f"{OWNER}-{FRIEND}-b"
     assert whole.ids["dmConversation.messages[0].messageCreate.senderId"] == FRIEND
+    like = rows[("data/like.js", "like.tweetId")]
+    assert like.raw is None and like.ids == {}  # the row is found by its file and line
     # The owner's own malformed tweet keeps its text: it is theirs to fix.
     own = rows[("data/tweets.js", "tweet.created_at")]
     assert own.ids is None and own.raw is not None and "ma propre date fausse" in own.raw

@@ -822,8 +822,18 @@ def from_epoch(value: object) -> datetime:
 
 #: Keys by which archive formats name who wrote something: X's DMs, ActivityPub, canonical.
 _AUTHOR_KEYS: Final = frozenset({"senderId", "actor", "attributedTo", "author_id"})
+#: Keys holding words someone else wrote, whoever the row is of: an X like carries the liked
+#: tweet's text.
+_OTHERS_TEXT_KEYS: Final = frozenset({"fullText"})
 #: Keys whose values identify a row or its people (kept, as paths, for a withheld rejection).
-_ID_KEYS: Final = _AUTHOR_KEYS | {"id", "id_str", "conversationId", "recipientId", "object"}
+_ID_KEYS: Final = _AUTHOR_KEYS | {
+    "id",
+    "id_str",
+    "conversationId",
+    "recipientId",
+    "object",
+    "tweetId",
+}
 #: Ids kept for one withheld row (a conversation of thousands of messages stays one small line).
 MAX_WITHHELD_IDS: Final = 100
 
@@ -834,7 +844,8 @@ def owner_words_only(parsed: Iterable[Parsed], owner: str) -> Iterator[Parsed]:
     A record authored by someone else becomes ``third_party`` (if refused, only its ids are
     quarantined); a rejection whose row names another author anywhere inside (a DM
     conversation with the other person's messages, another actor's activity, a boost embedding
-    someone's post) loses its text and keeps the row's ids.
+    someone's post) or carries another's text (a like's copy of the liked tweet) loses its
+    text and keeps the row's ids.
     """
     for item in parsed:
         if isinstance(item, Rejection):
@@ -870,7 +881,8 @@ def _walk(value: object, path: str = "") -> Iterator[tuple[str, str, object]]:
 
 def _names_another_author(value: object, owner: str) -> bool:
     return any(
-        key in _AUTHOR_KEYS and (who := _author_of(child)) is not None and who != owner
+        key in _OTHERS_TEXT_KEYS
+        or (key in _AUTHOR_KEYS and (who := _author_of(child)) is not None and who != owner)
         for _, key, child in _walk(value)
     )
 
