@@ -916,8 +916,7 @@ def feed(
             if isinstance(item, Rejection):
                 ingest.reject(item)
                 continue
-            kind = QKind(item.kind)
-            raw = Withheld(record_ids(kind, item.record)) if item.third_party else None
+            raw = Withheld(record_ids(QKind(item.kind), item.record)) if item.third_party else None
             if item.kind == "account":
                 ingest.account(item.record, file=item.file, line=item.line, raw=raw)
             elif item.kind == "content":
