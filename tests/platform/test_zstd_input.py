@@ -17,9 +17,9 @@ import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consentry.platform.lines import MAX_LINE_BYTES, ZstdFrames
 from consentry.platform.quarantine import read_quarantine
 from consentry.platform.reddit import import_reddit
-from consentry.platform.sources import MAX_LINE_BYTES, ZstdFrames
 from consentry.workspace import Workspace
 
 from .test_reddit import COMMENT, LINK_POST, SELF_POST, ndjson, zst

@@ -40,10 +40,10 @@ from consentry.cli.compliance import scan
 from consentry.errors import ImportDataError
 from consentry.platform.canonical import export_size, import_canonical
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS
+from consentry.platform.lines import ZSTD_MAX_WINDOW
 from consentry.platform.mastodon import import_mastodon, mastodon_size
 from consentry.platform.reddit import import_reddit, reddit_size
 from consentry.platform.report import ImportReport
-from consentry.platform.sources import ZSTD_MAX_WINDOW
 from consentry.platform.x_archive import import_x_archive, x_archive_size
 from consentry.workspace import Workspace
 

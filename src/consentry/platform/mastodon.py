@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
+from consentry.platform.others import owner_words_only
 from consentry.platform.quarantine import Rejection
 from consentry.platform.sources import (
     ArchiveTree,
@@ -70,7 +71,6 @@ from consentry.platform.sources import (
     feed,
     find_root,
     has_lone_surrogate,
-    owner_words_only,
     parse_iso_time,
     raw_json,
     read_json_document,

@@ -48,16 +48,15 @@ from typing import TYPE_CHECKING, Any, Final
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
 from consentry.platform.jsontext import JsonTextError, loads
+from consentry.platform.lines import ZSTD_MAX_WINDOW, RunawayLineError
 from consentry.platform.quarantine import Rejection, raw_text
 from consentry.platform.sources import (
     MAX_LINE_BYTES,
-    ZSTD_MAX_WINDOW,
     CountingReader,
     Parsed,
     ParsedRecord,
     Progress,
     RowError,
-    RunawayLineError,
     TruncatedInputError,
     feed,
     from_epoch,

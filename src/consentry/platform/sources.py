@@ -1,10 +1,14 @@
 """What the archive importers (X, Mastodon, Reddit) share: reading their containers, not their data.
 
-- ``ArchiveTree``: a zip file or an extracted folder, read the same way by member name.
+- ``ArchiveTree``: a zip file or an extracted folder, read the same way by member name; only
+  regular files inside it are read: a symbolic link, or a zip entry that is one or leaves the
+  archive with ``..``, is refused (``UnsafeMemberError``).
 - ``JsonStream``: the elements of a (possibly huge) JSON array, one at a time, each with the line it
   starts on, without loading the file; an X archive's ``window.YTD.<name>.partN = [...]`` wrapper
-  is skipped as text and the array parsed as data (never executed).
-- ``iter_lines``: the lines of a plain or zstandard-compressed file (Pushshift dumps), streaming.
+  is skipped as text and the array parsed as data (never executed). An element nested too deep
+  to decode is skipped by matching brackets and refused alone.
+- The lines of a plain or zstandard-compressed file (Pushshift dumps) are read by
+  ``consentry.platform.lines`` (its names are still importable from here).
 - time helpers (RFC 3339 out), the ``ParsedRecord`` the parsers yield, and ``feed``, the thin
   adapter from a parser's records to the ``Ingest`` seam.
 
@@ -22,20 +26,26 @@ import os
 import re
 import stat
 import zipfile
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol, cast
-
-import zstandard
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from consentry.errors import ImportDataError
 from consentry.platform.fields import RecordKind as QKind
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport, Ingest
 from consentry.platform.jsontext import TOO_DEEP, JsonTextError, loads
-from consentry.platform.quarantine import Rejection, Withheld, record_ids, withheld
+
+# The line-oriented input moved to ``consentry.platform.lines``; importers and tests that name
+# it here still find it.
+from consentry.platform.lines import CHUNK_SIZE as CHUNK_SIZE
+from consentry.platform.lines import MAX_LINE_BYTES as MAX_LINE_BYTES
+from consentry.platform.lines import Readable
+from consentry.platform.lines import TruncatedInputError as TruncatedInputError
+from consentry.platform.lines import iter_chunks as iter_chunks
+from consentry.platform.lines import iter_lines as iter_lines
+from consentry.platform.quarantine import Rejection, Withheld, record_ids
 
 if TYPE_CHECKING:
     from consentry.workspace import Workspace
@@ -58,10 +68,6 @@ class ParsedRecord(NamedTuple):
 
 Parsed = ParsedRecord | Rejection
 Progress = Callable[[int], None]
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class CountingReader:
@@ -99,7 +105,6 @@ class RowError(Exception):
         super().__init__(f"{field}: {reason}" if field else reason)
 
 
-CHUNK_SIZE: Final = 1 << 20
 #: The largest single array element read (a tweet is a few kB; a long DM conversation a few MB).
 MAX_ELEMENT_CHARS: Final = 64 << 20
 
@@ -539,246 +544,6 @@ def has_lone_surrogate(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Line-oriented input (Pushshift NDJSON, plain or zstandard)
-
-ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
-#: No Reddit row comes near this; a longer "line" is a file that is not NDJSON.
-MAX_LINE_BYTES: Final = 16 << 20
-#: A line over ``MAX_LINE_BYTES`` is skipped to its newline; one that runs on this far is not
-#: a line of a dump at all, and the rest of the file is given up (a "zip bomb" of one endless
-#: line would otherwise be decompressed whole, filling a large window's memory).
-MAX_SKIP_BYTES: Final = 64 << 20
-#: The largest zstandard window accepted by default: Pushshift and Arctic Shift dumps are
-#: compressed with ``--long=31``, a 2 GiB window, which the decoder must hold in memory as it
-#: fills (the library's own default, 128 MiB, refuses them). Lower it to bound memory.
-ZSTD_MAX_WINDOW: Final = 2**31
-#: Decompressed bytes asked of the decoder at a time: what one chunk holds at most.
-ZSTD_OUT_CHUNK: Final = 1 << 20
-
-
-class TruncatedInputError(Exception):
-    """The rest of the input cannot be read: the compressed stream ends in the middle of a
-    frame, is corrupt, needs a larger window than allowed, or holds no more lines."""
-
-
-class ZstdWindowError(TruncatedInputError):
-    """A zstandard frame declares a window larger than the cap."""
-
-
-class RunawayLineError(TruncatedInputError):
-    """A line runs past ``MAX_SKIP_BYTES`` without a newline."""
-
-
-def _window_size(descriptor: int) -> int:
-    exponent, mantissa = descriptor >> 3, descriptor & 7
-    base = 1 << (10 + exponent)
-    return base + (base >> 3) * mantissa
-
-
-class ZstdFrames:
-    """Follows the frame and block headers of a zstandard stream as its bytes go by, without
-    decompressing (RFC 8878): the decoder cannot tell a stream cut inside a frame from one that
-    ends cleanly, this can; and it refuses a frame whose window is over ``max_window`` before
-    the decoder sees it."""
-
-    def __init__(self, max_window: int) -> None:
-        self.max_window = max_window
-        self.offset = 0  # bytes seen
-        self._acc = bytearray()
-        self._skip = 0
-        self._parser = self._frames()
-        self._need = next(self._parser)
-        self._boundary = True
-
-    @property
-    def between_frames(self) -> bool:
-        """True when the bytes so far end exactly where a frame (or nothing) ends."""
-        return self._boundary and not self._acc and not self._skip
-
-    def feed(self, data: bytes) -> None:
-        view, pos, n = memoryview(data), 0, len(data)
-        while pos < n:
-            if self._skip:
-                step = min(self._skip, n - pos)
-                self._skip -= step
-                pos += step
-                if not self._skip:
-                    self._advance(b"")
-                continue
-            step = min(self._need - len(self._acc), n - pos)
-            self._acc += view[pos : pos + step]
-            pos += step
-            if len(self._acc) == self._need:
-                got = bytes(self._acc)
-                self._acc.clear()
-                self._advance(got)
-        self.offset += n
-
-    def _advance(self, got: bytes) -> None:
-        need = self._parser.send(got)
-        if need < 0:
-            self._skip, self._need = -need, 0
-        else:
-            self._need = need
-
-    def _frames(self) -> Generator[int, bytes, None]:
-        # Yields how many bytes it needs next (negative: bytes to pass over unseen).
-        while True:
-            self._boundary = True
-            magic = yield 4
-            self._boundary = False
-            if magic[1:] == b"\x2a\x4d\x18" and magic[0] & 0xF0 == 0x50:  # skippable frame
-                size = int.from_bytes((yield 4), "little")
-                if size:
-                    yield -size
-                continue
-            if magic != ZSTD_MAGIC:
-                raise TruncatedInputError(f"corrupt zstandard data: no frame at byte {self.offset}")
-            flags = (yield 1)[0]
-            single, checksum = flags & 0x20, flags & 0x04
-            dict_bytes = (0, 1, 2, 4)[flags & 0x03]
-            fcs_bytes = (1 if single else 0, 2, 4, 8)[flags >> 6]
-            descriptor = None if single else (yield 1)[0]
-            rest = (yield dict_bytes + fcs_bytes) if dict_bytes + fcs_bytes else b""
-            if descriptor is not None:
-                window = _window_size(descriptor)
-            else:
-                window = int.from_bytes(rest[dict_bytes:], "little")
-            if window > self.max_window:
-                raise ZstdWindowError(
-                    f"a zstandard frame needs a {window / 2**20:,.0f} MiB window, over the limit "
-                    f"of {self.max_window / 2**20:,.0f} MiB (--max-zstd-window)"
-                )
-            last = False
-            while not last:
-                header = int.from_bytes((yield 3), "little")
-                last, kind, size = bool(header & 1), (header >> 1) & 3, header >> 3
-                if kind == 3:
-                    raise TruncatedInputError(
-                        f"corrupt zstandard data: reserved block type at byte {self.offset}"
-                    )
-                body = 1 if kind == 1 else size
-                if body:
-                    yield -body
-            if checksum:
-                yield -4
-
-
-class _Tee:
-    """A stream whose bytes are also shown to ``see`` as they are read."""
-
-    def __init__(self, raw: Readable, see: Callable[[bytes], None]) -> None:
-        self._raw = raw
-        self._see = see
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self._raw.read(size)
-        self._see(data)
-        return data
-
-
-def _zstd_chunks(raw: Readable, max_window: int) -> Iterator[bytes]:
-    frames = ZstdFrames(max_window)
-    dctx = zstandard.ZstdDecompressor(max_window_size=max_window)
-    # The stream reader hands out at most ZSTD_OUT_CHUNK bytes per read, however much a few
-    # compressed bytes expand to (a decompressobj returns all of it at once).
-    source = cast(IO[bytes], _Tee(raw, frames.feed))  # the reader only calls ``read``
-    reader = dctx.stream_reader(source, read_across_frames=True)
-    while True:
-        try:
-            out = reader.read(ZSTD_OUT_CHUNK)
-        except zstandard.ZstdError as exc:
-            raise TruncatedInputError(f"corrupt zstandard data: {exc}") from None
-        if not out:
-            break
-        yield out
-    if not frames.between_frames:
-        raise TruncatedInputError(
-            f"the file is truncated: its zstandard stream ends inside a frame "
-            f"(after {frames.offset:,} compressed bytes)"
-        )
-
-
-def _plain_chunks(raw: Readable, head: bytes) -> Iterator[bytes]:
-    if head:
-        yield head
-    while data := raw.read(CHUNK_SIZE):
-        yield data
-
-
-def iter_chunks(raw: Readable, *, max_window: int = ZSTD_MAX_WINDOW) -> Iterator[bytes]:
-    """The bytes of a plain or zstandard stream, decompressed, in chunks of bounded size.
-
-    Compression is recognised by its magic number, not the file name. Raises
-    ``TruncatedInputError`` after the last good chunk when a compressed stream is cut or
-    corrupt, ``ZstdWindowError`` when a frame needs a window over ``max_window`` bytes.
-    """
-    head = raw.read(4)
-    if head == ZSTD_MAGIC:
-        return _zstd_chunks(_Prepend(head, raw), max_window)
-    return _plain_chunks(raw, head)
-
-
-def iter_lines(
-    raw: Readable,
-    *,
-    max_line: int = MAX_LINE_BYTES,
-    max_skip: int = MAX_SKIP_BYTES,
-    max_window: int = ZSTD_MAX_WINDOW,
-) -> Iterator[tuple[int, bytes | None]]:
-    """``(line number from 1, line bytes without the newline)`` of a plain or ``.zst`` stream.
-
-    A line longer than ``max_line`` bytes comes as ``None`` (it is skipped without being held in
-    memory: a file with no newline at all must not be loaded whole); one still going after
-    ``max_skip`` bytes raises ``RunawayLineError``. Raises ``TruncatedInputError`` after the
-    last complete line when a compressed stream is cut.
-    """
-    pending: list[bytes] = []
-    size = 0
-    number = 0
-    for chunk in iter_chunks(raw, max_window=max_window):
-        parts = chunk.split(b"\n")
-        if len(parts) > 1:
-            number += 1
-            first = parts[0]
-            if size + len(first) > max_line:
-                yield number, None
-            else:
-                yield number, b"".join((*pending, first)) if pending else first
-            for line in parts[1:-1]:
-                number += 1
-                yield number, (line if len(line) <= max_line else None)
-            pending, size = [], 0
-        tail = parts[-1]
-        if size <= max_line:  # past the limit, only the size is counted
-            pending.append(tail)
-        size += len(tail)
-        if size > max_line:
-            pending.clear()
-        if size > max_skip:
-            raise RunawayLineError(
-                f"line {number + 1} runs on for over {max_skip:,} bytes without a newline: "
-                "not a line of a dump"
-            )
-    if size:
-        yield number + 1, (b"".join(pending) if size <= max_line else None)
-
-
-class _Prepend:
-    """A read-only stream that returns ``head`` before the rest of ``raw``."""
-
-    def __init__(self, head: bytes, raw: Readable) -> None:
-        self._head = head
-        self._raw = raw
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head + self._raw.read(max(size - len(head), 0) if size >= 0 else -1)
-        return self._raw.read(size)
-
-
-# ---------------------------------------------------------------------------------------------
 # Times
 
 
@@ -815,87 +580,6 @@ def from_epoch(value: object) -> datetime:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"epoch time out of range: {value!r}") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Someone else's words
-
-#: Keys by which archive formats name who wrote something: X's DMs, ActivityPub, canonical.
-_AUTHOR_KEYS: Final = frozenset({"senderId", "actor", "attributedTo", "author_id"})
-#: Keys holding words someone else wrote, whoever the row is of: an X like carries the liked
-#: tweet's text.
-_OTHERS_TEXT_KEYS: Final = frozenset({"fullText"})
-#: Keys whose values identify a row or its people (kept, as paths, for a withheld rejection).
-_ID_KEYS: Final = _AUTHOR_KEYS | {
-    "id",
-    "id_str",
-    "conversationId",
-    "recipientId",
-    "object",
-    "tweetId",
-}
-#: Ids kept for one withheld row (a conversation of thousands of messages stays one small line).
-MAX_WITHHELD_IDS: Final = 100
-
-
-def owner_words_only(parsed: Iterable[Parsed], owner: str) -> Iterator[Parsed]:
-    """The parser's output with every row that is not ``owner``'s own words marked as such.
-
-    A record authored by someone else becomes ``third_party`` (if refused, only its ids are
-    quarantined); a rejection whose row names another author anywhere inside (a DM
-    conversation with the other person's messages, another actor's activity, a boost embedding
-    someone's post) or carries another's text (a like's copy of the liked tweet) loses its
-    text and keeps the row's ids.
-    """
-    for item in parsed:
-        if isinstance(item, Rejection):
-            if item.raw is not None and item.ids is None:
-                try:
-                    value = loads(item.raw)
-                except JsonTextError:
-                    value = None
-                if _names_another_author(value, owner):
-                    item = withheld(item, _row_ids(value))
-        elif item.kind == "content" and item.record.get("author_id") != owner:
-            item = item._replace(third_party=True)
-        yield item
-
-
-def _author_of(value: object) -> object:
-    return value.get("id") if isinstance(value, dict) else value
-
-
-def _walk(value: object, path: str = "") -> Iterator[tuple[str, str, object]]:
-    """``(path, key, value)`` of every object member inside ``value``, level by level."""
-    queue: deque[tuple[str, object]] = deque([(path, value)])
-    while queue:
-        where, node = queue.popleft()
-        if isinstance(node, dict):
-            for key, child in node.items():
-                at = f"{where}.{key}" if where else str(key)
-                yield at, key, child
-                queue.append((at, child))
-        elif isinstance(node, list):
-            queue.extend((f"{where}[{i}]", child) for i, child in enumerate(node))
-
-
-def _names_another_author(value: object, owner: str) -> bool:
-    return any(
-        key in _OTHERS_TEXT_KEYS
-        or (key in _AUTHOR_KEYS and (who := _author_of(child)) is not None and who != owner)
-        for _, key, child in _walk(value)
-    )
-
-
-def _row_ids(value: object) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    for path, key, child in _walk(value):
-        found = _author_of(child)
-        if key in _ID_KEYS and isinstance(found, str | int) and not isinstance(found, bool):
-            ids[path] = str(found)
-            if len(ids) == MAX_WITHHELD_IDS:
-                break
-    return ids
 
 
 # ---------------------------------------------------------------------------------------------

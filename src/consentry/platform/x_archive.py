@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
+from consentry.platform.others import owner_words_only
 from consentry.platform.quarantine import Rejection
 from consentry.platform.sources import (
     ArchiveTree,
@@ -80,7 +81,6 @@ from consentry.platform.sources import (
     feed,
     find_root,
     has_lone_surrogate,
-    owner_words_only,
     parse_iso_time,
     raw_json,
     rfc3339,
