@@ -228,3 +228,23 @@ def test_frame_walker_says_a_stream_is_whole_only_at_a_frame_end(
         for at in range(0, cut, step):
             frames.feed(data[at : min(at + step, cut)])
         assert frames.between_frames == (cut in ends), (cut, sorted(ends))
+
+
+@pytest.mark.parametrize("size", [0, 200, 300, 70_000, 3_000_000])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_frame_walker_reads_the_window_zstandard_reads(size: int, streamed: bool) -> None:
+    from consentry.platform.lines import ZstdWindowError
+
+    payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    compressor = zstandard.ZstdCompressor(level=3)
+    if streamed:
+        chunks = compressor.compressobj()
+        data = chunks.compress(payload) + chunks.flush()
+    else:
+        data = compressor.compress(payload)
+    window = zstandard.get_frame_parameters(data).window_size
+    exact = ZstdFrames(window)
+    exact.feed(data)
+    assert exact.between_frames
+    with pytest.raises(ZstdWindowError):
+        ZstdFrames(window - 1).feed(data)

@@ -127,7 +127,10 @@ class ZstdFrames:
             if descriptor is not None:
                 window = _window_size(descriptor)
             else:
-                window = int.from_bytes(rest[dict_bytes:], "little")
+                # A single-segment frame's window is its content size (2-byte sizes are +256).
+                window = int.from_bytes(rest[dict_bytes:], "little") + (
+                    256 if fcs_bytes == 2 else 0
+                )
             if window > self.max_window:
                 raise ZstdWindowError(
                     f"a zstandard frame needs a {window / 2**20:,.0f} MiB window, over the limit "
