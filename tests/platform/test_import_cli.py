@@ -95,3 +95,14 @@ def test_summary_lists_only_what_had_rows_and_adds_up(tmp_path: Path) -> None:
     for file, _kind, *numbers in rows:
         read, imported, unchanged, rejected = (int(n.replace(",", "")) for n in numbers)
         assert read > 0 and read == imported + unchanged + rejected, file
+
+
+def test_reddit_a_dump_with_a_few_other_objects_first_is_still_a_dump(tmp_path: Path) -> None:
+    from .test_reddit import COMMENT, SELF_POST, ndjson
+
+    dump = tmp_path / "r_lyon.jsonl"
+    dump.write_bytes(ndjson([{"meta": i} for i in range(5)] + [SELF_POST, COMMENT]))
+    ws = Workspace.init(tmp_path / "ws")
+    out = consentry("import", "reddit", str(dump), "-w", str(ws.root)).output
+    (total,) = [r for r in summary_rows(out) if r[0] == "total"]
+    assert total[2:] == ["9", "4", "0", "5"]  # 2 accounts + 2 items; the 5 others rejected

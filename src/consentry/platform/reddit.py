@@ -61,7 +61,6 @@ from consentry.platform.sources import (
     feed,
     from_epoch,
     has_lone_surrogate,
-    iter_chunks,
     iter_lines,
     rfc3339,
     unsafe_reason,
@@ -144,52 +143,49 @@ def _check_dump(path: Path, max_window: int) -> None:
     quarantined: one that is not NDJSON at all (random bytes, a gzip, a PDF …) must at least
     start like a JSON object, and one of JSON objects must have a Reddit comment or submission
     among its first ``SNIFF_LINES`` objects. A broken line is only a rejection."""
-    objects = 0
+    started = False  # a non-blank line was seen
+    objects = 0  # lines that are JSON objects, none of them Reddit's so far
     with path.open("rb") as raw:
         try:
             for _number, line in iter_lines(raw, max_window=max_window):
-                start = (line or b"{").lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
-                if not start:
+                if line is None:  # over the line cap: the import rejects it
+                    started = True
                     continue
-                if objects == 0 and start[:1] != b"{":
+                text = line.strip().removeprefix(b"\xef\xbb\xbf").strip()
+                if not text:
+                    continue
+                if not started and text[:1] != b"{":
                     raise ImportDataError(
                         f"{path}: not a Reddit dump (NDJSON, plain or .zst): it does not start "
                         "with a JSON object"
                     )
+                started = True
                 try:
-                    row = loads(start) if line is not None else None
+                    row = loads(text)
                 except JsonTextError:
-                    row = None  # a broken line: the import says so, line by line
+                    continue  # a broken line: the import says so, line by line
                 if isinstance(row, dict):
                     if _looks_like_reddit(row):
                         return
                     objects += 1
-                if objects >= SNIFF_LINES:
-                    break
+                    if objects >= SNIFF_LINES:
+                        break
         except RunawayLineError:
             return  # the import rejects the line and tells the file was not read to its end
         except TruncatedInputError as exc:
-            if not objects:
+            if not started:
                 raise ImportDataError(f"{path}: {exc}; nothing could be read") from None
     if objects:
         raise ImportDataError(
             f"{path}: not a Reddit dump: none of its first {objects:,} JSON objects is a Reddit "
             "comment (with body) or submission (with title) and author"
         )
-    if path.stat().st_size == 0 or not _has_bytes(path, max_window):
+    if not started:
         raise ImportDataError(f"{path}: empty, no Reddit rows in it")
 
 
 def _looks_like_reddit(row: dict[str, Any]) -> bool:
     return ("body" in row or "title" in row) and "author" in row
-
-
-def _has_bytes(path: Path, max_window: int) -> bool:
-    with path.open("rb") as raw:
-        try:
-            return any(chunk.strip() for chunk in iter_chunks(raw, max_window=max_window))
-        except TruncatedInputError:
-            return False
 
 
 def import_reddit(
