@@ -42,7 +42,8 @@ becomes a new version; ``deleted_at`` (or ``deleted()``) records a deletion with
 
 Line numbers are 1-based and only used in reports (``None`` when the source has no lines);
 ``raw`` (optional) is the record's text as the source had it, kept in quarantine when the record
-is refused (by default the record is shown as JSON).
+is refused (by default the record is shown as JSON); ``Withheld(ids)`` for someone else's row
+(another person's message in an archive), of which only the ids are ever kept.
 
 Also: ``deleted(content_id, at, file=, line=)`` when a source says an item was deleted and gives
 nothing else; ``reject(Rejection(...))`` for what a parser could not read; ``add_batch`` for

@@ -11,17 +11,21 @@ Every row an importer refuses ends up here, one JSON object per line, in
 runaway line cannot fill the disk twice). The file is only created when something is rejected.
 
 A row that is not the words of the person or platform the input speaks for — a direct message
-the other person of a conversation wrote, an activity by another actor, a row of an erased
-account — keeps no text: only file, line, field, reason and its ``ids`` (``{"id": …,
-"author_id": …}``, or paths into the source row for a row that was never a record), so that it
-can still be found in the source and counted. Such rows are handed over as ``Withheld``.
+the other person of a conversation wrote, an activity by another actor, a like's copy of the
+liked tweet, a row of an erased account — keeps no text: only file, line, field, reason and its
+``ids`` (``{"id": …, "author_id": …}``, or paths into the source row for a row that was never a
+record), so that it can still be found in the source and counted; ``raw`` is ``null``. Such
+rows are handed over as ``Withheld`` (or as a ``Rejection`` with ``ids``).
+
+``"incomplete": true`` marks the rejection after which a file could not be read (a truncated
+``.zst``): the import keeps the rows before it and exits non-zero.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -78,9 +82,7 @@ def refused(
 
 def withheld(rejection: Rejection, ids: Mapping[str, str]) -> Rejection:
     """``rejection`` without its text, kept with ``ids`` instead."""
-    return Rejection(
-        rejection.file, rejection.line, rejection.field, rejection.reason, None, rejection.kind, ids
-    )
+    return replace(rejection, raw=None, ids=ids)
 
 
 def record_ids(kind: RecordKind, record: Mapping[str, Any]) -> dict[str, str]:
