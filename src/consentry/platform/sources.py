@@ -214,7 +214,9 @@ class ArchiveTree:
                 return CountingReader(self._zip.open(name), self.progress)
             except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
                 raise ImportDataError(f"{self.display(name)}: cannot be read: {exc}") from None
-        return CountingReader((self.path / name).open("rb"), self.progress)
+        # O_NOFOLLOW: a file swapped for a link after the check above is not followed either.
+        fd = os.open(self.path / name, os.O_RDONLY | os.O_NOFOLLOW)
+        return CountingReader(os.fdopen(fd, "rb"), self.progress)
 
     def size(self, names: Iterable[str]) -> int:
         """Bytes (uncompressed) that reading ``names`` will report to ``progress``."""
