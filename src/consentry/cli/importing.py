@@ -2,7 +2,8 @@
 
 Every importer ends the same way (``report_import``): a table of rows read / imported /
 unchanged / rejected per file, the quarantine file, the ledger head, and the exit code — non-zero
-only when nothing could be read, or with ``--strict`` when anything was rejected. Adding an
+only when nothing could be read, when a file could not be read to its end (a truncated ``.zst``),
+or with ``--strict`` when anything was rejected. Adding an
 importer is one command function: parse the path, call the library's ``import_…`` inside
 ``importing(...)``, pass the report to ``report_import``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +40,7 @@ from consentry.cli.compliance import scan
 from consentry.errors import ImportDataError
 from consentry.platform.canonical import export_size, import_canonical
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS
+from consentry.platform.lines import ZSTD_MAX_WINDOW
 from consentry.platform.mastodon import import_mastodon, mastodon_size
 from consentry.platform.reddit import import_reddit, reddit_size
 from consentry.platform.report import ImportReport
@@ -84,7 +87,10 @@ def importing(what: str, total_bytes: int | None = None) -> Iterator[Callable[[i
 
 
 def report_import(report: ImportReport) -> None:
-    """Print what an import did; exit non-zero when the import failed (see module docstring)."""
+    """Print what an import did; exit non-zero when the import failed (see module docstring).
+
+    Only (file, kind) pairs that had rows are listed (``Ingest.finish`` makes no others);
+    ``read = imported + unchanged + rejected`` holds on every row and on the total."""
     table = Table(title=f"import {report.import_id} ({report.source})", title_justify="left")
     table.add_column("file")
     table.add_column("kind")
@@ -110,6 +116,14 @@ def report_import(report: ImportReport) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    for warning in report.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for file, reason in report.incomplete.items():
+        err_console.print(
+            f"[bold red]error:[/] {file} was not read to its end: {reason}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not report.committed:
         err_console.print(
             f"[bold red]error:[/] --strict: {t.rejected:,} row(s) rejected, nothing was imported"
@@ -117,6 +131,12 @@ def report_import(report: ImportReport) -> None:
         raise typer.Exit(ImportDataError.exit_code)
     if report.nothing_read:
         err_console.print("[bold red]error:[/] nothing could be read from the input")
+        raise typer.Exit(ImportDataError.exit_code)
+    if report.incomplete:
+        err_console.print(
+            f"[bold red]error:[/] {len(report.incomplete):,} file(s) not read to their end; "
+            "what came before was imported"
+        )
         raise typer.Exit(ImportDataError.exit_code)
 
 
@@ -244,6 +264,15 @@ def reddit(
     ],
     strict: StrictOption = False,
     max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    max_zstd_window: Annotated[
+        int,
+        typer.Option(
+            "--max-zstd-window",
+            min=1,
+            help="Largest zstandard window accepted, in MiB: memory the decoder may hold. "
+            "Pushshift and Arctic Shift dumps need 2048 (--long=31).",
+        ),
+    ] = ZSTD_MAX_WINDOW >> 20,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Import Reddit comments and submissions in the Pushshift layout: one JSON object per
@@ -256,6 +285,10 @@ def reddit(
     items whose author is `[deleted]` all belong to one placeholder account, `reddit:[deleted]`,
     whose status is `deleted`.
 
+    A frame whose window is over `--max-zstd-window` is refused naming the file; a truncated
+    `.zst` keeps the lines before the cut and exits non-zero, saying the file is truncated.
+
     Example: `consentry import reddit ./dumps/RC_2023-10.zst`
     """
-    _archive_import(reddit_size, import_reddit, path, strict, max_text_chars, workspace)
+    run = partial(import_reddit, max_window=max_zstd_window << 20)
+    _archive_import(reddit_size, run, path, strict, max_text_chars, workspace)

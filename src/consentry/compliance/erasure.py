@@ -219,8 +219,9 @@ def purge_quarantine(folder: Path, account_id: str) -> int:
         dropped = 0
         with path.open(encoding="utf-8", errors="surrogateescape") as fh:
             for line in fh:
-                raw = json.loads(line).get("raw") or ""
-                if token in raw:
+                row = json.loads(line)
+                # Someone else's rows keep no text, only their ids.
+                if token in (row.get("raw") or "") or account_id in (row.get("ids") or {}).values():
                     dropped += 1
                 else:
                     kept.append(line)

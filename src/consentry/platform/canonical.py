@@ -22,7 +22,9 @@ from consentry.errors import ImportDataError
 from consentry.platform.fields import RecordKind
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, Ingest
 from consentry.platform.jsonl import import_jsonl, import_parquet
+from consentry.platform.quarantine import Rejection
 from consentry.platform.report import ImportReport
+from consentry.platform.sources import unsafe_reason
 from consentry.workspace import Workspace
 
 #: File stem → kind of its records, in import order.
@@ -57,7 +59,8 @@ def find_export_files(folder: Path) -> list[ExportFile]:
         )
     found = []
     for stem, kind in CANONICAL_FILES:
-        paths = [folder / f"{stem}{ext}" for ext in FORMATS if (folder / f"{stem}{ext}").is_file()]
+        # Links are listed too, so that they are refused with a reason rather than followed.
+        paths = [folder / f"{stem}{ext}" for ext in FORMATS if _present(folder / f"{stem}{ext}")]
         if len(paths) > 1:
             raise ImportDataError(
                 f"{folder}: both {paths[0].name} and {paths[1].name}; keep one of them"
@@ -72,6 +75,10 @@ def find_export_files(folder: Path) -> list[ExportFile]:
     return found
 
 
+def _present(path: Path) -> bool:
+    return path.is_file() or path.is_symlink()
+
+
 def import_canonical(
     workspace: Workspace,
     folder: Path | str,
@@ -84,12 +91,23 @@ def import_canonical(
     files = find_export_files(Path(folder))
     with Ingest(workspace, source=SOURCE, strict=strict, max_text_chars=max_text_chars) as ingest:
         for f in files:
+            refusal = unsafe_reason(f.path.parent, f.name)
+            if refusal is not None:
+                ingest.reject(Rejection(f.name, None, None, refusal, None, f.kind.value))
+                continue
             read = import_parquet if f.path.suffix == ".parquet" else import_jsonl
             read(ingest, f.path, f.kind, file=f.name, progress=progress)
             ingest.end_of_file()
-        return ingest.finish()
+        report = ingest.finish()
+    if all(f.kind is not RecordKind.DECISION for f in files):
+        report.warnings.append(
+            f"{folder}: no consent file (consent.jsonl or consent.parquet) was found: no "
+            "decision was imported, every author stays at the policy's default"
+        )
+    return report
 
 
 def export_size(folder: Path | str) -> int:
     """Bytes an import of ``folder`` will read (for a progress bar)."""
-    return sum(f.path.stat().st_size for f in find_export_files(Path(folder)))
+    files = find_export_files(Path(folder))
+    return sum(f.path.stat().st_size for f in files if unsafe_reason(f.path.parent, f.name) is None)

@@ -42,7 +42,8 @@ becomes a new version; ``deleted_at`` (or ``deleted()``) records a deletion with
 
 Line numbers are 1-based and only used in reports (``None`` when the source has no lines);
 ``raw`` (optional) is the record's text as the source had it, kept in quarantine when the record
-is refused (by default the record is shown as JSON).
+is refused (by default the record is shown as JSON); ``Withheld(ids)`` for someone else's row
+(another person's message in an archive), of which only the ids are ever kept.
 
 Also: ``deleted(content_id, at, file=, line=)`` when a source says an item was deleted and gives
 nothing else; ``reject(Rejection(...))`` for what a parser could not read; ``add_batch`` for
@@ -79,7 +80,13 @@ from consentry.ledger.bulk import (
 )
 from consentry.platform.fields import RecordKind, RecordTypeError, check_record, input_schema
 from consentry.platform.ledger_sync import AccountSync, DecisionSync
-from consentry.platform.quarantine import Quarantine, Rejection
+from consentry.platform.quarantine import (
+    Original,
+    Quarantine,
+    Rejection,
+    Withheld,
+    refused,
+)
 from consentry.platform.report import UNKNOWN_KIND, ImportReport
 from consentry.platform.validation import (
     DEFAULT_MAX_TEXT_CHARS,
@@ -106,8 +113,10 @@ RECORD_BATCH: Final = 20_000
 #: (~1 KB each), so a small batch keeps memory flat when an import creates many accounts.
 LEDGER_BATCH: Final = 5_000
 Lines = npt.NDArray[np.int64]  # 1-based line numbers, -1 where the source has none
-RawFn = Callable[[int], str | None]
+RawFn = Callable[[int], Original]
 
+#: Columns of a validated row that name it, kept for a row of an erased account (no text).
+_ERASED_IDS: Final = ("content_id", "account_id", "author_id", "conversation_id")
 _TABLE_OF: Final[dict[RecordKind, TableSpec]] = {
     RecordKind.ACCOUNT: ACCOUNTS,
     RecordKind.CONTENT: ITEMS,
@@ -208,7 +217,9 @@ class _Raw(str):
     """A record's text as the source had it (kept instead of the record)."""
 
 
-def _original_text(kept: object) -> str | None:
+def _original_text(kept: object) -> Original:
+    if isinstance(kept, Withheld):
+        return kept
     return str(kept) if isinstance(kept, _Raw) else _raw_json(kept)
 
 
@@ -282,25 +293,25 @@ class Ingest:
     # ---- the per-record path -------------------------------------------------------------------
 
     def account(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """An account (canonical account dict)."""
         self._record(RecordKind.ACCOUNT, record, file, line, raw)
 
     def content(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """A content item (canonical content dict, plus optional ``mentions``)."""
         self._record(RecordKind.CONTENT, record, file, line, raw)
 
     def interaction(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """A like, repost or bookmark (canonical interaction dict)."""
         self._record(RecordKind.INTERACTION, record, file, line, raw)
 
     def decision(
-        self, record: dict[str, Any], *, file: str, line: int | None, raw: str | None = None
+        self, record: dict[str, Any], *, file: str, line: int | None, raw: Original = None
     ) -> None:
         """A consent decision (canonical consent dict; ``source`` defaults to ``import``)."""
         self._record(RecordKind.DECISION, record, file, line, raw)
@@ -309,6 +320,8 @@ class Ingest:
         """A row the parser could not turn into a record (broken JSON, bad UTF-8, …)."""
         self._check_open()
         self._quarantine.write(rejection)
+        if rejection.incomplete:
+            self._report.incomplete[rejection.file] = rejection.reason
         counts = self._report.counts(rejection.file, rejection.kind or UNKNOWN_KIND)
         counts.read += 1
         counts.rejected += 1
@@ -347,18 +360,19 @@ class Ingest:
         )
 
     def _record(
-        self, kind: RecordKind, record: object, file: str, line: int | None, raw: str | None
+        self, kind: RecordKind, record: object, file: str, line: int | None, raw: Original
     ) -> None:
         self._check_open()
+        kept: object = record if raw is None else raw if isinstance(raw, Withheld) else _Raw(raw)
         try:
             row = check_record(kind, record)
         except RecordTypeError as exc:
-            text = raw if raw is not None else _raw_json(record)
-            self.reject(Rejection(file, line, exc.field, exc.reason, text, kind.value))
+            original = _original_text(kept)
+            self.reject(refused(file, line, exc.field, exc.reason, original, kind.value))
             return
         buffer = self._buffers[kind]
         buffer.rows.append(row)
-        buffer.originals.append(record if raw is None else _Raw(raw))
+        buffer.originals.append(kept)
         buffer.files.append(self._writer.file_index(file))
         buffer.lines.append(-1 if line is None else line)
         if len(buffer) >= RECORD_BATCH:
@@ -452,7 +466,7 @@ class Ingest:
             line = int(lines[f.row])
             name = names[int(files[f.row])]
             self._quarantine.write(
-                Rejection(
+                refused(
                     name, line if line >= 0 else None, f.field, f.reason, raw(f.row), kind.value
                 )
             )
@@ -503,7 +517,9 @@ class Ingest:
             return typed, kept
         names = self._writer.files
         kept = np.asarray(kept)
-        for row in kept[gone]:
+        id_columns = [c for c in _ERASED_IDS if c in typed.column_names]
+        ids = typed.select(id_columns).filter(pa.array(gone)).to_pylist()
+        for row, row_ids in zip(kept[gone], ids, strict=True):
             name = names[int(files[row])]
             line = int(lines[row])
             self._quarantine.write(
@@ -514,6 +530,7 @@ class Ingest:
                     "the account was erased (consentry erase): nothing of it is imported again",
                     None,
                     kind.value,
+                    {k: v for k, v in row_ids.items() if isinstance(v, str)},
                 )
             )
             self._report.counts(name, kind.value).rejected += 1
@@ -578,6 +595,8 @@ class Ingest:
         names = self._writer.files
         kind_of = {t.name: k for k, t in _TABLE_OF.items()}
         for (table, n_file), c in result.counts.items():
+            if not (c.imported or c.unchanged or c.updated or c.deleted):
+                continue  # the store counts every (table, file) pair: no entry for nothing
             counts = report.counts(names[n_file], kind_of[table].value)
             counts.imported += c.imported
             counts.unchanged += c.unchanged

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from consentry.platform.fields import RecordKind, input_schema
 from consentry.platform.ingest import Ingest
+from consentry.platform.jsontext import JsonTextError, loads
 from consentry.platform.quarantine import Rejection, raw_text
 
 BLOCK_BYTES: Final = 16 * 1024 * 1024
@@ -196,11 +197,10 @@ def _line_by_line(ingest: Ingest, block: Block, kind: RecordKind, file: str) -> 
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            reason = (
-                f"broken JSON: {getattr(exc, 'msg', exc)} (column {getattr(exc, 'colno', '?')})"
-            )
+            record = loads(text)
+        except JsonTextError as exc:
+            where = f" (column {exc.column})" if exc.column else ""
+            reason = f"broken JSON: {exc.reason}{where}"
             ingest.reject(Rejection(file, line, None, reason, raw_text(text), kind.value))
             continue
         add(ingest, record, file=file, line=line, raw=text)

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
+from consentry.platform.others import owner_words_only
 from consentry.platform.quarantine import Rejection
 from consentry.platform.sources import (
     ArchiveTree,
@@ -117,7 +118,7 @@ def parse_mastodon(path: Path | str, *, progress: Progress | None = None) -> Ite
     except BaseException:
         tree.close()
         raise
-    return _records(tree, outbox, account, actor)
+    return owner_words_only(_records(tree, outbox, account, actor), actor.id)
 
 
 def import_mastodon(
@@ -176,13 +177,13 @@ def _records(
                     found = True
                     for item in stream.items():
                         number += 1
-                        if not item.utf8_ok:
+                        if item.refusal:
                             yield Rejection(
                                 file=file,
                                 line=number,
                                 field=None,
-                                reason="not valid UTF-8",
-                                raw=raw_json(item.value),
+                                reason=item.refusal,
+                                raw=item.raw,
                                 kind="content",
                             )
                             continue

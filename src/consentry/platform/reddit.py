@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +47,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
+from consentry.platform.jsontext import JsonTextError, loads
+from consentry.platform.lines import ZSTD_MAX_WINDOW, RunawayLineError
 from consentry.platform.quarantine import Rejection, raw_text
 from consentry.platform.sources import (
     MAX_LINE_BYTES,
@@ -60,9 +61,9 @@ from consentry.platform.sources import (
     feed,
     from_epoch,
     has_lone_surrogate,
-    iter_chunks,
     iter_lines,
     rfc3339,
+    unsafe_reason,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ DELETED_AUTHOR_ID: Final = "reddit:[deleted]"
 #: agree; it stands for no person).
 REDDIT_LAUNCH: Final = "2005-06-23T00:00:00Z"
 DUMP_SUFFIXES: Final = (".zst", ".jsonl", ".ndjson", ".json")
+#: JSON objects looked at before a file none of whose rows is Reddit's is refused.
+SNIFF_LINES: Final = 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,7 +88,12 @@ DUMP_SUFFIXES: Final = (".zst", ".jsonl", ".ndjson", ".json")
 def dump_files(path: Path) -> list[Path]:
     """The dump files at ``path`` (a file, or a folder's dump files in name order)."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in DUMP_SUFFIXES)
+        # Links are listed too, so that they are refused with a reason rather than followed.
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if (p.is_file() or p.is_symlink()) and p.suffix in DUMP_SUFFIXES
+        )
         if not files:
             raise ImportDataError(
                 f"{path}: no Reddit dump inside (looked for {', '.join(DUMP_SUFFIXES)} files)"
@@ -96,43 +104,88 @@ def dump_files(path: Path) -> list[Path]:
     return [path]
 
 
-def parse_reddit(path: Path | str, *, progress: Progress | None = None) -> Iterator[Parsed]:
+def parse_reddit(
+    path: Path | str, *, progress: Progress | None = None, max_window: int = ZSTD_MAX_WINDOW
+) -> Iterator[Parsed]:
     """The canonical records of Pushshift-style dumps: each author's account before its first
     item, then the item (or a rejection) for every line, in file order.
 
     Raises ``ImportDataError`` at once when ``path`` holds no dump, or a file that does not even
     start like NDJSON (random bytes, another compression); a broken line further on is a
     rejection. ``progress(n)`` is told of each ``n`` bytes read from disk (compressed).
+    ``max_window``: the largest zstandard window accepted, in bytes (memory the decoder holds).
     """
     files = dump_files(Path(path))
+    refused = _refused(Path(path), files)
     for file in files:
-        _check_dump(file)
-    return _records(files, progress)
+        if file not in refused:
+            _check_dump(file, max_window)
+    return _records(files, progress, refused, max_window)
+
+
+def _refused(path: Path, files: list[Path]) -> dict[Path, str]:
+    """Files of a dump folder that are not read (links), with the reason; a file named on the
+    command line is the user's choice and is read as it is."""
+    if not path.is_dir():
+        return {}
+    return {f: why for f in files if (why := unsafe_reason(path, f.name)) is not None}
 
 
 def reddit_size(path: Path | str) -> int:
     """Bytes an import will read from disk, for a progress bar."""
-    return sum(f.stat().st_size for f in dump_files(Path(path)))
+    files = dump_files(Path(path))
+    refused = _refused(Path(path), files)
+    return sum(f.stat().st_size for f in files if f not in refused)
 
 
-def _check_dump(path: Path) -> None:
-    """Refuse at once a file that is not NDJSON at all (random bytes, a gzip, a PDF …): it must
-    at least start like a JSON object. A broken line further on is only a rejection."""
+def _check_dump(path: Path, max_window: int) -> None:
+    """Refuse at once a file that is not a Reddit dump, before thousands of its lines are
+    quarantined: one that is not NDJSON at all (random bytes, a gzip, a PDF …) must at least
+    start like a JSON object, and one of JSON objects must have a Reddit comment or submission
+    among its first ``SNIFF_LINES`` objects. A broken line is only a rejection."""
+    started = False  # a non-blank line was seen
+    objects = 0  # lines that are JSON objects, none of them Reddit's so far
     with path.open("rb") as raw:
         try:
-            for chunk in iter_chunks(raw):
-                start = chunk.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
-                if not start:
+            for _number, line in iter_lines(raw, max_window=max_window):
+                if line is None:  # over the line cap: the import rejects it
+                    started = True
                     continue
-                if start[:1] != b"{":
+                text = line.strip().removeprefix(b"\xef\xbb\xbf").strip()
+                if not text:
+                    continue
+                if not started and text[:1] != b"{":
                     raise ImportDataError(
                         f"{path}: not a Reddit dump (NDJSON, plain or .zst): it does not start "
                         "with a JSON object"
                     )
-                return
+                started = True
+                try:
+                    row = loads(text)
+                except JsonTextError:
+                    continue  # a broken line: the import says so, line by line
+                if isinstance(row, dict):
+                    if _looks_like_reddit(row):
+                        return
+                    objects += 1
+                    if objects >= SNIFF_LINES:
+                        break
+        except RunawayLineError:
+            return  # the import rejects the line and tells the file was not read to its end
         except TruncatedInputError as exc:
-            raise ImportDataError(f"{path}: {exc}; nothing could be read") from None
-    raise ImportDataError(f"{path}: empty, no Reddit rows in it")
+            if not started:
+                raise ImportDataError(f"{path}: {exc}; nothing could be read") from None
+    if objects:
+        raise ImportDataError(
+            f"{path}: not a Reddit dump: none of its first {objects:,} JSON objects is a Reddit "
+            "comment (with body) or submission (with title) and author"
+        )
+    if not started:
+        raise ImportDataError(f"{path}: empty, no Reddit rows in it")
+
+
+def _looks_like_reddit(row: dict[str, Any]) -> bool:
+    return ("body" in row or "title" in row) and "author" in row
 
 
 def import_reddit(
@@ -142,20 +195,26 @@ def import_reddit(
     strict: bool = False,
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
     progress: Progress | None = None,
+    max_window: int = ZSTD_MAX_WINDOW,
 ) -> ImportReport:
     """Read Reddit dumps into the workspace's content store through the ingest seam."""
-    parsed = parse_reddit(path, progress=progress)
+    parsed = parse_reddit(path, progress=progress, max_window=max_window)
     return feed(workspace, parsed, source=SOURCE, strict=strict, max_text_chars=max_text_chars)
 
 
-def _records(files: list[Path], progress: Progress | None) -> Iterator[Parsed]:
+def _records(
+    files: list[Path], progress: Progress | None, refused: dict[Path, str], max_window: int
+) -> Iterator[Parsed]:
     seen: set[str] = set()  # author ids already emitted: one string per distinct author
     for path in files:
         file = path.name  # as the canonical importer names files: relative to the folder
+        if path in refused:
+            yield Rejection(file, None, None, refused[path], None, "content")
+            continue
         number = 0
         with CountingReader(path.open("rb"), progress) as raw:
             try:
-                for number, line in iter_lines(raw):
+                for number, line in iter_lines(raw, max_window=max_window):
                     if line is None:
                         yield Rejection(
                             file=file,
@@ -174,9 +233,10 @@ def _records(files: list[Path], progress: Progress | None) -> Iterator[Parsed]:
                     file=file,
                     line=number + 1,
                     field=None,
-                    reason=f"{exc}; the lines before were read",
+                    reason=f"{exc}; the lines before were read, the rest was not",
                     raw=None,
                     kind="content",
+                    incomplete=True,
                 )
 
 
@@ -194,13 +254,14 @@ def _line(line: bytes, file: str, number: int, seen: set[str]) -> Iterator[Parse
         )
         return
     try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
+        row = loads(text)
+    except JsonTextError as exc:
+        where = f"invalid JSON at column {exc.column}: " if exc.column else ""
         yield Rejection(
             file=file,
             line=number,
             field=None,
-            reason=f"invalid JSON at column {exc.colno}: {exc.msg}",
+            reason=where + exc.reason,
             raw=text,
             kind="content",
         )

@@ -53,6 +53,11 @@ class ImportReport:
     strict: bool = False
     ledger_head: Position | None = None
     ledger_appended: int = 0
+    #: Files not read to their end (truncated, corrupt), with the reason: what came before
+    #: them was imported, but the import as a whole failed.
+    incomplete: dict[str, str] = field(default_factory=dict)
+    #: Things the user should know that are no rejected row (e.g. no consent file found).
+    warnings: list[str] = field(default_factory=list)
 
     def counts(self, file: str, kind: str) -> Counts:
         return self.entries.setdefault((file, kind), Counts())
@@ -87,4 +92,6 @@ class ImportReport:
     @property
     def failed(self) -> bool:
         """What the command line turns into a non-zero exit."""
-        return self.nothing_read or (self.strict and self.total.rejected > 0)
+        return (
+            self.nothing_read or bool(self.incomplete) or (self.strict and self.total.rejected > 0)
+        )

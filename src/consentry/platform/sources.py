@@ -1,10 +1,14 @@
 """What the archive importers (X, Mastodon, Reddit) share: reading their containers, not their data.
 
-- ``ArchiveTree``: a zip file or an extracted folder, read the same way by member name.
+- ``ArchiveTree``: a zip file or an extracted folder, read the same way by member name; only
+  regular files inside it are read: a symbolic link, or a zip entry that is one or leaves the
+  archive with ``..``, is refused (``UnsafeMemberError``).
 - ``JsonStream``: the elements of a (possibly huge) JSON array, one at a time, each with the line it
   starts on, without loading the file; an X archive's ``window.YTD.<name>.partN = [...]`` wrapper
-  is skipped as text and the array parsed as data (never executed).
-- ``iter_lines``: the lines of a plain or zstandard-compressed file (Pushshift dumps), streaming.
+  is skipped as text and the array parsed as data (never executed). An element nested too deep
+  to decode is skipped by matching brackets and refused alone.
+- The lines of a plain or zstandard-compressed file (Pushshift dumps) are read by
+  ``consentry.platform.lines`` (its names are still importable from here).
 - time helpers (RFC 3339 out), the ``ParsedRecord`` the parsers yield, and ``feed``, the thin
   adapter from a parser's records to the ``Ingest`` seam.
 
@@ -18,19 +22,30 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
-
-import zstandard
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from consentry.errors import ImportDataError
+from consentry.platform.fields import RecordKind as QKind
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport, Ingest
-from consentry.platform.quarantine import Rejection
+from consentry.platform.jsontext import TOO_DEEP, JsonTextError, loads
+
+# The line-oriented input moved to ``consentry.platform.lines``; importers and tests that name
+# it here still find it.
+from consentry.platform.lines import CHUNK_SIZE as CHUNK_SIZE
+from consentry.platform.lines import MAX_LINE_BYTES as MAX_LINE_BYTES
+from consentry.platform.lines import Readable
+from consentry.platform.lines import TruncatedInputError as TruncatedInputError
+from consentry.platform.lines import iter_chunks as iter_chunks
+from consentry.platform.lines import iter_lines as iter_lines
+from consentry.platform.quarantine import Rejection, Withheld, record_ids
 
 if TYPE_CHECKING:
     from consentry.workspace import Workspace
@@ -39,20 +54,20 @@ RecordKind = Literal["account", "content", "interaction"]
 
 
 class ParsedRecord(NamedTuple):
-    """One canonical record a parser produced, with where it came from (for quarantine/errors)."""
+    """One canonical record a parser produced, with where it came from (for quarantine/errors).
+
+    ``third_party``: the record is someone else's words than the archive owner's (a message the
+    other person of a conversation sent); refused, it is quarantined with its ids only."""
 
     kind: RecordKind
     record: dict[str, Any]
     file: str
     line: int | None
+    third_party: bool = False
 
 
 Parsed = ParsedRecord | Rejection
 Progress = Callable[[int], None]
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class CountingReader:
@@ -90,13 +105,56 @@ class RowError(Exception):
         super().__init__(f"{field}: {reason}" if field else reason)
 
 
-CHUNK_SIZE: Final = 1 << 20
 #: The largest single array element read (a tweet is a few kB; a long DM conversation a few MB).
 MAX_ELEMENT_CHARS: Final = 64 << 20
 
 
 # ---------------------------------------------------------------------------------------------
 # Containers
+
+
+class UnsafeMemberError(ImportDataError, OSError):
+    """A member that is not a regular file inside its archive (a symbolic link, a zip entry
+    naming ``..``): never read. An ``OSError`` too, so that an importer rejects it with the
+    reason, as it does a member that cannot be read, and goes on."""
+
+
+def unsafe_reason(folder: Path, name: str) -> str | None:
+    """Why ``folder/name`` must not be read, or None when it is a regular file inside
+    ``folder`` reached through no symbolic link (a link could make an archive's
+    ``data/tweets.js`` someone else's file, imported under the archive owner's account)."""
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
+        return f"{name}: the path leaves the archive folder; only files inside it are read"
+    path = folder
+    for part in parts:
+        path = path / part
+        try:
+            st = path.lstat()
+        except OSError as exc:
+            return f"{name}: cannot be read: {exc.strerror or exc}"
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = str(path.readlink())
+            except OSError:
+                target = "?"
+            return (
+                f"{name}: a symbolic link (to {target}); only regular files inside the archive "
+                "folder are read"
+            )
+    if not stat.S_ISREG(st.st_mode):
+        return f"{name}: not a regular file; only regular files are read"
+    return None
+
+
+def _zip_unsafe(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+        return f"{name}: the entry's path leaves the archive; only files inside it are read"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return f"{name}: a symbolic link; only regular files inside the archive are read"
+    return None
 
 
 class ArchiveTree:
@@ -117,39 +175,55 @@ class ArchiveTree:
         self._zip = zf
         self.names = names
         self.progress = progress
+        #: Zip entries never read, with the reason (folder members are checked when opened).
+        self.unsafe: dict[str, str] = {}
 
     @classmethod
     def open(cls, path: Path, *, what: str, progress: Progress | None = None) -> ArchiveTree:
         """Open ``path`` (a zip or a folder), or raise ``ImportDataError`` naming it as not
         ``what``. ``progress(n)`` is told of the ``n`` bytes read from each member."""
         if path.is_dir():
-            names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
-            return cls(path, None, names, progress)
+            return cls(path, None, _folder_members(path), progress)
         if not path.exists():
             raise ImportDataError(f"{path}: no such file or folder")
         if not zipfile.is_zipfile(path):
             raise ImportDataError(f"{path}: not {what} (neither a zip file nor a folder)")
         try:
             zf = zipfile.ZipFile(path)
-            names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
+            infos = [i for i in zf.infolist() if not i.is_dir()]
         except (zipfile.BadZipFile, OSError) as exc:
             raise ImportDataError(f"{path}: not a readable zip file: {exc}") from None
-        return cls(path, zf, names, progress)
+        tree = cls(path, zf, sorted(i.filename for i in infos), progress)
+        tree.unsafe = {i.filename: why for i in infos if (why := _zip_unsafe(i)) is not None}
+        return tree
+
+    def refusal(self, name: str) -> str | None:
+        """Why member ``name`` is never read (a link, a path out of the archive), or None."""
+        if self._zip is not None:
+            return self.unsafe.get(name)
+        return unsafe_reason(self.path, name)
 
     def open_member(self, name: str) -> CountingReader:
-        """The member's bytes (uncompressed), counted for the progress bar."""
+        """The member's bytes (uncompressed), counted for the progress bar; ``UnsafeMemberError``
+        for a member that is not a regular file inside the archive."""
+        refusal = self.refusal(name)
+        if refusal is not None:
+            raise UnsafeMemberError(refusal)
         if self._zip is not None:
             try:
                 return CountingReader(self._zip.open(name), self.progress)
             except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
                 raise ImportDataError(f"{self.display(name)}: cannot be read: {exc}") from None
-        return CountingReader((self.path / name).open("rb"), self.progress)
+        # O_NOFOLLOW: a file swapped for a link after the check above is not followed either.
+        fd = os.open(self.path / name, os.O_RDONLY | os.O_NOFOLLOW)
+        return CountingReader(os.fdopen(fd, "rb"), self.progress)
 
     def size(self, names: Iterable[str]) -> int:
         """Bytes (uncompressed) that reading ``names`` will report to ``progress``."""
+        safe = [n for n in names if self.refusal(n) is None]
         if self._zip is not None:
-            return sum(self._zip.getinfo(n).file_size for n in names)
-        return sum((self.path / n).stat().st_size for n in names)
+            return sum(self._zip.getinfo(n).file_size for n in safe)
+        return sum((self.path / n).stat().st_size for n in safe)
 
     def display(self, name: str) -> str:
         """A member as error messages name it (``archive.zip/data/x.js``). Records and
@@ -166,6 +240,17 @@ class ArchiveTree:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _folder_members(folder: Path) -> list[str]:
+    """Every file below ``folder``, links included (so that they are reported, not silently
+    left out), without entering linked folders."""
+    names = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        rel = Path(top).relative_to(folder)
+        linked = [d for d in dirs if (Path(top) / d).is_symlink()]
+        names += [(rel / f).as_posix() for f in (*files, *linked)]
+    return sorted(names)
 
 
 def find_root(names: Iterable[str], anchors: re.Pattern[str]) -> str | None:
@@ -191,6 +276,9 @@ def find_root(names: Iterable[str], anchors: re.Pattern[str]) -> str | None:
 _WS: Final = frozenset(" \t\r\n")
 _BAD_UTF8: Final = re.compile("[\udc80-\udcff]")
 _DECODER: Final = json.JSONDecoder()
+_BRACKET: Final = re.compile(r'[\[\]{}"]')
+#: The rest of a JSON string after its opening quote (escapes included).
+_STRING_REST: Final = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 class JsonStreamError(Exception):
@@ -205,11 +293,26 @@ class JsonStreamError(Exception):
 @dataclass(frozen=True, slots=True)
 class JsonItem:
     """One array element. ``utf8_ok`` is False when its bytes were not valid UTF-8 (then the value
-    holds the undecodable bytes as lone surrogates and must be rejected, not imported)."""
+    holds the undecodable bytes as lone surrogates and must be rejected, not imported).
+    ``problem`` says why an element that could not be decoded at all (too deeply nested) was
+    skipped; its value is then None."""
 
     line: int
     value: Any
     utf8_ok: bool
+    problem: str | None = None
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the element cannot be imported as it is, or None."""
+        if self.problem is not None:
+            return self.problem
+        return None if self.utf8_ok else "not valid UTF-8"
+
+    @property
+    def raw(self) -> str | None:
+        """The element as text for the quarantine (None when it could not be decoded)."""
+        return None if self.problem is not None else raw_json(self.value)
 
 
 class JsonStream:
@@ -311,6 +414,10 @@ class JsonStream:
         while True:
             try:
                 value, end = _DECODER.raw_decode(self._buf, self._pos)
+            except RecursionError:
+                line = self.line_at(start)
+                self._pos = self._end_of_nested(start)
+                return JsonItem(line, None, True, TOO_DEEP)
             except json.JSONDecodeError as exc:
                 # Incomplete because the buffer ends inside the value: read more (doubling, so a
                 # huge element costs linear time) and try again; at end of input it is broken.
@@ -334,6 +441,34 @@ class JsonStream:
             ok = _BAD_UTF8.search(self._buf, start, end) is None
             self._pos = end
             return JsonItem(line, value, ok)
+
+    def _end_of_nested(self, start: int) -> int:
+        """The offset just past the array or object at ``start``, found by matching brackets
+        (strings skipped whole) without decoding: for a value too deep to decode, so that the
+        elements after it are still read. Reads more input as needed, up to the element cap."""
+        depth = 0
+        rel = start - self._pos  # offsets are kept from ``_pos``: ``_fill`` may shift the buffer
+        while True:
+            buf, pos = self._buf, self._pos + rel
+            m = _BRACKET.search(buf, pos)
+            if m is not None and m[0] == '"':
+                s = _STRING_REST.match(buf, m.end())
+                if s is not None:
+                    rel = s.end() - self._pos
+                    continue
+            elif m is not None:
+                depth += 1 if m[0] in "[{" else -1
+                rel = m.end() - self._pos
+                if depth == 0:
+                    return m.end()
+                continue
+            else:
+                rel = len(buf) - self._pos
+            # The value goes on past the buffer: read more, within the element cap.
+            if len(buf) - self._pos > self._max_element or not self._fill(at_least=len(buf)):
+                raise JsonStreamError(
+                    self.line_at(self._pos), f"{TOO_DEEP}, and its end was not found"
+                )
 
     def items(self) -> Iterator[JsonItem]:
         """The elements of the array that starts here."""
@@ -383,11 +518,12 @@ def read_json_document(raw: Readable, file: str) -> Any:
     """A small JSON file (``actor.json``, ``account.js`` body …) read whole, or ImportDataError."""
     try:
         data = raw.read()
-        return json.loads(data.decode("utf-8-sig"))
+        return loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ImportDataError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ImportDataError(f"{file}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except JsonTextError as exc:
+        where = f"line {exc.line}: invalid JSON: " if exc.line else ""
+        raise ImportDataError(f"{file}: {where}{exc.reason}") from None
 
 
 def raw_json(value: Any) -> str:
@@ -407,114 +543,6 @@ def has_lone_surrogate(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
-
-
-# ---------------------------------------------------------------------------------------------
-# Line-oriented input (Pushshift NDJSON, plain or zstandard)
-
-ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
-#: No Reddit row comes near this; a longer "line" is a file that is not NDJSON.
-MAX_LINE_BYTES: Final = 16 << 20
-#: Pushshift dumps are compressed with a 2 GiB window (``--long=31``); the library default refuses.
-ZSTD_MAX_WINDOW: Final = 2**31
-
-
-class TruncatedInputError(Exception):
-    """The compressed stream ended in the middle of a frame, or is corrupt."""
-
-
-def _zstd_chunks(raw: Readable) -> Iterator[bytes]:
-    dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-    obj = dctx.decompressobj()
-    in_frame = False
-    while True:
-        data = raw.read(CHUNK_SIZE)
-        if not data:
-            break
-        while data:
-            try:
-                out = obj.decompress(data)
-            except zstandard.ZstdError as exc:
-                raise TruncatedInputError(f"corrupt zstandard data: {exc}") from None
-            in_frame = True
-            if out:
-                yield out
-            if obj.eof:  # a file may hold several frames back to back
-                data = obj.unused_data
-                obj = dctx.decompressobj()
-                in_frame = False
-            else:
-                data = b""
-    if in_frame:
-        raise TruncatedInputError(
-            "the zstandard stream ends in the middle of a frame (truncated file)"
-        )
-
-
-def _plain_chunks(raw: Readable, head: bytes) -> Iterator[bytes]:
-    if head:
-        yield head
-    while data := raw.read(CHUNK_SIZE):
-        yield data
-
-
-def iter_chunks(raw: Readable) -> Iterator[bytes]:
-    """The bytes of a plain or zstandard stream, decompressed, in chunks.
-
-    Compression is recognised by its magic number, not the file name. Raises
-    ``TruncatedInputError`` after the last good chunk when a compressed stream is cut or corrupt.
-    """
-    head = raw.read(4)
-    if head == ZSTD_MAGIC:
-        return _zstd_chunks(_Prepend(head, raw))
-    return _plain_chunks(raw, head)
-
-
-def iter_lines(
-    raw: Readable, *, max_line: int = MAX_LINE_BYTES
-) -> Iterator[tuple[int, bytes | None]]:
-    """``(line number from 1, line bytes without the newline)`` of a plain or ``.zst`` stream.
-
-    A line longer than ``max_line`` bytes comes as ``None`` (it is skipped without being held in
-    memory: a file with no newline at all must not be loaded whole). Raises
-    ``TruncatedInputError`` after the last complete line when a compressed stream is cut.
-    """
-    pending: list[bytes] = []
-    size = 0
-    number = 0
-    for chunk in iter_chunks(raw):
-        parts = chunk.split(b"\n")
-        if len(parts) > 1:
-            number += 1
-            first = parts[0]
-            if size + len(first) > max_line:
-                yield number, None
-            else:
-                yield number, b"".join((*pending, first)) if pending else first
-            for line in parts[1:-1]:
-                number += 1
-                yield number, (line if len(line) <= max_line else None)
-            pending, size = [], 0
-        tail = parts[-1]
-        if size <= max_line:  # past the limit, only the size is counted
-            pending.append(tail)
-        size += len(tail)
-    if size:
-        yield number + 1, (b"".join(pending) if size <= max_line else None)
-
-
-class _Prepend:
-    """A read-only stream that returns ``head`` before the rest of ``raw``."""
-
-    def __init__(self, head: bytes, raw: Readable) -> None:
-        self._head = head
-        self._raw = raw
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head + self._raw.read(max(size - len(head), 0) if size >= 0 else -1)
-        return self._raw.read(size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,10 +601,12 @@ def feed(
         for item in parsed:
             if isinstance(item, Rejection):
                 ingest.reject(item)
-            elif item.kind == "account":
-                ingest.account(item.record, file=item.file, line=item.line)
+                continue
+            raw = Withheld(record_ids(QKind(item.kind), item.record)) if item.third_party else None
+            if item.kind == "account":
+                ingest.account(item.record, file=item.file, line=item.line, raw=raw)
             elif item.kind == "content":
-                ingest.content(item.record, file=item.file, line=item.line)
+                ingest.content(item.record, file=item.file, line=item.line, raw=raw)
             else:
-                ingest.interaction(item.record, file=item.file, line=item.line)
+                ingest.interaction(item.record, file=item.file, line=item.line, raw=raw)
         return ingest.finish()

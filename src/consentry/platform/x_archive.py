@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
+from consentry.platform.others import owner_words_only
 from consentry.platform.quarantine import Rejection
 from consentry.platform.sources import (
     ArchiveTree,
@@ -152,7 +153,7 @@ def parse_x_archive(path: Path | str, *, progress: Progress | None = None) -> It
     except BaseException:
         tree.close()
         raise
-    return _records(tree, files, owner, head)
+    return owner_words_only(_records(tree, files, owner, head), owner.id)
 
 
 def import_x_archive(
@@ -275,8 +276,8 @@ def _map_items(
         if isinstance(item, Rejection):
             yield item
             continue
-        if not item.utf8_ok:
-            yield Rejection(file, item.line, None, "not valid UTF-8", raw_json(item.value), kind)
+        if item.refusal:
+            yield Rejection(file, item.line, None, item.refusal, item.raw, kind)
             continue
         try:
             for record in mapper(item.value):
