@@ -80,7 +80,7 @@ from consentry.ledger.bulk import (
 from consentry.platform.fields import RecordKind, RecordTypeError, check_record, input_schema
 from consentry.platform.ledger_sync import AccountSync, DecisionSync
 from consentry.platform.quarantine import Quarantine, Rejection
-from consentry.platform.report import UNKNOWN_KIND, ImportReport
+from consentry.platform.report import UNKNOWN_KIND, ImportReport, ImportWarning
 from consentry.platform.validation import (
     DEFAULT_MAX_TEXT_CHARS,
     Mask,
@@ -313,6 +313,11 @@ class Ingest:
         counts.read += 1
         counts.rejected += 1
 
+    def warn(self, warning: ImportWarning) -> None:
+        """A value the parser changed or dropped, its item kept: counted in the report."""
+        self._check_open()
+        self._report.warn(warning.file, warning.field, warning.reason, warning.line)
+
     def deleted(self, content_id: str, at: datetime | str, *, file: str, line: int | None) -> None:
         """The source says item ``content_id`` was deleted at ``at`` (and gives nothing else).
 
@@ -457,6 +462,13 @@ class Ingest:
                 )
             )
             self._report.counts(name, kind.value).rejected += 1
+        for w in result.warnings:
+            for n_file, n in enumerate(np.bincount(files[w.rows], minlength=len(names))):
+                if n:
+                    first = int(lines[w.rows[files[w.rows] == n_file][0]])
+                    self._report.warn(
+                        names[n_file], w.field, w.reason, first if first >= 0 else None, int(n)
+                    )
         typed, kept = self._without_erased(kind, result.table, result.kept, files, lines)
         if typed.num_rows == 0:
             return

@@ -1,4 +1,5 @@
-"""What an import did: rows read, imported, unchanged and rejected, per file and per kind."""
+"""What an import did: rows read, imported, unchanged and rejected, per file and per kind; and the
+values it changed or dropped while keeping their items (warnings)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,25 @@ class Counts:
         return self.read == self.imported + self.unchanged + self.rejected
 
 
+@dataclass(frozen=True, slots=True)
+class ImportWarning:
+    """A value an import changed or dropped, its item kept (a language read as ``zh-CN``, an
+    account's missing creation time derived): what a parser yields beside its records."""
+
+    file: str
+    line: int | None
+    field: str | None
+    reason: str
+
+
+@dataclass
+class Warned:
+    """How often one warning (file, field, reason) was given, and the first line it was on."""
+
+    count: int = 0
+    first_line: int | None = None
+
+
 @dataclass
 class ImportReport:
     """The outcome of one import (``Ingest.finish``).
@@ -53,6 +73,18 @@ class ImportReport:
     strict: bool = False
     ledger_head: Position | None = None
     ledger_appended: int = 0
+    #: ``(file, field, reason)`` → how often; a warning never changes ``Counts``.
+    warnings: dict[tuple[str, str, str], Warned] = field(default_factory=dict)
+
+    def warn(self, file: str, field: str | None, reason: str, line: int | None, n: int = 1) -> None:
+        warned = self.warnings.setdefault((file, field or "", reason), Warned())
+        warned.count += n
+        if warned.first_line is None:
+            warned.first_line = line
+
+    @property
+    def warned(self) -> int:
+        return sum(w.count for w in self.warnings.values())
 
     def counts(self, file: str, kind: str) -> Counts:
         return self.entries.setdefault((file, kind), Counts())

@@ -31,6 +31,7 @@ import zstandard
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport, Ingest
 from consentry.platform.quarantine import Rejection
+from consentry.platform.report import ImportWarning
 
 if TYPE_CHECKING:
     from consentry.workspace import Workspace
@@ -47,7 +48,7 @@ class ParsedRecord(NamedTuple):
     line: int | None
 
 
-Parsed = ParsedRecord | Rejection
+Parsed = ParsedRecord | Rejection | ImportWarning
 Progress = Callable[[int], None]
 
 
@@ -573,6 +574,8 @@ def feed(
         for item in parsed:
             if isinstance(item, Rejection):
                 ingest.reject(item)
+            elif isinstance(item, ImportWarning):
+                ingest.warn(item)
             elif item.kind == "account":
                 ingest.account(item.record, file=item.file, line=item.line)
             elif item.kind == "content":

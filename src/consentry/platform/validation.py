@@ -33,6 +33,7 @@ from consentry.model import (
     Visibility,
 )
 from consentry.platform.fields import FIELDS, FieldType, RecordKind, input_schema, type_reason
+from consentry.platform.language import normalise_language
 
 #: X Premium allows 25,000 characters, the largest post of a major platform; a longer text is
 #: more likely a parsing accident (a whole file in one field) than a post.
@@ -46,7 +47,6 @@ EARLIEST_BIRTH: Final = date(1900, 1, 1)
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 _RFC3339: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 _ISO_DATE: Final = r"^\d{4}-\d{2}-\d{2}$"
-_LANG_TAG: Final = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 _COUNTRIES: Final = pa.array(sorted(c.alpha_2 for c in pycountry.countries))
 
 Mask = npt.NDArray[np.bool_]
@@ -89,12 +89,23 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
+class Warnings:
+    """Input rows (kept ones, ascending) whose ``field`` was changed or dropped, and why."""
+
+    field: str
+    reason: str
+    rows: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
 class Validated:
-    """Rows that passed (typed), which input rows they were, and why the others were refused."""
+    """Rows that passed (typed), which input rows they were, why the others were refused, and
+    which optional values of kept rows were normalised or dropped."""
 
     table: pa.Table
     kept: npt.NDArray[np.int64]
     failures: list[Failure]
+    warnings: list[Warnings] = field(default_factory=list)
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -150,6 +161,7 @@ class _Checks:
         self.n = table.num_rows
         self.bad = np.zeros(self.n, dtype=np.bool_)
         self._found: list[tuple[npt.NDArray[np.int64], str | None, Callable[[int], str]]] = []
+        self._notes: list[tuple[str, str, Mask]] = []
 
     @property
     def table(self) -> pa.Table:
@@ -180,6 +192,20 @@ class _Checks:
         self.bad |= new
         why = reason if callable(reason) else (lambda _i, r=reason: r)
         self._found.append((np.nonzero(new)[0], field, why))
+
+    def note(self, mask: Mask, field: str, reason: str) -> None:
+        """Rows whose optional ``field`` was normalised or dropped (the row is kept)."""
+        if mask.any():
+            self._notes.append((field, reason, mask))
+
+    def warnings(self) -> list[Warnings]:
+        """The notes of rows no rule refused."""
+        out = []
+        for name, reason, mask in self._notes:
+            rows = np.nonzero(mask & ~self.bad)[0].astype(np.int64)
+            if len(rows):
+                out.append(Warnings(name, reason, rows))
+        return out
 
     def required(self, name: str) -> None:
         self.fail(_blank(self.col(name)), name, f"missing {name}")
@@ -332,6 +358,22 @@ def _strip_at(mentions: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, flat, mask=mentions.is_null())
 
 
+def _languages(checks: _Checks, lang: pa.Array) -> pa.Array:
+    """``lang`` in canonical BCP 47 form, null where it is no tag, each change noted. Only the
+    distinct values are looked at (a column holds a handful of languages)."""
+    if lang.null_count == len(lang):
+        return lang
+    distinct = pc.unique(lang.drop_null())
+    read = [normalise_language(v) for v in distinct.to_pylist()]
+    if all(r.note is None for r in read):
+        return lang
+    slot = pc.index_in(lang, value_set=distinct)
+    for n, r in enumerate(read):
+        if r.note is not None:
+            checks.note(_mask(pc.equal(slot, n)), "lang", r.note)
+    return pa.array([r.tag for r in read], pa.string()).take(slot)
+
+
 def _content(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa.Array]:
     checks.required("id")
     _ids(checks, RecordKind.CONTENT)
@@ -355,11 +397,7 @@ def _content(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa.A
             f"text is {len(_str(text, i)):,} characters, over the limit of {rules.max_text_chars:,}"
         ),
     )
-    lang = _null_if_blank(checks.col("lang"))
-    bad_lang = _mask(
-        pc.and_(pc.is_valid(lang), pc.invert(pc.match_substring_regex(lang, _LANG_TAG)))
-    )
-    checks.fail(bad_lang, "lang", lambda i: f"not a language tag: {_str(lang, i)!r}")
+    lang = _languages(checks, _null_if_blank(checks.col("lang")))
     mentions = checks.col("mentions")
     return {
         "content_id": checks.col("id"),
@@ -454,7 +492,7 @@ def validate(kind: RecordKind, table: pa.Table, rules: Rules, known: AccountSet)
     typed = pa.table(columns)
     if len(kept) < table.num_rows:
         typed = typed.take(pa.array(kept))
-    return Validated(typed, kept, checks.failures())
+    return Validated(typed, kept, checks.failures(), checks.warnings())
 
 
 def validate_deletions(table: pa.Table, rules: Rules) -> Validated:
@@ -549,4 +587,5 @@ def validate_foreign(
     result = validate(kind, conformed, rules, known)
     failures += [Failure(int(rows[f.row]), f.field, f.reason) for f in result.failures]
     failures.sort(key=lambda f: f.row)
-    return Validated(result.table, rows[result.kept], failures)
+    warnings = [Warnings(w.field, w.reason, rows[w.rows]) for w in result.warnings]
+    return Validated(result.table, rows[result.kept], failures, warnings)
