@@ -745,7 +745,10 @@ def test_an_old_account_id_takes_the_earliest_tweet_as_its_creation_time(tmp_pat
         tweet("20000001", "le premier", created_at="Tue Mar 03 10:00:00 +0000 2009"),
         tweet("9", "date impossible", created_at="Fri Feb 30 09:00:00 +0000 2023"),
     ]
-    files = {"data/account.js": _without_created_at(old_id), "data/tweets.js": ytd("tweets", tweets)}
+    files = {
+        "data/account.js": _without_created_at(old_id),
+        "data/tweets.js": ytd("tweets", tweets),
+    }
     path = make_archive(tmp_path, files)
     records, rejections = parse(path)
     assert records[0].record["created_at"] == "2009-03-03T10:00:00Z"
@@ -756,7 +759,9 @@ def test_an_old_account_id_takes_the_earliest_tweet_as_its_creation_time(tmp_pat
 
 def test_nothing_to_derive_a_creation_time_from_is_a_clear_error(tmp_path: Path) -> None:
     path = make_archive(tmp_path, {"data/account.js": _without_created_at("14159265")})
-    with pytest.raises(ImportDataError, match=r"account\.js: line 2: account\.createdAt is missing"):
+    with pytest.raises(
+        ImportDataError, match=r"account\.js: line 2: account\.createdAt is missing"
+    ):
         parse(path)
 
 
@@ -767,8 +772,9 @@ def test_the_import_report_says_the_creation_time_was_derived(tmp_path: Path) ->
     files = full_archive() | {"data/account.js": _without_created_at(OWNER)}
     out = run_cli("import", "x-archive", str(make_archive(tmp_path, files)), "-w", str(ws.root))
     assert totals(out) == (8, 8, 0, 0)
-    assert "warning: data/account.js:2: account.createdAt: missing; derived from the account id" in (
-        out
+    assert (
+        "warning: data/account.js:2: account.createdAt: missing; derived from the account id"
+        in (out)
     )
 
 
@@ -793,7 +799,9 @@ def test_a_quote_is_recognised_from_the_status_url_of_its_link(
     tmp_path: Path, expanded: str, quoted: str | None
 ) -> None:
     # As real archives write it: no is_quote_status, no quoted id, the quoter's t.co link.
-    quote = _linking("1697000000000000010", "Exactement https://t.co/q1", "https://t.co/q1", expanded)
+    quote = _linking(
+        "1697000000000000010", "Exactement https://t.co/q1", "https://t.co/q1", expanded
+    )
     files = {"data/account.js": ytd("account", [ACCOUNT]), "data/tweets.js": ytd("tweets", [quote])}
     records, _ = parse(make_archive(tmp_path, files))
     item = contents(records)["1697000000000000010"]
@@ -805,9 +813,15 @@ def test_a_quote_is_recognised_from_the_status_url_of_its_link(
 def test_a_status_url_that_is_not_in_the_text_or_a_retweets_is_no_quote(tmp_path: Path) -> None:
     status = "https://x.com/lea_k/status/1696000000000000042"
     elsewhere = _linking("1697000000000000011", "rien ici", "https://t.co/zz", status)
-    retweet = _linking("1697000000000000012", "RT @lea_k: vu https://t.co/q2", "https://t.co/q2", status)
+    retweet = _linking(
+        "1697000000000000012", "RT @lea_k: vu https://t.co/q2", "https://t.co/q2", status
+    )
     said_no = _linking(
-        "1697000000000000013", "lien https://t.co/q3", "https://t.co/q3", status, is_quote_status=False
+        "1697000000000000013",
+        "lien https://t.co/q3",
+        "https://t.co/q3",
+        status,
+        is_quote_status=False,
     )
     reply = _linking(
         "1697000000000000014",
