@@ -367,3 +367,25 @@ def test_cli_imports_a_dump_and_fails_when_nothing_could_be_read(tmp_path: Path)
     noise.write_bytes(bytes(range(256)))
     result = runner.invoke(app, ["import", "reddit", str(noise), "-w", str(ws.root)])
     assert result.exit_code == 8 and "not a Reddit dump" in result.output
+
+
+def test_quoted_lines_are_someone_elses_words_and_left_out(tmp_path: Path) -> None:
+    body = (
+        "&gt; ton vélo est trop lourd\n&gt;\n&gt; vraiment\n\nPas du tout.\n\n"
+        "  > encore\nVoilà &gt; 3 kg."
+    )
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(COMMENT | {"body": body}) + "\n", "utf-8")
+    records, _ = parse(path)
+    (item,) = [r.record for r in records if r.kind == "content"]
+    assert item["text"] == "Pas du tout.\n\nVoilà > 3 kg."
+
+
+def test_poll_options_are_the_authors_words(tmp_path: Path) -> None:
+    options = [{"id": "1", "text": "Oui"}, {"id": "2", "text": 5}, {"id": "3", "text": "Non "}]
+    poll = SELF_POST | {"selftext": "[View Poll](https://www.reddit.com/poll/x)"}
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps(poll | {"poll_data": {"options": options}}) + "\n", "utf-8")
+    records, rejections = parse(path)
+    (item,) = [r.record for r in records if r.kind == "content"]
+    assert rejections == [] and item["text"].endswith("\n\nOui\nNon")

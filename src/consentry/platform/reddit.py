@@ -11,6 +11,10 @@ A line with ``title`` is a submission, one with ``body`` a comment:
 - submission → ``post``: text = title, a blank line, then the self text (self posts) or the link
   URL (link posts); just the title when there is nothing else.
 - comment → ``reply`` with ``in_reply_to`` = its ``parent_id``.
+- quoted lines (Markdown ``> …``) are left out of the text: on Reddit they are nearly always
+  the words of the comment replied to, someone else's, and that person's own item follows
+  that person's consent. A poll's options (``poll_data.options[].text``) are the author's words:
+  they follow the post's text, one per line.
 - ids keep Reddit's type prefixes (``t3_`` submission, ``t1_`` comment), so comments and
   submissions never collide and ``parent_id`` (already ``t1_…``/``t3_…``) names the parent
   as it is; an unprefixed parent is ``t3_`` when it is the comment's submission, else ``t1_``.
@@ -41,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +81,8 @@ DELETED_AUTHOR_ID: Final = "reddit:[deleted]"
 #: agree; it stands for no person).
 REDDIT_LAUNCH: Final = "2005-06-23T00:00:00Z"
 DUMP_SUFFIXES: Final = (".zst", ".jsonl", ".ndjson", ".json")
+_QUOTED_LINE: Final = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
+_BLANK_LINES: Final = re.compile(r"\n{3,}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +271,7 @@ def _row(row: Any) -> dict[str, Any]:
         "id": item_id,
         "author_id": author_id,
         "kind": kind,
-        "text": html.unescape(text),
+        "text": _without_quotes(html.unescape(text)) + _poll(row),
         "created_at": rfc3339(created),
         "lang": None,
         "visibility": "public",
@@ -276,6 +283,26 @@ def _row(row: Any) -> dict[str, Any]:
         "media": None,
         "mentions": [],
     }
+
+
+def _without_quotes(text: str) -> str:
+    """``text`` without its Markdown quotations (someone else's words, see the docstring)."""
+    if ">" not in text:
+        return text
+    return _BLANK_LINES.sub("\n\n", _QUOTED_LINE.sub("", text)).strip()
+
+
+def _poll(row: dict[str, Any]) -> str:
+    """A poll's options, one per line after a blank one ("" without a poll); an option that is
+    not text is left out (an optional field never costs its post)."""
+    poll = row.get("poll_data")
+    options = poll.get("options") if isinstance(poll, dict) else None
+    names = [
+        o["text"].strip()
+        for o in (options if isinstance(options, list) else [])
+        if isinstance(o, dict) and isinstance(o.get("text"), str) and o["text"].strip()
+    ]
+    return "\n\n" + "\n".join(names) if names else ""
 
 
 def _author_id(row: dict[str, Any]) -> str:
