@@ -26,6 +26,7 @@ import zstandard
 from consentry.model import ConsentDecision, Decision, Source
 from consentry.platform.reddit import import_reddit
 from consentry.platform.report import ImportReport
+from consentry.platform.sources import ParsedRecord
 from consentry.platform.x_archive import import_x_archive, parse_x_archive
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.snapshot.build import BuildSpec
@@ -221,7 +222,7 @@ def test_the_x_archive_quotes_are_recognised(x_archive: Path) -> None:
     items = {
         p.record["id"]: p.record
         for p in parse_x_archive(x_archive)
-        if getattr(p, "kind", None) == "content"
+        if isinstance(p, ParsedRecord) and p.kind == "content"
     }
     quoting = {i: r for i, r in items.items() if r["quote_of"] is not None}
     assert quoting  # this archive has quotes, though none says `is_quote_status`
@@ -257,12 +258,12 @@ def reddit_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def _author(row: dict[str, Any]) -> str:
-    name = row["author"]
+    name = str(row["author"])
     return "reddit:[deleted]" if name in ("[deleted]", "[removed]") else f"reddit:{name.lower()}"
 
 
 def _item_id(row: dict[str, Any]) -> str:
-    return ("t3_" if "title" in row else "t1_") + row["id"]
+    return ("t3_" if "title" in row else "t1_") + str(row["id"])
 
 
 def _deleted(row: dict[str, Any]) -> bool:
