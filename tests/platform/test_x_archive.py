@@ -926,3 +926,25 @@ def test_the_cli_imports_a_grailbird_archive(tmp_path: Path) -> None:
     out = run_cli("import", "x-archive", str(archive), "-w", str(ws.root))
     assert totals(out) == (4, 4, 0, 0)
     assert "data/js/tweets/2013_01.js" in out
+
+
+def test_a_bad_language_or_media_entry_is_dropped_with_a_warning_not_the_tweet(
+    tmp_path: Path,
+) -> None:
+    odd = tweet(
+        "1697000000000000020",
+        "Deux photos",
+        lang=["fr"],
+        extended_entities={"media": ["pas un objet", {"type": "photo", "ext_alt_text": 7}]},
+    )
+    files = {"data/account.js": ytd("account", [ACCOUNT]), "data/tweets.js": ytd("tweets", [odd])}
+    path = make_archive(tmp_path, files)
+    records, rejections = parse(path)
+    item = contents(records)["1697000000000000020"]
+    assert rejections == [] and item["lang"] is None
+    assert item["media"] == [{"type": "photo", "alt_text": None}]
+    assert [(w.file, w.line, w.field) for w in _warnings(path)] == [
+        ("data/tweets.js", 2, "tweet.lang"),
+        ("data/tweets.js", 2, "tweet.extended_entities.media[0]"),
+        ("data/tweets.js", 2, "tweet.extended_entities.media[1].ext_alt_text"),
+    ]

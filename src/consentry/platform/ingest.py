@@ -355,12 +355,15 @@ class Ingest:
         self, kind: RecordKind, record: object, file: str, line: int | None, raw: str | None
     ) -> None:
         self._check_open()
+        dropped: list[tuple[str, str]] = []
         try:
-            row = check_record(kind, record)
+            row = check_record(kind, record, dropped)
         except RecordTypeError as exc:
             text = raw if raw is not None else _raw_json(record)
             self.reject(Rejection(file, line, exc.field, exc.reason, text, kind.value))
             return
+        for name, reason in dropped:
+            self._report.warn(file, name, reason, line)
         buffer = self._buffers[kind]
         buffer.rows.append(row)
         buffer.originals.append(record if raw is None else _Raw(raw))

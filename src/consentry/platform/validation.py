@@ -538,16 +538,20 @@ def _fits(ftype: FieldType, t: pa.DataType, expected: pa.DataType) -> bool:
     return bool(t == expected)
 
 
-def conform(kind: RecordKind, table: pa.Table) -> tuple[pa.Table, list[Failure], Mask]:
+def conform(
+    kind: RecordKind, table: pa.Table
+) -> tuple[pa.Table, list[Failure], Mask, list[Warnings]]:
     """Bring a table of another origin (Parquet) to ``input_schema(kind)``.
 
     Missing columns become nulls; a column of the wrong type refuses each row that has a value
-    in it, with the words of the per-record path (an integer id: "ids must be strings").
+    in it, with the words of the per-record path (an integer id: "ids must be strings"), but for
+    a droppable field (language, media …), which is dropped with a warning instead.
     Timestamp and date columns are kept as such (``validate`` takes them as they are).
-    Returns the conformed table, the refusals, and which rows they were.
+    Returns the conformed table, the refusals, which rows they were, and the warnings.
     """
     schema = input_schema(kind)
     failures: list[Failure] = []
+    warnings: list[Warnings] = []
     bad = np.zeros(table.num_rows, dtype=np.bool_)
     columns: dict[str, pa.Array] = {}
     for spec in FIELDS[kind]:
@@ -570,22 +574,29 @@ def conform(kind: RecordKind, table: pa.Table) -> tuple[pa.Table, list[Failure],
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass
         reason = type_reason(spec, _arrow_type_name(column.type))
+        if spec.droppable:
+            given = np.nonzero(_mask(pc.is_valid(column)))[0].astype(np.int64)
+            warnings.append(Warnings(spec.name, f"{reason}; dropped", given))
+            continue
         rows = _mask(pc.is_valid(column)) & ~bad
         bad |= rows
         failures.extend(Failure(int(i), spec.name, reason) for i in np.nonzero(rows)[0])
-    return pa.table(columns), failures, bad
+    return pa.table(columns), failures, bad, warnings
 
 
 def validate_foreign(
     kind: RecordKind, table: pa.Table, rules: Rules, known: AccountSet
 ) -> Validated:
     """``conform`` then ``validate``; rows and failures numbered as in ``table``."""
-    conformed, failures, bad = conform(kind, table)
+    conformed, failures, bad, dropped = conform(kind, table)
     rows = np.nonzero(~bad)[0]
     if len(rows) < table.num_rows:
         conformed = conformed.take(pa.array(rows))
     result = validate(kind, conformed, rules, known)
     failures += [Failure(int(rows[f.row]), f.field, f.reason) for f in result.failures]
     failures.sort(key=lambda f: f.row)
+    kept = rows[result.kept]
     warnings = [Warnings(w.field, w.reason, rows[w.rows]) for w in result.warnings]
-    return Validated(result.table, rows[result.kept], failures, warnings)
+    # Type warnings of rows refused later are not warnings: only kept rows count.
+    warnings += [Warnings(w.field, w.reason, w.rows[np.isin(w.rows, kept)]) for w in dropped]
+    return Validated(result.table, kept, failures, [w for w in warnings if len(w.rows)])

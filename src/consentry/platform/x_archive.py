@@ -221,13 +221,13 @@ def _records(
         yield from head
         for stem in _TWEET_FILES + _DELETED_FILES + (_GRAILBIRD_TWEETS,):
             for name in files.get(stem, ()):
-                yield from _map_items(tree, name, lambda v: _tweet(v, owner), "content")
+                yield from _map_items(tree, name, lambda v, d: _tweet(v, owner, d), "content")
         for stem in _LIKE_FILES:
             for name in files.get(stem, ()):
-                yield from _map_items(tree, name, lambda v: [_like(v, owner)], "interaction")
+                yield from _map_items(tree, name, lambda v, _: [_like(v, owner)], "interaction")
         for stem in _DM_FILES:
             for name in files.get(stem, ()):
-                yield from _map_items(tree, name, _dm_conversation, "content")
+                yield from _map_items(tree, name, lambda v, _: _dm_conversation(v), "content")
 
 
 def _grailbird_files(names: list[str], data: str) -> dict[str, list[str]]:
@@ -298,9 +298,11 @@ def _items(tree: ArchiveTree, name: str, kind: str) -> Iterator[JsonItem | Rejec
 def _map_items(
     tree: ArchiveTree,
     name: str,
-    mapper: Callable[[Any], list[dict[str, Any]]],
+    mapper: Callable[[Any, list[tuple[str, str]]], list[dict[str, Any]]],
     kind: RecordKind,
 ) -> Iterator[Parsed]:
+    """Each element mapped to records; ``mapper`` adds ``(field, reason)`` for an optional value
+    it dropped (the record kept), reported as warnings."""
     file = name
     for item in _items(tree, name, kind):
         if isinstance(item, Rejection):
@@ -309,11 +311,16 @@ def _map_items(
         if not item.utf8_ok:
             yield Rejection(file, item.line, None, "not valid UTF-8", raw_json(item.value), kind)
             continue
+        dropped: list[tuple[str, str]] = []
         try:
-            for record in mapper(item.value):
-                yield ParsedRecord(kind, record, file, item.line)
+            records = mapper(item.value, dropped)
         except RowError as exc:
             yield Rejection(file, item.line, exc.field, exc.reason, raw_json(item.value), kind)
+            continue
+        for record in records:
+            yield ParsedRecord(kind, record, file, item.line)
+        for where, reason in dropped:
+            yield ImportWarning(file, item.line, where, reason)
 
 
 def _first_object(
@@ -565,7 +572,7 @@ def _protected(tree: ArchiveTree, files: dict[str, list[str]], out: list[Parsed]
 # Tweets
 
 
-def _tweet(value: Any, owner: Owner) -> list[dict[str, Any]]:
+def _tweet(value: Any, owner: Owner, dropped: list[tuple[str, str]]) -> list[dict[str, Any]]:
     # Archives since 2019 wrap each tweet as {"tweet": {...}}; older ones do not.
     prefix = "tweet." if isinstance(value, dict) and "tweet" in value else ""
     tweet = value.get("tweet", value) if isinstance(value, dict) else None
@@ -611,6 +618,8 @@ def _tweet(value: Any, owner: Owner) -> list[dict[str, Any]]:
 
     entities = tweet.get("entities")
     lang = tweet.get("lang")
+    if lang is not None and not isinstance(lang, str):
+        dropped.append((field("lang"), f"not a string: {lang!r}; language dropped"))
     return [
         {
             "id": tweet_id,
@@ -625,7 +634,7 @@ def _tweet(value: Any, owner: Owner) -> list[dict[str, Any]]:
             "repost_of": repost_of,
             "conversation_id": None,
             "deleted_at": deleted_at,
-            "media": _media(tweet),
+            "media": _media(tweet, lambda where, why: dropped.append((field(where), why))),
             "mentions": _mentions(entities),
         }
     ]
@@ -686,20 +695,22 @@ def _mentions(entities: object) -> list[str]:
     return names
 
 
-def _media(tweet: dict[str, Any]) -> list[dict[str, Any]] | None:
+def _media(tweet: dict[str, Any], drop: Callable[[str, str], None]) -> list[dict[str, Any]] | None:
     # extended_entities lists every attachment; entities.media only the first.
     for key in ("extended_entities", "entities"):
         holder = tweet.get(key)
         media = holder.get("media") if isinstance(holder, dict) else None
         if isinstance(media, list) and media:
-            return [
-                {
-                    "type": _text_or(m.get("type"), "photo"),
-                    "alt_text": _text_or(m.get("ext_alt_text")),
-                }
-                for m in media
-                if isinstance(m, dict)
-            ]
+            out = []
+            for i, m in enumerate(media):
+                if not isinstance(m, dict):
+                    drop(f"{key}.media[{i}]", "not a media object; dropped")
+                    continue
+                alt = m.get("ext_alt_text")
+                if alt is not None and not isinstance(alt, str):
+                    drop(f"{key}.media[{i}].ext_alt_text", "not a string; alt text dropped")
+                out.append({"type": _text_or(m.get("type"), "photo"), "alt_text": _text_or(alt)})
+            return out or None
     return None
 
 
