@@ -13,24 +13,38 @@ What is read (under ``data/``, found at the top of the archive or inside one enc
 ``like.js``                        likes → interactions of kind ``like``
 ``direct-messages.js``,            every ``messageCreate`` → a ``dm`` item (visibility
 ``direct-messages-group.js``       ``direct``), imported so that its exclusion is proven
+``js/user_details.js``,            archives before 2019 ("Grailbird"): the owner, and one
+``js/tweets/YYYY_MM.js``           file of tweets per month (read in month order)
 =================================  =====================================================
 
-Each file is ``window.YTD.<name>.partN = [ … ]``: the assignment is stripped as text and the
-array parsed as JSON, element by element (never executed, never loaded whole).
+Each file is ``window.YTD.<name>.partN = [ … ]`` (Grailbird: ``Grailbird.data.tweets_2013_01 =
+[ … ]`` and ``var user_details = { … }``): the assignment is stripped as text and the array
+parsed as JSON, element by element (never executed, never loaded whole).
 
 Mapping decisions:
 
 - ids are X's ``id_str`` strings (64-bit ids do not survive JSON numbers).
-- ``created_at`` in X's legacy form ``Fri Sep 01 09:00:00 +0000 2023`` → RFC 3339; an impossible
-  date is rejected with its field.
+- ``created_at`` in X's legacy form ``Fri Sep 01 09:00:00 +0000 2023`` (Grailbird:
+  ``2013-01-31 22:10:33 +0000``) → RFC 3339; an impossible date is rejected with its field.
+- the owner's ``createdAt``, when missing or unreadable (people redact archives before sharing
+  them), is derived and the import report says so and how: from the account id when it is a
+  snowflake (its top bits are milliseconds since X's epoch, 1288834974657), else the earliest
+  tweet's time (the account existed by then); with neither, the archive is refused.
 - kind: ``repost`` when the tweet is a retweet (``retweeted_status``, or text starting ``RT @``;
   ``repost_of`` only when the archive names the original, which it usually does not); else
   ``reply`` when ``in_reply_to_status_id_str`` is set (a quote that replies stays a reply and keeps
-  ``quote_of``); else ``quote`` when ``quoted_status_id_str`` / ``is_quote_status`` says so
-  (``quote_of`` from the id, or from the quoted tweet's status URL); else ``post``.
+  ``quote_of``); else ``quote`` when ``quoted_status_id_str`` names the quoted tweet or, as in
+  real archives (which have no ``is_quote_status``), an ``entities.urls[].expanded_url`` is a
+  status URL (``twitter.com``/``x.com``/``mobile.twitter.com``/``<user>/status/ID``,
+  ``i/web/status/ID``) whose t.co link is in the text; else ``post``. The quoted author's words
+  are not in the archive and never in the item: its text is the quoter's, t.co link included.
+  A retweet's links are the original's, so a retweet never quotes.
 - text: ``full_text`` with X's HTML escaping (``&amp;`` ``&lt;`` ``&gt;``) undone. DM text is
   kept as given (it is not escaped in archives).
 - mentions: ``entities.user_mentions[].screen_name``. media: type and ``ext_alt_text``.
+- an optional value that cannot be read (a language or alt text that is not a string, a media
+  entry that is not an object) is dropped and reported as a warning: it never costs its tweet.
+  Languages are normalised by the shared normaliser (``consentry.platform.language``).
 - visibility: ``followers`` when the account is protected now (an X account's tweets are all
   hidden or all shown, whatever they were when written), else ``public``.
 - country: unknown (``None``): an archive names no jurisdiction, and the free-text profile
