@@ -666,16 +666,23 @@ def totals(output: str) -> tuple[int, ...]:
     return tuple(int(cell.replace(",", "")) for cell in row.split("│")[3:7])
 
 
-def test_cli_imports_an_archive_and_explains_what_it_did(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("era", "rows", "tweets"),
+    [("2019 on", 8, "data/tweets.js"), ("Grailbird", 4, "data/js/tweets/2013_01.js")],
+)
+def test_cli_imports_an_archive_and_explains_what_it_did(
+    tmp_path: Path, era: str, rows: int, tweets: str
+) -> None:
     from consentry.workspace import Workspace
 
     ws = Workspace.init(tmp_path / "ws")
-    archive = make_archive(tmp_path, full_archive(), layout="zip")
+    files = grailbird_archive() if era == "Grailbird" else full_archive()
+    archive = make_archive(tmp_path, files, layout="zip")
     out = run_cli("import", "x-archive", str(archive), "--workspace", str(ws.root))
-    assert totals(out) == (8, 8, 0, 0)
-    assert "data/tweets.js" in out
+    assert totals(out) == (rows, rows, 0, 0)
+    assert tweets in out
     again = run_cli("import", "x-archive", str(archive), "--workspace", str(ws.root))
-    assert totals(again) == (8, 0, 8, 0)
+    assert totals(again) == (rows, 0, rows, 0)
 
 
 def test_cli_strict_imports_nothing_when_a_row_is_rejected(tmp_path: Path) -> None:
@@ -916,16 +923,6 @@ def test_a_grailbird_owner_without_creation_time_takes_the_earliest_tweet(tmp_pa
     assert rejections == [] and records[0].record["created_at"] == "2009-12-24T18:00:00Z"
     (warning,) = _warnings(path)
     assert (warning.file, warning.field) == ("data/js/user_details.js", "created_at")
-
-
-def test_the_cli_imports_a_grailbird_archive(tmp_path: Path) -> None:
-    from consentry.workspace import Workspace
-
-    ws = Workspace.init(tmp_path / "ws")
-    archive = make_archive(tmp_path, grailbird_archive(), layout="zip")
-    out = run_cli("import", "x-archive", str(archive), "-w", str(ws.root))
-    assert totals(out) == (4, 4, 0, 0)
-    assert "data/js/tweets/2013_01.js" in out
 
 
 def test_a_bad_language_or_media_entry_is_dropped_with_a_warning_not_the_tweet(
