@@ -389,3 +389,17 @@ def test_poll_options_are_the_authors_words(tmp_path: Path) -> None:
     records, rejections = parse(path)
     (item,) = [r.record for r in records if r.kind == "content"]
     assert rejections == [] and item["text"].endswith("\n\nOui\nNon")
+
+
+def test_an_optional_text_of_the_wrong_type_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    from consentry.platform.report import ImportWarning
+
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(ndjson([dict(LINK_POST, url=["x"]), dict(SELF_POST, selftext=False)]))
+    items = list(parse_reddit(path))
+    records = [i for i in items if isinstance(i, ParsedRecord) and i.kind == "content"]
+    assert [r.record["text"] for r in records] == [LINK_POST["title"], SELF_POST["title"]]
+    assert [(w.line, w.field) for w in items if isinstance(w, ImportWarning)] == [
+        (1, "url"),
+        (2, "selftext"),
+    ]

@@ -14,7 +14,8 @@ A line with ``title`` is a submission, one with ``body`` a comment:
 - quoted lines (Markdown ``> …``) are left out of the text: on Reddit they are nearly always
   the words of the comment replied to, someone else's, and that person's own item follows
   that person's consent. A poll's options (``poll_data.options[].text``) are the author's words:
-  they follow the post's text, one per line.
+  they follow the post's text, one per line. An optional text that is not one (``selftext``,
+  ``url``) is dropped and reported as a warning: it never costs its item.
 - ids keep Reddit's type prefixes (``t3_`` submission, ``t1_`` comment), so comments and
   submissions never collide and ``parent_id`` (already ``t1_…``/``t3_…``) names the parent
   as it is; an unprefixed parent is ``t3_`` when it is the comment's submission, else ``t1_``.
@@ -54,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Final
 from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
 from consentry.platform.quarantine import Rejection, raw_text
+from consentry.platform.report import ImportWarning
 from consentry.platform.sources import (
     MAX_LINE_BYTES,
     CountingReader,
@@ -212,8 +214,9 @@ def _line(line: bytes, file: str, number: int, seen: set[str]) -> Iterator[Parse
             kind="content",
         )
         return
+    dropped: list[tuple[str, str]] = []
     try:
-        content = _row(row)
+        content = _row(row, dropped)
     except RowError as exc:
         yield Rejection(
             file=file, line=number, field=exc.field, reason=exc.reason, raw=text, kind="content"
@@ -223,13 +226,15 @@ def _line(line: bytes, file: str, number: int, seen: set[str]) -> Iterator[Parse
         seen.add(content["author_id"])
         yield ParsedRecord("account", _account(row, content), file, number)
     yield ParsedRecord("content", content, file, number)
+    for field, reason in dropped:
+        yield ImportWarning(file, number, field, reason)
 
 
 # ---------------------------------------------------------------------------------------------
 # Rows
 
 
-def _row(row: Any) -> dict[str, Any]:
+def _row(row: Any, dropped: list[tuple[str, str]]) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise RowError(None, "not a JSON object")
     if "title" in row:
@@ -245,8 +250,8 @@ def _row(row: Any) -> dict[str, Any]:
     link_id: str | None
     if kind == "post":
         title = _string(row, "title")
-        selftext = _string(row, "selftext", required=False)
-        url = _string(row, "url", required=False)
+        selftext = _optional_string(row, "selftext", dropped)
+        url = _optional_string(row, "url", dropped)
         is_self = row.get("is_self") is True or (not url and bool(selftext))
         extra = selftext if is_self else url
         text = f"{title}\n\n{extra}" if extra else title
@@ -383,10 +388,17 @@ def _epoch(row: dict[str, Any], field: str) -> datetime:
         raise RowError(field, str(exc)) from None
 
 
-def _string(row: dict[str, Any], field: str, *, required: bool = True) -> str:
+def _optional_string(row: dict[str, Any], field: str, dropped: list[tuple[str, str]]) -> str:
+    """An optional text ("" when absent); one that is not text is dropped, never the item."""
     value = row.get(field)
-    if value is None and not required:
-        return ""
+    if value is None or isinstance(value, str):
+        return value or ""
+    dropped.append((field, f"not a string: {type(value).__name__}; dropped"))
+    return ""
+
+
+def _string(row: dict[str, Any], field: str) -> str:
+    value = row.get(field)
     if not isinstance(value, str):
         raise RowError(
             field, "missing" if value is None else f"not a string: {type(value).__name__}"
