@@ -111,3 +111,16 @@ def test_the_cli_report_shows_the_warnings(tmp_path: object, make_export: MakeEx
     assert "warning: content.jsonl:1: lang: language 'zhCn' read as 'zh-CN' (1×; kept)" in (
         result.output
     )
+
+
+def test_distinct_warnings_are_capped_so_hostile_input_cannot_grow_the_report(
+    workspace: Workspace, make_export: MakeExport
+) -> None:
+    from consentry.platform.report import MAX_WARNING_KINDS, OTHER_WARNINGS
+
+    n = MAX_WARNING_KINDS + 50
+    rows = [item(i, lang=f"zz-{i:05d}-nope") for i in range(1, n + 1)]
+    report = import_canonical(workspace, make_export(accounts=[account(1)], content=rows))
+    assert report.total.imported == n + 1 and report.warned == n
+    assert len(report.warnings) == MAX_WARNING_KINDS + 1
+    assert report.warnings[("content.jsonl", "lang", OTHER_WARNINGS)].count == 50

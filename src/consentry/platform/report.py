@@ -9,6 +9,10 @@ from pathlib import Path
 from consentry.ledger import Position
 
 UNKNOWN_KIND = "unknown"
+#: Distinct warnings kept in a report; further kinds are counted together under
+#: ``OTHER_WARNINGS``, per file and field.
+MAX_WARNING_KINDS = 1_000
+OTHER_WARNINGS = "other values changed or dropped (more kinds than the report lists)"
 
 
 @dataclass
@@ -77,7 +81,11 @@ class ImportReport:
     warnings: dict[tuple[str, str, str], Warned] = field(default_factory=dict)
 
     def warn(self, file: str, field: str | None, reason: str, line: int | None, n: int = 1) -> None:
-        warned = self.warnings.setdefault((file, field or "", reason), Warned())
+        key = (file, field or "", reason)
+        if key not in self.warnings and len(self.warnings) >= MAX_WARNING_KINDS:
+            # Reasons name values (``language 'xx' …``): hostile input must not grow the report.
+            key = (file, field or "", OTHER_WARNINGS)
+        warned = self.warnings.setdefault(key, Warned())
         warned.count += n
         if warned.first_line is None:
             warned.first_line = line
