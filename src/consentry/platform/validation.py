@@ -161,7 +161,7 @@ class _Checks:
         self.n = table.num_rows
         self.bad = np.zeros(self.n, dtype=np.bool_)
         self._found: list[tuple[npt.NDArray[np.int64], str | None, Callable[[int], str]]] = []
-        self._notes: list[tuple[str, str, Mask]] = []
+        self._notes: list[tuple[str, str, npt.NDArray[np.int64]]] = []
 
     @property
     def table(self) -> pa.Table:
@@ -193,16 +193,16 @@ class _Checks:
         why = reason if callable(reason) else (lambda _i, r=reason: r)
         self._found.append((np.nonzero(new)[0], field, why))
 
-    def note(self, mask: Mask, field: str, reason: str) -> None:
-        """Rows whose optional ``field`` was normalised or dropped (the row is kept)."""
-        if mask.any():
-            self._notes.append((field, reason, mask))
+    def note(self, rows: npt.NDArray[np.int64], field: str, reason: str) -> None:
+        """Rows (ascending) whose optional ``field`` was normalised or dropped (kept rows)."""
+        if len(rows):
+            self._notes.append((field, reason, rows))
 
     def warnings(self) -> list[Warnings]:
         """The notes of rows no rule refused."""
         out = []
-        for name, reason, mask in self._notes:
-            rows = np.nonzero(mask & ~self.bad)[0].astype(np.int64)
+        for name, reason, noted in self._notes:
+            rows = noted[~self.bad[noted]]
             if len(rows):
                 out.append(Warnings(name, reason, rows))
         return out
@@ -368,9 +368,16 @@ def _languages(checks: _Checks, lang: pa.Array) -> pa.Array:
     if all(r.note is None for r in read):
         return lang
     slot = pc.index_in(lang, value_set=distinct)
-    for n, r in enumerate(read):
-        if r.note is not None:
-            checks.note(_mask(pc.equal(slot, n)), "lang", r.note)
+    slots = np.asarray(pc.fill_null(slot, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    noted = np.array([r.note is not None for r in read] + [False])  # [-1]: no language
+    rows = np.nonzero(noted[slots])[0].astype(np.int64)  # never empty: each value is in a row
+    # Grouped by value in one sort: a column of many distinct bad values stays one pass.
+    order = np.argsort(slots[rows], kind="stable")
+    values, starts = np.unique(slots[rows][order], return_index=True)
+    for value, group in zip(values, np.split(rows[order], starts[1:]), strict=True):
+        note = read[int(value)].note
+        if note is not None:
+            checks.note(group, "lang", note)
     return pa.array([r.tag for r in read], pa.string()).take(slot)
 
 
