@@ -945,3 +945,10 @@ def test_a_bad_language_or_media_entry_is_dropped_with_a_warning_not_the_tweet(
         ("data/tweets.js", 2, "tweet.extended_entities.media[0]"),
         ("data/tweets.js", 2, "tweet.extended_entities.media[1].ext_alt_text"),
     ]
+
+
+@pytest.mark.parametrize("details", ["var user_details = [1, 2]", "var user_details = {broken"])
+def test_a_broken_grailbird_owner_file_is_a_clear_error(tmp_path: Path, details: str) -> None:
+    files = grailbird_archive() | {"data/js/user_details.js": details}
+    with pytest.raises(ImportDataError, match=r"data/js/user_details\.js: "):
+        parse(make_archive(tmp_path, files))

@@ -213,7 +213,8 @@ def _open(path: Path, progress: Progress | None) -> tuple[ArchiveTree, dict[str,
         root = find_root(tree.names, _ANCHOR)
         if root is None:
             raise ImportDataError(
-                f"{path}: not an X archive (no data/account.js or data/tweets.js inside)"
+                f"{path}: not an X archive (no data/account.js, data/tweets.js or, before 2019, "
+                "data/js/user_details.js inside)"
             )
         data = f"{root}data/"
         files = _data_files(tree.names, data) | _grailbird_files(tree.names, data)
@@ -444,6 +445,8 @@ def _user_details(tree: ArchiveTree, name: str) -> tuple[dict[str, Any], int]:
             item = stream.value()
     except JsonStreamError as exc:
         raise ImportDataError(f"{tree.display(name)}: line {exc.line}: {exc.reason}") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ImportDataError(f"{tree.display(name)}: cannot be read: {exc}") from None
     if not isinstance(item.value, dict):
         raise ImportDataError(f"{tree.display(name)}: not an object: the owner is unknown")
     return item.value, item.line
