@@ -105,6 +105,12 @@ class Reason(IntEnum):
     CONSENT_DENIED = 10
     NO_SHARE_CONSENT = 11
     DUPLICATE = 12
+    #: A repost or boost whose original the input does not hold (an archive names the original
+    #: but never carries it), so it cannot stand with its original. Apart from
+    #: ``CONTENT_DELETED`` (the repost itself deleted) so that counts tell the truth. Like
+    #: ``DUPLICATE`` it is settled by the census among otherwise eligible items; the two never
+    #: meet (reposts are not deduplicated), so last is its place, and no code is renumbered.
+    ORIGINAL_UNAVAILABLE = 13
 
     @property
     def code(self) -> str:

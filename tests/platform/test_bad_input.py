@@ -94,12 +94,6 @@ LINES: list[tuple[str, bytes, str | None, str]] = [
         "deleted_at is before created_at",
     ),
     (
-        "not a language tag",
-        json.dumps(item(2, lang="français")).encode(),
-        "lang",
-        "not a language tag",
-    ),
-    (
         "unknown visibility",
         json.dumps(item(2, visibility="world")).encode(),
         "visibility",

@@ -16,6 +16,7 @@ import pytest
 from consentry.errors import ImportDataError
 from consentry.platform.mastodon import html_to_text, parse_mastodon
 from consentry.platform.quarantine import Rejection
+from consentry.platform.report import ImportWarning
 from consentry.platform.sources import ParsedRecord
 
 AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -487,3 +488,97 @@ def test_cli_imports_an_export_and_documents_the_visibility_mapping(tmp_path: Pa
 
     result = runner.invoke(app, ["import", "mastodon", str(tmp_path), "-w", str(ws.root)])
     assert result.exit_code == 8 and "not a Mastodon account export" in result.output
+
+
+# ---- what real exports showed ----------------------------------------------------------------
+
+
+def _one(tmp_path: Path, activity: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    files: dict[str, str | bytes] = {
+        "actor.json": json.dumps(ACTOR),
+        "outbox.json": outbox([activity]),
+    }
+    tmp_path.mkdir(exist_ok=True)
+    items = list(parse_mastodon(make_export(tmp_path, files, zipped=False)))
+    assert not [i for i in items if isinstance(i, Rejection)]
+    (record,) = [i.record for i in items if isinstance(i, ParsedRecord) and i.kind == "content"]
+    return [i for i in items if isinstance(i, ImportWarning)], record
+
+
+def test_a_camel_cased_language_key_is_imported_not_rejected(tmp_path: Path) -> None:
+    from consentry.content import ContentStore
+    from consentry.platform.mastodon import import_mastodon
+    from consentry.workspace import Workspace
+
+    post = status(1, "<p>你好</p>", to=[AS_PUBLIC], cc=[FOLLOWERS], contentMap={"zhCn": "x"})
+    odd = status(2, "<p>hm</p>", to=[AS_PUBLIC], cc=[FOLLOWERS], contentMap={"klingon!": "x"})
+    files: dict[str, str | bytes] = {
+        "actor.json": json.dumps(ACTOR),
+        "outbox.json": outbox([post, odd]),
+    }
+    ws = Workspace.init(tmp_path / "ws")
+    report = import_mastodon(ws, make_export(tmp_path, files, zipped=True))
+    assert (report.total.imported, report.total.rejected) == (3, 0)
+    rows = [
+        r for b in ContentStore(ws.content_dir).scan(["content_id", "lang"]) for r in b.to_pylist()
+    ]
+    assert {r["content_id"]: r["lang"] for r in rows} == {
+        f"{ME}/statuses/1": "zh-CN",
+        f"{ME}/statuses/2": None,
+    }
+    assert {(k[1], k[2], w.count, w.first_line) for k, w in report.warnings.items()} == {
+        ("lang", "language 'zhCn' read as 'zh-CN'", 1, 1),
+        ("lang", "not a language tag: 'klingon!'; language dropped", 1, 2),
+    }
+
+
+def test_poll_options_are_the_authors_words(tmp_path: Path) -> None:
+    poll = status(
+        7,
+        "<p>Quel train ?</p>",
+        to=[AS_PUBLIC],
+        cc=[FOLLOWERS],
+        type="Question",
+        endTime="2024-03-03T10:15:00Z",
+        oneOf=[
+            {"type": "Note", "name": "Le 8h12", "replies": {"type": "Collection", "totalItems": 3}},
+            {"type": "Note", "name": "Le 9h05 <vraiment>", "replies": {"totalItems": 1}},
+        ],
+    )
+    warnings, record = _one(tmp_path, poll)
+    assert warnings == []
+    assert record["text"] == "Quel train ?\n\nLe 8h12\nLe 9h05 <vraiment>"
+    several = status(
+        8,
+        "",
+        to=[AS_PUBLIC],
+        cc=[FOLLOWERS],
+        type="Question",
+        anyOf=[{"name": "oui"}, {"name": "non"}],
+    )
+    assert _one(tmp_path / "b", several)[1]["text"] == "oui\nnon"
+
+
+def test_a_bad_poll_option_or_attachment_is_dropped_with_a_warning_not_the_post(
+    tmp_path: Path,
+) -> None:
+    poll = status(
+        9,
+        "<p>Alors ?</p>",
+        to=[AS_PUBLIC],
+        cc=[FOLLOWERS],
+        type="Question",
+        oneOf=[{"name": "oui"}, {"name": 5}, "non"],
+        attachment=[
+            "https://piaille.example/media/1.png",
+            {"type": "Document", "mediaType": "image/png", "name": "un plan du métro"},
+        ],
+    )
+    warnings, record = _one(tmp_path, poll)
+    assert record["text"] == "Alors ?\n\noui"
+    assert record["media"] == [{"type": "photo", "alt_text": "un plan du métro"}]
+    assert [(w.line, w.field) for w in warnings] == [
+        (1, "object.oneOf[1]"),
+        (1, "object.oneOf[2]"),
+        (1, "object.attachment[0]"),
+    ]

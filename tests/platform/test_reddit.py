@@ -367,3 +367,39 @@ def test_cli_imports_a_dump_and_fails_when_nothing_could_be_read(tmp_path: Path)
     noise.write_bytes(bytes(range(256)))
     result = runner.invoke(app, ["import", "reddit", str(noise), "-w", str(ws.root)])
     assert result.exit_code == 8 and "not a Reddit dump" in result.output
+
+
+def test_quoted_lines_are_someone_elses_words_and_left_out(tmp_path: Path) -> None:
+    body = (
+        "&gt; ton vélo est trop lourd\n&gt;\n&gt; vraiment\n\nPas du tout.\n\n"
+        "  > encore\nVoilà &gt; 3 kg."
+    )
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(COMMENT | {"body": body}) + "\n", "utf-8")
+    records, _ = parse(path)
+    (item,) = [r.record for r in records if r.kind == "content"]
+    assert item["text"] == "Pas du tout.\n\nVoilà > 3 kg."
+
+
+def test_poll_options_are_the_authors_words(tmp_path: Path) -> None:
+    options = [{"id": "1", "text": "Oui"}, {"id": "2", "text": 5}, {"id": "3", "text": "Non "}]
+    poll = SELF_POST | {"selftext": "[View Poll](https://www.reddit.com/poll/x)"}
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps(poll | {"poll_data": {"options": options}}) + "\n", "utf-8")
+    records, rejections = parse(path)
+    (item,) = [r.record for r in records if r.kind == "content"]
+    assert rejections == [] and item["text"].endswith("\n\nOui\nNon")
+
+
+def test_an_optional_text_of_the_wrong_type_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    from consentry.platform.report import ImportWarning
+
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(ndjson([dict(LINK_POST, url=["x"]), dict(SELF_POST, selftext=False)]))
+    items = list(parse_reddit(path))
+    records = [i for i in items if isinstance(i, ParsedRecord) and i.kind == "content"]
+    assert [r.record["text"] for r in records] == [LINK_POST["title"], SELF_POST["title"]]
+    assert [(w.line, w.field) for w in items if isinstance(w, ImportWarning)] == [
+        (1, "url"),
+        (2, "selftext"),
+    ]

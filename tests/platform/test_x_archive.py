@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from consentry.errors import ImportDataError
 from consentry.platform.quarantine import Rejection
+from consentry.platform.report import ImportWarning
 from consentry.platform.sources import JsonStream, JsonStreamError, Parsed, ParsedRecord
 from consentry.platform.x_archive import parse_x_archive
 
@@ -665,16 +666,23 @@ def totals(output: str) -> tuple[int, ...]:
     return tuple(int(cell.replace(",", "")) for cell in row.split("│")[3:7])
 
 
-def test_cli_imports_an_archive_and_explains_what_it_did(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("era", "rows", "tweets"),
+    [("2019 on", 8, "data/tweets.js"), ("Grailbird", 4, "data/js/tweets/2013_01.js")],
+)
+def test_cli_imports_an_archive_and_explains_what_it_did(
+    tmp_path: Path, era: str, rows: int, tweets: str
+) -> None:
     from consentry.workspace import Workspace
 
     ws = Workspace.init(tmp_path / "ws")
-    archive = make_archive(tmp_path, full_archive(), layout="zip")
+    files = grailbird_archive() if era == "Grailbird" else full_archive()
+    archive = make_archive(tmp_path, files, layout="zip")
     out = run_cli("import", "x-archive", str(archive), "--workspace", str(ws.root))
-    assert totals(out) == (8, 8, 0, 0)
-    assert "data/tweets.js" in out
+    assert totals(out) == (rows, rows, 0, 0)
+    assert tweets in out
     again = run_cli("import", "x-archive", str(archive), "--workspace", str(ws.root))
-    assert totals(again) == (8, 0, 8, 0)
+    assert totals(again) == (rows, 0, rows, 0)
 
 
 def test_cli_strict_imports_nothing_when_a_row_is_rejected(tmp_path: Path) -> None:
@@ -708,3 +716,239 @@ def test_cli_refuses_what_is_not_an_archive_naming_it(tmp_path: Path, name: str)
 def test_cli_help_documents_each_importer_with_an_example(command: str) -> None:
     out = run_cli("import", command, "--help")
     assert f"consentry import {command}" in out and "--strict" in out and "--workspace" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# What real archives showed: redacted account files, quotes without `is_quote_status`,
+# pre-2019 (Grailbird) archives.
+
+
+def _without_created_at(account_id: str) -> str:
+    body = {k: v for k, v in ACCOUNT["account"].items() if k != "createdAt"}
+    return ytd("account", [{"account": body | {"accountId": account_id}}])
+
+
+def _warnings(path: Path) -> list[ImportWarning]:
+    return [i for i in parse_x_archive(path) if isinstance(i, ImportWarning)]
+
+
+def test_a_missing_creation_time_is_derived_from_a_snowflake_account_id(tmp_path: Path) -> None:
+    files = full_archive() | {"data/account.js": _without_created_at(OWNER)}
+    path = make_archive(tmp_path, files)
+    records, rejections = parse(path)
+    assert rejections == []
+    # 1500000000000000001 >> 22 ms after X's epoch (1288834974657 ms).
+    assert records[0].record["created_at"] == "2022-03-05T06:47:23.309000Z"
+    assert len(contents(records)) == 6  # nothing else is lost
+    (warning,) = _warnings(path)
+    assert (warning.file, warning.field) == ("data/account.js", "account.createdAt")
+    assert "missing; derived from the account id" in warning.reason
+
+
+def test_an_old_account_id_takes_the_earliest_tweet_as_its_creation_time(tmp_path: Path) -> None:
+    old_id = "14159265"  # before snowflakes (below 2^32): it carries no time
+    tweets = [
+        tweet("1697000000000000001", "plus tard", created_at="Fri Sep 01 09:00:00 +0000 2023"),
+        tweet("20000001", "le premier", created_at="Tue Mar 03 10:00:00 +0000 2009"),
+        tweet("9", "date impossible", created_at="Fri Feb 30 09:00:00 +0000 2023"),
+    ]
+    files = {
+        "data/account.js": _without_created_at(old_id),
+        "data/tweets.js": ytd("tweets", tweets),
+    }
+    path = make_archive(tmp_path, files)
+    records, rejections = parse(path)
+    assert records[0].record["created_at"] == "2009-03-03T10:00:00Z"
+    assert [r.field for r in rejections] == ["tweet.created_at"]  # still rejected, once
+    (warning,) = _warnings(path)
+    assert "earliest tweet's time" in warning.reason and "2009-03-03T10:00:00Z" in warning.reason
+
+
+def test_nothing_to_derive_a_creation_time_from_is_a_clear_error(tmp_path: Path) -> None:
+    path = make_archive(tmp_path, {"data/account.js": _without_created_at("14159265")})
+    with pytest.raises(
+        ImportDataError, match=r"account\.js: line 2: account\.createdAt is missing"
+    ):
+        parse(path)
+
+
+def test_the_import_report_says_the_creation_time_was_derived(tmp_path: Path) -> None:
+    from consentry.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    files = full_archive() | {"data/account.js": _without_created_at(OWNER)}
+    out = run_cli("import", "x-archive", str(make_archive(tmp_path, files)), "-w", str(ws.root))
+    assert totals(out) == (8, 8, 0, 0)
+    assert (
+        "warning: data/account.js:2: account.createdAt: missing; derived from the account id"
+        in (out)
+    )
+
+
+def _linking(tweet_id: str, text: str, short: str, expanded: str, **extra: Any) -> dict[str, Any]:
+    urls = [{"url": short, "expanded_url": expanded, "display_url": expanded[8:30]}]
+    entities = {"hashtags": [], "user_mentions": [], "urls": urls}
+    return tweet(tweet_id, text, entities=entities, **extra)
+
+
+@pytest.mark.parametrize(
+    ("expanded", "quoted"),
+    [
+        ("https://twitter.com/lea_k/status/1696000000000000042", "1696000000000000042"),
+        ("https://x.com/lea_k/status/1696000000000000042?s=20", "1696000000000000042"),
+        ("https://mobile.twitter.com/lea_k/status/1696000000000000042", "1696000000000000042"),
+        ("https://twitter.com/i/web/status/1696000000000000042", "1696000000000000042"),
+        ("https://example.org/lea_k/status/1696000000000000042", None),  # not X
+        ("https://x.com/lea_k", None),  # a profile, not a tweet
+    ],
+)
+def test_a_quote_is_recognised_from_the_status_url_of_its_link(
+    tmp_path: Path, expanded: str, quoted: str | None
+) -> None:
+    # As real archives write it: no is_quote_status, no quoted id, the quoter's t.co link.
+    quote = _linking(
+        "1697000000000000010", "Exactement https://t.co/q1", "https://t.co/q1", expanded
+    )
+    files = {"data/account.js": ytd("account", [ACCOUNT]), "data/tweets.js": ytd("tweets", [quote])}
+    records, _ = parse(make_archive(tmp_path, files))
+    item = contents(records)["1697000000000000010"]
+    assert item["quote_of"] == quoted
+    assert item["kind"] == ("quote" if quoted else "post")
+    assert item["text"] == "Exactement https://t.co/q1"  # the quoter's words and link, no more
+
+
+def test_a_status_url_that_is_not_in_the_text_or_a_retweets_is_no_quote(tmp_path: Path) -> None:
+    status = "https://x.com/lea_k/status/1696000000000000042"
+    elsewhere = _linking("1697000000000000011", "rien ici", "https://t.co/zz", status)
+    retweet = _linking(
+        "1697000000000000012", "RT @lea_k: vu https://t.co/q2", "https://t.co/q2", status
+    )
+    said_no = _linking(
+        "1697000000000000013",
+        "lien https://t.co/q3",
+        "https://t.co/q3",
+        status,
+        is_quote_status=False,
+    )
+    reply = _linking(
+        "1697000000000000014",
+        "@lea_k oui https://t.co/q4",
+        "https://t.co/q4",
+        status,
+        in_reply_to_status_id_str="1696000000000000001",
+    )
+    files = {
+        "data/account.js": ytd("account", [ACCOUNT]),
+        "data/tweets.js": ytd("tweets", [elsewhere, retweet, said_no, reply]),
+    }
+    items = contents(parse(make_archive(tmp_path, files))[0])
+    assert [(i["kind"], i["quote_of"]) for i in items.values()] == [
+        ("post", None),
+        ("repost", None),  # the original's quote, not the reposter's
+        ("post", None),
+        ("reply", "1696000000000000042"),  # a reply that quotes stays a reply
+    ]
+
+
+def grailbird_archive(user: dict[str, Any] | None = None) -> dict[str, str | bytes]:
+    """A pre-2019 archive, in the layout documented for it (the people are invented)."""
+
+    def old(tweet_id: str, text: str, created_at: str, **extra: Any) -> dict[str, Any]:
+        body = {
+            "source": "web",
+            "entities": {"user_mentions": [], "media": [], "hashtags": [], "urls": []},
+            "geo": {},
+            "id_str": tweet_id,
+            "text": text,
+            "id": int(tweet_id),
+            "created_at": created_at,
+            "user": {"name": "Camille D.", "screen_name": "camille_d", "id_str": "14159265"},
+        }
+        return body | extra
+
+    january = [
+        old("290000000000000002", "Deuxième &amp; dernier", "2013-01-31 22:10:33 +0000"),
+        old(
+            "290000000000000001",
+            "RT @lea_k: le train encore",
+            "2013-01-02 08:00:00 +0100",
+            retweeted_status={"id_str": "280000000000000001", "text": "le train encore"},
+        ),
+    ]
+    december = [old("20000001", "Bonjour Twitter", "2009-12-24 18:00:00 +0000")]
+    details = user or {
+        "screen_name": "camille_d",
+        "full_name": "Camille D.",
+        "id": "14159265",
+        "created_at": "2009-03-07 17:44:39 +0000",
+    }
+    return {
+        "data/js/user_details.js": "var user_details = " + json.dumps(details, indent=1),
+        "data/js/tweet_index.js": "var tweet_index = []",
+        "data/js/tweets/2013_01.js": "Grailbird.data.tweets_2013_01 = \n"
+        + json.dumps(january, indent=1),
+        "data/js/tweets/2009_12.js": "Grailbird.data.tweets_2009_12 =\n"
+        + json.dumps(december, indent=1),
+        "index.html": "<html>…</html>",
+    }
+
+
+@pytest.mark.parametrize("layout", ["folder", "zip", "zip-nested"])
+def test_a_grailbird_archive_is_read_like_a_modern_one(tmp_path: Path, layout: str) -> None:
+    records, rejections = parse(make_archive(tmp_path, grailbird_archive(), layout=layout))
+    assert rejections == []
+    assert records[0].record == {
+        "id": "14159265",
+        "handle": "camille_d",
+        "display_name": "Camille D.",
+        "created_at": "2009-03-07T17:44:39Z",
+        "country": None,
+        "birth_date": None,
+        "protected": False,
+        "status": "active",
+    }
+    items = contents(records)
+    assert list(items) == ["20000001", "290000000000000002", "290000000000000001"]  # by month
+    assert items["290000000000000002"]["text"] == "Deuxième & dernier"
+    assert items["290000000000000002"]["created_at"] == "2013-01-31T22:10:33Z"
+    repost = items["290000000000000001"]
+    assert (repost["kind"], repost["repost_of"]) == ("repost", "280000000000000001")
+    assert repost["created_at"] == "2013-01-02T07:00:00Z"
+
+
+def test_a_grailbird_owner_without_creation_time_takes_the_earliest_tweet(tmp_path: Path) -> None:
+    user = {"screen_name": "camille_d", "id": "14159265"}
+    path = make_archive(tmp_path, grailbird_archive(user))
+    records, rejections = parse(path)
+    assert rejections == [] and records[0].record["created_at"] == "2009-12-24T18:00:00Z"
+    (warning,) = _warnings(path)
+    assert (warning.file, warning.field) == ("data/js/user_details.js", "created_at")
+
+
+def test_a_bad_language_or_media_entry_is_dropped_with_a_warning_not_the_tweet(
+    tmp_path: Path,
+) -> None:
+    odd = tweet(
+        "1697000000000000020",
+        "Deux photos",
+        lang=["fr"],
+        extended_entities={"media": ["pas un objet", {"type": "photo", "ext_alt_text": 7}]},
+    )
+    files = {"data/account.js": ytd("account", [ACCOUNT]), "data/tweets.js": ytd("tweets", [odd])}
+    path = make_archive(tmp_path, files)
+    records, rejections = parse(path)
+    item = contents(records)["1697000000000000020"]
+    assert rejections == [] and item["lang"] is None
+    assert item["media"] == [{"type": "photo", "alt_text": None}]
+    assert [(w.file, w.line, w.field) for w in _warnings(path)] == [
+        ("data/tweets.js", 2, "tweet.lang"),
+        ("data/tweets.js", 2, "tweet.extended_entities.media[0]"),
+        ("data/tweets.js", 2, "tweet.extended_entities.media[1].ext_alt_text"),
+    ]
+
+
+@pytest.mark.parametrize("details", ["var user_details = [1, 2]", "var user_details = {broken"])
+def test_a_broken_grailbird_owner_file_is_a_clear_error(tmp_path: Path, details: str) -> None:
+    files = grailbird_archive() | {"data/js/user_details.js": details}
+    with pytest.raises(ImportDataError, match=r"data/js/user_details\.js: "):
+        parse(make_archive(tmp_path, files))

@@ -150,7 +150,7 @@ def _reference_census(batches: list[pa.RecordBatch]) -> np.ndarray[Any, Any]:
     # repost may change meanwhile, and a chain of reposts settles one link per round.
     for _ in range(len(reposts) + 1):
         taken = [
-            Reason.CONTENT_DELETED
+            Reason.ORIGINAL_UNAVAILABLE
             if rows[i]["repost_of"] not in where
             else reasons[where[rows[i]["repost_of"]]]
             for i in reposts

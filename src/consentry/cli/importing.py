@@ -108,6 +108,13 @@ def report_import(report: ImportReport) -> None:
     console.print(table)
     if t.updated or t.deleted:
         console.print(f"of which {t.updated:,} new versions, {t.deleted:,} deletions recorded")
+    for (file, field, reason), w in report.warnings.items():
+        where = f"{file}" + (f":{w.first_line}" if w.first_line is not None else "")
+        console.print(
+            f"warning: {where}: {field + ': ' if field else ''}{reason} ({w.count:,}×; kept)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.quarantine is not None:
         console.print(f"rejected rows (with file, line, field and reason): {report.quarantine}")
     if report.ledger_head is not None:
@@ -116,8 +123,8 @@ def report_import(report: ImportReport) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    for warning in report.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for notice in report.notices:
+        err_console.print(f"[bold yellow]warning:[/] {notice}", highlight=False, soft_wrap=True)
     for file, reason in report.incomplete.items():
         err_console.print(
             f"[bold red]error:[/] {file} was not read to its end: {reason}",

@@ -100,7 +100,7 @@ def import_canonical(
             ingest.end_of_file()
         report = ingest.finish()
     if all(f.kind is not RecordKind.DECISION for f in files):
-        report.warnings.append(
+        report.notices.append(
             f"{folder}: no consent file (consent.jsonl or consent.parquet) was found: no "
             "decision was imported, every author stays at the policy's default"
         )

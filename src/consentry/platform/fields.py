@@ -43,6 +43,11 @@ class FieldSpec:
     name: str
     type: FieldType
     required: bool = False
+    #: A descriptive optional field (language, media, mentions, display name): a value of the
+    #: wrong type is dropped with a warning rather than costing its record. Fields that decide
+    #: eligibility (deletion, age, country, protection, scope) are never droppable: without
+    #: them a record would be judged on a state it does not have.
+    droppable: bool = False
 
 
 ARROW_INPUT_TYPE: Final[Mapping[FieldType, pa.DataType]] = {
@@ -62,7 +67,7 @@ FIELDS: Final[Mapping[RecordKind, tuple[FieldSpec, ...]]] = {
     RecordKind.ACCOUNT: (
         F("id", T.ID, required=True),
         F("handle", T.STRING, required=True),
-        F("display_name", T.STRING),
+        F("display_name", T.STRING, droppable=True),
         F("created_at", T.TIME, required=True),
         F("country", T.STRING),
         F("birth_date", T.DATE),
@@ -75,15 +80,15 @@ FIELDS: Final[Mapping[RecordKind, tuple[FieldSpec, ...]]] = {
         F("kind", T.STRING, required=True),
         F("text", T.STRING),
         F("created_at", T.TIME, required=True),
-        F("lang", T.STRING),
+        F("lang", T.STRING, droppable=True),
         F("visibility", T.STRING, required=True),
         F("in_reply_to", T.ID),
         F("quote_of", T.ID),
         F("repost_of", T.ID),
         F("conversation_id", T.ID),
         F("deleted_at", T.TIME),
-        F("media", T.MEDIA),
-        F("mentions", T.STRINGS),
+        F("media", T.MEDIA, droppable=True),
+        F("mentions", T.STRINGS, droppable=True),
     ),
     RecordKind.INTERACTION: (
         F("account_id", T.ID, required=True),
@@ -198,16 +203,26 @@ def _is_media(m: object) -> bool:
     )
 
 
-def check_record(kind: RecordKind, record: object) -> dict[str, object]:
+def check_record(
+    kind: RecordKind, record: object, dropped: list[tuple[str, str]] | None = None
+) -> dict[str, object]:
     """The record's fields of ``kind``, type-checked (``RecordTypeError`` names the first bad one).
 
     Returns a dict with exactly the fields of ``input_schema(kind)`` (missing ones ``None``),
-    ready for ``pa.Table.from_pylist``; values are only type-checked here, not validated.
+    ready for ``pa.Table.from_pylist``; values are only type-checked here, not validated. With
+    ``dropped``, a droppable field of the wrong type becomes ``None`` and ``(field, reason)``
+    is added to it instead.
     """
     if not isinstance(record, Mapping):
         raise RecordTypeError(None, f"not a JSON object (got {_type_name(record)})")
     out: dict[str, object] = {}
     for spec in FIELDS[kind]:
         value = record.get(spec.name)
-        out[spec.name] = None if value is None else _check_value(spec, value)
+        try:
+            out[spec.name] = None if value is None else _check_value(spec, value)
+        except RecordTypeError as exc:
+            if dropped is None or not spec.droppable:
+                raise
+            out[spec.name] = None
+            dropped.append((spec.name, f"{exc.reason}; dropped"))
     return out

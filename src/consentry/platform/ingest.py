@@ -87,7 +87,7 @@ from consentry.platform.quarantine import (
     Withheld,
     refused,
 )
-from consentry.platform.report import UNKNOWN_KIND, ImportReport
+from consentry.platform.report import UNKNOWN_KIND, ImportReport, ImportWarning
 from consentry.platform.validation import (
     DEFAULT_MAX_TEXT_CHARS,
     Mask,
@@ -326,6 +326,11 @@ class Ingest:
         counts.read += 1
         counts.rejected += 1
 
+    def warn(self, warning: ImportWarning) -> None:
+        """A value the parser changed or dropped, its item kept: counted in the report."""
+        self._check_open()
+        self._report.warn(warning.file, warning.field, warning.reason, warning.line)
+
     def deleted(self, content_id: str, at: datetime | str, *, file: str, line: int | None) -> None:
         """The source says item ``content_id`` was deleted at ``at`` (and gives nothing else).
 
@@ -364,12 +369,15 @@ class Ingest:
     ) -> None:
         self._check_open()
         kept: object = record if raw is None else raw if isinstance(raw, Withheld) else _Raw(raw)
+        dropped: list[tuple[str, str]] = []
         try:
-            row = check_record(kind, record)
+            row = check_record(kind, record, dropped)
         except RecordTypeError as exc:
             original = _original_text(kept)
             self.reject(refused(file, line, exc.field, exc.reason, original, kind.value))
             return
+        for name, reason in dropped:
+            self._report.warn(file, name, reason, line)
         buffer = self._buffers[kind]
         buffer.rows.append(row)
         buffer.originals.append(kept)
@@ -471,6 +479,13 @@ class Ingest:
                 )
             )
             self._report.counts(name, kind.value).rejected += 1
+        for w in result.warnings:
+            for n_file, n in enumerate(np.bincount(files[w.rows], minlength=len(names))):
+                if n:
+                    first = int(lines[w.rows[files[w.rows] == n_file][0]])
+                    self._report.warn(
+                        names[n_file], w.field, w.reason, first if first >= 0 else None, int(n)
+                    )
         typed, kept = self._without_erased(kind, result.table, result.kept, files, lines)
         if typed.num_rows == 0:
             return

@@ -12,6 +12,12 @@ is Mastodon's protected account; country and birth date unknown; status ``active
   unescaped, mention links ``@<span>bob</span>`` → ``@bob``, link text kept whole (Mastodon hides
   parts of long URLs in invisible spans; the text joins them back). A content warning
   (``summary``) is the author's words too: it comes first, then a blank line, then the body.
+  A poll's options (a ``Question``'s ``oneOf``/``anyOf`` names) are the author's words as well:
+  they follow the body after a blank line, one per line, in their order (the snapshot carries
+  text, not a poll).
+- Optional fields never cost a post: the language (``contentMap``'s one key) is read by the
+  shared normaliser (Mastodon 3.x writes ``zhCn``: ``zh-CN``); an attachment or a poll option
+  that is not an object with a name is dropped, and the import report counts it as a warning.
 - ``Announce`` → ``repost`` with ``repost_of`` = the announced object's id and empty text: a
   boost carries no words of the booster.
 - Any other activity type (``Like``, ``Follow``, ``Update``, ``Delete``, …) is REJECTED with field
@@ -60,6 +66,7 @@ from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
 from consentry.platform.others import owner_words_only
 from consentry.platform.quarantine import Rejection
+from consentry.platform.report import ImportWarning
 from consentry.platform.sources import (
     ArchiveTree,
     JsonStream,
@@ -187,7 +194,7 @@ def _records(
                                 kind="content",
                             )
                             continue
-                        yield _map(item.value, actor, file, number)
+                        yield from _map(item.value, actor, file, number)
                 stream.end()
             if not found:
                 yield Rejection(
@@ -216,19 +223,23 @@ def _records(
             )
 
 
-def _map(value: Any, actor: Actor, file: str, number: int) -> Parsed:
+def _map(value: Any, actor: Actor, file: str, number: int) -> list[Parsed]:
+    dropped: list[tuple[str, str]] = []
     try:
-        record = _activity(value, actor)
+        record = _activity(value, actor, dropped)
     except RowError as exc:
-        return Rejection(
-            file=file,
-            line=number,
-            field=exc.field,
-            reason=exc.reason,
-            raw=raw_json(value),
-            kind="content",
-        )
-    return ParsedRecord("content", record, file, number)
+        return [
+            Rejection(
+                file=file,
+                line=number,
+                field=exc.field,
+                reason=exc.reason,
+                raw=raw_json(value),
+                kind="content",
+            )
+        ]
+    warnings: list[Parsed] = [ImportWarning(file, number, f, why) for f, why in dropped]
+    return [ParsedRecord("content", record, file, number), *warnings]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +280,7 @@ def _account(doc: Any, name: str, file: str) -> tuple[ParsedRecord, Actor]:
 # Activities
 
 
-def _activity(act: Any, actor: Actor) -> dict[str, Any]:
+def _activity(act: Any, actor: Actor, dropped: list[tuple[str, str]]) -> dict[str, Any]:
     if not isinstance(act, dict):
         raise RowError(None, "not an activity object")
     kind = act.get("type")
@@ -282,10 +293,10 @@ def _activity(act: Any, actor: Actor) -> dict[str, Any]:
         raise RowError("actor", f"{by!r} is not the export's owner {actor.id!r}")
     if kind == "Announce":
         return _announce(act, actor)
-    return _create(act, actor)
+    return _create(act, actor, dropped)
 
 
-def _create(act: dict[str, Any], actor: Actor) -> dict[str, Any]:
+def _create(act: dict[str, Any], actor: Actor, dropped: list[tuple[str, str]]) -> dict[str, Any]:
     obj = act.get("object")
     if not isinstance(obj, dict):
         raise RowError("object", "not an embedded object (the export should carry the post itself)")
@@ -307,7 +318,7 @@ def _create(act: dict[str, Any], actor: Actor) -> dict[str, Any]:
         content = ""
     if not isinstance(content, str):
         raise RowError("object.content", "not a string")
-    text = html_to_text(content)
+    text = "\n\n".join(part for part in (html_to_text(content), _poll(obj, dropped)) if part)
     summary = obj.get("summary")
     if isinstance(summary, str) and summary.strip():
         text = f"{html_to_text(summary)}\n\n{text}" if text else html_to_text(summary)
@@ -336,7 +347,7 @@ def _create(act: dict[str, Any], actor: Actor) -> dict[str, Any]:
         "repost_of": None,
         "conversation_id": conversation if isinstance(conversation, str) else None,
         "deleted_at": None,
-        "media": _media(obj.get("attachment")),
+        "media": _media(obj.get("attachment"), dropped),
         "mentions": _mentions(obj.get("tag")),
     }
 
@@ -403,12 +414,37 @@ def _language(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _media(attachments: object) -> list[dict[str, Any]] | None:
-    if not isinstance(attachments, list) or not attachments:
+def _poll(obj: dict[str, Any], dropped: list[tuple[str, str]]) -> str:
+    """A poll's options, one per line (``oneOf``: one choice, ``anyOf``: several)."""
+    lines: list[str] = []
+    for key in ("oneOf", "anyOf"):
+        options = obj.get(key)
+        if options is None:
+            continue
+        if not isinstance(options, list):
+            dropped.append((f"object.{key}", "not a list of poll options; the options dropped"))
+            continue
+        for i, option in enumerate(options):
+            name = option.get("name") if isinstance(option, dict) else None
+            if isinstance(name, str) and name.strip() and not has_lone_surrogate(name):
+                lines.append(name.strip())  # plain text: Mastodon never marks options up
+            else:
+                dropped.append((f"object.{key}[{i}]", "not a poll option with a name; dropped"))
+    return "\n".join(lines)
+
+
+def _media(attachments: object, dropped: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
+    if attachments is None:
+        return None
+    if isinstance(attachments, dict):  # ActivityStreams allows one object for a list of one
+        attachments = [attachments]
+    if not isinstance(attachments, list):
+        dropped.append(("object.attachment", "not a list of attachments; media dropped"))
         return None
     media = []
-    for a in attachments:
+    for i, a in enumerate(attachments):
         if not isinstance(a, dict):
+            dropped.append((f"object.attachment[{i}]", "not an attachment object; dropped"))
             continue
         mime = a.get("mediaType")
         major = mime.split("/", 1)[0] if isinstance(mime, str) else ""

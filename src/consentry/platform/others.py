@@ -14,7 +14,7 @@ from typing import Final
 
 from consentry.platform.jsontext import JsonTextError, loads
 from consentry.platform.quarantine import Rejection, withheld
-from consentry.platform.sources import Parsed
+from consentry.platform.sources import Parsed, ParsedRecord
 
 #: Keys by which archive formats name who wrote something: X's DMs, ActivityPub, canonical.
 _AUTHOR_KEYS: Final = frozenset({"senderId", "actor", "attributedTo", "author_id"})
@@ -52,7 +52,9 @@ def owner_words_only(parsed: Iterable[Parsed], owner: str) -> Iterator[Parsed]:
                     value = None
                 if _names_another_author(value, owner):
                     item = withheld(item, _row_ids(value))
-        elif item.kind == "content" and item.record.get("author_id") != owner:
+        elif isinstance(item, ParsedRecord) and (
+            item.kind == "content" and item.record.get("author_id") != owner
+        ):
             item = item._replace(third_party=True)
         yield item
 

@@ -11,6 +11,11 @@ A line with ``title`` is a submission, one with ``body`` a comment:
 - submission → ``post``: text = title, a blank line, then the self text (self posts) or the link
   URL (link posts); just the title when there is nothing else.
 - comment → ``reply`` with ``in_reply_to`` = its ``parent_id``.
+- quoted lines (Markdown ``> …``) are left out of the text: on Reddit they are nearly always
+  the words of the comment replied to, someone else's, and that person's own item follows
+  that person's consent. A poll's options (``poll_data.options[].text``) are the author's words:
+  they follow the post's text, one per line. An optional text that is not one (``selftext``,
+  ``url``) is dropped and reported as a warning: it never costs its item.
 - ids keep Reddit's type prefixes (``t3_`` submission, ``t1_`` comment), so comments and
   submissions never collide and ``parent_id`` (already ``t1_…``/``t3_…``) names the parent
   as it is; an unprefixed parent is ``t3_`` when it is the comment's submission, else ``t1_``.
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +56,7 @@ from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
 from consentry.platform.jsontext import JsonTextError, loads
 from consentry.platform.lines import ZSTD_MAX_WINDOW, RunawayLineError
 from consentry.platform.quarantine import Rejection, raw_text
+from consentry.platform.report import ImportWarning
 from consentry.platform.sources import (
     MAX_LINE_BYTES,
     CountingReader,
@@ -79,6 +86,8 @@ REDDIT_LAUNCH: Final = "2005-06-23T00:00:00Z"
 DUMP_SUFFIXES: Final = (".zst", ".jsonl", ".ndjson", ".json")
 #: JSON objects looked at before a file none of whose rows is Reddit's is refused.
 SNIFF_LINES: Final = 100
+_QUOTED_LINE: Final = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
+_BLANK_LINES: Final = re.compile(r"\n{3,}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,8 +275,9 @@ def _line(line: bytes, file: str, number: int, seen: set[str]) -> Iterator[Parse
             kind="content",
         )
         return
+    dropped: list[tuple[str, str]] = []
     try:
-        content = _row(row)
+        content = _row(row, dropped)
     except RowError as exc:
         yield Rejection(
             file=file, line=number, field=exc.field, reason=exc.reason, raw=text, kind="content"
@@ -277,13 +287,15 @@ def _line(line: bytes, file: str, number: int, seen: set[str]) -> Iterator[Parse
         seen.add(content["author_id"])
         yield ParsedRecord("account", _account(row, content), file, number)
     yield ParsedRecord("content", content, file, number)
+    for field, reason in dropped:
+        yield ImportWarning(file, number, field, reason)
 
 
 # ---------------------------------------------------------------------------------------------
 # Rows
 
 
-def _row(row: Any) -> dict[str, Any]:
+def _row(row: Any, dropped: list[tuple[str, str]]) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise RowError(None, "not a JSON object")
     if "title" in row:
@@ -299,8 +311,8 @@ def _row(row: Any) -> dict[str, Any]:
     link_id: str | None
     if kind == "post":
         title = _string(row, "title")
-        selftext = _string(row, "selftext", required=False)
-        url = _string(row, "url", required=False)
+        selftext = _optional_string(row, "selftext", dropped)
+        url = _optional_string(row, "url", dropped)
         is_self = row.get("is_self") is True or (not url and bool(selftext))
         extra = selftext if is_self else url
         text = f"{title}\n\n{extra}" if extra else title
@@ -325,7 +337,7 @@ def _row(row: Any) -> dict[str, Any]:
         "id": item_id,
         "author_id": author_id,
         "kind": kind,
-        "text": html.unescape(text),
+        "text": _without_quotes(html.unescape(text)) + _poll(row),
         "created_at": rfc3339(created),
         "lang": None,
         "visibility": "public",
@@ -337,6 +349,26 @@ def _row(row: Any) -> dict[str, Any]:
         "media": None,
         "mentions": [],
     }
+
+
+def _without_quotes(text: str) -> str:
+    """``text`` without its Markdown quotations (someone else's words, see the docstring)."""
+    if ">" not in text:
+        return text
+    return _BLANK_LINES.sub("\n\n", _QUOTED_LINE.sub("", text)).strip()
+
+
+def _poll(row: dict[str, Any]) -> str:
+    """A poll's options, one per line after a blank one ("" without a poll); an option that is
+    not text is left out (an optional field never costs its post)."""
+    poll = row.get("poll_data")
+    options = poll.get("options") if isinstance(poll, dict) else None
+    names = [
+        o["text"].strip()
+        for o in (options if isinstance(options, list) else [])
+        if isinstance(o, dict) and isinstance(o.get("text"), str) and o["text"].strip()
+    ]
+    return "\n\n" + "\n".join(names) if names else ""
 
 
 def _author_id(row: dict[str, Any]) -> str:
@@ -417,10 +449,17 @@ def _epoch(row: dict[str, Any], field: str) -> datetime:
         raise RowError(field, str(exc)) from None
 
 
-def _string(row: dict[str, Any], field: str, *, required: bool = True) -> str:
+def _optional_string(row: dict[str, Any], field: str, dropped: list[tuple[str, str]]) -> str:
+    """An optional text ("" when absent); one that is not text is dropped, never the item."""
     value = row.get(field)
-    if value is None and not required:
-        return ""
+    if value is None or isinstance(value, str):
+        return value or ""
+    dropped.append((field, f"not a string: {type(value).__name__}; dropped"))
+    return ""
+
+
+def _string(row: dict[str, Any], field: str) -> str:
+    value = row.get(field)
     if not isinstance(value, str):
         raise RowError(
             field, "missing" if value is None else f"not a string: {type(value).__name__}"

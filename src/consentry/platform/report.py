@@ -1,4 +1,5 @@
-"""What an import did: rows read, imported, unchanged and rejected, per file and per kind."""
+"""What an import did: rows read, imported, unchanged and rejected, per file and per kind; and the
+values it changed or dropped while keeping their items (warnings)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from pathlib import Path
 from consentry.ledger import Position
 
 UNKNOWN_KIND = "unknown"
+#: Distinct warnings kept in a report; further kinds are counted together under
+#: ``OTHER_WARNINGS``, per file and field.
+MAX_WARNING_KINDS = 1_000
+OTHER_WARNINGS = "other values changed or dropped (more kinds than the report lists)"
 
 
 @dataclass
@@ -38,6 +43,25 @@ class Counts:
         return self.read == self.imported + self.unchanged + self.rejected
 
 
+@dataclass(frozen=True, slots=True)
+class ImportWarning:
+    """A value an import changed or dropped, its item kept (a language read as ``zh-CN``, an
+    account's missing creation time derived): what a parser yields beside its records."""
+
+    file: str
+    line: int | None
+    field: str | None
+    reason: str
+
+
+@dataclass
+class Warned:
+    """How often one warning (file, field, reason) was given, and the first line it was on."""
+
+    count: int = 0
+    first_line: int | None = None
+
+
 @dataclass
 class ImportReport:
     """The outcome of one import (``Ingest.finish``).
@@ -57,7 +81,23 @@ class ImportReport:
     #: them was imported, but the import as a whole failed.
     incomplete: dict[str, str] = field(default_factory=dict)
     #: Things the user should know that are no rejected row (e.g. no consent file found).
-    warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    #: ``(file, field, reason)`` → how often; a warning never changes ``Counts``.
+    warnings: dict[tuple[str, str, str], Warned] = field(default_factory=dict)
+
+    def warn(self, file: str, field: str | None, reason: str, line: int | None, n: int = 1) -> None:
+        key = (file, field or "", reason)
+        if key not in self.warnings and len(self.warnings) >= MAX_WARNING_KINDS:
+            # Reasons name values (``language 'xx' …``): hostile input must not grow the report.
+            key = (file, field or "", OTHER_WARNINGS)
+        warned = self.warnings.setdefault(key, Warned())
+        warned.count += n
+        if warned.first_line is None:
+            warned.first_line = line
+
+    @property
+    def warned(self) -> int:
+        return sum(w.count for w in self.warnings.values())
 
     def counts(self, file: str, kind: str) -> Counts:
         return self.entries.setdefault((file, kind), Counts())

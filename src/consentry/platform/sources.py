@@ -46,6 +46,7 @@ from consentry.platform.lines import TruncatedInputError as TruncatedInputError
 from consentry.platform.lines import iter_chunks as iter_chunks
 from consentry.platform.lines import iter_lines as iter_lines
 from consentry.platform.quarantine import Rejection, Withheld, record_ids
+from consentry.platform.report import ImportWarning
 
 if TYPE_CHECKING:
     from consentry.workspace import Workspace
@@ -66,7 +67,7 @@ class ParsedRecord(NamedTuple):
     third_party: bool = False
 
 
-Parsed = ParsedRecord | Rejection
+Parsed = ParsedRecord | Rejection | ImportWarning
 Progress = Callable[[int], None]
 
 
@@ -601,6 +602,9 @@ def feed(
         for item in parsed:
             if isinstance(item, Rejection):
                 ingest.reject(item)
+                continue
+            if isinstance(item, ImportWarning):
+                ingest.warn(item)
                 continue
             raw = Withheld(record_ids(QKind(item.kind), item.record)) if item.third_party else None
             if item.kind == "account":

@@ -35,6 +35,7 @@ from consentry.model import (
     Visibility,
 )
 from consentry.platform.fields import FIELDS, FieldType, RecordKind, input_schema, type_reason
+from consentry.platform.language import normalise_language
 
 #: X Premium allows 25,000 characters, the largest post of a major platform; a longer text is
 #: more likely a parsing accident (a whole file in one field) than a post.
@@ -52,7 +53,6 @@ EARLIEST_BIRTH: Final = date(1900, 1, 1)
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 _RFC3339: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 _ISO_DATE: Final = r"^\d{4}-\d{2}-\d{2}$"
-_LANG_TAG: Final = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 _COUNTRIES: Final = pa.array(sorted(c.alpha_2 for c in pycountry.countries))
 
 Mask = npt.NDArray[np.bool_]
@@ -95,12 +95,23 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
+class Warnings:
+    """Input rows (kept ones, ascending) whose ``field`` was changed or dropped, and why."""
+
+    field: str
+    reason: str
+    rows: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
 class Validated:
-    """Rows that passed (typed), which input rows they were, and why the others were refused."""
+    """Rows that passed (typed), which input rows they were, why the others were refused, and
+    which optional values of kept rows were normalised or dropped."""
 
     table: pa.Table
     kept: npt.NDArray[np.int64]
     failures: list[Failure]
+    warnings: list[Warnings] = field(default_factory=list)
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -156,6 +167,7 @@ class _Checks:
         self.n = table.num_rows
         self.bad = np.zeros(self.n, dtype=np.bool_)
         self._found: list[tuple[npt.NDArray[np.int64], str | None, Callable[[int], str]]] = []
+        self._notes: list[tuple[str, str, npt.NDArray[np.int64]]] = []
 
     @property
     def table(self) -> pa.Table:
@@ -186,6 +198,20 @@ class _Checks:
         self.bad |= new
         why = reason if callable(reason) else (lambda _i, r=reason: r)
         self._found.append((np.nonzero(new)[0], field, why))
+
+    def note(self, rows: npt.NDArray[np.int64], field: str, reason: str) -> None:
+        """Rows (ascending) whose optional ``field`` was normalised or dropped (kept rows)."""
+        if len(rows):
+            self._notes.append((field, reason, rows))
+
+    def warnings(self) -> list[Warnings]:
+        """The notes of rows no rule refused."""
+        out = []
+        for name, reason, noted in self._notes:
+            rows = noted[~self.bad[noted]]
+            if len(rows):
+                out.append(Warnings(name, reason, rows))
+        return out
 
     def required(self, name: str) -> None:
         self.fail(_blank(self.col(name)), name, f"missing {name}")
@@ -356,6 +382,29 @@ def _strip_at(mentions: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, flat, mask=mentions.is_null())
 
 
+def _languages(checks: _Checks, lang: pa.Array) -> pa.Array:
+    """``lang`` in canonical BCP 47 form, null where it is no tag, each change noted. Only the
+    distinct values are looked at (a column holds a handful of languages)."""
+    if lang.null_count == len(lang):
+        return lang
+    distinct = pc.unique(lang.drop_null())
+    read = [normalise_language(v) for v in distinct.to_pylist()]
+    if all(r.note is None for r in read):
+        return lang
+    slot = pc.index_in(lang, value_set=distinct)
+    slots = np.asarray(pc.fill_null(slot, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    noted = np.array([r.note is not None for r in read] + [False])  # [-1]: no language
+    rows = np.nonzero(noted[slots])[0].astype(np.int64)  # never empty: each value is in a row
+    # Grouped by value in one sort: a column of many distinct bad values stays one pass.
+    order = np.argsort(slots[rows], kind="stable")
+    values, starts = np.unique(slots[rows][order], return_index=True)
+    for value, group in zip(values, np.split(rows[order], starts[1:]), strict=True):
+        note = read[int(value)].note
+        if note is not None:
+            checks.note(group, "lang", note)
+    return pa.array([r.tag for r in read], pa.string()).take(slot)
+
+
 def _content(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa.Array]:
     checks.required("id")
     _ids(checks, RecordKind.CONTENT)
@@ -379,11 +428,7 @@ def _content(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa.A
             f"text is {len(_str(text, i)):,} characters, over the limit of {rules.max_text_chars:,}"
         ),
     )
-    lang = _null_if_blank(checks.col("lang"))
-    bad_lang = _mask(
-        pc.and_(pc.is_valid(lang), pc.invert(pc.match_substring_regex(lang, _LANG_TAG)))
-    )
-    checks.fail(bad_lang, "lang", lambda i: f"not a language tag: {_str(lang, i)!r}")
+    lang = _languages(checks, _null_if_blank(checks.col("lang")))
     mentions = checks.col("mentions")
     return {
         "content_id": checks.col("id"),
@@ -478,7 +523,7 @@ def validate(kind: RecordKind, table: pa.Table, rules: Rules, known: AccountSet)
     typed = pa.table(columns)
     if len(kept) < table.num_rows:
         typed = typed.take(pa.array(kept))
-    return Validated(typed, kept, checks.failures())
+    return Validated(typed, kept, checks.failures(), checks.warnings())
 
 
 def validate_deletions(table: pa.Table, rules: Rules) -> Validated:
@@ -524,16 +569,20 @@ def _fits(ftype: FieldType, t: pa.DataType, expected: pa.DataType) -> bool:
     return bool(t == expected)
 
 
-def conform(kind: RecordKind, table: pa.Table) -> tuple[pa.Table, list[Failure], Mask]:
+def conform(
+    kind: RecordKind, table: pa.Table
+) -> tuple[pa.Table, list[Failure], Mask, list[Warnings]]:
     """Bring a table of another origin (Parquet) to ``input_schema(kind)``.
 
     Missing columns become nulls; a column of the wrong type refuses each row that has a value
-    in it, with the words of the per-record path (an integer id: "ids must be strings").
+    in it, with the words of the per-record path (an integer id: "ids must be strings"), but for
+    a droppable field (language, media …), which is dropped with a warning instead.
     Timestamp and date columns are kept as such (``validate`` takes them as they are).
-    Returns the conformed table, the refusals, and which rows they were.
+    Returns the conformed table, the refusals, which rows they were, and the warnings.
     """
     schema = input_schema(kind)
     failures: list[Failure] = []
+    warnings: list[Warnings] = []
     bad = np.zeros(table.num_rows, dtype=np.bool_)
     columns: dict[str, pa.Array] = {}
     for spec in FIELDS[kind]:
@@ -556,21 +605,29 @@ def conform(kind: RecordKind, table: pa.Table) -> tuple[pa.Table, list[Failure],
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass
         reason = type_reason(spec, _arrow_type_name(column.type))
+        if spec.droppable:
+            given = np.nonzero(_mask(pc.is_valid(column)))[0].astype(np.int64)
+            warnings.append(Warnings(spec.name, f"{reason}; dropped", given))
+            continue
         rows = _mask(pc.is_valid(column)) & ~bad
         bad |= rows
         failures.extend(Failure(int(i), spec.name, reason) for i in np.nonzero(rows)[0])
-    return pa.table(columns), failures, bad
+    return pa.table(columns), failures, bad, warnings
 
 
 def validate_foreign(
     kind: RecordKind, table: pa.Table, rules: Rules, known: AccountSet
 ) -> Validated:
     """``conform`` then ``validate``; rows and failures numbered as in ``table``."""
-    conformed, failures, bad = conform(kind, table)
+    conformed, failures, bad, dropped = conform(kind, table)
     rows = np.nonzero(~bad)[0]
     if len(rows) < table.num_rows:
         conformed = conformed.take(pa.array(rows))
     result = validate(kind, conformed, rules, known)
     failures += [Failure(int(rows[f.row]), f.field, f.reason) for f in result.failures]
     failures.sort(key=lambda f: f.row)
-    return Validated(result.table, rows[result.kept], failures)
+    kept = rows[result.kept]
+    warnings = [Warnings(w.field, w.reason, rows[w.rows]) for w in result.warnings]
+    # Type warnings of rows refused later are not warnings: only kept rows count.
+    warnings += [Warnings(w.field, w.reason, w.rows[np.isin(w.rows, kept)]) for w in dropped]
+    return Validated(result.table, kept, failures, [w for w in warnings if len(w.rows)])

@@ -13,24 +13,38 @@ What is read (under ``data/``, found at the top of the archive or inside one enc
 ``like.js``                        likes → interactions of kind ``like``
 ``direct-messages.js``,            every ``messageCreate`` → a ``dm`` item (visibility
 ``direct-messages-group.js``       ``direct``), imported so that its exclusion is proven
+``js/user_details.js``,            archives before 2019 ("Grailbird"): the owner, and one
+``js/tweets/YYYY_MM.js``           file of tweets per month (read in month order)
 =================================  =====================================================
 
-Each file is ``window.YTD.<name>.partN = [ … ]``: the assignment is stripped as text and the
-array parsed as JSON, element by element (never executed, never loaded whole).
+Each file is ``window.YTD.<name>.partN = [ … ]`` (Grailbird: ``Grailbird.data.tweets_2013_01 =
+[ … ]`` and ``var user_details = { … }``): the assignment is stripped as text and the array
+parsed as JSON, element by element (never executed, never loaded whole).
 
 Mapping decisions:
 
 - ids are X's ``id_str`` strings (64-bit ids do not survive JSON numbers).
-- ``created_at`` in X's legacy form ``Fri Sep 01 09:00:00 +0000 2023`` → RFC 3339; an impossible
-  date is rejected with its field.
+- ``created_at`` in X's legacy form ``Fri Sep 01 09:00:00 +0000 2023`` (Grailbird:
+  ``2013-01-31 22:10:33 +0000``) → RFC 3339; an impossible date is rejected with its field.
+- the owner's ``createdAt``, when missing or unreadable (people redact archives before sharing
+  them), is derived and the import report says so and how: from the account id when it is a
+  snowflake (its top bits are milliseconds since X's epoch, 1288834974657), else the earliest
+  tweet's time (the account existed by then); with neither, the archive is refused.
 - kind: ``repost`` when the tweet is a retweet (``retweeted_status``, or text starting ``RT @``;
   ``repost_of`` only when the archive names the original, which it usually does not); else
   ``reply`` when ``in_reply_to_status_id_str`` is set (a quote that replies stays a reply and keeps
-  ``quote_of``); else ``quote`` when ``quoted_status_id_str`` / ``is_quote_status`` says so
-  (``quote_of`` from the id, or from the quoted tweet's status URL); else ``post``.
+  ``quote_of``); else ``quote`` when ``quoted_status_id_str`` names the quoted tweet or, as in
+  real archives (which have no ``is_quote_status``), an ``entities.urls[].expanded_url`` is a
+  status URL (``twitter.com``/``x.com``/``mobile.twitter.com``/``<user>/status/ID``,
+  ``i/web/status/ID``) whose t.co link is in the text; else ``post``. The quoted author's words
+  are not in the archive and never in the item: its text is the quoter's, t.co link included.
+  A retweet's links are the original's, so a retweet never quotes.
 - text: ``full_text`` with X's HTML escaping (``&amp;`` ``&lt;`` ``&gt;``) undone. DM text is
   kept as given (it is not escaped in archives).
 - mentions: ``entities.user_mentions[].screen_name``. media: type and ``ext_alt_text``.
+- an optional value that cannot be read (a language or alt text that is not a string, a media
+  entry that is not an object) is dropped and reported as a warning: it never costs its tweet.
+  Languages are normalised by the shared normaliser (``consentry.platform.language``).
 - visibility: ``followers`` when the account is protected now (an X account's tweets are all
   hidden or all shown, whatever they were when written), else ``public``.
 - country: unknown (``None``): an archive names no jurisdiction, and the free-text profile
@@ -68,6 +82,7 @@ from consentry.errors import ImportDataError
 from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, ImportReport
 from consentry.platform.others import owner_words_only
 from consentry.platform.quarantine import Rejection
+from consentry.platform.report import ImportWarning
 from consentry.platform.sources import (
     ArchiveTree,
     JsonItem,
@@ -91,8 +106,17 @@ if TYPE_CHECKING:
 
 SOURCE: Final = "x-archive"
 
-_ANCHOR: Final = re.compile(r"(?<![^/])data/(?:account|tweets?)(?:-part\d+)?\.js$")
+_ANCHOR: Final = re.compile(
+    r"(?<![^/])data/(?:(?:account|tweets?)(?:-part\d+)?|js/user_details|js/tweets/\d{4}_\d{2})\.js$"
+)
 _YTD: Final = re.compile(r"\s*window\.YTD\.[A-Za-z0-9_]+\.part\d+\s*=\s*")
+#: Archives before 2019 ("Grailbird"): ``Grailbird.data.tweets_2013_01 = [ … ]`` per month and
+#: ``var user_details = { … }``.
+_GRAILBIRD: Final = re.compile(r"\s*(?:Grailbird\.data\.[A-Za-z0-9_]+|var\s+user_details)\s*=\s*")
+_GRAILBIRD_MONTH: Final = re.compile(r"^js/tweets/(\d{4})_(\d{2})\.js$")
+_GRAILBIRD_USER: Final = "grailbird-user"
+_GRAILBIRD_TWEETS: Final = "grailbird-tweets"
+_GRAILBIRD_TIME: Final = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
 _PART: Final = re.compile(r"^(?P<stem>[a-z_-]+?)(?:-part(?P<n>\d+))?\.js$")
 _LEGACY_TIME: Final = re.compile(
     r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<mon>[A-Z][a-z]{2}) (?P<d>\d{2}) "
@@ -105,7 +129,7 @@ _MONTHS: Final = {
     )
 }
 _STATUS_URL: Final = re.compile(
-    r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[^/]+/status(?:es)?/(\d+)"
+    r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(?:[^/?#]+|i/web)/status(?:es)?/(\d+)"
 )
 #: Snowflake ids carry their creation time: milliseconds since this epoch, shifted left by 22 bits.
 _SNOWFLAKE_EPOCH_MS: Final = 1288834974657
@@ -125,7 +149,14 @@ _DM_FILES: Final = (
     "direct-message-group",
 )
 #: Every stem read; anything else in ``data/`` (ads, devices, media …) is left alone.
-_READ: Final = frozenset(_OWNER_FILES + _TWEET_FILES + _DELETED_FILES + _LIKE_FILES + _DM_FILES)
+_READ: Final = frozenset(
+    _OWNER_FILES
+    + _TWEET_FILES
+    + _DELETED_FILES
+    + _LIKE_FILES
+    + _DM_FILES
+    + (_GRAILBIRD_USER, _GRAILBIRD_TWEETS)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +214,12 @@ def _open(path: Path, progress: Progress | None) -> tuple[ArchiveTree, dict[str,
         root = find_root(tree.names, _ANCHOR)
         if root is None:
             raise ImportDataError(
-                f"{path}: not an X archive (no data/account.js or data/tweets.js inside)"
+                f"{path}: not an X archive (no data/account.js, data/tweets.js or, before 2019, "
+                "data/js/user_details.js inside)"
             )
         data = f"{root}data/"
-        files = _data_files(tree.names, data)
-        if "account" not in files:
+        files = _data_files(tree.names, data) | _grailbird_files(tree.names, data)
+        if "account" not in files and _GRAILBIRD_USER not in files:
             raise ImportDataError(
                 f"{tree.display(data + 'account.js')}: missing; without it "
                 "the archive's owner is unknown"
@@ -203,15 +235,28 @@ def _records(
 ) -> Iterator[Parsed]:
     with tree:
         yield from head
-        for stem in _TWEET_FILES + _DELETED_FILES:
+        for stem in _TWEET_FILES + _DELETED_FILES + (_GRAILBIRD_TWEETS,):
             for name in files.get(stem, ()):
-                yield from _map_items(tree, name, lambda v: _tweet(v, owner), "content")
+                yield from _map_items(tree, name, lambda v, d: _tweet(v, owner, d), "content")
         for stem in _LIKE_FILES:
             for name in files.get(stem, ()):
-                yield from _map_items(tree, name, lambda v: [_like(v, owner)], "interaction")
+                yield from _map_items(tree, name, lambda v, _: [_like(v, owner)], "interaction")
         for stem in _DM_FILES:
             for name in files.get(stem, ()):
-                yield from _map_items(tree, name, _dm_conversation, "content")
+                yield from _map_items(tree, name, lambda v, _: _dm_conversation(v), "content")
+
+
+def _grailbird_files(names: list[str], data: str) -> dict[str, list[str]]:
+    """A pre-2019 archive's owner file and monthly tweet files (in month order), when present."""
+    files: dict[str, list[str]] = {}
+    if f"{data}js/user_details.js" in names:
+        files[_GRAILBIRD_USER] = [f"{data}js/user_details.js"]
+    months = sorted(
+        n for n in names if n.startswith(data) and _GRAILBIRD_MONTH.match(n[len(data) :])
+    )
+    if months:
+        files[_GRAILBIRD_TWEETS] = months
+    return files
 
 
 def _data_files(names: list[str], data: str) -> dict[str, list[str]]:
@@ -235,10 +280,11 @@ def _data_files(names: list[str], data: str) -> dict[str, list[str]]:
 def _items(tree: ArchiveTree, name: str, kind: str) -> Iterator[JsonItem | Rejection]:
     """The elements of one ``window.YTD…`` file; a broken file ends in one Rejection."""
     file = name
+    wrapper = _GRAILBIRD if "/js/tweets/" in name else _YTD
     try:
         with tree.open_member(name) as raw:
             stream = JsonStream(raw)
-            if not stream.skip_prefix(_YTD) and stream.peek() != "[":
+            if not stream.skip_prefix(wrapper) and stream.peek() != "[":
                 yield Rejection(
                     file,
                     1,
@@ -268,9 +314,11 @@ def _items(tree: ArchiveTree, name: str, kind: str) -> Iterator[JsonItem | Rejec
 def _map_items(
     tree: ArchiveTree,
     name: str,
-    mapper: Callable[[Any], list[dict[str, Any]]],
+    mapper: Callable[[Any, list[tuple[str, str]]], list[dict[str, Any]]],
     kind: RecordKind,
 ) -> Iterator[Parsed]:
+    """Each element mapped to records; ``mapper`` adds ``(field, reason)`` for an optional value
+    it dropped (the record kept), reported as warnings."""
     file = name
     for item in _items(tree, name, kind):
         if isinstance(item, Rejection):
@@ -279,11 +327,16 @@ def _map_items(
         if item.refusal:
             yield Rejection(file, item.line, None, item.refusal, item.raw, kind)
             continue
+        dropped: list[tuple[str, str]] = []
         try:
-            for record in mapper(item.value):
-                yield ParsedRecord(kind, record, file, item.line)
+            records = mapper(item.value, dropped)
         except RowError as exc:
             yield Rejection(file, item.line, exc.field, exc.reason, raw_json(item.value), kind)
+            continue
+        for record in records:
+            yield ParsedRecord(kind, record, file, item.line)
+        for where, reason in dropped:
+            yield ImportWarning(file, item.line, where, reason)
 
 
 def _first_object(
@@ -323,25 +376,46 @@ def _first_object(
 
 
 def _read_owner(tree: ArchiveTree, files: dict[str, list[str]], out: list[Parsed]) -> Owner:
-    name = files["account"][0]
-    file = tree.display(name)  # for errors; the record names the member alone
-    found = _first_object(tree, name, "account")
-    if found is None:
-        raise ImportDataError(f"{file}: no `account` object: the archive's owner is unknown")
+    if "account" in files:  # since 2019: data/account.js
+        name = files["account"][0]
+        found = _first_object(tree, name, "account")
+        if found is None:
+            raise ImportDataError(
+                f"{tree.display(name)}: no `account` object: the archive's owner is unknown"
+            )
+        keys = ("account.", "accountId", "username", "accountDisplayName", "createdAt")
+    else:  # Grailbird: data/js/user_details.js
+        name = files[_GRAILBIRD_USER][0]
+        found = _user_details(tree, name)
+        keys = ("", "id", "screen_name", "full_name", "created_at")
     account, line = found
-    account_id = _id(account.get("accountId"))
+    where, id_key, handle_key, display_key, created_key = keys
+    file = tree.display(name)  # for errors; the record names the member alone
+    account_id = _id(account.get(id_key))
     if account_id is None:
-        raise ImportDataError(f"{file}: line {line}: account.accountId is missing")
-    handle = account.get("username")
+        raise ImportDataError(f"{file}: line {line}: {where}{id_key} is missing")
+    handle = account.get(handle_key)
     if not isinstance(handle, str) or not handle:
-        raise ImportDataError(f"{file}: line {line}: account.username is missing")
-    try:
-        created = parse_iso_time(account.get("createdAt"))
-    except ValueError as exc:
-        raise ImportDataError(f"{file}: line {line}: account.createdAt: {exc}") from None
+        raise ImportDataError(f"{file}: line {line}: {where}{handle_key} is missing")
+    created = _creation_time(account.get(created_key))
+    if created is None:
+        # Some people redact their archive before sharing it: the owner is still known.
+        derived = _derived_creation(account_id, tree, files)
+        if derived is None:
+            raise ImportDataError(
+                f"{file}: line {line}: {where}{created_key} is missing or not a time, and "
+                "neither the account id (not a snowflake) nor any tweet says when the account "
+                "was created"
+            )
+        created, how = derived
+        given = account.get(created_key)
+        what = "missing" if given is None else f"not a time ({given!r})"
+        out.append(
+            ImportWarning(name, line, f"{where}{created_key}", f"{what}; {how}: {rfc3339(created)}")
+        )
     birth = _birth_date(tree, files, out)
     protected = _protected(tree, files, out)
-    display = account.get("accountDisplayName")
+    display = account.get(display_key)
     out.insert(
         0,
         ParsedRecord(
@@ -361,6 +435,70 @@ def _read_owner(tree: ArchiveTree, files: dict[str, list[str]], out: list[Parsed
         ),
     )
     return Owner(account_id, created, protected)
+
+
+def _user_details(tree: ArchiveTree, name: str) -> tuple[dict[str, Any], int]:
+    """The owner object of a Grailbird archive's ``var user_details = { … }``."""
+    try:
+        with tree.open_member(name) as raw:
+            stream = JsonStream(raw)
+            stream.skip_prefix(_GRAILBIRD)
+            item = stream.value()
+    except JsonStreamError as exc:
+        raise ImportDataError(f"{tree.display(name)}: line {exc.line}: {exc.reason}") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ImportDataError(f"{tree.display(name)}: cannot be read: {exc}") from None
+    if not isinstance(item.value, dict):
+        raise ImportDataError(f"{tree.display(name)}: not an object: the owner is unknown")
+    return item.value, item.line
+
+
+def _creation_time(value: object) -> datetime | None:
+    """An account's creation time as archives write it (ISO, or Grailbird's form), else None."""
+    try:
+        return parse_iso_time(value)
+    except ValueError:
+        pass
+    try:
+        return _legacy_time(value, "created_at")
+    except RowError:
+        return None
+
+
+def _derived_creation(
+    account_id: str, tree: ArchiveTree, files: dict[str, list[str]]
+) -> tuple[datetime, str] | None:
+    """When the account was created, from its id when it is a snowflake, else the earliest
+    tweet's time (the account existed by then); with how it was found."""
+    born = _snowflake_time(account_id)
+    if born is not None:
+        return born, "derived from the account id (a snowflake id carries its creation time)"
+    earliest: datetime | None = None
+    for stem in _TWEET_FILES + _DELETED_FILES + (_GRAILBIRD_TWEETS,):
+        for name in files.get(stem, ()):
+            for item in _items(tree, name, "content"):
+                value = item.value if isinstance(item, JsonItem) else None
+                tweet = value.get("tweet", value) if isinstance(value, dict) else None
+                try:
+                    at = _legacy_time(tweet.get("created_at"), "created_at") if tweet else None
+                except RowError:
+                    continue  # the import rejects it with its field; here it only says nothing
+                if at is not None and (earliest is None or at < earliest):
+                    earliest = at
+    if earliest is None:
+        return None
+    return earliest, "taken as the earliest tweet's time (the account existed by then)"
+
+
+def _snowflake_time(value: str) -> datetime | None:
+    """The creation time a snowflake id carries; None for older ids, which carry none."""
+    if not value.isdigit() or int(value) < _FIRST_SNOWFLAKE:
+        return None
+    ms = (int(value) >> 22) + _SNOWFLAKE_EPOCH_MS
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _birth_date(tree: ArchiveTree, files: dict[str, list[str]], out: list[Parsed]) -> str | None:
@@ -452,7 +590,7 @@ def _protected(tree: ArchiveTree, files: dict[str, list[str]], out: list[Parsed]
 # Tweets
 
 
-def _tweet(value: Any, owner: Owner) -> list[dict[str, Any]]:
+def _tweet(value: Any, owner: Owner, dropped: list[tuple[str, str]]) -> list[dict[str, Any]]:
     # Archives since 2019 wrap each tweet as {"tweet": {...}}; older ones do not.
     prefix = "tweet." if isinstance(value, dict) and "tweet" in value else ""
     tweet = value.get("tweet", value) if isinstance(value, dict) else None
@@ -474,10 +612,12 @@ def _tweet(value: Any, owner: Owner) -> list[dict[str, Any]]:
     text = html.unescape(text)
 
     reply_to = _first_id(tweet, "in_reply_to_status_id_str", "in_reply_to_status_id")
-    quote_of = _quote_of(tweet)
     retweeted = tweet.get("retweeted_status")
     repost_of = _first_id(retweeted, "id_str", "id") if isinstance(retweeted, dict) else None
-    if isinstance(retweeted, dict) or text.startswith("RT @"):
+    # A retweet's links are the original's: what it quotes is not the reposter's quote.
+    is_repost = isinstance(retweeted, dict) or text.startswith("RT @")
+    quote_of = None if is_repost else _quote_of(tweet, text)
+    if is_repost:
         kind = "repost"
     elif reply_to is not None:
         kind = "reply"
@@ -496,6 +636,8 @@ def _tweet(value: Any, owner: Owner) -> list[dict[str, Any]]:
 
     entities = tweet.get("entities")
     lang = tweet.get("lang")
+    if lang is not None and not isinstance(lang, str):
+        dropped.append((field("lang"), f"not a string: {lang!r}; language dropped"))
     return [
         {
             "id": tweet_id,
@@ -510,7 +652,7 @@ def _tweet(value: Any, owner: Owner) -> list[dict[str, Any]]:
             "repost_of": repost_of,
             "conversation_id": None,
             "deleted_at": deleted_at,
-            "media": _media(tweet),
+            "media": _media(tweet, lambda where, why: dropped.append((field(where), why))),
             "mentions": _mentions(entities),
         }
     ]
@@ -521,6 +663,11 @@ def _legacy_time(value: object, field: str) -> datetime:
     locale)."""
     if not isinstance(value, str):
         raise RowError(field, f"missing or not a string: {value!r}")
+    if _GRAILBIRD_TIME.match(value):  # archives before 2019: ``2013-01-31 22:10:33 +0000``
+        try:
+            return datetime.strptime(value, "%Y-%m-%d %H:%M:%S %z")
+        except ValueError as exc:
+            raise RowError(field, f"impossible date {value!r}: {exc}") from None
     m = _LEGACY_TIME.match(value)
     month = _MONTHS.get(m["mon"]) if m else None
     if m is None or month is None:
@@ -535,19 +682,23 @@ def _legacy_time(value: object, field: str) -> datetime:
         raise RowError(field, f"impossible date {value!r}: {exc}") from None
 
 
-def _quote_of(tweet: dict[str, Any]) -> str | None:
+def _quote_of(tweet: dict[str, Any], text: str) -> str | None:
     quoted = _first_id(tweet, "quoted_status_id_str", "quoted_status_id")
     if quoted is not None:
         return quoted
-    if not _truthy(tweet.get("is_quote_status")):
+    if tweet.get("is_quote_status") is False or tweet.get("is_quote_status") == "false":
         return None
-    # Archives often drop the quoted id but keep the quoted tweet's URL, last among the links.
+    # Real archives hold neither the quoted id nor ``is_quote_status``: X appends the quoted
+    # tweet's t.co link to the text, and ``entities.urls`` expands it to a status URL (the last
+    # one, when several). A status URL whose link is not in the text was not quoted.
     entities = tweet.get("entities")
     urls = entities.get("urls") if isinstance(entities, dict) else None
     for url in reversed(urls if isinstance(urls, list) else []):
-        expanded = url.get("expanded_url") if isinstance(url, dict) else None
+        if not isinstance(url, dict):
+            continue
+        expanded, short = url.get("expanded_url"), url.get("url")
         m = _STATUS_URL.match(expanded) if isinstance(expanded, str) else None
-        if m:
+        if m and (not isinstance(short, str) or not short or short in text):
             return m[1]
     return None
 
@@ -562,20 +713,22 @@ def _mentions(entities: object) -> list[str]:
     return names
 
 
-def _media(tweet: dict[str, Any]) -> list[dict[str, Any]] | None:
+def _media(tweet: dict[str, Any], drop: Callable[[str, str], None]) -> list[dict[str, Any]] | None:
     # extended_entities lists every attachment; entities.media only the first.
     for key in ("extended_entities", "entities"):
         holder = tweet.get(key)
         media = holder.get("media") if isinstance(holder, dict) else None
         if isinstance(media, list) and media:
-            return [
-                {
-                    "type": _text_or(m.get("type"), "photo"),
-                    "alt_text": _text_or(m.get("ext_alt_text")),
-                }
-                for m in media
-                if isinstance(m, dict)
-            ]
+            out = []
+            for i, m in enumerate(media):
+                if not isinstance(m, dict):
+                    drop(f"{key}.media[{i}]", "not a media object; dropped")
+                    continue
+                alt = m.get("ext_alt_text")
+                if alt is not None and not isinstance(alt, str):
+                    drop(f"{key}.media[{i}].ext_alt_text", "not a string; alt text dropped")
+                out.append({"type": _text_or(m.get("type"), "photo"), "alt_text": _text_or(alt)})
+            return out or None
     return None
 
 
@@ -596,11 +749,10 @@ def _like(value: Any, owner: Owner) -> dict[str, Any]:
         raise RowError("like.tweetId", "missing")
     at = owner.created_at
     if tweet_id.isdigit() and int(tweet_id) >= _FIRST_SNOWFLAKE:
-        ms = (int(tweet_id) >> 22) + _SNOWFLAKE_EPOCH_MS
-        try:
-            at = max(at, datetime.fromtimestamp(ms / 1000, UTC))
-        except (OverflowError, OSError, ValueError):
-            raise RowError("like.tweetId", f"not an X tweet id: {tweet_id!r}") from None
+        written = _snowflake_time(tweet_id)
+        if written is None:
+            raise RowError("like.tweetId", f"not an X tweet id: {tweet_id!r}")
+        at = max(at, written)
     return {"account_id": owner.id, "content_id": tweet_id, "kind": "like", "at": rfc3339(at)}
 
 

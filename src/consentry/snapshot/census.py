@@ -489,7 +489,7 @@ def _settle_reposts(
     key_chunks: Callable[[], Iterator[tuple[int, U64]]],
 ) -> npt.NDArray[np.int8]:
     """The verdict each otherwise eligible repost (``rows``, ascending) takes from its
-    original; a missing or unnamed original counts as deleted content. Repeated in case an
+    original; a missing or unnamed original gives ``original_unavailable``. Repeated in case an
     original is itself a repost. Originals are found by streaming the spilled keys once: of
     items sharing a key, the first in scan order."""
     if len(rows) == 0:
@@ -532,7 +532,7 @@ def _settle_reposts(
         taken = np.where(
             found,
             np.where(is_repost, settled[in_rows], fixed_reason),
-            np.int8(Reason.CONTENT_DELETED),
+            np.int8(Reason.ORIGINAL_UNAVAILABLE),
         ).astype(np.int8)
         if np.array_equal(taken, settled):
             break

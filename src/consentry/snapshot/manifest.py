@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from consentry import __version__
 from consentry.hashing import digests
+from consentry.model import Reason
 from consentry.snapshot.merkle import StreamingRoot, leaf_hash
 from consentry.snapshot.writer import ShardInfo
 
@@ -97,6 +98,15 @@ class Manifest:
         return [ShardInfo(**s) for s in getattr(self, key)]
 
 
+#: Said only when it applies, so that cards without such reposts keep their bytes.
+_ORIGINAL_UNAVAILABLE: Final = [
+    "A repost stands only with its original: `original_unavailable` counts reposts whose",
+    "original the platform's data does not hold (an archive names it, never carries it); they",
+    "are not deletions, which `content_deleted` counts.",
+    "",
+]
+
+
 def dataset_card(m: Manifest, languages: Sequence[str]) -> str:
     excluded = m.counts.get("excluded", {})
     lines = [
@@ -134,6 +144,7 @@ def dataset_card(m: Manifest, languages: Sequence[str]) -> str:
         "|---|---|",
         *[f"| {code} | {n} |" for code, n in sorted(excluded.items())],
         "",
+        *(_ORIGINAL_UNAVAILABLE if Reason.ORIGINAL_UNAVAILABLE.code in excluded else []),
         "Direct messages, non-public posts, protected accounts, minors and deleted content are",
         "never included. Authors, mentions and ids are keyed pseudonyms specific to this",
         "recipient; emails, phone numbers, payment cards, IBANs, IP addresses and URLs are",
