@@ -84,7 +84,11 @@ class Workspace:
             value = bytes.fromhex(text.strip())
         except ValueError:
             where = ENV_SECRET if env is not None else str(self.secret_path)
-            raise WorkspaceError(f"the secret in {where} is not hex") from None
+            raise WorkspaceError(
+                f"the secret in {where} is not hex: make one with "
+                '`python -c "import secrets; print(secrets.token_hex(32))"` '
+                "(or let `consentry init` write one)"
+            ) from None
         if len(value) < 16:
             raise WorkspaceError("the workspace secret must be at least 16 bytes (32 hex digits)")
         return value

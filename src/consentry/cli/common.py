@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from rich.progress import Progress, ProgressColumn
 
 from consentry.errors import ConsentryError
 from consentry.times import parse_rfc3339
-from consentry.workspace import Workspace
+from consentry.workspace import ENV_SECRET, Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -50,6 +51,11 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 def open_workspace(root: Path | None) -> Workspace:
     return Workspace.open(root)
+
+
+def secret_source(ws: Workspace) -> str:
+    """Where ``ws.secret()`` reads the secret from, for messages (never the secret itself)."""
+    return ENV_SECRET if ENV_SECRET in os.environ else str(ws.secret_path)
 
 
 def parse_time(text: str | None, *, option: str = "--at") -> datetime:

@@ -25,20 +25,25 @@ from consentry.cli.common import (
     handle_errors,
     open_workspace,
     progress_bar,
+    secret_source,
 )
 from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.erasure import erased_record_ids
 from consentry.compliance.recipients import Recipients
+from consentry.errors import UsageError, WorkspaceError
 from consentry.ledger import AsOf
 from consentry.model import Reason
 from consentry.snapshot.build import DEFAULT_BATCH, DEFAULT_SHARD_ROWS, BuildResult, BuildSpec
+from consentry.snapshot.source import WorkspaceSource
 from consentry.snapshot.verify import (
     SnapshotError,
+    check_key,
     prove,
     verify_against_workspace,
     verify_files,
 )
 from consentry.snapshot.workspace_build import workspace_builder
+from consentry.workspace import CONFIG_NAME, ENV_ROOT, Workspace
 
 app = typer.Typer(help="Build, verify and prove consent-gated snapshots.", no_args_is_help=True)
 
@@ -95,6 +100,11 @@ def build(
     Example: `consentry snapshot build --purpose train --recipient acme-ai --out snapshots/acme`
     """
     ws = open_workspace(workspace)
+    if WorkspaceSource(ws.content_dir).count() == 0:
+        raise UsageError(
+            f"no content in {ws.content_dir}: import a platform export first: "
+            "`consentry import canonical DIR` (or x-archive, mastodon, reddit)"
+        )
     spec = BuildSpec(
         purpose=purpose,
         out=out,
@@ -182,7 +192,8 @@ def verify(
     """
     report = verify_files(folder)
     if report.ok and not offline:
-        ws = open_workspace(workspace)
+        ws = _operator_workspace(workspace, folder)
+        check_key(folder, report.manifest, ws.secret(), secret_source(ws))
         with ws.ledger() as ledger:
             builder = workspace_builder(
                 ws,
@@ -212,6 +223,19 @@ def verify(
     )
 
 
+def _operator_workspace(workspace: Path | None, folder: Path) -> Workspace:
+    """The workspace a snapshot is checked against; where there is none, a licensee is more
+    likely than an operator to be asking, and ``consentry init`` would not help them."""
+    root = Workspace.locate(workspace)
+    if not (root / CONFIG_NAME).is_file():
+        raise WorkspaceError(
+            f"no workspace at {root}: checking against the ledger needs the operator's "
+            f"workspace (--workspace or {ENV_ROOT}); a licensee checks the files and the "
+            f"Merkle root with `consentry snapshot verify --offline {folder}`"
+        )
+    return open_workspace(root)
+
+
 @app.command("prove")
 @handle_errors
 def prove_command(
@@ -230,7 +254,7 @@ def prove_command(
     proof = prove(folder, record_id)
     doc: dict[str, object] = {"proof": asdict(proof), "valid": proof.check()}
     if not offline and proof.consent_entry is not None:
-        ws = open_workspace(workspace)
+        ws = _operator_workspace(workspace, folder)
         with ws.ledger() as ledger:
             entry = ledger.entry(proof.consent_entry)
             head = ledger.position_at(proof.ledger_seq)
