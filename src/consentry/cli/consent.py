@@ -15,6 +15,7 @@ from consentry.cli.common import (
     handle_errors,
     open_workspace,
     parse_time,
+    uncut,
 )
 from consentry.cli.compliance import scan
 from consentry.errors import UsageError
@@ -165,7 +166,7 @@ def show(
                     fmt_time(row["at"]),
                     str(row["seq"]),
                 )
-    console.print(table)
+    console.print(uncut(table, "entry"))
     if not accounts.num_rows:
         console.print("[dim]The ledger has no account state for this account yet.[/]")
 
@@ -202,4 +203,4 @@ def history(
         table.add_column(col)
     for e in entries:
         table.add_row(str(e.seq), fmt_time(e.at), fmt_time(e.recorded_at), entry_summary(e))
-    console.print(table)
+    console.print(uncut(table, "entry"))

@@ -33,6 +33,7 @@ from consentry.cli.common import (
     handle_errors,
     open_workspace,
     progress_bar,
+    uncut,
 )
 from consentry.cli.compliance import scan
 from consentry.errors import ImportDataError
@@ -99,7 +100,7 @@ def report_import(report: ImportReport) -> None:
     table.add_row(
         "total", "", f"{t.read:,}", f"{t.imported:,}", f"{t.unchanged:,}", f"{t.rejected:,}"
     )
-    console.print(table)
+    console.print(uncut(table, "file"))
     if t.updated or t.deleted:
         console.print(f"of which {t.updated:,} new versions, {t.deleted:,} deletions recorded")
     if report.quarantine is not None:
