@@ -294,8 +294,13 @@ def show_command(
     Example: `consentry snapshot show snapshots/acme --head 3`
     """
     ws = None
-    if is_snapshot_folder(snapshot):
-        folder = Path(snapshot)
+    if is_snapshot_folder(snapshot) or Path(snapshot).exists():
+        folder = Path(snapshot)  # (a folder that is no snapshot is said so when loaded)
+    elif not _has_workspace(workspace):
+        raise UsageError(
+            f"{snapshot} is no snapshot folder, and there is no workspace at "
+            f"{Workspace.locate(workspace)} to look a snapshot id up in"
+        )
     else:
         ws = open_workspace(workspace)
         with ws.ledger() as ledger:
@@ -382,13 +387,17 @@ def _operator_workspace(workspace: Path | None, folder: Path) -> Workspace:
     """The workspace a snapshot is checked against; where there is none, a licensee is more
     likely than an operator to be asking, and ``consentry init`` would not help them."""
     root = Workspace.locate(workspace)
-    if not (root / CONFIG_NAME).is_file():
+    if not _has_workspace(root):
         raise WorkspaceError(
             f"no workspace at {root}: checking against the ledger needs the operator's "
             f"workspace (--workspace or {ENV_ROOT}); a licensee checks the files and the "
             f"Merkle root with `consentry snapshot verify --offline {folder}`"
         )
     return open_workspace(root)
+
+
+def _has_workspace(workspace: Path | None) -> bool:
+    return (Workspace.locate(workspace) / CONFIG_NAME).is_file()
 
 
 @app.command("prove")
