@@ -32,6 +32,10 @@ ENV_DB: Final = "CONSENTRY_DB"
 ENV_SECRET: Final = "CONSENTRY_SECRET"
 CONFIG_NAME: Final = "config.toml"
 SECRET_BYTES: Final = 32
+_MAKE_SECRET: Final = (
+    'make one with `python -c "import secrets; print(secrets.token_hex(32))"` '
+    "(or let `consentry init` write one)"
+)
 
 
 def _toml_string(value: str) -> str:
@@ -84,13 +88,11 @@ class Workspace:
             value = bytes.fromhex(text.strip())
         except ValueError:
             where = ENV_SECRET if env is not None else str(self.secret_path)
-            raise WorkspaceError(
-                f"the secret in {where} is not hex: make one with "
-                '`python -c "import secrets; print(secrets.token_hex(32))"` '
-                "(or let `consentry init` write one)"
-            ) from None
+            raise WorkspaceError(f"the secret in {where} is not hex: {_MAKE_SECRET}") from None
         if len(value) < 16:
-            raise WorkspaceError("the workspace secret must be at least 16 bytes (32 hex digits)")
+            raise WorkspaceError(
+                f"the workspace secret must be at least 16 bytes (32 hex digits): {_MAKE_SECRET}"
+            )
         return value
 
     def _read_secret_file(self) -> str:
