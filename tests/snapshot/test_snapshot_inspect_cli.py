@@ -174,7 +174,8 @@ def test_a_licensee_without_a_workspace_is_sent_to_offline(site: tuple[Run, Path
     nowhere = {"CONSENTRY_WORKSPACE": str(root / "nowhere")}
     for args in (("verify", str(root / "train")), ("prove", str(root / "train"), _first(root))):
         out = run("snapshot", *args, code=4, env_extra=nowhere).output
-        assert "--offline" in out and "consentry init" not in out
+        assert f"consentry snapshot {' '.join((args[0], '--offline', *args[1:]))}" in out
+        assert "consentry init" not in out
     card = (root / "train" / "README.md").read_text()
     assert "consentry snapshot verify --offline DIR" in card
 

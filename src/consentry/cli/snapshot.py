@@ -383,15 +383,16 @@ def _print_records(records: pa.Table, originals: dict[str, str | None] | None) -
     console.print(uncut(table, "record_id"), highlight=False)
 
 
-def _operator_workspace(workspace: Path | None, folder: Path) -> Workspace:
-    """The workspace a snapshot is checked against; where there is none, a licensee is more
-    likely than an operator to be asking, and ``consentry init`` would not help them."""
+def _operator_workspace(workspace: Path | None, folder: Path, *, instead: str = "") -> Workspace:
+    """The operator's workspace; where there is none, a licensee is more likely than an
+    operator to be asking, and ``consentry init`` would not help them: ``instead`` (default:
+    ``verify --offline FOLDER``) is what they can run."""
     root = Workspace.locate(workspace)
     if not _has_workspace(root):
         raise WorkspaceError(
-            f"no workspace at {root}: checking against the ledger needs the operator's "
-            f"workspace (--workspace or {ENV_ROOT}); a licensee checks the files and the "
-            f"Merkle root with `consentry snapshot verify --offline {folder}`"
+            f"no workspace at {root}: this needs the operator's workspace (--workspace or "
+            f"{ENV_ROOT}); a licensee checks the files and the Merkle root with "
+            f"`{instead or f'consentry snapshot verify --offline {folder}'}`"
         )
     return open_workspace(root)
 
@@ -418,7 +419,8 @@ def prove_command(
     proof = prove(folder, record_id)
     doc: dict[str, object] = {"proof": asdict(proof), "valid": proof.check()}
     if not offline and proof.consent_entry is not None:
-        ws = _operator_workspace(workspace, folder)
+        offline_proof = f"consentry snapshot prove --offline {folder} {record_id}"
+        ws = _operator_workspace(workspace, folder, instead=offline_proof)
         with ws.ledger() as ledger:
             entry = ledger.entry(proof.consent_entry)
             head = ledger.position_at(proof.ledger_seq)
