@@ -145,8 +145,10 @@ def show(
     recipient: RecipientOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Show ACCOUNT's effective choice per purpose and scope; undecided ones show the policy
-    default for the account's country.
+    """Show ACCOUNT's effective choice per purpose and scope, in words; undecided ones show the
+    policy default for the account's country. Each recipient a share decision names gets its
+    own line (share as that recipient sees it), and the last line says what a Global Privacy
+    Control signal would do, as the service does it.
 
     Example: `consentry consent show 1001 --as-of 2024-08-01T00:00:00Z`
     """
