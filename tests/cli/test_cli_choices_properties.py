@@ -7,15 +7,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.api.test_api_consent_access import T0, decision  # the same histories
 
 from consentry.ledger import LedgerStore, open_ledger
-from consentry.model import SHARE, AccountChange, ConsentDecision, Decision, Scope
+from consentry.model import SHARE, AccountChange, ConsentDecision, Scope
 from consentry.policy import Policy, default_policy_text, load_policy
 from consentry.policy.choices import (
     choices,
@@ -23,23 +24,6 @@ from consentry.policy.choices import (
     recipient_choices,
     share_choice,
     share_recipients,
-)
-
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-decision = st.builds(
-    lambda purpose, scope, grant, minutes, to: ConsentDecision(
-        "?",
-        purpose,
-        Decision.GRANT if grant else Decision.DENY,
-        T0 + timedelta(minutes=minutes),
-        scope=scope,
-        recipient=to if purpose == SHARE else None,
-    ),
-    st.sampled_from(["train", SHARE]),
-    st.none() | st.sampled_from(list(Scope)),
-    st.booleans(),
-    st.integers(0, 4),  # few distinct times: ties decided by ledger order
-    st.none() | st.sampled_from(["acme", "bolt"]),
 )
 
 
