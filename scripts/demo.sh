@@ -49,6 +49,10 @@ $C compliance feed --recipient acme-ai --limit 3 --format csv
 $C erase "$ACCOUNT" --yes
 $C snapshot verify "$OUT/snapshots/acme-ai"
 
+step "7. What a snapshot holds, and one record beside the text it was made from"
+$C snapshot list
+$C snapshot show "$OUT/snapshots/train" --head 1 --with-pii --original
+
 step "Done in $(( $(date +%s) - started )) s"
 cat <<MSG
 Generated a platform of $POSTS items, imported it, built two consent-gated, pseudonymised and
@@ -56,6 +60,8 @@ scrubbed snapshots (for training, and for the recipient acme-ai), recorded a wit
 the ledger against the head published after the import, and verified both snapshots: checksums,
 Merkle root, and every record's eligibility re-derived from the ledger as of its position. Then
 showed where the person's records went, the recipient's deletion events, and erased the account
-(certificate in $OUT/workspace/certificates/).
-Look at: $OUT/snapshots/train/manifest.json, README.md (dataset card), croissant.json, data/.
+(certificate in $OUT/workspace/certificates/). Last, one record as the snapshot holds it
+(handles, emails, URLs… replaced) beside its original in the content store.
+Look at: $OUT/snapshots/train/manifest.json, README.md (dataset card), croissant.json, data/,
+or \`consentry snapshot show $OUT/snapshots/train --head 10\`.
 MSG

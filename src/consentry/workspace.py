@@ -42,6 +42,10 @@ SQLITE: Final = "sqlite:///"
 LEDGER_NAME: Final = "ledger.db"
 #: New files and folders: the owner's only.
 PRIVATE_UMASK: Final = 0o077
+_MAKE_SECRET: Final = (
+    'make one with `python -c "import secrets; print(secrets.token_hex(32))"` '
+    "(or let `consentry init` write one)"
+)
 
 
 def _toml_string(value: str) -> str:
@@ -143,9 +147,11 @@ class Workspace:
             value = bytes.fromhex(text.strip())
         except ValueError:
             where = ENV_SECRET if env is not None else str(self.secret_path)
-            raise WorkspaceError(f"the secret in {where} is not hex") from None
+            raise WorkspaceError(f"the secret in {where} is not hex: {_MAKE_SECRET}") from None
         if len(value) < 16:
-            raise WorkspaceError("the workspace secret must be at least 16 bytes (32 hex digits)")
+            raise WorkspaceError(
+                f"the workspace secret must be at least 16 bytes (32 hex digits): {_MAKE_SECRET}"
+            )
         return value
 
     def _read_secret_file(self) -> str:

@@ -98,19 +98,19 @@ def test_grant_deny_show_history(run: Run) -> None:
     rows = {
         tuple(c.strip() for c in line.split("│")[1:4]) for line in show.splitlines() if "│" in line
     }
-    assert ("train", "posts", "grant") in rows
-    assert ("train", "assistant", "deny") in rows
-    assert ("fine_tune", "posts", "deny (default)") in rows
+    assert ("train", "posts", "granted") in rows
+    assert ("train", "assistant", "denied") in rows
+    assert ("fine_tune", "posts", "denied (opt-in default)") in rows
     # A share decision naming a recipient is not a general share consent.
-    assert ("share", "posts", "deny (default)") in rows
+    assert ("share", "posts", "denied (opt-in default)") in rows
     with_acme = run("consent", "show", "1001", "--recipient", "acme").output
     assert any("share" in ln and "grant" in ln for ln in with_acme.splitlines())
     # As of entry 1, or of a time before the deny was recorded, assistant was still granted…
     for as_of in ("1", between):
         early = _rows(run("consent", "show", "1001", "--as-of", as_of).output)
-        assert ("train", "assistant", "grant") in early
+        assert ("train", "assistant", "granted") in early
     # …and as of a time before anything was recorded, nothing was decided.
-    assert ("train", "posts", "deny (default)") in _rows(
+    assert ("train", "posts", "denied (opt-in default)") in _rows(
         run("consent", "show", "1001", "--as-of", "2024-07-30T00:00:00Z").output
     )
     history = run("consent", "history", "1001").output

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
 from consentry.ledger.state import SCOPES
 from consentry.model import ACCOUNT_ATTRIBUTES, AccountStatus
+from consentry.policy.choices import Decided
 
 _COUNTRY_BIT: Final = 1 << ACCOUNT_ATTRIBUTES.index("country")
 #: The columns of a row ``fold_account`` folds; ``account_rows(tagged=True)`` adds one after them.
@@ -44,13 +44,6 @@ def account_rows(where: str, *, tagged: bool = False) -> str:
 
 
 ACCOUNT_ROWS: Final = account_rows("account_id = ?")
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    decision: int  # 1 grant, 0 deny
-    seq: int
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from consentry.cli.common import (
     handle_errors,
     open_workspace,
     parse_time,
+    uncut,
 )
 from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.erasure import erase
@@ -102,7 +103,7 @@ def recipient_list(workspace: WorkspaceOption = None) -> None:
     if not found:
         console.print("No recipients yet (add one with `consentry recipient add NAME`).")
         return
-    console.print(table)
+    console.print(uncut(table, "recipient"))
 
 
 @recipients_app.command("show")
@@ -143,7 +144,7 @@ def recipient_show(
             str(d["ledger"]["seq"]),
             f"{d['records']:,}",
         )
-    console.print(table)
+    console.print(uncut(table, "snapshot"))
     console.print(
         f"events acknowledged through {doc['acknowledged_through']}, "
         f"{doc['pending_events']:,} pending",
@@ -237,7 +238,7 @@ def overdue_command(
     table = Table("recipient", "overdue events", "oldest event", "deadline was", box=None)
     for o in late:
         table.add_row(o.recipient, f"{o.events:,}", fmt_time(o.oldest), fmt_time(o.deadline))
-    console.print(table)
+    console.print(uncut(table, "recipient"))
     raise typer.Exit(1)
 
 

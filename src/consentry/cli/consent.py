@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from itertools import groupby
 from typing import Annotated
 
 import typer
@@ -16,12 +18,22 @@ from consentry.cli.common import (
     handle_errors,
     open_workspace,
     parse_time,
+    uncut,
 )
 from consentry.cli.compliance import scan
 from consentry.compliance.decisions import vet_decision
 from consentry.errors import UsageError
 from consentry.ledger import AsOf, LedgerEntry
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
+from consentry.policy.choices import (
+    Choice,
+    choices,
+    decided_of,
+    entries_as_of,
+    recipient_choices,
+    share_choice,
+    share_recipients,
+)
 
 app = typer.Typer(help="Record and inspect consent decisions.", no_args_is_help=True)
 
@@ -143,8 +155,10 @@ def show(
     recipient: RecipientOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Show ACCOUNT's effective choice per purpose and scope; undecided ones show the policy
-    default for the account's country.
+    """Show ACCOUNT's effective choice per purpose and scope, in words; undecided ones show the
+    policy default for the account's country. Each recipient a share decision names gets its
+    own line (share as that recipient sees it), and the last line says what a Global Privacy
+    Control signal would do, as the service does it.
 
     Example: `consentry consent show 1001 --as-of 2024-08-01T00:00:00Z`
     """
@@ -154,30 +168,50 @@ def show(
         resolved = ledger.resolve(AsOf.parse(as_of))
         state = ledger.consent_state(resolved, account_id=account, recipient=recipient)
         accounts = ledger.account_states(resolved, account_id=account)
-    country = accounts["country"][0].as_py() if accounts.num_rows else None
-    decided = {(r["purpose"], r["scope"]): r for r in state.to_pylist()}
+        country = accounts["country"][0].as_py() if accounts.num_rows else None
+        entries = entries_as_of(ledger.account_history(account), resolved)
+        shown = choices(policy, country, decided_of(state), recipient=recipient)
+        # Asked as one recipient sees it, the rows above say it; else every recipient named,
+        # after the general share rows.
+        named = [] if recipient else share_recipients(entries)
+        after = max((i + 1 for i, c in enumerate(shown) if c.purpose == SHARE), default=0)
+        shown[after:after] = recipient_choices(ledger, policy, resolved, account, country, named)
     table = Table(title=f"Account {account} as of entry {resolved.position.seq}")
-    for col in ("purpose", "scope", "decision", "since", "entry"):
+    for col in ("purpose", "scope", "choice", "for", "since", "entry"):
         table.add_column(col)
-    for purpose in policy.purposes:
-        for scope in policy.scopes:
-            row = decided.get((purpose, scope.value))
-            if row is None:
-                default = policy.default_for(country, purpose).value
-                table.add_row(purpose, scope.value, f"[dim]{default} (default)[/]", "", "")
-            else:
-                value = "grant" if row["decision"] == 1 else "deny"
-                style = "green" if value == "grant" else "red"
-                table.add_row(
-                    purpose,
-                    scope.value,
-                    f"[{style}]{value}[/]",
-                    fmt_time(row["at"]),
-                    str(row["seq"]),
-                )
-    console.print(table)
+    for c in _one_line_per_recipient(shown):
+        style = "dim" if c.default else "green" if c.decision is Decision.GRANT else "red"
+        table.add_row(
+            c.purpose,
+            c.scope,
+            f"[{style}]{c.words}[/]",
+            c.recipient or ("anyone" if c.purpose == SHARE else ""),
+            fmt_time(c.since) if c.since else "",
+            str(c.entry) if c.entry is not None else "",
+        )
+    console.print(uncut(table, "entry"))
     if not accounts.num_rows:
         console.print("[dim]The ledger has no account state for this account yet.[/]")
+    gpc = share_choice(entries)
+    console.print(
+        "A Global Privacy Control signal records a deny of share: the account has not decided "
+        "share yet."
+        if gpc is None
+        else "A Global Privacy Control signal changes nothing: the account decided share "
+        f"itself (entry {gpc.seq}).",
+        style="dim",
+        highlight=False,
+    )
+
+
+def _one_line_per_recipient(shown: list[Choice]) -> list[Choice]:
+    """A recipient's share choices in one line (scope "all") when every scope says the same."""
+    out: list[Choice] = []
+    for name, group in groupby(shown, key=lambda c: c.recipient):
+        rows = list(group)
+        same = {(c.decision, c.default, c.entry) for c in rows}
+        out += [replace(rows[0], scope="all")] if name and len(same) == 1 else rows
+    return out
 
 
 def entry_summary(e: LedgerEntry) -> str:
@@ -212,4 +246,4 @@ def history(
         table.add_column(col)
     for e in entries:
         table.add_row(str(e.seq), fmt_time(e.at), fmt_time(e.recorded_at), entry_summary(e))
-    console.print(table)
+    console.print(uncut(table, "entry"))

@@ -35,6 +35,7 @@ from consentry.cli.common import (
     handle_errors,
     open_workspace,
     progress_bar,
+    uncut,
 )
 from consentry.cli.compliance import scan
 from consentry.errors import ImportDataError
@@ -105,7 +106,7 @@ def report_import(report: ImportReport) -> None:
     table.add_row(
         "total", "", f"{t.read:,}", f"{t.imported:,}", f"{t.unchanged:,}", f"{t.rejected:,}"
     )
-    console.print(table)
+    console.print(uncut(table, "file"))
     if t.updated or t.deleted:
         console.print(f"of which {t.updated:,} new versions, {t.deleted:,} deletions recorded")
     for (file, field, reason), w in report.warnings.items():

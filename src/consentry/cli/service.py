@@ -22,6 +22,7 @@ from consentry.cli.common import (
     err_console,
     handle_errors,
     open_workspace,
+    uncut,
 )
 from consentry.errors import UsageError
 from consentry.ledger.postgres import redact
@@ -162,7 +163,7 @@ def keys_list(workspace: WorkspaceOption = None) -> None:
     for k in found:
         state = "revoked" if k.revoked else "active"
         table.add_row(k.key_id, k.role.value, k.recipient or "", k.label or "", state)
-    console.print(table)
+    console.print(uncut(table, "id", "recipient"))
 
 
 @keys_app.command("revoke")
@@ -270,7 +271,7 @@ def plan_list(workspace: WorkspaceOption = None) -> None:
             _money(p.overage_cents_per_1000),
             str(p.requests_per_minute),
         )
-    console.print(table)
+    console.print(uncut(table, "plan"))
 
 
 @handle_errors

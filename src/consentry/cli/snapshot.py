@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 from rich.progress import (
     BarColumn,
@@ -17,28 +18,46 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from consentry.cli.common import (
     WorkspaceOption,
     console,
     err_console,
+    fmt_time,
     handle_errors,
     open_workspace,
     progress_bar,
+    secret_source,
+    uncut,
 )
 from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.erasure import erased_record_ids
 from consentry.compliance.recipients import Recipients
+from consentry.errors import UsageError, WorkspaceError
 from consentry.ledger import AsOf
-from consentry.model import Reason
 from consentry.snapshot.build import DEFAULT_BATCH, DEFAULT_SHARD_ROWS, BuildResult, BuildSpec
+from consentry.snapshot.inspect import (
+    SHOWN_COLUMNS,
+    excluded_in_order,
+    first_records,
+    is_snapshot_folder,
+    original_texts,
+    recorded_folder,
+    recorded_snapshots,
+)
+from consentry.snapshot.manifest import Manifest
+from consentry.snapshot.source import WorkspaceSource
 from consentry.snapshot.verify import (
     SnapshotError,
+    check_key,
+    load_manifest,
     prove,
     verify_against_workspace,
     verify_files,
 )
 from consentry.snapshot.workspace_build import workspace_builder
+from consentry.workspace import CONFIG_NAME, ENV_ROOT, Workspace
 
 app = typer.Typer(help="Build, verify and prove consent-gated snapshots.", no_args_is_help=True)
 
@@ -95,6 +114,11 @@ def build(
     Example: `consentry snapshot build --purpose train --recipient acme-ai --out snapshots/acme`
     """
     ws = open_workspace(workspace)
+    if WorkspaceSource(ws.content_dir).count() == 0:
+        raise UsageError(
+            f"no content in {ws.content_dir}: import a platform export first: "
+            "`consentry import canonical DIR` (or x-archive, mastodon, reddit)"
+        )
     spec = BuildSpec(
         purpose=purpose,
         out=out,
@@ -146,7 +170,7 @@ def print_summary(result: BuildResult) -> None:
     table.add_column("")
     table.add_row(f"{counts['input']:,}", "read")
     table.add_row(f"[green]{counts['included']:,}[/]", "[green]included[/]")
-    for code, n in sorted(counts["excluded"].items(), key=lambda kv: Reason.from_code(kv[0])):
+    for code, n in excluded_in_order(m):
         table.add_row(f"{n:,}", f"excluded: {code}")
     if counts["age_unknown_included"]:
         table.add_row(f"{counts['age_unknown_included']:,}", "included with unknown age")
@@ -182,7 +206,8 @@ def verify(
     """
     report = verify_files(folder)
     if report.ok and not offline:
-        ws = open_workspace(workspace)
+        ws = _operator_workspace(workspace, folder)
+        check_key(folder, report.manifest, ws.secret(), secret_source(ws))
         with ws.ledger() as ledger:
             builder = workspace_builder(
                 ws,
@@ -212,6 +237,170 @@ def verify(
     )
 
 
+@app.command("list")
+@handle_errors
+def list_command(workspace: WorkspaceOption = None) -> None:
+    """List every snapshot this workspace built: its id, purpose, recipient, when, ledger
+    entry, records, folder, and whether the folder still holds it.
+
+    Example: `consentry snapshot list`
+    """
+    ws = open_workspace(workspace)
+    with ws.ledger() as ledger:
+        found = recorded_snapshots(ledger)
+    if not found:
+        console.print("No snapshots yet (build one with `consentry snapshot build`).")
+        return
+    table = Table(box=None)
+    for name in ("snapshot", "purpose", "for", "created", "ledger entry", "records", "path", ""):
+        table.add_column(name)
+    for s in found:
+        d = s.delivery
+        table.add_row(
+            d.snapshot_id,
+            d.purpose,
+            d.recipient or "(internal)",
+            fmt_time(d.created),
+            str(d.ledger_seq),
+            f"{d.records:,}",
+            d.path,
+            "" if s.present else "[red]folder gone[/]",
+        )
+    console.print(uncut(table, "snapshot"), highlight=False)
+
+
+@app.command("show")
+@handle_errors
+def show_command(
+    snapshot: Annotated[
+        str, typer.Argument(help="A snapshot folder, or the id of one this workspace built.")
+    ],
+    head: Annotated[int, typer.Option(min=0, help="Records to show.")] = 5,
+    with_pii: Annotated[
+        bool, typer.Option("--with-pii", help="Only records where personal data was replaced.")
+    ] = False,
+    original: Annotated[
+        bool,
+        typer.Option(
+            help="Beside each record, the text it was made from (operator only: read from the "
+            "workspace's content store)."
+        ),
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show what a snapshot holds: what was left out and why, the personal data replaced, its
+    shards, and its first records. A folder needs no workspace (a licensee's copy).
+
+    Example: `consentry snapshot show snapshots/acme --head 3`
+    """
+    ws = None
+    if is_snapshot_folder(snapshot) or Path(snapshot).exists():
+        folder = Path(snapshot)  # (a folder that is no snapshot is said so when loaded)
+    elif not _has_workspace(workspace):
+        raise UsageError(
+            f"{snapshot} is no snapshot folder, and there is no workspace at "
+            f"{Workspace.locate(workspace)} to look a snapshot id up in"
+        )
+    else:
+        ws = open_workspace(workspace)
+        with ws.ledger() as ledger:
+            folder = recorded_folder(ledger, snapshot)
+    m = load_manifest(folder)
+    records = first_records(folder, m, head, with_pii=with_pii)
+    originals: dict[str, str | None] = {}
+    if original:
+        ws = ws or _operator_workspace(workspace, folder)
+        secret = ws.secret()
+        check_key(folder, m, secret, secret_source(ws))
+        with ws.ledger() as ledger:
+            ids = records["record_id"].to_pylist()
+            originals = original_texts(ledger, ws.content_dir, secret, m, ids)
+    _print_manifest(folder, m)
+    _print_records(records, originals if original else None)
+
+
+def _print_manifest(folder: Path, m: Manifest) -> None:
+    console.print(
+        f"[bold]Snapshot {m.snapshot_id}[/] in {folder}: {m.purpose}, "
+        + (f"for {m.recipient}" if m.recipient else "internal")
+        + f", as of ledger entry {m.ledger['seq']} (head {m.ledger['head']}), created {m.created}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    counts = m.counts
+    console.print(
+        f"{counts['included']:,} of {counts['input']:,} items included; Merkle root "
+        f"{m.merkle['root']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    left = Table("left out: reason", "items", box=None)
+    for code, n in excluded_in_order(m):
+        left.add_row(code, f"{n:,}")
+    pii = Table("personal data replaced", "times", box=None)
+    for kind, n in counts.get("pii_replaced", {}).items():
+        pii.add_row(kind, f"{n:,}")
+    shards = Table("shard", "rows", "sha256", box=None)
+    for shard in m.shard_infos() + m.shard_infos("interactions"):
+        shards.add_row(shard.path, f"{shard.rows:,}", shard.sha256)
+    for table in (left, pii, shards):
+        if table.row_count:
+            console.print(uncut(table, "sha256"), highlight=False)
+
+
+def _print_records(records: pa.Table, originals: dict[str, str | None] | None) -> None:
+    if not records.num_rows:
+        return
+    rows = records.to_pylist()
+    if originals is not None:  # two long texts side by side: one small table per record
+        for row in rows:
+            pair = Table("in the snapshot", "original", box=None, title_justify="left")
+            pair.title = f"record {row['record_id']} ({row['kind']}), personal data replaced: " + (
+                ", ".join(row["pii"] or []) or "none"
+            )
+            text = originals.get(row["record_id"])
+            pair.add_row(
+                Text(row["text"] or ""),
+                Text(text) if text is not None else Text("(gone)", style="dim"),
+            )
+            console.print(uncut(pair), highlight=False)
+        return
+    table = Table(*SHOWN_COLUMNS, box=None, title="records", title_justify="left")
+    for row in rows:
+        table.add_row(
+            *(
+                Text(cell)
+                for cell in (
+                    row["record_id"],
+                    row["kind"],
+                    row["lang"] or "",
+                    fmt_time(row["created_at"]) if row["created_at"] else "",
+                    ", ".join(row["pii"] or []),
+                    row["text"] or "",
+                )
+            )
+        )
+    console.print(uncut(table, "record_id"), highlight=False)
+
+
+def _operator_workspace(workspace: Path | None, folder: Path, *, instead: str = "") -> Workspace:
+    """The operator's workspace; where there is none, a licensee is more likely than an
+    operator to be asking, and ``consentry init`` would not help them: ``instead`` (default:
+    ``verify --offline FOLDER``) is what they can run."""
+    root = Workspace.locate(workspace)
+    if not _has_workspace(root):
+        raise WorkspaceError(
+            f"no workspace at {root}: this needs the operator's workspace (--workspace or "
+            f"{ENV_ROOT}); a licensee checks the files and the Merkle root with "
+            f"`{instead or f'consentry snapshot verify --offline {folder}'}`"
+        )
+    return open_workspace(root)
+
+
+def _has_workspace(workspace: Path | None) -> bool:
+    return (Workspace.locate(workspace) / CONFIG_NAME).is_file()
+
+
 @app.command("prove")
 @handle_errors
 def prove_command(
@@ -230,7 +419,8 @@ def prove_command(
     proof = prove(folder, record_id)
     doc: dict[str, object] = {"proof": asdict(proof), "valid": proof.check()}
     if not offline and proof.consent_entry is not None:
-        ws = open_workspace(workspace)
+        offline_proof = f"consentry snapshot prove --offline {folder} {record_id}"
+        ws = _operator_workspace(workspace, folder, instead=offline_proof)
         with ws.ledger() as ledger:
             entry = ledger.entry(proof.consent_entry)
             head = ledger.position_at(proof.ledger_seq)

@@ -16,6 +16,7 @@ from consentry.compliance.recipients import Recipients
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
 from consentry.model import AccountStatus
+from consentry.policy.choices import current_decisions
 
 # Deliveries first, then the (delivery, account) key of each: one index probe per snapshot.
 _HELD = (
@@ -95,7 +96,6 @@ def export_report(ledger: LedgerStore, account_id: str) -> dict[str, Any]:
     """Everything Consentry knows of an account's consent and data flows, machine-readable."""
     state = ledger.account_states(account_id=account_id).to_pylist()
     history = [e.to_json() for e in ledger.account_history(account_id)]
-    current = ledger.consent_state(account_id=account_id).to_pylist()
     held = where_is(ledger, account_id)
     names = sorted({h.recipient for h in held.snapshots if h.recipient})
     recipients = Recipients(ledger)
@@ -116,7 +116,7 @@ def export_report(ledger: LedgerStore, account_id: str) -> dict[str, Any]:
         "erased": bool(account and account.get("status") == AccountStatus.ERASED.value),
         "account": _jsonable(account),
         "consent": {
-            "current": [_jsonable(r) for r in current],
+            "current": current_decisions(ledger, account_id),
             "history": history,
         },
         "snapshots": held.to_json()["snapshots"],

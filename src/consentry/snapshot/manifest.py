@@ -157,8 +157,9 @@ def dataset_card(m: Manifest, languages: Sequence[str]) -> str:
         "",
         "## Verify",
         "",
-        "`consentry snapshot verify DIR` checks every shard's checksum and the Merkle root;",
-        "`consentry snapshot prove DIR RECORD_ID` prints the proof for one record.",
+        "`consentry snapshot verify --offline DIR` checks every shard's checksum and the Merkle",
+        "root, with no workspace; `consentry snapshot prove --offline DIR RECORD_ID` prints the",
+        "proof for one record; `consentry snapshot show DIR` shows what the snapshot holds.",
         "",
     ]
     return "\n".join(lines)

@@ -23,11 +23,19 @@ from consentry.snapshot.build import Builder, BuildSpec
 from consentry.snapshot.census import CENSUS_COLUMNS, normalised_text, take_census
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, iter_leaves, leaf_data
 from consentry.snapshot.merkle import audit_path, leaf_hash, root_from_path, root_of
+from consentry.snapshot.workspace_build import key_fingerprint
 from consentry.snapshot.writer import file_sha256
 
 
 class SnapshotError(ConsentryError):
     exit_code = 9
+
+
+class SnapshotKeyError(SnapshotError):
+    """The snapshot was pseudonymised with another key than the workspace's: none of its
+    records can be re-derived here, so listing each of them as a problem would say nothing."""
+
+    exit_code = 10
 
 
 @dataclass
@@ -83,6 +91,19 @@ def verify_files(folder: Path) -> VerifyReport:
                 f"{manifest.merkle['root']} over {manifest.merkle['leaves']}"
             )
     return report
+
+
+def check_key(folder: Path, manifest: Manifest, secret: bytes, secret_from: str) -> None:
+    """Raise ``SnapshotKeyError`` unless the snapshot's pseudonyms were made with ``secret``
+    (read from ``secret_from``), told by the key fingerprint its manifest carries."""
+    built = manifest.pseudonyms.get("key_fingerprint")
+    mine = key_fingerprint(secret, manifest.recipient)
+    if built is not None and built != mine:
+        raise SnapshotKeyError(
+            f"{folder} was built with another key: fingerprint {built}, this workspace's key "
+            f"(from {secret_from}) {mine}; a licensee checks with "
+            f"`consentry snapshot verify --offline {folder}`"
+        )
 
 
 def expected_records(builder: Builder, manifest: Manifest) -> tuple[dict[str, int | None], Any]:

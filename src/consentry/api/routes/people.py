@@ -30,8 +30,8 @@ from consentry.compliance.decisions import (
 )
 from consentry.compliance.whereis import export_report, where_is
 from consentry.errors import GoneError
-from consentry.ledger import LedgerStore
 from consentry.model import SHARE, ConsentDecision, Decision, Scope, Source
+from consentry.policy.choices import choices, share_choice
 
 router = APIRouter(prefix="/v1/me", tags=["people"])
 GPC_HEADER: Final = "Consentry-GPC"
@@ -87,12 +87,6 @@ class Recorded(BaseModel):
     )
 
 
-def _has_share_choice(ledger: LedgerStore, account_id: str) -> bool:
-    return any(
-        e.kind.value == "consent" and e.purpose == SHARE for e in ledger.account_history(account_id)
-    )
-
-
 _NO_SIGNAL: Final = Gpc(signal=False, recorded=False, entry=None)
 
 
@@ -116,7 +110,7 @@ def _record_gpc(state: ServiceState, account_id: str) -> Gpc:
         source=Source.GPC,
     )
     with state.pool.ledger() as ledger:
-        if _has_share_choice(ledger, account_id):
+        if share_choice(ledger.account_history(account_id)) is not None:
             return Gpc(signal=True, recorded=False, entry=None)
         try:
             vet_decision(ledger, deny)
@@ -204,32 +198,23 @@ async def consent_response(request: Request) -> Response:
     state = service_state(request)
     signal, gpc_header = await read_gpc(request, state, person)
     view = await state.consent.read(person.account_id, recipient)
-    policy = state.policy
-    choices = []
-    for purpose in policy.purposes:
-        for scope in policy.scopes:
-            row = view.decided.get((purpose, scope.value))
-            if row is None:
-                decision, since, entry = policy.default_for(view.country, purpose), None, None
-            else:
-                decision = Decision.GRANT if row.decision == 1 else Decision.DENY
-                since, entry = row.at.isoformat().replace("+00:00", "Z"), row.seq
-            choices.append(
-                {
-                    "purpose": purpose,
-                    "scope": scope.value,
-                    "decision": decision.value,
-                    "default": row is None,
-                    "since": since,
-                    "entry": entry,
-                }
-            )
+    shown = [
+        {
+            "purpose": c.purpose,
+            "scope": c.scope,
+            "decision": c.decision.value,
+            "default": c.default,
+            "since": c.since.isoformat().replace("+00:00", "Z") if c.since else None,
+            "entry": c.entry,
+        }
+        for c in choices(state.policy, view.country, view.decided)
+    ]
     body = {
         "account_id": person.account_id,
         "country": view.country,
         "ledger_seq": view.head_seq,
         "recipient": recipient,
-        "choices": choices,
+        "choices": shown,
         "gpc": _gpc_json(signal),
     }
     return _json(body, gpc_header)
