@@ -30,6 +30,8 @@ def _table(out: str) -> list[tuple[str, ...]]:
 @pytest.fixture
 def decided(run: Run) -> Run:
     run("init")
+    for recipient in ("acme", "bolt"):  # a share decision names only a registered recipient
+        run("recipient", "add", recipient)
     run("consent", "grant", "1001", "train", "--at", "2024-07-27T08:00:00Z")
     run("consent", "grant", "1001", "share", "--recipient", "acme", "--at", "2024-07-28T08:00:00Z")
     run(
