@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from consentry.compliance import db
 from consentry.compliance.clock import now
 from consentry.compliance.deliveries import DATA, INTERACTIONS, Deliveries, Delivery
+from consentry.compliance.recipients import holder_key
 from consentry.content.schema import ITEMS
 from consentry.content.store import ContentStore, bucket_dir, segment_name
 from consentry.ledger import AsOf, LedgerStore, Resolved
@@ -76,7 +77,7 @@ class ScanResult:
     imports_from: int
     imports_to: int
     events: Counter[str] = field(default_factory=Counter)
-    per_recipient: Counter[str] = field(default_factory=Counter)
+    per_recipient: Counter[str] = field(default_factory=Counter)  # by ``holder_key``
 
     @property
     def total(self) -> int:
@@ -224,9 +225,8 @@ class Scanner:
         # than every account's.
         concerned = _concerned(window)
         few = concerned.to_pylist() if len(concerned) <= self.few_accounts else None
+        # Internal snapshots too: the platform's own training team holds their records.
         for delivery in self.deliveries.all():
-            if delivery.recipient is None:
-                continue  # kept internally: nobody to notify (where-is still lists it)
             if holding is not None and delivery.delivery_id not in holding:
                 continue
             key = (delivery.purpose, delivery.recipient)
@@ -243,7 +243,7 @@ class Scanner:
             if events.num_rows:
                 parts.append(events)
                 result.events.update(events.column("reason").to_pylist())
-                result.per_recipient[delivery.recipient] += events.num_rows
+                result.per_recipient[holder_key(delivery.recipient)] += events.num_rows
         if not parts:
             return EVENT_SCHEMA.empty_table(), result
         return pa.concat_tables(parts), result
@@ -428,7 +428,7 @@ class Scanner:
         events = pa.table(
             {
                 "event_id": pa.array(np.zeros(n, dtype=np.int64)),
-                "recipient": pa.array([delivery.recipient] * n, pa.string()),
+                "recipient": pa.array([holder_key(delivery.recipient)] * n, pa.string()),
                 "delivery_id": pa.array(np.full(n, delivery.delivery_id, dtype=np.int64)),
                 "account_id": affected["account_id"],
                 "tbl": affected["tbl"],

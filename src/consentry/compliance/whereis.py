@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from consentry.compliance.clock import now
-from consentry.compliance.recipients import Recipients
+from consentry.compliance.recipients import Recipients, holder_of
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
 from consentry.model import AccountStatus
@@ -124,7 +124,7 @@ def export_report(ledger: LedgerStore, account_id: str) -> dict[str, Any]:
         "events": [
             {
                 "event_id": int(e[0]),
-                "recipient": e[1],
+                "recipient": holder_of(str(e[1])),
                 "snapshot_id": e[2],
                 "table": e[3],
                 "record_id": e[4],
