@@ -226,7 +226,7 @@ class Scanner:
         concerned = _concerned(window)
         few = concerned.to_pylist() if len(concerned) <= self.few_accounts else None
         # Internal snapshots too: the platform's own training team holds their records.
-        for delivery in self.deliveries.all():
+        for delivery in self.deliveries.all(pending=True):
             if holding is not None and delivery.delivery_id not in holding:
                 continue
             key = (delivery.purpose, delivery.recipient)

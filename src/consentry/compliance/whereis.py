@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from consentry.compliance.clock import now
+from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.recipients import Recipients, holder_of
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
@@ -21,7 +22,8 @@ from consentry.model import AccountStatus
 _HELD = (
     "SELECT d.delivery_id, d.snapshot_id, d.purpose, d.recipient, d.created_us, a.records,"
     " d.ledger_seq FROM deliveries d CROSS JOIN delivered_accounts a"
-    " WHERE a.delivery_id = d.delivery_id AND a.account_id = ? ORDER BY d.delivery_id"
+    " WHERE a.delivery_id = d.delivery_id AND a.account_id = ? AND d.published_us IS NOT NULL"
+    " ORDER BY d.delivery_id"
 )
 _EVENTS = (
     "SELECT e.delivery_id, COUNT(*),"
@@ -71,6 +73,7 @@ class WhereIs:
 
 
 def where_is(ledger: LedgerStore, account_id: str) -> WhereIs:
+    Deliveries(ledger).reconcile()  # a build killed at its publication is published all the same
     held = ledger.query(_HELD, (account_id,))
     events = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in ledger.query(_EVENTS, (account_id,))}
     return WhereIs(
