@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -119,6 +120,7 @@ def _records(
     return set(pq.read_table(out / "data")["record_id"].to_pylist())
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,
