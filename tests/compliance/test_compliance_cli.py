@@ -261,3 +261,21 @@ def test_recipients_must_be_registered(run: Run) -> None:
     assert "acme" in listed and "dpo@acme.example" in listed
     shown = json.loads(run("recipient", "show", "acme", "--json").output)
     assert shown["ack_days"] == 10 and shown["snapshots"] == []
+
+
+def test_a_delivery_recorded_late_is_caught_up(run: Run) -> None:
+    """A snapshot built as of a position before a withdrawal that was already scanned (an
+    ``--as-of`` build; or a withdrawal made while a long build ran) still holds the withdrawn
+    records: they get their events, once."""
+    run("consent", "deny", "a1", "train", "--scope", "assistant")  # scanned at once
+    entry = json.loads(run("export", "a1").output)["consent"]["history"][-1]["seq"]
+    run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1",
+        "--as-of", str(entry - 1))  # fmt: skip
+    assert {record_id("p3"), record_id("p4")} <= records_of(Path("s1"))
+    events = all_events(run)
+    assert {(e["record_id"], e["reason"]) for e in events} == {
+        (record_id("p3"), "consent_denied"),
+        (record_id("p4"), "consent_denied"),
+    }
+    run("compliance", "scan")
+    assert len(all_events(run)) == 2

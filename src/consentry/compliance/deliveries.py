@@ -287,8 +287,8 @@ class Deliveries:
                 ).select(["account_id", "delivery_id", "records"]),
             )
             self.ledger.execute(
-                f"INSERT INTO deliveries ({_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                f"INSERT INTO deliveries ({_COLUMNS}, caught_up)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
                 (
                     delivery_id,
                     manifest.snapshot_id,

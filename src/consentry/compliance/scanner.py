@@ -123,9 +123,26 @@ class Scanner:
             start = self.cursor()
             window = self._window(*start)
             events, result = self._events(window)
-            if self._commit(start, window, events):
+            late = self._late()
+            if late:
+                # Changes since their ledger position that a scan read before they were
+                # recorded (a withdrawal during the build, an ``--as-of`` build), and every
+                # deletion (which imports the build saw is not recorded).
+                behind = self._window(min(d.ledger_seq for d in late), 0)
+                extra = self._events(behind, only={d.delivery_id for d in late})[0]
+                events = _distinct(pa.concat_tables([events, extra]))
+            result.events.update(events.column("reason").to_pylist())
+            result.per_recipient.update(events.column("recipient").to_pylist())
+            if self._commit(start, window, events, [d.delivery_id for d in late]):
                 return result
         raise RuntimeError("compliance scan: the cursor kept moving under this scan")
+
+    def _late(self) -> list[Delivery]:
+        """Deliveries recorded since the last scan: they are caught up from their own ledger
+        position, not the cursor's."""
+        late = self.ledger.query("SELECT delivery_id FROM deliveries WHERE caught_up = 0")
+        found = self.deliveries.by_ids([int(r[0]) for r in late])
+        return [found[i] for i in sorted(found)]
 
     # ---- what changed ------------------------------------------------------------------------
 
@@ -210,7 +227,9 @@ class Scanner:
 
     # ---- which records -----------------------------------------------------------------------
 
-    def _events(self, window: _Window) -> tuple[pa.Table, ScanResult]:
+    def _events(self, window: _Window, only: set[int] | None = None) -> tuple[pa.Table, ScanResult]:
+        """The new events of ``window`` (of the deliveries ``only`` names, if given), and the
+        window's bounds (counted by ``run``)."""
         result = ScanResult(
             window.ledger_from, window.head.position.seq, window.imports_from, window.imports_to
         )
@@ -221,6 +240,8 @@ class Scanner:
         indexes: dict[tuple[str, str | None], StateIndex] = {}
         accounts: pa.Table | None = None  # account states at the head, read once
         holding = self._holding(window)
+        if only is not None:
+            holding = only if holding is None else holding & only
         # A few accounts concerned (one person's withdrawal): read their state alone, rather
         # than every account's.
         concerned = _concerned(window)
@@ -242,8 +263,6 @@ class Scanner:
             events = self._new_events(delivery, affected, at_us)
             if events.num_rows:
                 parts.append(events)
-                result.events.update(events.column("reason").to_pylist())
-                result.per_recipient[holder_key(delivery.recipient)] += events.num_rows
         if not parts:
             return EVENT_SCHEMA.empty_table(), result
         return pa.concat_tables(parts), result
@@ -460,11 +479,17 @@ class Scanner:
         order = [("account_id", "ascending"), ("tbl", "ascending"), ("record_id", "ascending")]
         return events.sort_by(order).select(EVENT_SCHEMA.names)
 
-    def _commit(self, start: tuple[int, int], window: _Window, events: pa.Table) -> bool:
+    def _commit(
+        self, start: tuple[int, int], window: _Window, events: pa.Table, caught_up: list[int]
+    ) -> bool:
         with self.ledger.transaction():
             db.lock(self.ledger, "compliance-scan")
             if self.cursor() != start:
                 return False
+            for delivery_id in caught_up:
+                self.ledger.execute(
+                    "UPDATE deliveries SET caught_up = 1 WHERE delivery_id = ?", (delivery_id,)
+                )
             if events.num_rows:
                 first = db.next_id(self.ledger, "compliance_events", "event_id")
                 ids = pa.array(np.arange(first, first + events.num_rows, dtype=np.int64))
@@ -484,6 +509,14 @@ class Scanner:
                     params,
                 )
         return True
+
+
+def _distinct(events: pa.Table) -> pa.Table:
+    """One event per (delivery, record): the first of those a scan found twice."""
+    key = ["delivery_id", "account_id", "tbl", "record_id", "account"]
+    numbered = events.append_column("_n", pa.array(np.arange(events.num_rows)))
+    first = numbered.group_by(key, use_threads=False).aggregate([("_n", "min")])
+    return events.take(pa.array(np.sort(first["_n_min"].to_numpy())))
 
 
 def _concerned(window: _Window) -> pa.Array:
