@@ -111,7 +111,7 @@ def test_a_certificate_is_never_replaced(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left
 
 
-def test_killed_publication_is_reconciled_by_the_next_compliance_command(
+def test_killed_publication_is_known_to_the_next_compliance_command(
     run: Run, tmp_path: Path
 ) -> None:
     killed("after-publish", "snapshot", "build", "--purpose", "train", "--out", "internal")

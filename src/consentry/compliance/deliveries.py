@@ -143,30 +143,39 @@ def _delivery(row: tuple[Any, ...]) -> Delivery:
 
 class Deliveries:
     """Deliveries are recorded *before* their snapshot is renamed into place and marked
-    published after (``_Publication``); one recorded but not marked (the build was killed at
-    the rename) is marked by ``reconcile`` once its folder holds its manifest. So no published
-    snapshot is unknown here. The scanner notifies the holders of unmarked deliveries too: the
-    id names the exact content, so if that snapshot is ever published, it is those records."""
+    published after (``_Publication``). One recorded but not marked (its build was killed at
+    the rename) counts as published once its folder holds its manifest (``unmarked``), and a
+    rerun of the same build marks it. So no published snapshot is unknown here. The scanner
+    notifies the holders of unmarked deliveries too: the id names the exact content, so if that
+    snapshot is published, it is those records."""
 
     def __init__(self, ledger: LedgerStore, maps_dir: Path | None = None) -> None:
         self.ledger = ledger
         self.maps_dir = maps_dir
 
     def all(self, *, pending: bool = False) -> list[Delivery]:
-        """Every published delivery (and, with ``pending``, those not yet seen published)."""
-        self.reconcile()
-        where = "" if pending else " WHERE published_us IS NOT NULL"
-        rows = self.ledger.query(f"SELECT {_COLUMNS} FROM deliveries{where} ORDER BY delivery_id")
-        return [_delivery(r) for r in rows]
+        """Every published delivery (and, with ``pending``, those not published yet)."""
+        rows = self.ledger.query(f"SELECT {_COLUMNS} FROM deliveries ORDER BY delivery_id")
+        found = [_delivery(r) for r in rows]
+        return found if pending else self._published(found)
 
     def for_recipient(self, name: str) -> list[Delivery]:
-        self.reconcile()
         rows = self.ledger.query(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE recipient = ?"
-            " AND published_us IS NOT NULL ORDER BY delivery_id",
-            (name,),
+            f"SELECT {_COLUMNS} FROM deliveries WHERE recipient = ? ORDER BY delivery_id", (name,)
         )
-        return [_delivery(r) for r in rows]
+        return self._published([_delivery(r) for r in rows])
+
+    def _published(self, found: list[Delivery]) -> list[Delivery]:
+        published = self.unmarked()
+        return [d for d in found if d.published is not None or d.delivery_id in published]
+
+    def unmarked(self) -> set[int]:
+        """Deliveries published but not marked so (their build was killed just after the
+        rename)."""
+        rows = self.ledger.query(
+            "SELECT delivery_id, snapshot_id, path FROM deliveries WHERE published_us IS NULL"
+        )
+        return {int(r[0]) for r in rows if _holds(Path(str(r[2])), str(r[1]))}
 
     def get(self, snapshot_id: str) -> Delivery | None:
         rows = self.ledger.query(
@@ -183,17 +192,6 @@ class Deliveries:
         )
         return {int(r[0]): _delivery(r) for r in rows}
 
-    def reconcile(self) -> int:
-        """Mark published the deliveries whose folder now holds their snapshot (a build killed
-        between its rename and marking it); returns how many."""
-        rows = self.ledger.query(
-            "SELECT snapshot_id, path FROM deliveries WHERE published_us IS NULL"
-        )
-        found = [str(r[0]) for r in rows if _holds(Path(str(r[1])), str(r[0]))]
-        for snapshot_id in found:
-            self._mark_published(snapshot_id)
-        return len(found)
-
     def _mark_published(self, snapshot_id: str) -> None:
         self.ledger.execute(
             "UPDATE deliveries SET published_us = ? WHERE snapshot_id = ? AND published_us IS NULL",
@@ -205,7 +203,8 @@ class Deliveries:
         its delivery map written as the build goes.
 
         Building the same snapshot again (same id) records nothing new; when OUT already holds
-        it, recorded and intact (a run killed at its publication), it is adopted as it is."""
+        it, recorded but not marked published and intact (a run killed at its publication), it
+        is adopted as it is."""
         adopted = self._adopt(builder, spec)
         if adopted is not None:
             return adopted
@@ -221,8 +220,8 @@ class Deliveries:
             return None
         snapshot_id = builder.snapshot_id(spec)
         recorded = self.get(snapshot_id)
-        if recorded is None or not _holds(spec.out, snapshot_id):
-            return None  # something else: the build refuses to replace it
+        if recorded is None or recorded.published is not None or not _holds(spec.out, snapshot_id):
+            return None  # something else, or done: the build refuses to replace it
         report = verify_files(spec.out)
         if not report.ok:
             return None

@@ -21,9 +21,8 @@ from consentry.model import AccountStatus
 # Deliveries first, then the (delivery, account) key of each: one index probe per snapshot.
 _HELD = (
     "SELECT d.delivery_id, d.snapshot_id, d.purpose, d.recipient, d.created_us, a.records,"
-    " d.ledger_seq FROM deliveries d CROSS JOIN delivered_accounts a"
-    " WHERE a.delivery_id = d.delivery_id AND a.account_id = ? AND d.published_us IS NOT NULL"
-    " ORDER BY d.delivery_id"
+    " d.ledger_seq, d.published_us FROM deliveries d CROSS JOIN delivered_accounts a"
+    " WHERE a.delivery_id = d.delivery_id AND a.account_id = ? ORDER BY d.delivery_id"
 )
 _EVENTS = (
     "SELECT e.delivery_id, COUNT(*),"
@@ -73,8 +72,10 @@ class WhereIs:
 
 
 def where_is(ledger: LedgerStore, account_id: str) -> WhereIs:
-    Deliveries(ledger).reconcile()  # a build killed at its publication is published all the same
     held = ledger.query(_HELD, (account_id,))
+    if any(r[7] is None for r in held):  # not marked published: held only once it is
+        unmarked = Deliveries(ledger).unmarked()
+        held = [r for r in held if r[7] is not None or int(r[0]) in unmarked]
     events = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in ledger.query(_EVENTS, (account_id,))}
     return WhereIs(
         account_id,
