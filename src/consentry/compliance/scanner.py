@@ -140,9 +140,12 @@ class Scanner:
     def _late(self) -> list[Delivery]:
         """Deliveries recorded since the last scan: they are caught up from their own ledger
         position, not the cursor's."""
-        late = self.ledger.query("SELECT delivery_id FROM deliveries WHERE caught_up = 0")
-        found = self.deliveries.by_ids([int(r[0]) for r in late])
+        found = self.deliveries.by_ids(sorted(self._late_ids()))
         return [found[i] for i in sorted(found)]
+
+    def _late_ids(self) -> set[int]:
+        rows = self.ledger.query("SELECT delivery_id FROM deliveries WHERE caught_up = 0")
+        return {int(r[0]) for r in rows}
 
     # ---- what changed ------------------------------------------------------------------------
 
@@ -484,8 +487,8 @@ class Scanner:
     ) -> bool:
         with self.ledger.transaction():
             db.lock(self.ledger, "compliance-scan")
-            if self.cursor() != start:
-                return False
+            if self.cursor() != start or self._late_ids() & set(caught_up) != set(caught_up):
+                return False  # another scan committed meanwhile (these events, perhaps)
             for delivery_id in caught_up:
                 self.ledger.execute(
                     "UPDATE deliveries SET caught_up = 1 WHERE delivery_id = ?", (delivery_id,)
