@@ -60,6 +60,7 @@ def add_delivery(
     ledger_seq: int,
 ) -> None:
     """A deliveries row and its per-account counts, as ``Deliveries.record`` writes them."""
+    created = to_us(datetime.now(UTC))
     with ledger.transaction():
         ledger.insert_arrow(
             "delivered_accounts",
@@ -69,21 +70,23 @@ def add_delivery(
         )
         ledger.execute(
             "INSERT INTO deliveries (delivery_id, snapshot_id, purpose, recipient, path,"
-            " created_us, ledger_seq, ledger_head, records, accounts, map_path, map_sha256)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_us, ledger_seq, ledger_head, records, accounts, map_path, map_sha256,"
+            " published_us)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 delivery_id,
                 f"snap_bench{delivery_id:06d}",
                 "train",
                 recipient,
                 str(map_path.parent),
-                to_us(datetime.now(UTC)),
+                created,
                 ledger_seq,
                 "00" * 32,
                 records,
                 per_account.num_rows,
                 str(map_path),
                 map_sha256,
+                created,
             ),
         )
 

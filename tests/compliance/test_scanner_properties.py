@@ -1,6 +1,7 @@
 """Hypothesis: the compliance events are exactly the delivered records that a snapshot built at
-some later ledger position would no longer hold. The oracle is the build itself, run as of each
-position after the delivery — not the scanner's own logic."""
+some later ledger position would no longer hold, one each, for every holder: the recipient's
+snapshot and the internal one alike. The oracle is the build itself, run as of each position
+after the delivery — not the scanner's own logic."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from consentry.compliance.deliveries import Deliveries
+from consentry.compliance.erasure import erase
 from consentry.compliance.feed import ComplianceFeed
 from consentry.compliance.recipients import Recipients
 from consentry.compliance.scanner import Scanner
@@ -45,7 +47,9 @@ change_st = st.one_of(
         st.sampled_from(ACCOUNTS),
         st.sampled_from(["protected", "deactivated", "deleted", "active"]),
     ),
+    st.tuples(st.just("erase"), st.sampled_from(ACCOUNTS)),
 )
+HOLDERS: tuple[str | None, ...] = ("acme", None)  # None: the internal snapshot
 
 
 def _export(folder: Path, items: list[tuple[str, str, int]]) -> None:
@@ -80,7 +84,11 @@ def _export(folder: Path, items: list[tuple[str, str, int]]) -> None:
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _apply(ledger: LedgerStore, change: tuple[Any, ...], at: datetime) -> None:
+def _apply(ws: Workspace, ledger: LedgerStore, change: tuple[Any, ...], at: datetime) -> None:
+    if change[0] == "erase":
+        store = ContentStore(ws.content_dir)
+        erase(ledger, store, ws.policy(), ws.secret(), change[1], ws.certificates_dir)
+        return
     if change[0] == "consent":
         _, account, purpose, scope, decision, recipient = change
         ledger.append(
@@ -103,9 +111,12 @@ def _apply(ledger: LedgerStore, change: tuple[Any, ...], at: datetime) -> None:
     ledger.append([AccountChange(account, at, attrs)])
 
 
-def _records(ws: Workspace, ledger: LedgerStore, out: Path, seq: int | None) -> set[str]:
-    builder = workspace_builder(ws, ledger, recipient="acme")
-    builder.build(BuildSpec(purpose="train", out=out, recipient="acme", as_of=AsOf(seq=seq)))
+def _records(
+    ws: Workspace, ledger: LedgerStore, out: Path, seq: int | None, recipient: str | None
+) -> set[str]:
+    builder = workspace_builder(ws, ledger, recipient=recipient)
+    spec = BuildSpec(purpose="train", out=out, recipient=recipient, as_of=AsOf(seq=seq))
+    builder.build(spec)
     return set(pq.read_table(out / "data")["record_id"].to_pylist())
 
 
@@ -141,26 +152,32 @@ def test_events_are_what_later_snapshots_lose(
         import_canonical(ws, root / "export")
         with ws.ledger() as ledger:
             Recipients(ledger).add("acme")
-            builder = workspace_builder(ws, ledger, recipient="acme")
-            _, delivery = Deliveries(ledger, ws.deliveries_dir).build(
-                builder, BuildSpec(purpose="train", out=root / "s0", recipient="acme")
-            )
-            delivered = set(pq.read_table(root / "s0" / "data")["record_id"].to_pylist())
+            deliveries = {}
+            delivered = {}
+            for holder in HOLDERS:
+                out = root / f"s0-{holder}"
+                builder = workspace_builder(ws, ledger, recipient=holder)
+                spec = BuildSpec(purpose="train", out=out, recipient=holder)
+                deliveries[holder] = Deliveries(ledger, ws.deliveries_dir).build(builder, spec)[1]
+                delivered[holder] = set(pq.read_table(out / "data")["record_id"].to_pylist())
             scanner = Scanner(ledger, ContentStore(ws.content_dir), ws.policy(), ws.secret())
             scanner.few_accounts = few_accounts
             at = datetime.now(UTC) - timedelta(minutes=1)
             positions = []
             for i, change in enumerate(changes):
-                _apply(ledger, change, at + timedelta(milliseconds=i))
+                _apply(ws, ledger, change, at + timedelta(milliseconds=i))
                 positions.append(ledger.head().seq)
                 if scan_between:
                     scanner.run()
             scanner.run()
-            events, _ = ComplianceFeed(ledger).page("acme", "0", 100_000)
-            notified = [e.record_id for e in events if e.table == "data"]
-            assert len(notified) == len(set(notified)), "one event per record, ever"
-            lost: set[str] = set()
-            for seq in positions:
-                lost |= delivered - _records(ws, ledger, root / f"at{seq}", seq)
-            assert set(notified) == lost
-            assert all(e.snapshot_id == delivery.snapshot_id for e in events)
+            for holder in HOLDERS:
+                events, _ = ComplianceFeed(ledger).page(holder, "0", 100_000)
+                notified = [e.record_id for e in events if e.table == "data"]
+                assert len(notified) == len(set(notified)), "one event per record, ever"
+                lost: set[str] = set()
+                for seq in sorted(set(positions)):  # (erasing twice appends nothing)
+                    later = _records(ws, ledger, root / f"at{seq}-{holder}", seq, holder)
+                    lost |= delivered[holder] - later
+                assert set(notified) == lost, holder
+                assert all(e.snapshot_id == deliveries[holder].snapshot_id for e in events)
+                assert all(e.recipient == holder for e in events)

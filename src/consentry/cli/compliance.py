@@ -25,11 +25,17 @@ from consentry.cli.common import (
 )
 from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.erasure import erase
-from consentry.compliance.feed import DEFAULT_PAGE, ComplianceFeed
-from consentry.compliance.recipients import DEFAULT_ACK_DAYS, Recipients
+from consentry.compliance.feed import DEFAULT_PAGE, MAX_EVENT_ID, MAX_PAGE, ComplianceFeed
+from consentry.compliance.recipients import (
+    DEFAULT_ACK_DAYS,
+    MAX_ACK_DAYS,
+    Recipients,
+    holder_key,
+)
 from consentry.compliance.scanner import Scanner, ScanResult
 from consentry.compliance.whereis import export_report, where_is
 from consentry.content.store import ContentStore
+from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 from consentry.outputs import check_output_file
 from consentry.workspace import Workspace
@@ -64,7 +70,10 @@ def recipient_add(
         str | None, typer.Option(help="Email address for compliance notices.")
     ] = None,
     ack_days: Annotated[
-        int, typer.Option(help="Days the recipient has to acknowledge an event.")
+        int,
+        typer.Option(
+            min=1, max=MAX_ACK_DAYS, help="Days the recipient has to acknowledge an event."
+        ),
     ] = DEFAULT_ACK_DAYS,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -160,32 +169,58 @@ class FeedFormat(StrEnum):
     CSV = "csv"
 
 
+RecipientOption = Annotated[
+    str | None, typer.Option(help="Whose events: a recipient (or use --internal).")
+]
+InternalOption = Annotated[
+    bool,
+    typer.Option(
+        "--internal",
+        help="The events of the internal snapshots (built without --recipient), which the "
+        "platform's own training team holds.",
+    ),
+]
+
+
+def holder(recipient: str | None, internal: bool) -> str | None:
+    """The feed asked for: a recipient's, or (None) the internal snapshots'."""
+    if internal == (recipient is not None):
+        raise UsageError("give either --recipient NAME or --internal")
+    return recipient
+
+
 @compliance_app.command("feed")
 @handle_errors
 def feed_command(
-    recipient: Annotated[str, typer.Option(help="Whose events.")],
+    recipient: RecipientOption = None,
+    internal: InternalOption = False,
     since: Annotated[
         str | None,
         typer.Option(help="Cursor from an earlier page (default: after the last acknowledged)."),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Events per page.")] = DEFAULT_PAGE,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_PAGE, help="Events per page.")
+    ] = DEFAULT_PAGE,
     fmt: Annotated[FeedFormat, typer.Option("--format", help="Output format.")] = (
         FeedFormat.JSONL
     ),
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Print one page of a recipient's compliance events on standard output, and the cursor of
-    the next page on standard error (`next-cursor: N`).
+    """Print one page of a recipient's compliance events (or, with --internal, those of the
+    internal snapshots) on standard output, and the cursor of the next page on standard error
+    (`next-cursor: N`).
 
-    Each event names a record the recipient holds (by its record id in the recipient's
-    snapshot) and must delete, the snapshot, the reason and when it was emitted.
+    Each event names a record the holder has (by its record id in the holder's snapshot) and
+    must delete, the snapshot, the reason and when it was emitted. The internal snapshots have
+    their own cursor and acknowledgements.
 
     Example: `consentry compliance feed --recipient acme-ai --since 120 --format csv`
     """
+    who = holder(recipient, internal)
     ws = open_workspace(workspace)
     with ws.ledger() as ledger:
         scan(ws, ledger, quiet=True)
-        events, cursor = ComplianceFeed(ledger).page(recipient, since, limit)
+        events, cursor = ComplianceFeed(ledger).page(who, since, limit)
     rows = [e.to_json() for e in events]
     if fmt is FeedFormat.JSONL:
         for row in rows:
@@ -201,18 +236,32 @@ def feed_command(
 @compliance_app.command("ack")
 @handle_errors
 def ack_command(
-    recipient: Annotated[str, typer.Option(help="Whose events.")],
-    through: Annotated[int, typer.Option(help="Acknowledge every event up to this id.")],
+    through: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_EVENT_ID,
+            help="Acknowledge every event up to this id.",
+            show_default=False,
+        ),
+    ],
+    recipient: RecipientOption = None,
+    internal: InternalOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Record that a recipient deleted the records of its events up to THROUGH.
+    """Record that a recipient (or, with --internal, the holder of the internal snapshots)
+    deleted the records of its events up to THROUGH.
 
     Example: `consentry compliance ack --recipient acme-ai --through 1200`
     """
+    who = holder(recipient, internal)
     ws = open_workspace(workspace)
     with ws.ledger() as ledger:
-        n = ComplianceFeed(ledger).ack(recipient, through)
-    console.print(f"{recipient}: {n:,} event(s) newly acknowledged, through event {through}")
+        n = ComplianceFeed(ledger).ack(who, through)
+    console.print(
+        f"{holder_key(who)}: {n:,} event(s) newly acknowledged, through event {through}",
+        highlight=False,
+    )
 
 
 @compliance_app.command("overdue")
@@ -224,7 +273,8 @@ def overdue_command(
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """List recipients with events unacknowledged past their deadline; exits 1 when there are.
+    """List recipients, and the internal snapshots (deadline: 30 days), with events
+    unacknowledged past their deadline; exits 1 when there are.
 
     Example: `consentry compliance overdue`
     """
@@ -237,7 +287,9 @@ def overdue_command(
         return
     table = Table("recipient", "overdue events", "oldest event", "deadline was", box=None)
     for o in late:
-        table.add_row(o.recipient, f"{o.events:,}", fmt_time(o.oldest), fmt_time(o.deadline))
+        table.add_row(
+            holder_key(o.recipient), f"{o.events:,}", fmt_time(o.oldest), fmt_time(o.deadline)
+        )
     console.print(uncut(table, "recipient"))
     raise typer.Exit(1)
 
@@ -278,7 +330,8 @@ def erase_command(
 ) -> None:
     """Erase an account (GDPR art. 17): remove its content from the content store, record the
     erasure in the ledger, tell every recipient holding its records to delete them, and write
-    an erasure certificate. Rerunning it finishes an interrupted erasure.
+    an erasure certificate. Rerunning it finishes an interrupted erasure; on an account
+    already erased it says so and keeps the certificate issued then.
 
     The ledger keeps the account id and its consent decisions as proof of past consent (see
     the README, "Erasure").
@@ -298,6 +351,16 @@ def erase_command(
             ws.certificates_dir,
             ws.quarantine_dir,
         )
+    if done.already:
+        console.print(
+            f"Account {account} already erased at ledger entry"
+            f" {done.certificate['ledger']['erasure_entry']} ({done.certificate['erased_at']});"
+            " its certificate is kept as issued"
+            + (f"; {done.scan.total:,} compliance event(s) emitted" if done.scan.total else ""),
+            highlight=False,
+        )
+        console.print(f"certificate: {done.path}", highlight=False)
+        return
     removed = done.certificate["removed_from_content_store"]["versions"]
     console.print(
         f"Account {account} erased at ledger entry {done.certificate['ledger']['erasure_entry']}:"

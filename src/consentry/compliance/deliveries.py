@@ -40,6 +40,8 @@ from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us, to_us
 from consentry.snapshot.build import Builder, BuildResult, BuildSpec
 from consentry.snapshot.census import contains, joined
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest
+from consentry.snapshot.verify import verify_files
 
 DATA: Final = "data"
 INTERACTIONS: Final = "interactions"
@@ -74,6 +76,9 @@ class Delivery:
     accounts: int
     map_path: str
     map_sha256: str
+    #: When its folder was seen published; None while it is recorded but not yet renamed into
+    #: place (or the build was killed before the rename).
+    published: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,7 +119,7 @@ class Delivery:
 
 _COLUMNS: Final = (
     "delivery_id, snapshot_id, purpose, recipient, path, created_us, ledger_seq, ledger_head,"
-    " records, accounts, map_path, map_sha256"
+    " records, accounts, map_path, map_sha256, published_us"
 )
 
 
@@ -132,23 +137,45 @@ def _delivery(row: tuple[Any, ...]) -> Delivery:
         accounts=int(row[9]),
         map_path=str(row[10]),
         map_sha256=str(row[11]),
+        published=None if row[12] is None else from_us(int(row[12])),
     )
 
 
 class Deliveries:
+    """Deliveries are recorded *before* their snapshot is renamed into place and marked
+    published after (``_Publication``). One recorded but not marked (its build was killed at
+    the rename) counts as published once its folder holds its manifest (``unmarked``), and a
+    rerun of the same build marks it. So no published snapshot is unknown here. The scanner
+    notifies the holders of unmarked deliveries too: the id names the exact content, so if that
+    snapshot is published, it is those records."""
+
     def __init__(self, ledger: LedgerStore, maps_dir: Path | None = None) -> None:
         self.ledger = ledger
         self.maps_dir = maps_dir
 
-    def all(self) -> list[Delivery]:
+    def all(self, *, pending: bool = False) -> list[Delivery]:
+        """Every published delivery (and, with ``pending``, those not published yet)."""
         rows = self.ledger.query(f"SELECT {_COLUMNS} FROM deliveries ORDER BY delivery_id")
-        return [_delivery(r) for r in rows]
+        found = [_delivery(r) for r in rows]
+        return found if pending else self._published(found)
 
     def for_recipient(self, name: str) -> list[Delivery]:
         rows = self.ledger.query(
             f"SELECT {_COLUMNS} FROM deliveries WHERE recipient = ? ORDER BY delivery_id", (name,)
         )
-        return [_delivery(r) for r in rows]
+        return self._published([_delivery(r) for r in rows])
+
+    def _published(self, found: list[Delivery]) -> list[Delivery]:
+        published = self.unmarked()
+        return [d for d in found if d.published is not None or d.delivery_id in published]
+
+    def unmarked(self) -> set[int]:
+        """Deliveries published but not marked so (their build was killed just after the
+        rename)."""
+        rows = self.ledger.query(
+            "SELECT delivery_id, snapshot_id, path FROM deliveries WHERE published_us IS NULL"
+        )
+        return {int(r[0]) for r in rows if _holds(Path(str(r[2])), str(r[1]))}
 
     def get(self, snapshot_id: str) -> Delivery | None:
         rows = self.ledger.query(
@@ -165,15 +192,50 @@ class Deliveries:
         )
         return {int(r[0]): _delivery(r) for r in rows}
 
+    def _mark_published(self, snapshot_id: str) -> None:
+        self.ledger.execute(
+            "UPDATE deliveries SET published_us = ? WHERE snapshot_id = ? AND published_us IS NULL",
+            (to_us(now()), snapshot_id),
+        )
+
     def build(self, builder: Builder, spec: BuildSpec) -> tuple[BuildResult, Delivery]:
         """Build a snapshot and record it as delivered (to its recipient, or kept internally),
         its delivery map written as the build goes.
 
-        Building the same snapshot again (same id) records nothing new."""
+        Building the same snapshot again (same id) records nothing new; when OUT already holds
+        it, recorded but not marked published and intact (a run killed at its publication), it
+        is adopted as it is."""
+        adopted = self._adopt(builder, spec)
+        if adopted is not None:
+            return adopted
         with self._pending_map() as pending:
-            result = builder.build(spec, sink=pending)
-            pending.close()
-            return result, self._record(result, pending.path)
+            publication = _Publication(self, pending)
+            result = builder.build(spec, sink=pending, hook=publication)
+            assert publication.delivery is not None  # (recorded before the rename)
+            found = self.get(result.manifest.snapshot_id)
+            return result, found or publication.delivery
+
+    def _adopt(self, builder: Builder, spec: BuildSpec) -> tuple[BuildResult, Delivery] | None:
+        if spec.force or not (spec.out / MANIFEST_NAME).is_file():
+            return None
+        snapshot_id = builder.snapshot_id(spec)
+        recorded = self.get(snapshot_id)
+        if recorded is None or recorded.published is not None or not _holds(spec.out, snapshot_id):
+            return None  # something else, or done: the build refuses to replace it
+        report = verify_files(spec.out)
+        if not report.ok:
+            return None
+        path = str(spec.out.resolve())
+        if recorded.path != path:
+            self.ledger.execute(
+                "UPDATE deliveries SET path = ? WHERE delivery_id = ?",
+                (path, recorded.delivery_id),
+            )
+        self._mark_published(snapshot_id)
+        delivery = self.get(snapshot_id)
+        assert delivery is not None
+        shards = len(report.manifest.shards) + len(report.manifest.interactions)
+        return BuildResult(spec.out, report.manifest, 0.0, shards), delivery
 
     @contextmanager
     def _pending_map(self) -> Iterator[MapWriter]:
@@ -192,14 +254,15 @@ class Deliveries:
         finally:
             writer.discard()
 
-    def _record(self, result: BuildResult, map_file: Path) -> Delivery:
-        manifest = result.manifest
+    def _record(self, manifest: Manifest, out: Path, map_file: Path) -> Delivery:
+        """Record the delivery of ``manifest``'s snapshot, to be published at ``out``, not yet
+        marked published."""
         existing = self.get(manifest.snapshot_id)
         if existing is not None:
-            if existing.path != str(result.out.resolve()):
+            if existing.path != str(out.resolve()):
                 self.ledger.execute(
-                    "UPDATE deliveries SET path = ? WHERE delivery_id = ?",
-                    (str(result.out.resolve()), existing.delivery_id),
+                    "UPDATE deliveries SET path = ?, published_us = NULL WHERE delivery_id = ?",
+                    (str(out.resolve()), existing.delivery_id),
                 )
             return self.get(manifest.snapshot_id) or existing
         if manifest.recipient is not None:
@@ -223,13 +286,14 @@ class Deliveries:
                 ).select(["account_id", "delivery_id", "records"]),
             )
             self.ledger.execute(
-                f"INSERT INTO deliveries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO deliveries ({_COLUMNS}, caught_up)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
                 (
                     delivery_id,
                     manifest.snapshot_id,
                     manifest.purpose,
                     manifest.recipient,
-                    str(result.out.resolve()),
+                    str(out.resolve()),
                     to_us(created),
                     int(manifest.ledger["seq"]),
                     str(manifest.ledger["head"]),
@@ -242,6 +306,31 @@ class Deliveries:
         found = self.get(manifest.snapshot_id)
         assert found is not None
         return found
+
+
+class _Publication:
+    """The build's ``PublishHook``: the delivery is recorded before the rename, marked
+    published after."""
+
+    def __init__(self, deliveries: Deliveries, pending: MapWriter) -> None:
+        self.deliveries = deliveries
+        self.pending = pending
+        self.delivery: Delivery | None = None
+
+    def publishing(self, manifest: Manifest, out: Path) -> None:
+        self.pending.close()
+        self.delivery = self.deliveries._record(manifest, out, self.pending.path)
+
+    def published(self, manifest: Manifest, out: Path) -> None:
+        self.deliveries._mark_published(manifest.snapshot_id)
+
+
+def _holds(folder: Path, snapshot_id: str) -> bool:
+    """Whether ``folder`` holds the published snapshot ``snapshot_id`` (by its manifest)."""
+    try:
+        return Manifest.load(folder).snapshot_id == snapshot_id
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 class MapWriter:

@@ -9,7 +9,9 @@ finishes the job:
    rewriting the segments that held them, under the import lock, and commits a marker;
 3. the compliance scan emits one event per delivered record to every recipient holding one;
 4. a certificate (JSON) says what was removed, which snapshots held it, who was notified, and at
-   which ledger position.
+   which ledger position. It is issued once: a rerun on an account fully erased keeps it as it
+   is and says so; a rerun after a crash finishes the steps left and then issues it, counting
+   what the interrupted run removed (journalled beside it).
 
 What the ledger keeps, and why (data minimisation, art. 5(1)(c), against accountability,
 art. 5(2) and 7(1)): the erased account's consent decisions stay, with its account id, because
@@ -24,7 +26,8 @@ Snapshots already delivered keep pseudonyms only; their holders get compliance e
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +37,7 @@ import pyarrow.parquet as pq
 
 from consentry.compliance.clock import now
 from consentry.compliance.deliveries import DATA, Deliveries
+from consentry.compliance.recipients import holder_of
 from consentry.compliance.scanner import ERASURE, Scanner, ScanResult
 from consentry.compliance.whereis import where_is
 from consentry.content.schema import ACCOUNTS, INTERACTIONS, ITEMS, TableSpec
@@ -66,12 +70,20 @@ class Removed:
     current: dict[str, int] = field(default_factory=dict)
     segments_rewritten: int = 0
 
+    def add(self, other: Removed) -> None:
+        for mine, theirs in ((self.versions, other.versions), (self.current, other.current)):
+            for name, n in theirs.items():
+                mine[name] = mine.get(name, 0) + n
+        self.segments_rewritten += other.segments_rewritten
+
 
 @dataclass(frozen=True, slots=True)
 class Erasure:
     certificate: dict[str, Any]
     path: Path
     scan: ScanResult
+    #: The account was fully erased before: ``certificate`` is the one issued then, untouched.
+    already: bool = False
 
 
 def erase(
@@ -87,14 +99,22 @@ def erase(
     if states.num_rows == 0:
         raise UsageError(f"account {account_id!r} is unknown to the ledger: nothing to erase")
     status = states.column("status")[0].as_py()
-    started = now()
     if status != AccountStatus.ERASED.value:
-        ledger.append([AccountChange(account_id, started, {"status": AccountStatus.ERASED})])
-    position = ledger.head()
+        ledger.append([AccountChange(account_id, now(), {"status": AccountStatus.ERASED})])
     erased_seq = _erasure_seq(ledger, account_id)
-    removed = remove_content(store, account_id)
-    purged = purge_quarantine(quarantine, account_id) if quarantine is not None else 0
+    certificates.mkdir(parents=True, exist_ok=True)
+    path = certificates / f"erasure-{erased_seq:012d}.json"
+    if path.exists():
+        return _already(path, Scanner(ledger, store, policy, secret).run())
+    # What an interrupted run removed is journalled, so that the certificate a rerun issues
+    # still says what this erasure removed (the content is gone by then).
+    journal = path.with_name(f"{path.stem}.progress.json")
+    removed, purged = _journalled(journal)
+    removed.add(remove_content(store, account_id))
+    purged += purge_quarantine(quarantine, account_id) if quarantine is not None else 0
+    _write_atomic(journal, {"removed": asdict(removed), "quarantine_rows_removed": purged})
     scan = Scanner(ledger, store, policy, secret).run()
+    position = ledger.head()
     held = where_is(ledger, account_id)
     notified = ledger.query(
         "SELECT recipient, COUNT(*), MIN(event_id), MAX(event_id) FROM compliance_events"
@@ -104,7 +124,7 @@ def erase(
     certificate = {
         "certificate": "consentry erasure (GDPR art. 17)",
         "account_id": account_id,
-        "erased_at": started.isoformat(),
+        "erased_at": ledger.entry(erased_seq).at.isoformat(),
         "ledger": {"erasure_entry": erased_seq, "seq": position.seq, "head": position.hash},
         "removed_from_content_store": {
             "versions": removed.versions,
@@ -115,7 +135,7 @@ def erase(
         "snapshots": [s.to_json() for s in held.snapshots],
         "recipients_notified": [
             {
-                "recipient": r[0],
+                "recipient": holder_of(str(r[0])),
                 "events": int(r[1]),
                 "first_event": int(r[2]),
                 "last_event": int(r[3]),
@@ -125,12 +145,43 @@ def erase(
         "events_this_erasure": scan.events.get(ERASURE, 0),
         "retained": RETAINED,
     }
-    certificates.mkdir(parents=True, exist_ok=True)
-    path = certificates / f"erasure-{erased_seq:012d}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(certificate, indent=2) + "\n", "utf-8")
-    tmp.replace(path)
+    if not _issue(path, certificate):
+        return _already(path, scan)  # another run issued it first
+    journal.unlink(missing_ok=True)
     return Erasure(certificate, path, scan)
+
+
+def _already(path: Path, scan: ScanResult) -> Erasure:
+    return Erasure(json.loads(path.read_text("utf-8")), path, scan, already=True)
+
+
+def _journalled(journal: Path) -> tuple[Removed, int]:
+    """What an interrupted run of this erasure removed, per its journal (nothing if none)."""
+    try:
+        doc = json.loads(journal.read_text("utf-8"))
+    except FileNotFoundError:
+        return Removed(), 0
+    return Removed(**doc["removed"]), int(doc["quarantine_rows_removed"])
+
+
+def _write_atomic(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
+    tmp.replace(path)
+
+
+def _issue(path: Path, certificate: dict[str, Any]) -> bool:
+    """Write the certificate at ``path`` unless one is there; False if one was. Linking the
+    finished file into place is atomic and refuses to replace, where a rename would not."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(certificate, indent=2) + "\n", "utf-8")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+    return True
 
 
 def _erasure_seq(ledger: LedgerStore, account_id: str) -> int:

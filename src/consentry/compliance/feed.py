@@ -1,5 +1,9 @@
-"""The compliance feed of one recipient: its events in order, a resumable cursor,
-acknowledgements, and the events left unacknowledged past the recipient's deadline.
+"""The compliance feed of one holder: its events in order, a resumable cursor,
+acknowledgements, and the events left unacknowledged past the holder's deadline.
+
+A holder is a recipient, or (``recipient=None``) the platform itself, which holds the internal
+snapshots: its training team must delete withdrawn records too. Its feed has its own cursor and
+acknowledgements, and the default deadline (``DEFAULT_ACK_DAYS``).
 
 A cursor is the id of the last event a reader has seen, as text; events are numbered in commit
 order (the scanner assigns ids under a lock), so "every event after the cursor" never skips one
@@ -14,13 +18,21 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from consentry.compliance.clock import now
-from consentry.compliance.recipients import Recipients
+from consentry.compliance.recipients import (
+    DEFAULT_ACK_DAYS,
+    Recipients,
+    holder_key,
+    holder_of,
+)
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us, to_us
 
 DEFAULT_PAGE: Final = 1000
 MAX_PAGE: Final = 100_000
+#: Event ids are 64-bit integers in both databases: a larger number names no event, and the
+#: drivers would overflow on it instead of answering.
+MAX_EVENT_ID: Final = 2**63 - 1
 _SELECT: Final = (
     "SELECT e.event_id, e.recipient, d.snapshot_id, e.tbl, e.record_id, e.account, e.reason,"
     " e.at_us FROM compliance_events e JOIN deliveries d ON d.delivery_id = e.delivery_id"
@@ -30,7 +42,7 @@ _SELECT: Final = (
 @dataclass(frozen=True, slots=True)
 class ComplianceEvent:
     event_id: int
-    recipient: str
+    recipient: str | None  # None: an internal snapshot's
     snapshot_id: str
     table: str
     record_id: str
@@ -54,7 +66,7 @@ class ComplianceEvent:
 
 @dataclass(frozen=True, slots=True)
 class Overdue:
-    recipient: str
+    recipient: str | None  # None: the internal snapshots
     events: int
     oldest: datetime
     deadline: datetime
@@ -63,7 +75,7 @@ class Overdue:
 def _event(row: tuple[Any, ...]) -> ComplianceEvent:
     return ComplianceEvent(
         event_id=int(row[0]),
-        recipient=str(row[1]),
+        recipient=holder_of(str(row[1])),
         snapshot_id=str(row[2]),
         table=str(row[3]),
         record_id=str(row[4]),
@@ -76,28 +88,36 @@ def _event(row: tuple[Any, ...]) -> ComplianceEvent:
 def parse_cursor(text: str | None) -> int | None:
     if text is None or text == "":
         return None
-    if not text.isdigit():
-        raise UsageError(f"cursor {text!r} is not one this feed gave (a number)")
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_EVENT_ID:
+        raise UsageError(f"cursor {text!r} is not one this feed gave (a number of an event)")
     return int(text)
 
 
 class ComplianceFeed:
+    """The feed of each holder: ``recipient`` names one, None the internal snapshots."""
+
     def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
         self.recipients = Recipients(ledger)
 
-    def acknowledged(self, recipient: str) -> int:
+    def _holder(self, recipient: str | None) -> str:
+        if recipient is not None:
+            self.recipients.get(recipient)
+        return holder_key(recipient)
+
+    def acknowledged(self, recipient: str | None) -> int:
         rows = self.ledger.query(
-            "SELECT through_event FROM compliance_acks WHERE recipient = ?", (recipient,)
+            "SELECT through_event FROM compliance_acks WHERE recipient = ?",
+            (holder_key(recipient),),
         )
         return int(rows[0][0]) if rows else 0
 
     def page(
-        self, recipient: str, cursor: str | None = None, limit: int = DEFAULT_PAGE
+        self, recipient: str | None, cursor: str | None = None, limit: int = DEFAULT_PAGE
     ) -> tuple[list[ComplianceEvent], str]:
         """Events after ``cursor`` (default: after the last acknowledged one), at most ``limit``,
         and the cursor to ask with next (the same cursor when there is nothing new)."""
-        self.recipients.get(recipient)
+        holder = self._holder(recipient)
         if not 1 <= limit <= MAX_PAGE:
             raise UsageError(f"--limit must be between 1 and {MAX_PAGE}, got {limit}")
         after = parse_cursor(cursor)
@@ -105,23 +125,23 @@ class ComplianceFeed:
             after = self.acknowledged(recipient)
         rows = self.ledger.query(
             f"{_SELECT} WHERE e.recipient = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?",
-            (recipient, after, limit),
+            (holder, after, limit),
         )
         events = [_event(r) for r in rows]
         return events, str(events[-1].event_id if events else after)
 
-    def ack(self, recipient: str, through: int) -> int:
-        """Acknowledge every event of ``recipient`` up to ``through``; returns how many were
+    def ack(self, recipient: str | None, through: int) -> int:
+        """Acknowledge every event of the holder up to ``through``; returns how many were
         newly acknowledged."""
-        self.recipients.get(recipient)
+        holder = self._holder(recipient)
         with self.ledger.transaction():
             done = self.acknowledged(recipient)
             last = self.ledger.query(
-                "SELECT MAX(event_id) FROM compliance_events WHERE recipient = ?", (recipient,)
+                "SELECT MAX(event_id) FROM compliance_events WHERE recipient = ?", (holder,)
             )[0][0]
-            if last is None or through > int(last):
+            if last is None or not 1 <= through <= int(last):
                 raise UsageError(
-                    f"{recipient} has no event {through} to acknowledge (its last is "
+                    f"{holder} has no event {through} to acknowledge (its last is "
                     f"{0 if last is None else int(last)})"
                 )
             if through <= done:
@@ -130,50 +150,55 @@ class ComplianceFeed:
                 self.ledger.query(
                     "SELECT COUNT(*) FROM compliance_events WHERE recipient = ?"
                     " AND event_id > ? AND event_id <= ?",
-                    (recipient, done, through),
+                    (holder, done, through),
                 )[0][0]
             )
-            if self.ledger.query("SELECT 1 FROM compliance_acks WHERE recipient = ?", (recipient,)):
+            if self.ledger.query("SELECT 1 FROM compliance_acks WHERE recipient = ?", (holder,)):
                 self.ledger.execute(
                     "UPDATE compliance_acks SET through_event = ?, at_us = ? WHERE recipient = ?",
-                    (through, to_us(now()), recipient),
+                    (through, to_us(now()), holder),
                 )
             else:
                 self.ledger.execute(
                     "INSERT INTO compliance_acks (recipient, through_event, at_us)"
                     " VALUES (?, ?, ?)",
-                    (recipient, through, to_us(now())),
+                    (holder, through, to_us(now())),
                 )
         return count
 
-    def pending(self, recipient: str) -> int:
+    def pending(self, recipient: str | None) -> int:
         return int(
             self.ledger.query(
                 "SELECT COUNT(*) FROM compliance_events WHERE recipient = ? AND event_id > ?",
-                (recipient, self.acknowledged(recipient)),
+                (holder_key(recipient), self.acknowledged(recipient)),
             )[0][0]
         )
 
     def overdue(self, at: datetime | None = None) -> list[Overdue]:
-        """Per recipient, the events still unacknowledged past its deadline (``ack_days``)."""
+        """Per holder (the internal snapshots first), the events still unacknowledged past its
+        deadline (``ack_days``; the default for the internal snapshots)."""
         at = at or now()
+        holders: list[tuple[str | None, int]] = [(None, DEFAULT_ACK_DAYS)]
+        holders += [(r.name, r.ack_days) for r in self.recipients.list()]
         out = []
-        for recipient in self.recipients.list():
-            limit = to_us(at - timedelta(days=recipient.ack_days))
+        for recipient, days in holders:
+            limit = to_us(_days_before(at, days))
             rows = self.ledger.query(
                 "SELECT COUNT(*), MIN(at_us) FROM compliance_events"
                 " WHERE recipient = ? AND event_id > ? AND at_us < ?",
-                (recipient.name, self.acknowledged(recipient.name), limit),
+                (holder_key(recipient), self.acknowledged(recipient), limit),
             )
             count, oldest = int(rows[0][0]), rows[0][1]
             if count:
                 first = from_us(int(oldest))
-                out.append(
-                    Overdue(
-                        recipient.name,
-                        count,
-                        first,
-                        first + timedelta(days=recipient.ack_days),
-                    )
-                )
+                out.append(Overdue(recipient, count, first, first + timedelta(days=days)))
         return out
+
+
+def _days_before(at: datetime, days: int) -> datetime:
+    # A deadline stored before ``MAX_ACK_DAYS`` existed may reach before year 1: nothing is
+    # overdue then.
+    try:
+        return at - timedelta(days=days)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=at.tzinfo)

@@ -14,6 +14,12 @@ from consentry.ledger.entries import from_us, to_us
 
 #: X requires its API customers to act on compliance events within 30 days.
 DEFAULT_ACK_DAYS: Final = 30
+#: A deadline beyond ten years is no deadline (and ``now - days`` must stay a date).
+MAX_ACK_DAYS: Final = 3650
+#: The holder of internal snapshots (built without a recipient: the platform's own training
+#: team) in the compliance tables, which key events and acknowledgements by holder. It cannot
+#: be a recipient's name (``_NAME``), so no licensee ever reads or acknowledges its events.
+INTERNAL: Final = "(internal)"
 #: Names appear in pseudonym key derivation, file names and URLs: keep them plain.
 _NAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -49,8 +55,8 @@ class Recipients:
             )
         if contact is not None and not _EMAIL.match(contact):
             raise UsageError(f"--contact {contact!r} is not an email address")
-        if ack_days < 1:
-            raise UsageError(f"--ack-days must be at least 1, got {ack_days}")
+        if not 1 <= ack_days <= MAX_ACK_DAYS:
+            raise UsageError(f"--ack-days must be between 1 and {MAX_ACK_DAYS}, got {ack_days}")
         if self.find(name) is not None:
             raise UsageError(f"recipient {name!r} already exists (see `consentry recipient show`)")
         created = now()
@@ -80,6 +86,17 @@ class Recipients:
             "SELECT name, contact, ack_days, created_us FROM recipients ORDER BY name"
         )
         return [_recipient(r) for r in rows]
+
+
+def holder_key(recipient: str | None) -> str:
+    """How the compliance tables (and messages) name the holder of a recipient's snapshots, or,
+    for None, of the internal ones."""
+    return INTERNAL if recipient is None else recipient
+
+
+def holder_of(key: str) -> str | None:
+    """The recipient a compliance table's holder key stands for (None: internal snapshots)."""
+    return None if key == INTERNAL else key
 
 
 def _recipient(row: tuple[Any, ...]) -> Recipient:

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from consentry.compliance import db
 from consentry.compliance.clock import now
 from consentry.compliance.deliveries import DATA, INTERACTIONS, Deliveries, Delivery
+from consentry.compliance.recipients import holder_key
 from consentry.content.schema import ITEMS
 from consentry.content.store import ContentStore, bucket_dir, segment_name
 from consentry.ledger import AsOf, LedgerStore, Resolved
@@ -76,7 +77,7 @@ class ScanResult:
     imports_from: int
     imports_to: int
     events: Counter[str] = field(default_factory=Counter)
-    per_recipient: Counter[str] = field(default_factory=Counter)
+    per_recipient: Counter[str] = field(default_factory=Counter)  # by ``holder_key``
 
     @property
     def total(self) -> int:
@@ -122,9 +123,29 @@ class Scanner:
             start = self.cursor()
             window = self._window(*start)
             events, result = self._events(window)
-            if self._commit(start, window, events):
+            late = self._late()
+            if late:
+                # Changes since their ledger position that a scan read before they were
+                # recorded (a withdrawal during the build, an ``--as-of`` build), and every
+                # deletion (which imports the build saw is not recorded).
+                behind = self._window(min(d.ledger_seq for d in late), 0)
+                extra = self._events(behind, only={d.delivery_id for d in late})[0]
+                events = _distinct(pa.concat_tables([events, extra]))
+            result.events.update(events.column("reason").to_pylist())
+            result.per_recipient.update(events.column("recipient").to_pylist())
+            if self._commit(start, window, events, [d.delivery_id for d in late]):
                 return result
         raise RuntimeError("compliance scan: the cursor kept moving under this scan")
+
+    def _late(self) -> list[Delivery]:
+        """Deliveries recorded since the last scan: they are caught up from their own ledger
+        position, not the cursor's."""
+        found = self.deliveries.by_ids(sorted(self._late_ids()))
+        return [found[i] for i in sorted(found)]
+
+    def _late_ids(self) -> set[int]:
+        rows = self.ledger.query("SELECT delivery_id FROM deliveries WHERE caught_up = 0")
+        return {int(r[0]) for r in rows}
 
     # ---- what changed ------------------------------------------------------------------------
 
@@ -209,7 +230,9 @@ class Scanner:
 
     # ---- which records -----------------------------------------------------------------------
 
-    def _events(self, window: _Window) -> tuple[pa.Table, ScanResult]:
+    def _events(self, window: _Window, only: set[int] | None = None) -> tuple[pa.Table, ScanResult]:
+        """The new events of ``window`` (of the deliveries ``only`` names, if given), and the
+        window's bounds (counted by ``run``)."""
         result = ScanResult(
             window.ledger_from, window.head.position.seq, window.imports_from, window.imports_to
         )
@@ -220,13 +243,14 @@ class Scanner:
         indexes: dict[tuple[str, str | None], StateIndex] = {}
         accounts: pa.Table | None = None  # account states at the head, read once
         holding = self._holding(window)
+        if only is not None:
+            holding = only if holding is None else holding & only
         # A few accounts concerned (one person's withdrawal): read their state alone, rather
         # than every account's.
         concerned = _concerned(window)
         few = concerned.to_pylist() if len(concerned) <= self.few_accounts else None
-        for delivery in self.deliveries.all():
-            if delivery.recipient is None:
-                continue  # kept internally: nobody to notify (where-is still lists it)
+        # Internal snapshots too: the platform's own training team holds their records.
+        for delivery in self.deliveries.all(pending=True):
             if holding is not None and delivery.delivery_id not in holding:
                 continue
             key = (delivery.purpose, delivery.recipient)
@@ -242,8 +266,6 @@ class Scanner:
             events = self._new_events(delivery, affected, at_us)
             if events.num_rows:
                 parts.append(events)
-                result.events.update(events.column("reason").to_pylist())
-                result.per_recipient[delivery.recipient] += events.num_rows
         if not parts:
             return EVENT_SCHEMA.empty_table(), result
         return pa.concat_tables(parts), result
@@ -428,7 +450,7 @@ class Scanner:
         events = pa.table(
             {
                 "event_id": pa.array(np.zeros(n, dtype=np.int64)),
-                "recipient": pa.array([delivery.recipient] * n, pa.string()),
+                "recipient": pa.array([holder_key(delivery.recipient)] * n, pa.string()),
                 "delivery_id": pa.array(np.full(n, delivery.delivery_id, dtype=np.int64)),
                 "account_id": affected["account_id"],
                 "tbl": affected["tbl"],
@@ -460,11 +482,17 @@ class Scanner:
         order = [("account_id", "ascending"), ("tbl", "ascending"), ("record_id", "ascending")]
         return events.sort_by(order).select(EVENT_SCHEMA.names)
 
-    def _commit(self, start: tuple[int, int], window: _Window, events: pa.Table) -> bool:
+    def _commit(
+        self, start: tuple[int, int], window: _Window, events: pa.Table, caught_up: list[int]
+    ) -> bool:
         with self.ledger.transaction():
             db.lock(self.ledger, "compliance-scan")
-            if self.cursor() != start:
-                return False
+            if self.cursor() != start or self._late_ids() & set(caught_up) != set(caught_up):
+                return False  # another scan committed meanwhile (these events, perhaps)
+            for delivery_id in caught_up:
+                self.ledger.execute(
+                    "UPDATE deliveries SET caught_up = 1 WHERE delivery_id = ?", (delivery_id,)
+                )
             if events.num_rows:
                 first = db.next_id(self.ledger, "compliance_events", "event_id")
                 ids = pa.array(np.arange(first, first + events.num_rows, dtype=np.int64))
@@ -484,6 +512,14 @@ class Scanner:
                     params,
                 )
         return True
+
+
+def _distinct(events: pa.Table) -> pa.Table:
+    """One event per (delivery, record): the first of those a scan found twice."""
+    key = ["delivery_id", "account_id", "tbl", "record_id", "account"]
+    numbered = events.append_column("_n", pa.array(np.arange(events.num_rows)))
+    first = numbered.group_by(key, use_threads=False).aggregate([("_n", "min")])
+    return events.take(pa.array(np.sort(first["_n_min"].to_numpy())))
 
 
 def _concerned(window: _Window) -> pa.Array:

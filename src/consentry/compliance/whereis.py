@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from consentry.compliance.clock import now
-from consentry.compliance.recipients import Recipients
+from consentry.compliance.deliveries import Deliveries
+from consentry.compliance.recipients import Recipients, holder_of
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
 from consentry.model import AccountStatus
@@ -21,7 +22,7 @@ from consentry.policy.choices import current_decisions
 # Deliveries first, then the (delivery, account) key of each: one index probe per snapshot.
 _HELD = (
     "SELECT d.delivery_id, d.snapshot_id, d.purpose, d.recipient, d.created_us, a.records,"
-    " d.ledger_seq FROM deliveries d CROSS JOIN delivered_accounts a"
+    " d.ledger_seq, d.published_us FROM deliveries d CROSS JOIN delivered_accounts a"
     " WHERE a.delivery_id = d.delivery_id AND a.account_id = ? ORDER BY d.delivery_id"
 )
 _EVENTS = (
@@ -73,6 +74,9 @@ class WhereIs:
 
 def where_is(ledger: LedgerStore, account_id: str) -> WhereIs:
     held = ledger.query(_HELD, (account_id,))
+    if any(r[7] is None for r in held):  # not marked published: held only once it is
+        unmarked = Deliveries(ledger).unmarked()
+        held = [r for r in held if r[7] is not None or int(r[0]) in unmarked]
     events = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in ledger.query(_EVENTS, (account_id,))}
     return WhereIs(
         account_id,
@@ -124,7 +128,7 @@ def export_report(ledger: LedgerStore, account_id: str) -> dict[str, Any]:
         "events": [
             {
                 "event_id": int(e[0]),
-                "recipient": e[1],
+                "recipient": holder_of(str(e[1])),
                 "snapshot_id": e[2],
                 "table": e[3],
                 "record_id": e[4],

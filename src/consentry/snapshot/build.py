@@ -114,6 +114,17 @@ class IncludedSink(Protocol):
         ...
 
 
+class PublishHook(Protocol):
+    """Told just before a build publishes its snapshot (every file written, the manifest
+    final) and just after: whoever records published snapshots (compliance's deliveries)
+    records it first, so that a process killed at the rename leaves no snapshot it does not
+    know of."""
+
+    def publishing(self, manifest: Manifest, out: Path) -> None: ...
+
+    def published(self, manifest: Manifest, out: Path) -> None: ...
+
+
 class Progress(Protocol):
     def phase(self, name: str, total: int | None) -> None: ...
 
@@ -156,13 +167,25 @@ class Builder:
     #: The workspace read: an output may not replace it, and goes inside it only under snapshots/.
     workspace: Path | None = None
 
-    def build(self, spec: BuildSpec, sink: IncludedSink | None = None) -> BuildResult:
+    def build(
+        self,
+        spec: BuildSpec,
+        sink: IncludedSink | None = None,
+        hook: PublishHook | None = None,
+    ) -> BuildResult:
         """Build and publish the snapshot ``spec`` asks for; ``sink`` (optional) is told of
-        every included item and interaction (those of shards resumed from a killed run too)."""
+        every included item and interaction (those of shards resumed from a killed run too),
+        ``hook`` (optional) of the publication."""
         with build_memory_pool():
-            return self._build(spec, sink)
+            return self._build(spec, sink, hook)
 
-    def _build(self, spec: BuildSpec, sink: IncludedSink | None) -> BuildResult:
+    def snapshot_id(self, spec: BuildSpec) -> str:
+        """The id the build of ``spec`` would give its snapshot, as of now."""
+        return self._build_id(spec, self.ledger.resolve(spec.as_of))
+
+    def _build(
+        self, spec: BuildSpec, sink: IncludedSink | None, hook: PublishHook | None
+    ) -> BuildResult:
         started = time.perf_counter()
         WorkFolder(spec.out, "", workspace=self.workspace).check(force=spec.force)  # before work
         policy = self.policy
@@ -234,7 +257,11 @@ class Builder:
         work.write_file(MANIFEST_NAME, manifest.to_json())
         work.write_file("README.md", dataset_card(manifest, self._languages(work.path, shards)))
         work.write_file("croissant.json", croissant(manifest, CROISSANT_TYPES))
+        if hook is not None:
+            hook.publishing(manifest, spec.out)
         work.publish(force=spec.force)
+        if hook is not None:
+            hook.published(manifest, spec.out)
         return BuildResult(spec.out, manifest, time.perf_counter() - started, resumed)
 
     def state_index(
