@@ -187,7 +187,7 @@ def _no_share_consent(frame: Frame, ctx: Context) -> Mask:
 
 Rule = Callable[[Frame, Context], Mask]
 
-#: Exclusion rules in precedence order (DESIGN.md). ``duplicate`` is decided by the snapshot
+#: Exclusion rules in precedence order (docs/concepts.md). ``duplicate`` is decided by the snapshot
 #: pipeline after eligibility, among eligible items only.
 RULES: Final[Sequence[tuple[Reason, Rule]]] = (
     (Reason.ACCOUNT_DELETED, _account_deleted),
