@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import inspect
+import pkgutil
 import re
 import sys
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ import typer.main
 import typer.rich_utils
 from typer.testing import CliRunner
 
+import consentry
 from consentry import errors
 from consentry.cli.main import app
 
@@ -46,37 +49,29 @@ class ExitCode:
     when: str
 
 
-def command_paths() -> list[Path_]:
-    """Every command and command group, as the words after ``consentry``, in the order the
-    app's help lists them (the root first, then depth first)."""
-    paths: list[Path_] = []
+Command = typer.core.TyperCommand | typer.core.TyperGroup
 
-    def walk(command: object, path: Path_) -> None:
-        paths.append(path)
+
+def commands() -> list[tuple[Path_, Command]]:
+    """Every command and command group with the words after ``consentry`` that name it, in the
+    order the app's help lists them (the root first, then depth first); hidden ones left out."""
+    found: list[tuple[Path_, Command]] = []
+
+    def walk(command: Command, path: Path_) -> None:
+        found.append((path, command))
         if isinstance(command, typer.core.TyperGroup):
             for name, sub in command.commands.items():
-                if not sub.hidden:
-                    walk(sub, (*path, name))
-
-    walk(typer.main.get_command(app), ())
-    return paths
-
-
-def command_helps() -> dict[Path_, str]:
-    """Each command's own help text (its docstring, as Typer holds it), by path."""
-    found: dict[Path_, str] = {}
-
-    def walk(command: typer.core.TyperCommand | typer.core.TyperGroup, path: Path_) -> None:
-        found[path] = command.help or ""
-        if isinstance(command, typer.core.TyperGroup):
-            for name, sub in command.commands.items():
-                if isinstance(sub, typer.core.TyperCommand | typer.core.TyperGroup):
+                if isinstance(sub, Command) and not sub.hidden:
                     walk(sub, (*path, name))
 
     root = typer.main.get_command(app)
     assert isinstance(root, typer.core.TyperGroup)
     walk(root, ())
     return found
+
+
+def command_paths() -> list[Path_]:
+    return [path for path, _ in commands()]
 
 
 @contextlib.contextmanager
@@ -104,8 +99,12 @@ def help_of(runner: CliRunner, path: Path_) -> str:
 
 
 def error_classes() -> list[type[errors.ConsentryError]]:
-    """Consentry's named errors, parents before children (tests may define their own: only the
-    package's count)."""
+    """Consentry's named errors, parents before children. Every module of the package is
+    imported first: an error defined where the command line does not reach still counts, and
+    the table does not depend on what a process happened to import (tests may define errors of
+    their own: only the package's count)."""
+    for module in pkgutil.walk_packages(consentry.__path__, "consentry."):
+        importlib.import_module(module.name)
     found: list[type[errors.ConsentryError]] = []
 
     def walk(cls: type[errors.ConsentryError]) -> None:
@@ -152,8 +151,8 @@ def exit_codes() -> list[ExitCode]:
 def exit_sentences() -> list[tuple[Path_, str]]:
     """Commands whose help says what their exit status means, with the sentence saying it."""
     found: list[tuple[Path_, str]] = []
-    for path, text in command_helps().items():
-        flat = " ".join(text.split())
+    for path, command in commands():
+        flat = " ".join((command.help or "").split())
         for sentence in re.split(r"(?<=[.!?])\s+", flat):
             if re.search(r"\bexits?\b", sentence, re.IGNORECASE):
                 found.append((path, sentence.replace("`", "")))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import typer.core
 import typer.main
 from scripts import gen_cli_docs
 
+import consentry
 from consentry.cli.main import app
 from consentry.errors import ConsentryError
 
@@ -62,6 +65,8 @@ def test_it_is_what_the_code_generates() -> None:
 def test_the_exit_code_table_holds_every_named_error() -> None:
     rows = re.findall(r"^\| (\d+) \| `(\w+)` \|", documented(), re.MULTILINE)
     table = {name: int(code) for code, name in rows}
+    for module in pkgutil.walk_packages(consentry.__path__, "consentry."):
+        importlib.import_module(module.name)  # every error defined, not only the CLI's
     errors: list[type[ConsentryError]] = [ConsentryError]
     for cls in errors:
         errors += cls.__subclasses__()
