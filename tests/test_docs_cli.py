@@ -92,11 +92,12 @@ def test_generation_ignores_the_terminal_and_the_environment(tmp_path: Path) -> 
 
 
 def code_of(markdown: str) -> list[str]:
-    """The code in a Markdown text: fenced blocks and inline spans (prose may say "the consentry
-    command"; code says which command)."""
-    fenced = re.findall(r"^```[^\n]*\n(.*?)^```", markdown, re.MULTILINE | re.DOTALL)
-    prose = re.sub(r"^```[^\n]*\n.*?^```", "", markdown, flags=re.MULTILINE | re.DOTALL)
-    return fenced + re.findall(r"`([^`\n]+)`", prose)
+    """A Markdown text in pieces a command can be read from: its fenced blocks, its inline code
+    spans, and its prose without them (a command may be mentioned anywhere)."""
+    fence = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    outside = fence.sub("", markdown)
+    spans = re.compile(r"`([^`\n]+)`")
+    return [*fence.findall(markdown), *spans.findall(outside), spans.sub(" ", outside)]
 
 
 def mentioned_commands(code: str) -> list[list[str]]:
@@ -157,10 +158,15 @@ def test_an_unknown_command_is_caught() -> None:
     code = code_of(
         "Run `consentry ledger shwo 5` or\n```sh\nconsentry consent grant|refuse 1001 train\n"
         "X=$(consentry ledger head)  # see src/consentry/ledger and consentry.cli\n```\n"
-        "and the consentry command\n"
+        "then consentry whereis 1001, the `consentry` command, pip install consentry[names]\n"
     )
     found = [words for c in code for words in mentioned_commands(c)]
-    assert found == [["consent", "grant|refuse"], ["ledger", "head"], ["ledger", "shwo"]]
-    assert [unknown_command(w) for w in found] == ["grant|refuse", None, "shwo"]
+    assert found == [
+        ["consent", "grant|refuse"],
+        ["ledger", "head"],
+        ["ledger", "shwo"],
+        ["whereis"],
+    ]
+    assert [unknown_command(w) for w in found] == ["grant|refuse", None, "shwo", None]
     assert unknown_command(["snapshot", "verify", "snapshots", "acme"]) is None
     assert unknown_command(["frobnicate"]) == "frobnicate"
