@@ -112,7 +112,7 @@ def verify(
     """Walk the whole chain; exit non-zero naming the first bad entry if any entry was altered,
     removed, reordered or inserted.
 
-    Example: `consentry ledger verify --against 1200:9f86d08…`
+    Example: `consentry ledger verify --against 5:$(consentry ledger show 5 --field hash)`
     """
     published = None
     if against is not None:
