@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+# docs/cli.md from the code (every command's --help, the exit codes); a test fails when stale.
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_cli_docs.py
 
 # Quick figures at modest sizes; the README gives the full-size commands behind the notes.
 bench: $(STAMP)

@@ -62,6 +62,8 @@ class WorkspaceError(ConsentryError):
 
 
 class LedgerError(ConsentryError):
+    """Base of the two ledger errors below: the chain, and the database behind it."""
+
     exit_code = 5
 
 

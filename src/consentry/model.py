@@ -1,4 +1,4 @@
-"""Plain typed values of the consent domain: the vocabulary of DESIGN.md, nothing that does I/O.
+"""Plain typed values of the consent domain: the words of docs/concepts.md, nothing that does I/O.
 
 Enumerations are ``StrEnum`` so that their values are the exact strings the data contracts use
 (JSONL exports, Parquet columns, ledger rows, CLI arguments).

@@ -43,7 +43,7 @@ def ledger(tmp_path: Path) -> Iterator[LedgerStore]:
 def _latest(
     items: list[tuple[int, ConsentDecision]], scope: Scope, recipients: set[str | None]
 ) -> tuple[int, ConsentDecision] | None:
-    """The rule of DESIGN.md, spelled out: the latest (time, then ledger order) share decision
+    """The rule of docs/concepts.md: the latest (time, then ledger order) share decision
     covering ``scope`` among those naming one of ``recipients`` (None: no recipient)."""
     covering = [
         (seq, d)

@@ -1,7 +1,7 @@
 """Real exports people published, imported end to end and built into a snapshot.
 
 They live in ``shared/conformance/real-exports/`` beside the repository, each with its licence
-(DESIGN.md, "Evaluation data at hand"). A plain clone has no ``shared/``: these tests skip,
+beside it. A plain clone has no ``shared/``: these tests skip,
 saying so; under ``CI=true`` they fail, so that CI can never pass by skipping them. Nothing of
 their content is copied here: the oracle reads the raw files itself (plain ``json`` and
 ``zstandard``), independently of the importers, and the assertions are about counts, ids and

@@ -1,4 +1,4 @@
-"""Eligibility: one reason code per item, in DESIGN.md's precedence, on whole Arrow batches."""
+"""Eligibility: one reason code per item, in docs/concepts.md's order, on whole Arrow batches."""
 
 from __future__ import annotations
 

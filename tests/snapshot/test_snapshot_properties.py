@@ -1,5 +1,5 @@
 """Hypothesis over random platforms and consent histories: a snapshot holds exactly what consent
-allows, as decided by a plain-Python reference written from DESIGN.md, never more."""
+allows, as decided by a plain-Python reference written from docs/concepts.md, never more."""
 
 from __future__ import annotations
 

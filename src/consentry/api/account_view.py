@@ -4,7 +4,7 @@
 questions through Arrow reads (ADBC) and vectorised folds built for millions of rows: ~1.5 and
 ~3 ms per call on PostgreSQL for one account's handful of entries. Here: one plain indexed query
 (the head and the account's entries, in one statement, hence one consistent snapshot), folded
-in Python by the rule of DESIGN.md: per purpose and scope, the latest decision covering the
+in Python by the rule of docs/concepts.md: per purpose and scope, the latest decision covering the
 scope wins, by time, ties by ledger order; a share decision naming a recipient counts only when
 that recipient is asked about. ``tests/api/test_api_account_view.py`` checks it against the
 ledger's own folds on generated histories.

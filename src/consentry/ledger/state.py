@@ -1,6 +1,6 @@
 """Folding ledger rows into state, vectorised over Arrow/numpy (millions of accounts per call).
 
-The rule (DESIGN.md): per account, purpose and scope, the latest decision covering that scope
+The rule (docs/concepts.md): per account, purpose and scope, the latest decision covering that scope
 wins, by its time ``at``, ties broken by ledger order. A decision without scope covers every scope.
 """
 

@@ -1,4 +1,4 @@
-"""Import a canonical platform export (DESIGN.md): a folder of JSONL or Parquet files.
+"""Import a canonical export (docs/canonical-format.md): a folder of JSONL or Parquet files.
 
     DIR/accounts.jsonl | accounts.parquet
     DIR/content.jsonl | content.parquet

@@ -1,7 +1,7 @@
 """The one seam every importer feeds: ``Ingest``.
 
 A parser (canonical export, X archive, Mastodon, Reddit, …) turns its input into *canonical
-records* — plain dicts shaped as in DESIGN.md's canonical export — and hands them over one by
+records* — plain dicts shaped as in docs/canonical-format.md — and hands them over one by
 one; ``Ingest`` validates each, buffers it, and writes accounts' state and consent decisions to
 the ledger and content, interactions and account names to the content store. Memory stays
 bounded whatever the input size (records are validated and spilled in batches).

@@ -187,9 +187,9 @@ def _no_share_consent(frame: Frame, ctx: Context) -> Mask:
 
 Rule = Callable[[Frame, Context], Mask]
 
-#: Exclusion rules in precedence order (DESIGN.md). ``duplicate`` and ``original_unavailable`` (a
-#: repost whose original the input lacks) come last: the snapshot's census decides them after
-#: eligibility, among eligible items only (``consentry.snapshot.census``).
+#: Exclusion rules in precedence order (docs/concepts.md). ``duplicate`` and
+#: ``original_unavailable`` (a repost whose original the input lacks) come last: the snapshot's
+#: census decides them after eligibility, among eligible items only (``consentry.snapshot.census``).
 RULES: Final[Sequence[tuple[Reason, Rule]]] = (
     (Reason.ACCOUNT_DELETED, _account_deleted),
     (Reason.ACCOUNT_INACTIVE, _account_inactive),

@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-#: Columns the builder reads from content (canonical names, DESIGN.md).
+#: Columns the builder reads from content (canonical names, docs/canonical-format.md).
 CONTENT_COLUMNS: Final = (
     "content_id",
     "author_id",

@@ -28,6 +28,8 @@ from consentry.snapshot.writer import file_sha256
 
 
 class SnapshotError(ConsentryError):
+    """A snapshot that does not verify, or a record proof that does not lead to its root."""
+
     exit_code = 9
 
 

@@ -59,6 +59,13 @@ def account_id(i: int) -> str:
     return str(1_100_000_000_000_000_000 + i * 1_000_003)
 
 
+#: The account the README's tour uses: the platform's first (and oldest, so it writes from the
+#: start), there for any seed and size, and always an active, public adult with a known birth
+#: date, so that every step of the tour has something to show.
+TOUR_ACCOUNT: Final = account_id(0)
+TOUR_BIRTH_DATE: Final = "1985-04-12"
+
+
 def rfc3339(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -126,6 +133,11 @@ def make_accounts(n: int, rng: np.random.Generator, r: random.Random, pools: Poo
             age = r.randint(13, 17) if age_kind[i] < 0.14 else r.randint(18, 82)
             born = today - timedelta(days=int(age * 365.25) + r.randint(1, 360))
             births.append(born.isoformat())
+    if n:
+        # Set after the draws, so that every other account stays as the seed made it.
+        statuses[0], protected[0] = "active", False
+        if births[0] is None or births[0] > minor_birth_cutoff().isoformat():
+            births[0] = TOUR_BIRTH_DATE
     return Accounts(ids, handles, names, created, countries, langs, births, protected, statuses)
 
 

@@ -156,7 +156,7 @@ Everything here is invented (Faker pools, random numbers); any resemblance to a 
 phone number, IBAN or card is chance. The same seed and sizes always give the same bytes.
 The platform's clock stops at {PLATFORM_NOW.isoformat()}.
 
-## Files (canonical export format, see Consentry's DESIGN.md)
+## Files (canonical export format, see Consentry's docs/canonical-format.md)
 
 | file | rows |
 |---|---|
