@@ -9,7 +9,9 @@ ConsentryError
 ├── LedgerError
 │   ├── LedgerIntegrityError   the chain does not verify (names the first bad entry)
 │   └── LedgerBackendError     the database refused or is unreachable
-└── ImportDataError       input that cannot be read at all
+├── ImportDataError       input that cannot be read at all
+└── SnapshotError         a snapshot that does not verify, or a proof that does not hold
+    └── SnapshotKeyError       built with another pseudonym key than this workspace's
 """
 
 from __future__ import annotations
@@ -81,3 +83,16 @@ class LedgerBackendError(LedgerError):
 
 class ImportDataError(ConsentryError):
     exit_code = 8
+
+
+class SnapshotError(ConsentryError):
+    """A snapshot that does not verify, or a record proof that does not lead to its root."""
+
+    exit_code = 9
+
+
+class SnapshotKeyError(SnapshotError):
+    """The snapshot was pseudonymised with another key than the workspace's: none of its
+    records can be re-derived here, so listing each of them as a problem would say nothing."""
+
+    exit_code = 10

@@ -34,7 +34,7 @@ from consentry.cli.common import (
 from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.erasure import erased_record_ids
 from consentry.compliance.recipients import Recipients
-from consentry.errors import UsageError, WorkspaceError
+from consentry.errors import SnapshotError, UsageError, WorkspaceError
 from consentry.ledger import AsOf
 from consentry.snapshot.build import DEFAULT_BATCH, DEFAULT_SHARD_ROWS, BuildResult, BuildSpec
 from consentry.snapshot.inspect import (
@@ -49,7 +49,6 @@ from consentry.snapshot.inspect import (
 from consentry.snapshot.manifest import Manifest
 from consentry.snapshot.source import WorkspaceSource
 from consentry.snapshot.verify import (
-    SnapshotError,
     check_key,
     load_manifest,
     prove,

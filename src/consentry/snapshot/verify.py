@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from consentry.errors import ConsentryError, UsageError
+from consentry.errors import SnapshotError, SnapshotKeyError, UsageError
 from consentry.ledger import Resolved
 from consentry.model import Reason
 from consentry.snapshot.build import Builder, BuildSpec
@@ -25,19 +25,6 @@ from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, iter_leaves, le
 from consentry.snapshot.merkle import audit_path, leaf_hash, root_from_path, root_of
 from consentry.snapshot.workspace_build import key_fingerprint
 from consentry.snapshot.writer import file_sha256
-
-
-class SnapshotError(ConsentryError):
-    """A snapshot that does not verify, or a record proof that does not lead to its root."""
-
-    exit_code = 9
-
-
-class SnapshotKeyError(SnapshotError):
-    """The snapshot was pseudonymised with another key than the workspace's: none of its
-    records can be re-derived here, so listing each of them as a problem would say nothing."""
-
-    exit_code = 10
 
 
 @dataclass
