@@ -15,6 +15,7 @@ from rich.table import Table
 
 from consentry.cli.common import (
     WorkspaceOption,
+    account_argument,
     console,
     err_console,
     fmt_time,
@@ -324,7 +325,7 @@ def scan_command(workspace: WorkspaceOption = None) -> None:
 
 
 def erase_command(
-    account: Annotated[str, typer.Argument(help="The account to erase.")],
+    account: Annotated[str, account_argument("The account to erase.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -373,7 +374,7 @@ def erase_command(
 
 
 def whereis_command(
-    account: Annotated[str, typer.Argument(help="The account.")],
+    account: Annotated[str, account_argument("The account.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -411,7 +412,7 @@ def whereis_command(
 
 
 def export_command(
-    account: Annotated[str, typer.Argument(help="The account.")],
+    account: Annotated[str, account_argument("The account.")],
     out: Annotated[
         Path | None, typer.Option(help="Write the report here (default: standard output).")
     ] = None,

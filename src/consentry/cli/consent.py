@@ -12,6 +12,7 @@ from rich.table import Table
 
 from consentry.cli.common import (
     WorkspaceOption,
+    account_argument,
     console,
     err_console,
     fmt_time,
@@ -107,7 +108,7 @@ def _decision_command(decision: Decision, doc: str) -> Callable[..., None]:
 
     @handle_errors
     def command(
-        account: Annotated[str, typer.Argument(help="Account id.")],
+        account: Annotated[str, account_argument()],
         purpose: Annotated[str, typer.Argument(help="Purpose: train, fine_tune, share, answer, …")],
         scope: ScopeOption = None,
         source: SourceOption = Source.CLI,
@@ -145,7 +146,7 @@ app.command("deny")(
 @app.command()
 @handle_errors
 def show(
-    account: Annotated[str, typer.Argument(help="Account id.")],
+    account: Annotated[str, account_argument()],
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -228,7 +229,7 @@ def entry_summary(e: LedgerEntry) -> str:
 @app.command()
 @handle_errors
 def history(
-    account: Annotated[str, typer.Argument(help="Account id.")],
+    account: Annotated[str, account_argument()],
     workspace: WorkspaceOption = None,
 ) -> None:
     """List every ledger entry about ACCOUNT, oldest first.

@@ -18,6 +18,7 @@ from consentry.api.plans import Plan, Plans
 from consentry.api.settings import ENV_REDIS
 from consentry.cli.common import (
     WorkspaceOption,
+    account_argument,
     console,
     err_console,
     handle_errors,
@@ -103,7 +104,7 @@ WORKER_HEALTHCHECK_S = 60
 
 @handle_errors
 def token(
-    account: Annotated[str, typer.Argument(help="Account id (the token's `sub`).")],
+    account: Annotated[str, account_argument("Account id (the token's `sub`).")],
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = tokens.DEFAULT_TTL,
     workspace: WorkspaceOption = None,
 ) -> None:
