@@ -23,7 +23,13 @@ from collections.abc import Sequence
 from typing import Final
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, CountryCodeSource, PhoneMetadata, PhoneNumber
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    CountryCodeSource,
+    PhoneMetadata,
+    PhoneNumber,
+    PhoneNumberDesc,
+)
 from stdnum import isbn
 
 from consentry.scrub.detectors.blocks import joins_blocks
@@ -140,95 +146,204 @@ DEFAULT_REGIONS: Final = (
 _NO_TRUNK_WRITTEN: Final = frozenset({"BR", "IN", "CN", "CO"})
 
 
+_TYPES: Final = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+_Desc = tuple[re.Pattern[str], frozenset[int]]
+
+
+def _desc(d: PhoneNumberDesc | None) -> _Desc | None:
+    if d is None or d.national_number_pattern is None:
+        return None
+    return re.compile(d.national_number_pattern), frozenset(d.possible_length or ())
+
+
+def _fits(desc: _Desc, national: str) -> bool:
+    pattern, lengths = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Plan:
-    """What a region's numbering plan says before any parse: its trunk prefix, the lengths
-    of its national numbers, and their pattern (all from ``phonenumbers``' metadata)."""
+    """A region's numbering plan, from ``phonenumbers``' metadata: its trunk prefix, its
+    national numbers (the general pattern and lengths) and the patterns of its types."""
 
     prefix: str
-    lengths: frozenset[int]
-    pattern: re.Pattern[str]
+    general: _Desc
+    types: re.Pattern[str]  # the alternation of every type's pattern
     bare: bool  # numbers are written without the trunk prefix
+
+    @property
+    def lengths(self) -> frozenset[int]:
+        return self.general[1]
+
+    def valid(self, national: str) -> bool:
+        """What ``phonenumbers.is_valid_number_for_region`` says of this national number
+        (the general description fits, and one type's pattern does), without building a
+        number. Types are tried as one alternation: their own lengths are nearly always the
+        general ones, and their patterns spell out their lengths anyway."""
+        return _fits(self.general, national) and self.types.fullmatch(national) is not None
 
 
 @functools.cache
 def _plan(region: str) -> _Plan | None:
     md = PhoneMetadata.metadata_for_region(region)
-    if md is None or md.general_desc is None:
+    general = None if md is None else _desc(md.general_desc)
+    if md is None or general is None:
         return None
-    desc = md.general_desc
+    patterns = [getattr(md, t) for t in _TYPES]
+    types = "|".join(
+        f"(?:{d.national_number_pattern})"
+        for d in patterns
+        if d is not None and d.national_number_pattern is not None
+    )
     return _Plan(
         prefix=md.national_prefix or "",
-        lengths=frozenset(desc.possible_length or ()),
-        pattern=re.compile(desc.national_number_pattern or "\\d+"),
+        general=general,
+        types=re.compile(types or "(?!)"),
         bare=md.national_prefix is None or region in _NO_TRUNK_WRITTEN,
     )
 
 
-def _shaped_like_something_else(text: str) -> bool:
+def _valid_international(digits: str) -> bool | None:
+    """Country code and national number (perhaps with its trunk prefix, as in ``+33 (0)6…``)
+    valid in one of the code's regions; None when that takes ``phonenumbers`` itself (a
+    non-geographic code, or a code it does not know)."""
+    for n in (1, 2, 3):
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:n]))
+        if regions is None:
+            continue
+        national = digits[n:]
+        plans = [_plan(r) for r in regions]
+        if any(p is None for p in plans):
+            return None
+        for plan in plans:
+            assert plan is not None
+            if plan.valid(national) or (
+                plan.prefix
+                and national.startswith(plan.prefix)
+                and plan.valid(national[len(plan.prefix) :])
+            ):
+                return True
+        return False
+    return None
+
+
+def _shaped_like_something_else(text: str, digits: str) -> bool:
     """Dates, ISBNs and long dotted versions: laid out like a phone, never one."""
     text = text.lstrip("(")
     if _DATE.match(text):
         return True
-    if "-" in text and isbn.is_valid(text):
+    if "-" in text and len(digits) in (10, 13) and isbn.is_valid(text):
         return True
     return bool(_DOTTED.match(text) and text.count(".") > 4)
 
 
+#: Everything but digits that the RE2 pattern lets into a candidate.
+_NOT_DIGITS: Final = str.maketrans("", "", " .-()/+xXext")
+
+
+def _digits_if_phone_shaped(text: str) -> str | None:
+    """The digits of ``text`` if it may be a phone number at all, whatever the region."""
+    digits = text.translate(_NOT_DIGITS)
+    if not 8 <= len(digits) <= _MAX_DIGITS or _shaped_like_something_else(text, digits):
+        return None
+    if _after_plus(text) is None and not _SEPARATOR.search(text) and not _bare_phone(digits):
+        return None
+    return digits
+
+
+#: One reading of a candidate: (rank of its region, region, text, national number). The
+#: region ``_INTERNATIONAL`` reads the national number as country code and number; an empty
+#: national number leaves the verdict to ``phonenumbers.parse``.
+_Reading = tuple[int, str, str, str]
+_INTERNATIONAL: Final = "+"
+_Indexed = list[tuple[int, str, _Plan]]
+
+
 class PhoneValidator:
-    """Callable validator bound to default regions (tried in order for national numbers)."""
+    """Callable validator bound to default regions (tried in order for national numbers).
+
+    Each region's plan is indexed by (trunk prefix as written, national number length), so a
+    candidate is checked only in the few regions whose plan it fits, and against their
+    metadata directly: ``phonenumbers.parse`` costs ~50 µs a call, and number-rich text has
+    several candidates a sentence."""
 
     def __init__(self, regions: Sequence[str] = DEFAULT_REGIONS) -> None:
         self.regions = tuple(regions)
+        self._trunk: dict[tuple[str, int], _Indexed] = {}
+        self._bare: dict[int, _Indexed] = {}
+        for rank, region in enumerate(self.regions):
+            plan = _plan(region)
+            if plan is None:
+                continue
+            for length in plan.lengths:
+                if plan.prefix:
+                    self._trunk.setdefault((plan.prefix, length), []).append((rank, region, plan))
+                if plan.bare or region in _NANP_REGIONS:
+                    self._bare.setdefault(length, []).append((rank, region, plan))
+        self._prefixes = sorted({prefix for prefix, _ in self._trunk})
 
-    def _national_in(self, text: str, digits: str, region: str) -> bool:
-        """A number written the way ``region``'s own are, and valid there."""
-        plan = _plan(region)
-        if plan is None:
-            return False
-        if plan.prefix and digits.startswith(plan.prefix):
-            national = digits[len(plan.prefix) :]
-        elif (region in _NANP_REGIONS and _NANP.match(text)) or (
-            # Dots without a trunk prefix: versions (4.18.40.8059), dates, not phones.
-            plan.bare and _SEPARATOR.search(text) and "." not in text
-        ):
-            national = digits
-        else:
-            return False
-        # The metadata's lengths and pattern reject most candidates without a parse.
-        if len(national) not in plan.lengths or not plan.pattern.fullmatch(national):
-            return False
-        return _is_valid(text, region)
-
-    def _valid(self, text: str, regions: Sequence[str] | None = None) -> bool:
-        digits = "".join(c for c in text if c.isdigit())
-        if not 8 <= len(digits) <= _MAX_DIGITS or _shaped_like_something_else(text):
-            return False
-        international = _after_plus(text) is not None
-        if not international and not _SEPARATOR.search(text) and not _bare_phone(digits):
-            return False
-        if international:
-            # International: the default region plays no part in parsing it, so every region
-            # shares one cached answer.
-            return _is_valid(text, self.regions[0])
+    def _readings(self, text: str, digits: str) -> list[_Reading]:
+        """The readings of ``text`` (phone-shaped, with these ``digits``) worth a check, in
+        region order."""
+        if _after_plus(text) is not None:
+            if _has_country_code(text):
+                return [(0, _INTERNATIONAL, text, digits)]
+            return [(0, self.regions[0], text, "")]
         if text.startswith("00"):
-            return any(_is_valid(text, r) for r in regions or self.regions)
+            return [(rank, region, text, "") for rank, region in enumerate(self.regions)]
+        out: list[_Reading] = []
         paren = _PAREN_CODE.match(text)
         if paren is not None and int(paren[1]) in COUNTRY_CODE_TO_REGION_CODE:
-            as_international = "+" + paren[1] + " " + text[paren.end() :]
-            if _is_valid(as_international, self.regions[0]):
-                return True
-        return any(self._national_in(text, digits, r) for r in regions or self.regions)
+            out.append((-1, _INTERNATIONAL, text, digits))
+        for prefix in self._prefixes:
+            if digits.startswith(prefix):
+                national = digits[len(prefix) :]
+                for rank, region, plan in self._trunk.get((prefix, len(national)), ()):
+                    if plan.valid(national):
+                        out.append((rank, region, text, national))
+        bare = self._bare.get(len(digits), ())
+        if bare:
+            nanp = bool(_NANP.match(text))
+            # Dots without a trunk prefix: versions (4.18.40.8059), dates, not phones.
+            grouped = "." not in text and bool(_SEPARATOR.search(text))
+            for rank, region, plan in bare:
+                ok = nanp if region in _NANP_REGIONS else plan.bare and grouped
+                if ok and plan.valid(digits):
+                    out.append((rank, region, text, digits))
+        out.sort()
+        return out
+
+    def _verdict(self, reading: _Reading) -> bool:
+        _, region, text, national = reading
+        if region == _INTERNATIONAL:
+            verdict = _valid_international(national)
+            return _is_valid(text, self.regions[0]) if verdict is None else verdict
+        # National readings were checked against their region's plan already.
+        return bool(national) or _is_valid(text, region)
 
     def __call__(self, candidate: str) -> Sequence[tuple[int, int]]:
         ext = _EXTENSION.search(candidate)
         number = candidate if ext is None else candidate[: ext.start()]
-        # Most candidates are one number and nothing else: parse it whole first.
-        if self._valid(number):
+        # Most candidates are one number and nothing else: check it whole first.
+        digits = _digits_if_phone_shaped(number)
+        if digits is not None and any(map(self._verdict, self._readings(number, digits))):
             return [(0, len(candidate))]
         return self._by_windows(number)
 
     def _by_windows(self, candidate: str) -> list[tuple[int, int]]:
+        if not any(c.isspace() for c in candidate):
+            return []  # one window only, the whole candidate, already refused
         groups = [(m.start(), m.end()) for m in _GROUP.finditer(candidate)]
         out: list[tuple[int, int]] = []
         i = 0
@@ -239,18 +354,18 @@ class PhoneValidator:
             ):
                 # Regions in priority order, then the longest window: a French 06 12 34 56 78
                 # followed by another number is not one long German number.
-                for region in self.regions:
-                    for j in range(len(groups) - 1, i - 1, -1):
-                        text = candidate[groups[i][0] : groups[j][1]]
-                        if (
-                            _space_after(candidate, groups[j][1])
-                            and not joins_blocks(candidate, groups, j)
-                            and self._valid(text, (region,))
-                        ):
-                            best = j
-                            break
-                    if best is not None:
-                        break
+                readings: list[tuple[int, int, _Reading]] = []
+                for j in range(len(groups) - 1, i - 1, -1):
+                    if not _space_after(candidate, groups[j][1]) or joins_blocks(
+                        candidate, groups, j
+                    ):
+                        continue
+                    text = candidate[groups[i][0] : groups[j][1]]
+                    digits = _digits_if_phone_shaped(text)
+                    if digits is not None:
+                        readings.extend((r[0], -j, r) for r in self._readings(text, digits))
+                readings.sort()
+                best = next((-j for _, j, r in readings if self._verdict(r)), None)
             if best is None:
                 i += 1
             else:
