@@ -114,7 +114,19 @@ URLS = [
     ("www.exemple.fr", ["www.exemple.fr"]),
     ("(http://twitter.com)", ["http://twitter.com"]),
     # near misses
-    ("fin.Je pars", ["fin.Je"]),  # a real TLD: twitter-text extracts it too
+    # A sentence run on after its full stop, the next word a TLD (issue 15): twitter-text
+    # extracts these, but a host is not written capitalised after a single label.
+    ("fin.Je pars", []),
+    ("Das liegt.Mit dem", []),
+    ("das ist arbiträr.Es gibt", []),
+    ("zurechtlegen.Es war", []),
+    # ...while real bare domains still are URLs.
+    ("see example.com", ["example.com"]),
+    ("bit.ly/x", ["bit.ly/x"]),
+    ("de.wikipedia.org", ["de.wikipedia.org"]),
+    ("EXAMPLE.COM", ["EXAMPLE.COM"]),
+    ("www.Example.De", ["www.Example.De"]),
+    ("https://liegt.Mit", ["https://liegt.Mit"]),
     ("e.g. this", []),
     ("3.14 et 2.5", []),
     ("fichier.txt", []),

@@ -54,7 +54,7 @@ def looks_issued(digits: str) -> bool:
 
 
 def _is_card(text: str) -> bool:
-    digits = "".join(c for c in text if c.isdigit())
+    digits = text.replace(" ", "").replace("-", "")  # the only separators a candidate has
     return looks_issued(digits) and luhn.is_valid(digits)
 
 
@@ -64,14 +64,19 @@ def validate_card(candidate: str) -> Sequence[tuple[int, int]]:
     if _is_card(candidate):
         return [(0, len(candidate))]
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(candidate)]
+    before = [0]  # digits in the groups before each one
+    for start, end in groups:
+        before.append(before[-1] + end - start)
     for i in range(len(groups)):
         if joins_blocks(candidate, groups, i - 1):
             continue
         for j in range(len(groups) - 1, i - 1, -1):
-            if joins_blocks(candidate, groups, j):
+            digits = before[j + 1] - before[i]
+            if digits < 12:
+                break
+            if digits > 19 or joins_blocks(candidate, groups, j):
                 continue
-            text = candidate[groups[i][0] : groups[j][1]]
-            if 12 <= sum(c.isdigit() for c in text) <= 19 and _is_card(text):
+            if _is_card(candidate[groups[i][0] : groups[j][1]]):
                 return [(groups[i][0], groups[j][1])]
     return []
 
