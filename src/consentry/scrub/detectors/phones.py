@@ -114,9 +114,13 @@ def _has_country_code(text: str) -> bool:
 _NANP: Final = re.compile(r"^\(?\d{3}\)?[ .\-]?\d{3}[ .\-]\d{4}$")
 _NANP_REGIONS: Final = frozenset({"US", "CA"})
 _DOTTED: Final = re.compile(r"^\+?\d+(?:\.\d+)+$")
-#: Dates (2024-07-26, 26.07.2024, 07/26/24): eight digits or more, laid out like some numbers.
+#: Dates (2024-07-26, 26.07.2024, 07/26/2024): eight digits, laid out like some numbers.
+_DAY: Final = "(?:0?[1-9]|[12]\\d|3[01])"
+_MONTH: Final = "(?:0?[1-9]|1[0-2])"
 _DATE: Final = re.compile(
-    r"^(?:\d{1,2}([./\-])\d{1,2}\1(?:19|20)?\d\d|(?:19|20)\d\d([./\-])\d{1,2}\2\d{1,2})$"
+    f"^(?:\\d{{4}}([./\\-]){_MONTH}\\1{_DAY}"
+    f"|{_DAY}([./\\-]){_MONTH}\\2\\d{{4}}"
+    f"|{_MONTH}([./\\-]){_DAY}\\3\\d{{4}})$"
 )
 #: An extension after the number: 475-661-2500x905, 212 555 0100 ext. 12.
 _EXTENSION: Final = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}$", re.IGNORECASE)
@@ -382,7 +386,7 @@ def phone_detector(regions: Sequence[str] = DEFAULT_REGIONS, name: str = "phone"
         # Not inside a word, an id, a URL path or a hashtag; "+" belongs to the number.
         # ASCII classes: Unicode ones cost milliseconds to compile, on every batch.
         before="^|[^A-Za-z0-9_+/@#$&=\\-.]",
-        body="(?:\\+|\\(\\+?)?\\d(?:[ .\\-()/]{0,3}\\d){7,}(?: ?(?:[xX]|ext\\.? ?)\\d{1,6})?",
+        body="(?:\\+\\(?|\\(\\+?)?\\d(?:[ .\\-()/]{0,3}\\d){7,}(?: ?(?:[xX]|ext\\.? ?)\\d{1,6})?",
         # Not glued to a word, a decimal, a time, a path or an ISBN's check digit; not an
         # amount ("12 500 000 €").
         reject_after="^(?:[A-Za-z_@]|[.,/:]\\d|-[0-9A-Za-z]| ?[€$£¥])",
