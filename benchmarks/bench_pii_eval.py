@@ -24,9 +24,11 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from collections.abc import Mapping, Sequence  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Mapping, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
 
 import pyarrow as pa  # noqa: E402
 
@@ -36,8 +38,16 @@ from benchmarks.pii_eval_set import TYPES, EvalText, make_eval_set, read_eval_se
 from consentry.scrub import Span, detect_spans, scrub_array  # noqa: E402
 from consentry.scrub.evaluate import TypeScore, evaluate  # noqa: E402
 
+T = TypeVar("T")
 PRECISION_GOAL = 0.95
 RATIO_GOAL = 1000
+
+
+def cpu_seconds(fn: Callable[[], T]) -> tuple[float, T]:
+    """CPU seconds this process spent in ``fn()``, and its result."""
+    start = time.process_time()
+    result = fn()
+    return time.process_time() - start, result
 
 
 def our_detections(items: Sequence[EvalText]) -> dict[str, list[Span]]:
@@ -101,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
+    # Presidio's URL recogniser asks tldextract for the public suffix list online, and logs
+    # a traceback when offline before using its bundled copy.
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)
 
     items = list(
         read_eval_set(args.eval) if args.eval else make_eval_set(args.texts, seed=args.seed)
@@ -108,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     texts = [i.text for i in items]
     batch = pa.array(texts, pa.string())
     scrub_array(batch)  # warm up: imports, compiled regexes
-    ours_s, _ = repeat(args.runs, lambda: scrub_array(batch))
+    ours_cpu, (ours_s, _) = cpu_seconds(lambda: repeat(args.runs, lambda: scrub_array(batch)))
+    ours_cpu /= args.runs
     figures = [Figure(f"ours: scrub {len(items):,} texts", ours_s, items=len(items))]
     ours = score(items, our_detections(items))
 
@@ -121,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             analyzer, anonymizer = loaded
             run_presidio(analyzer, anonymizer, texts[:20])  # load the model outside the timing
-            presidio_s, results = repeat(1, lambda: run_presidio(analyzer, anonymizer, texts))
+            presidio_cpu, (presidio_s, results) = cpu_seconds(
+                lambda: repeat(1, lambda: run_presidio(analyzer, anonymizer, texts))
+            )
             theirs = score(items, presidio_detections(items, results[0]))
             ratio = figures[0].median_s and presidio_s[0] / figures[0].median_s
             figures.append(
@@ -131,10 +147,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                     items=len(items),
                     goal=f"ours ≥ {RATIO_GOAL:,}× faster",
                     met=ratio >= RATIO_GOAL,
-                    notes={"throughput_ratio": round(ratio)},
+                    notes={
+                        "throughput_ratio": round(ratio),
+                        "cpu_ratio": round(presidio_cpu / ours_cpu),
+                    },
                 )
             )
-            note = f"ours {ratio:,.0f}× Presidio's texts/s"
+            note = (
+                f"ours {ratio:,.0f}× Presidio's texts/s (wall clock); "
+                f"{presidio_cpu / ours_cpu:,.0f}× by CPU time, which other programs on a "
+                "shared machine disturb less"
+            )
     met = goals_met(ours, theirs)
     figures.append(
         Figure(

@@ -172,14 +172,18 @@ def _not_pii(fake: Faker, rng: random.Random) -> str:
         lambda: "#" + str(rng.randint(10_000_000, 9_999_999_999)),
         lambda: "order " + str(rng.randint(10_000_000, 99_999_999_999)),
         lambda: f"v{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}",
-        lambda: f"{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 9999)}",
+        lambda: (
+            f"{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 9999)}"
+        ),
         fake.isbn13,
         fake.isbn10,
         fake.ean13,
         fake.ean8,
         lambda: "1Z" + fake.bothify("???").upper() + fake.numerify("#" * 11),
         lambda: fake.numerify("94## #### #### #### #### ##"),
-        lambda: f"{rng.randint(1, 31)}.{rng.randint(1, 12)}.{rng.randint(1990, 2030)} {rng.randint(0, 23)}:{rng.randint(0, 59):02d}",
+        lambda: (
+            f"{rng.randint(1, 31)}.{rng.randint(1, 12)}.{rng.randint(1990, 2030)} {rng.randint(0, 23)}:{rng.randint(0, 59):02d}"
+        ),
     )
     return rng.choice(kinds)()
 
