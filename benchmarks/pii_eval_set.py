@@ -181,9 +181,7 @@ def _not_pii(fake: Faker, rng: random.Random) -> str:
         fake.ean8,
         lambda: "1Z" + fake.bothify("???").upper() + fake.numerify("#" * 11),
         lambda: fake.numerify("94## #### #### #### #### ##"),
-        lambda: (
-            f"{rng.randint(1, 31)}.{rng.randint(1, 12)}.{rng.randint(1990, 2030)} {rng.randint(0, 23)}:{rng.randint(0, 59):02d}"
-        ),
+        lambda: fake.date_time().strftime("%-d.%-m.%Y %-H:%M"),
     )
     return rng.choice(kinds)()
 
