@@ -30,6 +30,7 @@ import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -147,6 +148,10 @@ NEGATIVE_TEMPLATES: Final = (
 )
 
 
+_EARLIEST: Final = datetime(1990, 1, 1)
+_LATEST: Final = datetime(2030, 12, 31)
+
+
 def _luhn_grouping(rng: random.Random, number: str) -> str:
     """Bare, or in the groups cards are printed in (4-6-5 for 15 digits, fours otherwise)."""
     style = rng.randrange(3)
@@ -161,9 +166,13 @@ def _luhn_grouping(rng: random.Random, number: str) -> str:
 
 
 def _not_pii(fake: Faker, rng: random.Random) -> str:
+    def moment() -> datetime:
+        # Fixed bounds: Faker's defaults end at the present, which would change the set.
+        return fake.date_time_between(_EARLIEST, _LATEST)
+
     kinds: Sequence[Callable[[], str]] = (
-        lambda: fake.date(pattern=rng.choice(("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y"))),
-        lambda: fake.time(pattern=rng.choice(("%H:%M", "%H:%M:%S", "%Hh%M"))),
+        lambda: moment().strftime(rng.choice(("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y"))),
+        lambda: moment().strftime(rng.choice(("%H:%M", "%H:%M:%S", "%Hh%M"))),
         lambda: rng.choice(("$", "€", "£")) + f"{rng.randint(1, 99999):,}.{rng.randint(0, 99):02d}",
         lambda: f"{rng.randint(1, 2_000_000):,} €".replace(",", " "),
         lambda: f"{rng.randint(0, 9)}-{rng.randint(0, 9)}",
@@ -181,7 +190,7 @@ def _not_pii(fake: Faker, rng: random.Random) -> str:
         fake.ean8,
         lambda: "1Z" + fake.bothify("???").upper() + fake.numerify("#" * 11),
         lambda: fake.numerify("94## #### #### #### #### ##"),
-        lambda: fake.date_time().strftime("%-d.%-m.%Y %-H:%M"),
+        lambda: moment().strftime("%-d.%-m.%Y %-H:%M"),
     )
     return rng.choice(kinds)()
 
