@@ -1,16 +1,29 @@
-"""Phone numbers, validated by ``phonenumbers`` (Google's libphonenumber, in Python).
+"""Phone numbers, checked against ``phonenumbers``' metadata (Google's libphonenumber).
 
 RE2 finds runs of at least eight digits in phone-like layout: an optional ``+`` or opening
-parenthesis, then digits with at most three separators (space, dot, hyphen, parentheses)
-between them, as in ``06 12 34 56 78``, ``+33 (0)6 12 34 56 78`` or ``+1 (415) 555-2671``.
-``phonenumbers`` then parses and validates the run, for the configured default regions
-(the national formats of France, the United States, the United Kingdom and Germany by default:
-a platform sets its own markets) and for any international number written with ``+`` or
-``00``. A run it rejects as a whole (two numbers in a row, a number and a date) is retried by
-windows of whole groups cut at white space: each window starting on a group that
-begins with ``+``, ``00`` or the trunk ``0`` is parsed and kept when valid. Numbers written
-without trunk prefix nor country code (``612345678``) are not accepted: in text those are far
-more often ids than phones.
+parenthesis, then digits with at most three separators (space, dot, hyphen, parentheses,
+slash) between them, and perhaps an extension (``x905``, ``ext. 12``), as in
+``06 12 34 56 78``, ``+46 (0)8 704 655 72``, ``0316/49539646`` or ``475-661-2500x905``.
+
+Each run is then read the ways a number can be written, and kept when one reading is a valid
+number (issue 15: texts of many countries, most without a country code):
+
+* international: ``+`` or ``00`` and a country code, or a code in parentheses (``(351) 969
+  141 777``);
+* national, in each of the default regions (dozens: a platform may narrow them to its
+  markets, most likely first), as that region writes its numbers: after its trunk prefix
+  (``0``, ``8`` in Russia, ``06`` in Hungary, ``1`` in North America), in North American
+  layout (``(415) 555-2671``), or, where no trunk prefix is written (Poland, Norway, Brazil…),
+  grouped by spaces or hyphens (``609 141 777``).
+
+Validity is the region's plan itself (its lengths and the patterns of its number types),
+indexed by trunk prefix and length so that a candidate meets only the few regions it could
+belong to; ``phonenumbers.parse`` (~50 µs a call) is left to the rare readings that need it.
+Bare digit runs count only with a trunk ``0`` at a phone's length (``0612345678``): without it
+(``612345678``, ``2126404738``) they are ids far more often than phones. Dates, ISBNs, dotted
+versions, amounts and times are refused by their layout. A run refused whole (two numbers in a
+row, a number and a date) is retried by windows of whole groups cut at white space, never
+between two four-digit blocks (a tracking number's).
 """
 
 from __future__ import annotations
