@@ -28,11 +28,11 @@ import logging  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Mapping, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, TypeVar  # noqa: E402
+from typing import TypeVar  # noqa: E402
 
 import pyarrow as pa  # noqa: E402
 
-from benchmarks.bench_scrub import PRESIDIO_TYPES, load_presidio, run_presidio  # noqa: E402
+from benchmarks.bench_scrub import load_presidio, presidio_detections, run_presidio  # noqa: E402
 from benchmarks.common import Figure, parser, repeat, report  # noqa: E402
 from benchmarks.pii_eval_set import TYPES, EvalText, make_eval_set, read_eval_set  # noqa: E402
 from consentry.scrub import Span, detect_spans, scrub_array  # noqa: E402
@@ -52,17 +52,6 @@ def cpu_seconds(fn: Callable[[], T]) -> tuple[float, T]:
 
 def our_detections(items: Sequence[EvalText]) -> dict[str, list[Span]]:
     return dict(zip((i.id for i in items), detect_spans([i.text for i in items]), strict=True))
-
-
-def presidio_detections(items: Sequence[EvalText], results: Sequence[Any]) -> dict[str, list[Span]]:
-    return {
-        item.id: [
-            Span(r.start, r.end, PRESIDIO_TYPES[r.entity_type], item.text[r.start : r.end])
-            for r in found
-            if r.entity_type in PRESIDIO_TYPES
-        ]
-        for item, found in zip(items, results, strict=True)
-    }
 
 
 def score(items: Sequence[EvalText], detected: Mapping[str, list[Span]]) -> dict[str, TypeScore]:
@@ -138,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             presidio_cpu, (presidio_s, results) = cpu_seconds(
                 lambda: repeat(1, lambda: run_presidio(analyzer, anonymizer, texts))
             )
-            theirs = score(items, presidio_detections(items, results[0]))
+            theirs = score(items, presidio_detections([i.id for i in items], texts, results[0]))
             ratio = figures[0].median_s and presidio_s[0] / figures[0].median_s
             figures.append(
                 Figure(

@@ -433,6 +433,20 @@ def load_presidio() -> tuple[Any, Any] | str:
     return analyzer, anonymizer()
 
 
+def presidio_detections(
+    ids: Sequence[str], texts: Sequence[str], results: Sequence[Any]
+) -> dict[str, list[Span]]:
+    """Presidio's results per text id, as our spans (entity types mapped to ours)."""
+    return {
+        cid: [
+            Span(r.start, r.end, PRESIDIO_TYPES[r.entity_type], text[r.start : r.end])
+            for r in found
+            if r.entity_type in PRESIDIO_TYPES
+        ]
+        for cid, text, found in zip(ids, texts, results, strict=True)
+    }
+
+
 def run_presidio(analyzer: Any, anonymizer: Any, texts: Sequence[str]) -> list[list[Any]]:
     results = []
     for text in texts:
@@ -536,14 +550,7 @@ def _compare(
     analyzer, anonymizer = loaded
     run_presidio(analyzer, anonymizer, texts[:20])  # load and warm the model outside the timing
     presidio_s, presidio_results = repeat(1, lambda: run_presidio(analyzer, anonymizer, texts))
-    presidio_spans = {
-        cid: [
-            Span(r.start, r.end, PRESIDIO_TYPES[r.entity_type], text[r.start : r.end])
-            for r in found
-            if r.entity_type in PRESIDIO_TYPES
-        ]
-        for cid, text, found in zip(corpus.ids[:n], texts, presidio_results[0], strict=True)
-    }
+    presidio_spans = presidio_detections(corpus.ids[:n], texts, presidio_results[0])
     wanted = set(corpus.ids[:n])
     planted = [s for s in corpus.planted if s.content_id in wanted]
     ours = evaluate(planted, our_spans(corpus, n), types=COMPARED)
