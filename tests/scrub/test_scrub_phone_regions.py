@@ -119,3 +119,19 @@ def test_a_number_kept_after_an_unknown_code_leaves_no_reference_cycle() -> None
         assert valid and ref() is None
     finally:
         gc.enable()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("0123456789 .-()/+", min_size=1, max_size=24))
+def test_re2_and_python_read_the_never_a_phone_layouts_alike(candidate: str) -> None:
+    """``NOT_A_PHONE`` drops whole candidates in RE2 and windows in Python: one rule, two
+    engines, which must agree."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from consentry.scrub.detectors.phones import NOT_A_PHONE
+
+    by_re2 = pc.match_substring_regex(pa.array([candidate]), NOT_A_PHONE)[0].as_py()
+    assert by_re2 == bool(re.match(NOT_A_PHONE, candidate))

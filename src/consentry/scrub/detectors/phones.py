@@ -126,15 +126,27 @@ def _has_country_code(text: str) -> bool:
 #: North American numbers are written without trunk prefix: (415) 555-2671, 415-555-2671.
 _NANP: Final = re.compile(r"^\(?\d{3}\)?[ .\-]?\d{3}[ .\-]\d{4}$")
 _NANP_REGIONS: Final = frozenset({"US", "CA"})
-_DOTTED: Final = re.compile(r"^\+?\d+(?:\.\d+)+$")
 #: Dates (2024-07-26, 26.07.2024, 07/26/2024): eight digits, laid out like some numbers.
-_DAY: Final = "(?:0?[1-9]|[12]\\d|3[01])"
+_DAY: Final = "(?:0?[1-9]|[12][0-9]|3[01])"
 _MONTH: Final = "(?:0?[1-9]|1[0-2])"
-_DATE: Final = re.compile(
-    f"^(?:\\d{{4}}([./\\-]){_MONTH}\\1{_DAY}"
-    f"|{_DAY}([./\\-]){_MONTH}\\2\\d{{4}}"
-    f"|{_MONTH}([./\\-]){_DAY}\\3\\d{{4}})$"
+_DATES: Final = "|".join(
+    f"[0-9]{{4}}{s}{_MONTH}{s}{_DAY}|{_DAY}{s}{_MONTH}{s}[0-9]{{4}}|{_MONTH}{s}{_DAY}{s}[0-9]{{4}}"
+    for s in ("\\.", "/", "-")
 )
+#: Layouts that are never a phone, in RE2's syntax and Python's alike: RE2 drops whole
+#: candidates with it (vectorised, before any Python), Python the windows tried in a run.
+#: Bare digits (no separator) are ids far more often than phones, unless written with the
+#: trunk prefix 0 at a phone's usual length, 9 to 12 digits (0612345678, 01169285241; not
+#: an EAN-8 or EAN-13 barcode's); dates; long dotted versions (06.12.34.56.78.90); and
+#: IPv4 addresses' four groups of at most three digits.
+NOT_A_PHONE: Final = (
+    "^\\(?(?:[1-9][0-9]*|0[0-9]{0,7}|0[0-9]{12,}"
+    f"|{_DATES}"
+    "|\\+?[0-9]+(?:\\.[0-9]+){5,}"
+    "|[0-9]{1,3}(?:\\.[0-9]{1,3}){3}"
+    ")\\)?$"
+)
+_NOT_A_PHONE: Final = re.compile(NOT_A_PHONE)
 #: How ISBNs are hyphenated: group, publisher, title, check digit (978- or 979- before).
 _ISBN_LAYOUT: Final = re.compile(r"^(?:97[89]-)?\d{1,5}-\d+-\d+-\d$")
 #: An extension after the number: 475-661-2500x905, 212 555 0100 ext. 12.
@@ -142,13 +154,6 @@ _EXTENSION: Final = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}$", re.IGNORECASE)
 #: "(351) 969 141 777": a country code in parentheses, without the plus.
 _PAREN_CODE: Final = re.compile(r"^\(([1-9]\d{0,2})\) ?")
 _SEPARATOR: Final = re.compile(r"\d[ .\-()/]+\d")
-
-
-def _bare_phone(digits: str) -> bool:
-    """Bare digits (no separator) are ids far more often than phones, unless written with
-    the trunk prefix 0 at a phone's usual length: 0612345678, 01169285241 (not an EAN-8 or
-    EAN-13 barcode's)."""
-    return digits.startswith("0") and 9 <= len(digits) <= 12
 
 
 #: Regions tried for national numbers, in order: those of issue 15's locales (the country
@@ -258,13 +263,11 @@ def _valid_international(digits: str) -> bool | None:
 
 
 def _shaped_like_something_else(text: str, digits: str) -> bool:
-    """Dates, ISBNs and long dotted versions: laid out like a phone, never one."""
+    """Laid out like a phone, never one: ``NOT_A_PHONE``, and ISBNs."""
+    if _NOT_A_PHONE.match(text):
+        return True
     text = text.lstrip("(")
-    if _DATE.match(text):
-        return True
-    if len(digits) in (10, 13) and _ISBN_LAYOUT.match(text) and isbn.is_valid(text):
-        return True
-    return bool(_DOTTED.match(text) and text.count(".") > 4)
+    return len(digits) in (10, 13) and bool(_ISBN_LAYOUT.match(text)) and isbn.is_valid(text)
 
 
 #: Everything but digits that the RE2 pattern lets into a candidate.
@@ -275,8 +278,6 @@ def _digits_if_phone_shaped(text: str) -> str | None:
     """The digits of ``text`` if it may be a phone number at all, whatever the region."""
     digits = text.translate(_NOT_DIGITS)
     if not 8 <= len(digits) <= _MAX_DIGITS or _shaped_like_something_else(text, digits):
-        return None
-    if _after_plus(text) is None and not _SEPARATOR.search(text) and not _bare_phone(digits):
         return None
     return digits
 
@@ -429,6 +430,7 @@ def phone_detector(regions: Sequence[str] = DEFAULT_REGIONS, name: str = "phone"
         # Not glued to a word, a decimal, a time, a path or an ISBN's check digit; not an
         # amount ("12 500 000 €").
         reject_after="^(?:[A-Za-z_@]|[.,/:]\\d|-[0-9A-Za-z]| ?[€$£¥])",
+        reject_value=NOT_A_PHONE,
         validate=PhoneValidator(regions),
     )
 
