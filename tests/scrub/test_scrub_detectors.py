@@ -271,3 +271,10 @@ def test_a_subset_of_detectors_finds_only_its_types() -> None:
     reg = default_registry()
     spans = detect_spans(["@bob 06 12 34 56 78"], detectors=reg.select(["phone"]))[0]
     assert [s.type for s in spans] == ["phone"]
+
+
+def test_card_networks_never_span_two_first_digits() -> None:
+    """``looks_issued`` looks networks up by the card's first digit."""
+    from consentry.scrub.detectors.cards import _NETWORKS
+
+    assert all(low[0] == high[0] and len(low) == len(high) for low, high, _ in _NETWORKS)

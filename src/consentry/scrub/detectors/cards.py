@@ -38,17 +38,23 @@ _NETWORKS: Final = (
     ("38", "39", frozenset(range(14, 20))),
     ("62", "62", frozenset(range(16, 20))),
     ("50", "50", _MAESTRO),
-    ("56", "69", _MAESTRO),
+    ("56", "59", _MAESTRO),
+    ("60", "69", _MAESTRO),
 )
 
 
 _GROUP: Final = re.compile(r"\d+")
 
 
+#: The networks by their first digit (a network's range never spans two).
+_BY_FIRST_DIGIT: Final = {
+    d: tuple(n for n in _NETWORKS if n[0][0] == d) for d in {low[0] for low, _, _ in _NETWORKS}
+}
+
+
 def looks_issued(digits: str) -> bool:
-    for low, high, lengths in _NETWORKS:
-        head = digits[: len(low)]
-        if low <= head <= high and len(digits) in lengths:
+    for low, high, lengths in _BY_FIRST_DIGIT.get(digits[:1], ()):
+        if len(digits) in lengths and low <= digits[: len(low)] <= high:
             return True
     return False
 
