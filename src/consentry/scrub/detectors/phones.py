@@ -43,7 +43,6 @@ from phonenumbers import (
     PhoneNumber,
     PhoneNumberDesc,
 )
-from stdnum import isbn
 
 from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.registry import RegexDetector
@@ -137,18 +136,21 @@ _DATES: Final = "|".join(
 #: candidates with it (vectorised, before any Python), Python the windows tried in a run.
 #: Bare digits (no separator) are ids far more often than phones, unless written with the
 #: trunk prefix 0 at a phone's usual length, 9 to 12 digits (0612345678, 01169285241; not
-#: an EAN-8 or EAN-13 barcode's); dates; long dotted versions (06.12.34.56.78.90); and
-#: IPv4 addresses' four groups of at most three digits.
+#: an EAN-8 or EAN-13 barcode's); dates; long dotted versions (06.12.34.56.78.90); IPv4
+#: addresses' four groups of at most three digits; ISBNs (hyphenated groups ending in the
+#: single check digit: 0-306-40615-2, 978-3-16-148410-0); and runs of four or more
+#: four-digit blocks (tracking numbers), which no window may cut anyway (``joins_blocks``).
 NOT_A_PHONE: Final = (
     "^\\(?(?:[1-9][0-9]*|0[0-9]{0,7}|0[0-9]{12,}"
     f"|{_DATES}"
     "|\\+?[0-9]+(?:\\.[0-9]+){5,}"
     "|[0-9]{1,3}(?:\\.[0-9]{1,3}){3}"
+    "|(?:97[89]-)?[0-9]{1,5}-[0-9]+-[0-9]+-[0-9]"
+    "|[0-9]{4}(?: [0-9]{4}){3,}(?: [0-9]{1,3})?"
+    "|[0-9]{4}(?:-[0-9]{4}){3,}(?:-[0-9]{1,3})?"
     ")\\)?$"
 )
 _NOT_A_PHONE: Final = re.compile(NOT_A_PHONE)
-#: How ISBNs are hyphenated: group, publisher, title, check digit (978- or 979- before).
-_ISBN_LAYOUT: Final = re.compile(r"^(?:97[89]-)?\d{1,5}-\d+-\d+-\d$")
 #: An extension after the number: 475-661-2500x905, 212 555 0100 ext. 12.
 _EXTENSION: Final = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}$", re.IGNORECASE)
 #: "(351) 969 141 777": a country code in parentheses, without the plus.
@@ -262,14 +264,6 @@ def _valid_international(digits: str) -> bool | None:
     return None
 
 
-def _shaped_like_something_else(text: str, digits: str) -> bool:
-    """Laid out like a phone, never one: ``NOT_A_PHONE``, and ISBNs."""
-    if _NOT_A_PHONE.match(text):
-        return True
-    text = text.lstrip("(")
-    return len(digits) in (10, 13) and bool(_ISBN_LAYOUT.match(text)) and isbn.is_valid(text)
-
-
 #: Everything but digits that the RE2 pattern lets into a candidate.
 _NOT_DIGITS: Final = str.maketrans("", "", " .-()/+xXext")
 
@@ -277,7 +271,7 @@ _NOT_DIGITS: Final = str.maketrans("", "", " .-()/+xXext")
 def _digits_if_phone_shaped(text: str) -> str | None:
     """The digits of ``text`` if it may be a phone number at all, whatever the region."""
     digits = text.translate(_NOT_DIGITS)
-    if not 8 <= len(digits) <= _MAX_DIGITS or _shaped_like_something_else(text, digits):
+    if not 8 <= len(digits) <= _MAX_DIGITS or _NOT_A_PHONE.match(text):
         return None
     return digits
 
