@@ -158,8 +158,11 @@ _PAREN_CODE: Final = re.compile(r"^\(([1-9]\d{0,2})\) ?")
 _SEPARATOR: Final = re.compile(r"\d[ .\-()/]+\d")
 
 
-#: Regions tried for national numbers, in order: those of issue 15's locales (the country
-#: of most of Faker's layouts, and Presidio's own list), the first four as before.
+#: Regions tried for national numbers, in order: France, the US, the UK and Germany first (the
+#: defaults before issue 15), then ~60 countries of Europe, the Americas, the Middle East,
+#: Africa, Asia and Oceania (Presidio's own list among them). A platform that knows its
+#: markets passes its own, most likely first: fewer regions, fewer numbers of elsewhere that
+#: an id or a code could pass for.
 DEFAULT_REGIONS: Final = (
     "FR", "US", "GB", "DE", "CA", "AT", "CH", "BE", "NL", "LU", "IT", "ES", "PT", "IE",
     "DK", "NO", "SE", "FI", "PL", "CZ", "SK", "HU", "SI", "HR", "BA", "MK", "BG", "RO",
