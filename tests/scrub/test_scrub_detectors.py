@@ -65,6 +65,11 @@ PHONES = [
     ("ring 91 41 77 76", ["91 41 77 76"]),  # Norway
     ("liga 12 5535-7359", ["12 5535-7359"]),  # Brazil, written without its trunk 0
     ("電話 080-1209-0541", ["080-1209-0541"]),  # Japan
+    # Numbers without trunk prefix count only whole: cut from a run, a score or a time
+    # before a French number would pass for one of another country.
+    ("on score 3-1 02 81 97 77 08 mais", ["02 81 97 77 08"]),
+    ("vers 10:45 01 29 82 57 19", ["01 29 82 57 19"]),
+    ("le 15/01/2024 06 59 62 64 64 in", ["06 59 62 64 64"]),
     # near misses: dates, times, ids, random runs, no trunk prefix
     ("le 2024-01-15 à 10:30", []),
     ("rdv 15/01/2024", []),
@@ -91,6 +96,7 @@ PHONES = [
     ("tracking 1Z999AA10123456784", []),
     ("USPS 9400 1000 0000 0000 0000 00", []),
     ("EAN 4006381333931", []),
+    ("en 2024 2001:db8:318:10a:d537:5929:1c67:e5c0", []),  # a year, then an IPv6 address
     ("EAN 09106987", []),
     ("barcode 0300679750979", []),
 ]

@@ -332,9 +332,10 @@ class PhoneValidator:
                     self._bare.setdefault(length, _Shelf()).add(rank, region, plan)
         self._prefixes = sorted({prefix for prefix, _ in self._trunk})
 
-    def _readings(self, text: str, digits: str) -> list[_Reading]:
+    def _readings(self, text: str, digits: str, *, bare: bool = True) -> list[_Reading]:
         """The readings of ``text`` (phone-shaped, with these ``digits``) worth a check, in
-        region order."""
+        region order; without ``bare``, none of a number with no trunk prefix nor country
+        code (``609 141 777``), the weakest evidence of a phone."""
         if _after_plus(text) is not None:
             if _has_country_code(text):
                 return [(0, _INTERNATIONAL, text, digits)]
@@ -353,13 +354,13 @@ class PhoneValidator:
                     out.extend(
                         (r, region, text, national) for r, region, _ in shelf.fitting(national)
                     )
-        bare = self._bare.get(len(digits))
-        if bare is not None:
+        shelf = self._bare.get(len(digits)) if bare else None
+        if shelf is not None:
             nanp = bool(_NANP.match(text))
             # Dots without a trunk prefix: versions (4.18.40.8059), dates, not phones.
             grouped = "." not in text and bool(_SEPARATOR.search(text))
             if nanp or grouped:
-                for rank, region, plan in bare.fitting(digits):
+                for rank, region, plan in shelf.fitting(digits):
                     if nanp if region in _NANP_REGIONS else plan.bare and grouped:
                         out.append((rank, region, text, digits))
         out.sort()
@@ -394,7 +395,10 @@ class PhoneValidator:
                 candidate, groups, i - 1
             ):
                 # Regions in priority order, then the longest window: a French 06 12 34 56 78
-                # followed by another number is not one long German number.
+                # followed by another number is not one long German number. Numbers with
+                # neither trunk prefix nor country code count only as a whole candidate: cut
+                # from a run, "3-1 02 81 97 77" would pass for one, and hide the French
+                # 02 81 97 77 08 that follows the score.
                 readings: list[tuple[int, int, _Reading]] = []
                 for j in range(len(groups) - 1, i - 1, -1):
                     if not _space_after(candidate, groups[j][1]) or joins_blocks(
@@ -404,7 +408,9 @@ class PhoneValidator:
                     text = candidate[groups[i][0] : groups[j][1]]
                     digits = _digits_if_phone_shaped(text)
                     if digits is not None:
-                        readings.extend((r[0], -j, r) for r in self._readings(text, digits))
+                        readings.extend(
+                            (r[0], -j, r) for r in self._readings(text, digits, bare=False)
+                        )
                 readings.sort()
                 best = next((-j for _, j, r in readings if self._verdict(r)), None)
             if best is None:
@@ -426,7 +432,7 @@ def phone_detector(regions: Sequence[str] = DEFAULT_REGIONS, name: str = "phone"
         body="(?:\\+\\(?|\\(\\+?)?\\d(?:[ .\\-()/]{0,3}\\d){7,}(?: ?(?:[xX]|ext\\.? ?)\\d{1,6})?",
         # Not glued to a word, a decimal, a time, a path or an ISBN's check digit; not an
         # amount ("12 500 000 €").
-        reject_after="^(?:[A-Za-z_@]|[.,/:]\\d|-[0-9A-Za-z]| ?[€$£¥])",
+        reject_after="^(?:[A-Za-z_@]|[.,/]\\d|:[0-9A-Fa-f]|-[0-9A-Za-z]| ?[€$£¥])",
         reject_value=NOT_A_PHONE,
         validate=PhoneValidator(regions),
     )
