@@ -97,6 +97,7 @@ PHONES = [
     ("USPS 9400 1000 0000 0000 0000 00", []),
     ("EAN 4006381333931", []),
     ("en 2024 2001:db8:318:10a:d537:5929:1c67:e5c0", []),  # a year, then an IPv6 address
+    ("Common Sense, No. 485 (1966-12-15)", []),  # an issue number, then a date
     ("EAN 09106987", []),
     ("barcode 0300679750979", []),
 ]

@@ -151,6 +151,8 @@ NOT_A_PHONE: Final = (
     ")\\)?$"
 )
 _NOT_A_PHONE: Final = re.compile(NOT_A_PHONE)
+#: A date among the groups ("No. 485 (1966-12-15)"): what holds one is not one number.
+_HOLDS_A_DATE: Final = re.compile(f"(?:^|\\s)\\(?(?:{_DATES})\\)?(?:\\s|$)")
 #: An extension after the number: 475-661-2500x905, 212 555 0100 ext. 12.
 _EXTENSION: Final = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}$", re.IGNORECASE)
 #: "(351) 969 141 777": a country code in parentheses, without the plus.
@@ -275,6 +277,8 @@ def _digits_if_phone_shaped(text: str) -> str | None:
     """The digits of ``text`` if it may be a phone number at all, whatever the region."""
     digits = text.translate(_NOT_DIGITS)
     if not 8 <= len(digits) <= _MAX_DIGITS or _NOT_A_PHONE.match(text):
+        return None
+    if " " in text and _HOLDS_A_DATE.search(text):
         return None
     return digits
 
