@@ -408,8 +408,10 @@ PRESIDIO_TYPES = {
 }
 
 
-def load_presidio() -> tuple[Any, Any] | str:
-    """(analyzer, anonymizer), or why they cannot be had."""
+def load_presidio(*, skip: bool = False) -> tuple[Any, Any] | str:
+    """(analyzer, anonymizer), or why they cannot be had (``skip``: ``--no-presidio``)."""
+    if skip:
+        return "skipped (--no-presidio)"
     try:
         import spacy.util
         from presidio_analyzer import AnalyzerEngine
@@ -519,13 +521,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     )
 
-    presidio_note = "skipped (--no-presidio)"
-    if not args.no_presidio:
-        loaded = load_presidio()
-        if isinstance(loaded, str):
-            presidio_note = loaded
-        else:
-            presidio_note = _compare(corpus, args, resolver, loaded, figures)
+    loaded = load_presidio(skip=args.no_presidio)
+    if isinstance(loaded, str):
+        presidio_note = loaded
+    else:
+        presidio_note = _compare(corpus, args, resolver, loaded, figures)
     report("Scrubber (issue 4)", figures, args.json)
     for f in figures:
         if f.notes:
