@@ -124,6 +124,7 @@ CARDS = [
     ("visa 4798609605756670333", ["4798609605756670333"]),  # 19
     # near misses
     ("USPS 9454 4951 5667 4929 7812 06", []),  # a card's digits inside a tracking number
+    ("en 2024 5513-2570-0614-1076 by", ["5513-2570-0614-1076"]),  # a year, then the card
     ("EAN 6788914973965", []),  # Luhn-valid, 13 digits, not Visa: a barcode
     ("4111 1111 1111 1112", []),  # Luhn fails
     ("commande 1234567890123452", []),  # Luhn passes, no network starts with 1
