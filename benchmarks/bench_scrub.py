@@ -408,8 +408,10 @@ PRESIDIO_TYPES = {
 }
 
 
-def load_presidio() -> tuple[Any, Any] | str:
-    """(analyzer, anonymizer), or why they cannot be had."""
+def load_presidio(*, skip: bool = False) -> tuple[Any, Any] | str:
+    """(analyzer, anonymizer), or why they cannot be had (``skip``: ``--no-presidio``)."""
+    if skip:
+        return "skipped (--no-presidio)"
     try:
         import spacy.util
         from presidio_analyzer import AnalyzerEngine
@@ -431,6 +433,20 @@ def load_presidio() -> tuple[Any, Any] | str:
     analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
     anonymizer: Any = AnonymizerEngine  # untyped where Presidio is installed
     return analyzer, anonymizer()
+
+
+def presidio_detections(
+    ids: Sequence[str], texts: Sequence[str], results: Sequence[Any]
+) -> dict[str, list[Span]]:
+    """Presidio's results per text id, as our spans (entity types mapped to ours)."""
+    return {
+        cid: [
+            Span(r.start, r.end, PRESIDIO_TYPES[r.entity_type], text[r.start : r.end])
+            for r in found
+            if r.entity_type in PRESIDIO_TYPES
+        ]
+        for cid, text, found in zip(ids, texts, results, strict=True)
+    }
 
 
 def run_presidio(analyzer: Any, anonymizer: Any, texts: Sequence[str]) -> list[list[Any]]:
@@ -505,13 +521,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     )
 
-    presidio_note = "skipped (--no-presidio)"
-    if not args.no_presidio:
-        loaded = load_presidio()
-        if isinstance(loaded, str):
-            presidio_note = loaded
-        else:
-            presidio_note = _compare(corpus, args, resolver, loaded, figures)
+    loaded = load_presidio(skip=args.no_presidio)
+    if isinstance(loaded, str):
+        presidio_note = loaded
+    else:
+        presidio_note = _compare(corpus, args, resolver, loaded, figures)
     report("Scrubber (issue 4)", figures, args.json)
     for f in figures:
         if f.notes:
@@ -536,14 +550,7 @@ def _compare(
     analyzer, anonymizer = loaded
     run_presidio(analyzer, anonymizer, texts[:20])  # load and warm the model outside the timing
     presidio_s, presidio_results = repeat(1, lambda: run_presidio(analyzer, anonymizer, texts))
-    presidio_spans = {
-        cid: [
-            Span(r.start, r.end, PRESIDIO_TYPES[r.entity_type], text[r.start : r.end])
-            for r in found
-            if r.entity_type in PRESIDIO_TYPES
-        ]
-        for cid, text, found in zip(corpus.ids[:n], texts, presidio_results[0], strict=True)
-    }
+    presidio_spans = presidio_detections(corpus.ids[:n], texts, presidio_results[0])
     wanted = set(corpus.ids[:n])
     planted = [s for s in corpus.planted if s.content_id in wanted]
     ours = evaluate(planted, our_spans(corpus, n), types=COMPARED)

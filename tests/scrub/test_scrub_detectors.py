@@ -49,6 +49,27 @@ PHONES = [
     ("US +1 (415) 555-2671 ok", ["+1 (415) 555-2671"]),
     ("+49 30 12345678", ["+49 30 12345678"]),
     ("06 12 34 56 78 06 98 76 54 32", ["06 12 34 56 78", "06 98 76 54 32"]),
+    # Issue 15: layouts of many countries, most without a country code.
+    ("Ruf 052 948 46 74 an", ["052 948 46 74"]),  # Switzerland
+    ("Hubungi (021) 8106-014 ya", ["(021) 8106-014"]),  # Indonesia
+    ("ring +46 (0)8 704 655 72 nu", ["+46 (0)8 704 655 72"]),  # Sweden
+    ("call 475-661-2500x905 now", ["475-661-2500x905"]),  # US, with an extension
+    ("office 212 555 0100 ext. 12", ["212 555 0100 ext. 12"]),
+    ("tel 0316/49539646", ["0316/49539646"]),  # Austria
+    ("(06)91/417-7763", ["(06)91/417-7763"]),  # Hungary, trunk 06
+    ("ligue (351) 969 141 777", ["(351) 969 141 777"]),  # Portugal: code in parentheses
+    ("+(370) 90964557", ["+(370) 90964557"]),  # Lithuania
+    ("звони 8 (492) 922-6829", ["8 (492) 922-6829"]),  # Russia, trunk 8
+    ("call 1-718-204-2991", ["1-718-204-2991"]),  # NANP with its trunk 1
+    ("zadzwoń 609 141 777", ["609 141 777"]),  # Poland: no trunk prefix, grouped
+    ("ring 91 41 77 76", ["91 41 77 76"]),  # Norway
+    ("liga 12 5535-7359", ["12 5535-7359"]),  # Brazil, written without its trunk 0
+    ("電話 080-1209-0541", ["080-1209-0541"]),  # Japan
+    # Numbers without trunk prefix count only whole: cut from a run, a score or a time
+    # before a French number would pass for one of another country.
+    ("on score 3-1 02 81 97 77 08 mais", ["02 81 97 77 08"]),
+    ("vers 10:45 01 29 82 57 19", ["01 29 82 57 19"]),
+    ("le 15/01/2024 06 59 62 64 64 in", ["06 59 62 64 64"]),
     # near misses: dates, times, ids, random runs, no trunk prefix
     ("le 2024-01-15 à 10:30", []),
     ("rdv 15/01/2024", []),
@@ -57,6 +78,28 @@ PHONES = [
     ("12345678901", []),
     ("ref ABC0612345678", []),
     ("version 06.12.34.56.78.90.12", []),
+    # Issue 15: numbers that are not personal data, whatever region is tried.
+    ("le 2024-07-26", []),
+    ("am 26.07.2024", []),
+    ("on 07/26/2024", []),
+    ("27.1.2017 12:00", []),
+    ("(2006-12-14)", []),
+    ("total 12 500 000 €", []),
+    ("score 102:98", []),
+    ("order #48213077", []),
+    ("order 4821307712", []),
+    ("version 10.0.19045.3570", []),
+    ("release 4.18.40.8059", []),
+    ("ISBN 978-3-16-148410-0", []),
+    ("ISBN 0-306-40615-2", []),
+    ("ISBN 1-395-85131-X", []),
+    ("tracking 1Z999AA10123456784", []),
+    ("USPS 9400 1000 0000 0000 0000 00", []),
+    ("EAN 4006381333931", []),
+    ("en 2024 2001:db8:318:10a:d537:5929:1c67:e5c0", []),  # a year, then an IPv6 address
+    ("Common Sense, No. 485 (1966-12-15)", []),  # an issue number, then a date
+    ("EAN 09106987", []),
+    ("barcode 0300679750979", []),
 ]
 
 CARDS = [
@@ -68,7 +111,21 @@ CARDS = [
     ("score 3-1 3782 822463 10005 top", ["3782 822463 10005"]),  # run starts too early
     ("n°12345 4111 1111 1111 1111", ["4111 1111 1111 1111"]),
     ("n°12345 4111111111111111 film", ["4111111111111111"]),
+    # Issue 15: every brand and length from 12 to 19 digits.
+    ("maestro 5875 4645 3354", ["5875 4645 3354"]),  # 12 digits
+    ("maestro 6304-3207-1854", ["6304-3207-1854"]),
+    ("visa 4071284308860", ["4071284308860"]),  # 13
+    ("diners 38251027346464", ["38251027346464"]),  # 14
+    ("diners 3025 899139 4410", ["3025 899139 4410"]),
+    ("jcb 2131 843978 21062", ["2131 843978 21062"]),  # 15, old JCB
+    ("jcb 180001657150694", ["180001657150694"]),
+    ("jcb 3574 9952 5255 9449", ["3574 9952 5255 9449"]),  # 16
+    ("mastercard 2230-7986-8307-8486", ["2230-7986-8307-8486"]),
+    ("visa 4798609605756670333", ["4798609605756670333"]),  # 19
     # near misses
+    ("USPS 9454 4951 5667 4929 7812 06", []),  # a card's digits inside a tracking number
+    ("en 2024 5513-2570-0614-1076 by", ["5513-2570-0614-1076"]),  # a year, then the card
+    ("EAN 6788914973965", []),  # Luhn-valid, 13 digits, not Visa: a barcode
     ("4111 1111 1111 1112", []),  # Luhn fails
     ("commande 1234567890123452", []),  # Luhn passes, no network starts with 1
     ("9111 1111 1111 1117", []),
@@ -114,7 +171,19 @@ URLS = [
     ("www.exemple.fr", ["www.exemple.fr"]),
     ("(http://twitter.com)", ["http://twitter.com"]),
     # near misses
-    ("fin.Je pars", ["fin.Je"]),  # a real TLD: twitter-text extracts it too
+    # A sentence run on after its full stop, the next word a TLD (issue 15): twitter-text
+    # extracts these, but a host is not written capitalised after a single label.
+    ("fin.Je pars", []),
+    ("Das liegt.Mit dem", []),
+    ("das ist arbiträr.Es gibt", []),
+    ("zurechtlegen.Es war", []),
+    # ...while real bare domains still are URLs.
+    ("see example.com", ["example.com"]),
+    ("bit.ly/x", ["bit.ly/x"]),
+    ("de.wikipedia.org", ["de.wikipedia.org"]),
+    ("EXAMPLE.COM", ["EXAMPLE.COM"]),
+    ("www.Example.De", ["www.Example.De"]),
+    ("https://liegt.Mit", ["https://liegt.Mit"]),
     ("e.g. this", []),
     ("3.14 et 2.5", []),
     ("fichier.txt", []),
@@ -210,3 +279,10 @@ def test_a_subset_of_detectors_finds_only_its_types() -> None:
     reg = default_registry()
     spans = detect_spans(["@bob 06 12 34 56 78"], detectors=reg.select(["phone"]))[0]
     assert [s.type for s in spans] == ["phone"]
+
+
+def test_card_networks_never_span_two_first_digits() -> None:
+    """``looks_issued`` looks networks up by the card's first digit."""
+    from consentry.scrub.detectors.cards import _NETWORKS
+
+    assert all(low[0] == high[0] and len(low) == len(high) for low, high, _ in _NETWORKS)

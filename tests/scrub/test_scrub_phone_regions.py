@@ -119,3 +119,40 @@ def test_a_number_kept_after_an_unknown_code_leaves_no_reference_cycle() -> None
         assert valid and ref() is None
     finally:
         gc.enable()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("0123456789 .-()/+", min_size=1, max_size=24))
+def test_re2_and_python_read_the_never_a_phone_layouts_alike(candidate: str) -> None:
+    """``NOT_A_PHONE`` drops whole candidates in RE2 and windows in Python: one rule, two
+    engines, which must agree."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from consentry.scrub.detectors.phones import NOT_A_PHONE
+
+    by_re2 = pc.match_substring_regex(pa.array([candidate]), NOT_A_PHONE)[0].as_py()
+    assert by_re2 == bool(re.match(NOT_A_PHONE, candidate))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text("0123456789", min_size=1, max_size=5), st.sampled_from(list(" -./()"))),
+        min_size=2,
+        max_size=6,
+    ),
+    st.sampled_from(["", "+", "0", "00", "(0"]),
+)
+def test_every_phone_found_matches_the_prefilter(groups: list[tuple[str, str]], head: str) -> None:
+    """The scrubber skips rows the prefilter does not fire on: each number the validator
+    keeps must match it, or a text with only that number would keep it."""
+    import re
+
+    from consentry.scrub.detectors.phones import PREFILTER
+
+    candidate = head + "".join(g + sep for g, sep in groups).rstrip(" -./(")
+    for start, end in PhoneValidator()(candidate):
+        assert re.search(PREFILTER, candidate[start:end]), candidate[start:end]

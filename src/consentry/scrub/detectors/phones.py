@@ -1,20 +1,34 @@
-"""Phone numbers, validated by ``phonenumbers`` (Google's libphonenumber, in Python).
+"""Phone numbers, checked against ``phonenumbers``' metadata (Google's libphonenumber).
 
 RE2 finds runs of at least eight digits in phone-like layout: an optional ``+`` or opening
-parenthesis, then digits with at most three separators (space, dot, hyphen, parentheses)
-between them, as in ``06 12 34 56 78``, ``+33 (0)6 12 34 56 78`` or ``+1 (415) 555-2671``.
-``phonenumbers`` then parses and validates the run, for the configured default regions
-(the national formats of France, the United States, the United Kingdom and Germany by default:
-a platform sets its own markets) and for any international number written with ``+`` or
-``00``. A run it rejects as a whole (two numbers in a row, a number and a date) is retried by
-windows of whole groups cut at white space: each window starting on a group that
-begins with ``+``, ``00`` or the trunk ``0`` is parsed and kept when valid. Numbers written
-without trunk prefix nor country code (``612345678``) are not accepted: in text those are far
-more often ids than phones.
+parenthesis, then digits with at most three separators (space, dot, hyphen, parentheses,
+slash) between them, and perhaps an extension (``x905``, ``ext. 12``), as in
+``06 12 34 56 78``, ``+46 (0)8 704 655 72``, ``0316/49539646`` or ``475-661-2500x905``.
+
+Each run is then read the ways a number can be written, and kept when one reading is a valid
+number (issue 15: texts of many countries, most without a country code):
+
+* international: ``+`` or ``00`` and a country code, or a code in parentheses (``(351) 969
+  141 777``);
+* national, in each of the default regions (dozens: a platform may narrow them to its
+  markets, most likely first), as that region writes its numbers: after its trunk prefix
+  (``0``, ``8`` in Russia, ``06`` in Hungary, ``1`` in North America), in North American
+  layout (``(415) 555-2671``), or, where no trunk prefix is written (Poland, Norway, Brazil…),
+  grouped by spaces or hyphens (``609 141 777``).
+
+Validity is the region's plan itself (its lengths and the patterns of its number types),
+indexed by trunk prefix and length so that a candidate meets only the few regions it could
+belong to; ``phonenumbers.parse`` (~50 µs a call) is left to the rare readings that need it.
+Bare digit runs count only with a trunk ``0`` at a phone's length (``0612345678``): without it
+(``612345678``, ``2126404738``) they are ids far more often than phones. Dates, ISBNs, dotted
+versions, amounts and times are refused by their layout. A run refused whole (two numbers in a
+row, a number and a date) is retried by windows of whole groups cut at white space, never
+between two four-digit blocks (a tracking number's).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import traceback
@@ -22,18 +36,20 @@ from collections.abc import Sequence
 from typing import Final
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, CountryCodeSource, PhoneNumber
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    CountryCodeSource,
+    PhoneMetadata,
+    PhoneNumber,
+    PhoneNumberDesc,
+)
 
+from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.registry import RegexDetector
 
-DEFAULT_REGIONS: Final = ("FR", "US", "GB", "DE")
 _GROUP: Final = re.compile(r"\+?\(?\d[\d()]*")
 _MAX_DIGITS: Final = 15  # E.164
 _PLUS_SIGNS: Final = ("+", "\uff0b")
-
-
-def _digit_count(text: str) -> int:
-    return sum(c.isdigit() for c in text)
 
 
 def _space_before(text: str, i: int) -> bool:
@@ -43,12 +59,6 @@ def _space_before(text: str, i: int) -> bool:
 
 def _space_after(text: str, i: int) -> bool:
     return i == len(text) or text[i].isspace()
-
-
-def _plausible_start(text: str) -> bool:
-    """International (+, 00) or national with a trunk 0, as written."""
-    stripped = text.lstrip("(")
-    return stripped.startswith(("+", "0"))
 
 
 # Small: its use is one candidate asked for several regions in a row. Distinct numbers rarely
@@ -115,58 +125,312 @@ def _has_country_code(text: str) -> bool:
 #: North American numbers are written without trunk prefix: (415) 555-2671, 415-555-2671.
 _NANP: Final = re.compile(r"^\(?\d{3}\)?[ .\-]?\d{3}[ .\-]\d{4}$")
 _NANP_REGIONS: Final = frozenset({"US", "CA"})
-_DOTTED: Final = re.compile(r"^\+?\d+(?:\.\d+)+$")
+#: Dates (2024-07-26, 26.07.2024, 07/26/2024): eight digits, laid out like some numbers.
+_DAY: Final = "(?:0?[1-9]|[12][0-9]|3[01])"
+_MONTH: Final = "(?:0?[1-9]|1[0-2])"
+_DATES: Final = "|".join(
+    f"[0-9]{{4}}{s}{_MONTH}{s}{_DAY}|{_DAY}{s}{_MONTH}{s}[0-9]{{4}}|{_MONTH}{s}{_DAY}{s}[0-9]{{4}}"
+    for s in ("\\.", "/", "-")
+)
+#: Layouts that are never a phone, in RE2's syntax and Python's alike: RE2 drops whole
+#: candidates with it (vectorised, before any Python), Python the windows tried in a run.
+#: Bare digits (no separator) are ids far more often than phones, unless written with the
+#: trunk prefix 0 at a phone's usual length, 9 to 12 digits (0612345678, 01169285241; not
+#: an EAN-8 or EAN-13 barcode's); dates; long dotted versions (06.12.34.56.78.90); IPv4
+#: addresses' four groups of at most three digits; ISBNs (hyphenated groups ending in the
+#: single check digit: 0-306-40615-2, 978-3-16-148410-0); and runs of four or more
+#: four-digit blocks (tracking numbers), which no window may cut anyway (``joins_blocks``).
+NOT_A_PHONE: Final = (
+    "^\\(?(?:[1-9][0-9]*|0[0-9]{0,7}|0[0-9]{12,}"
+    f"|{_DATES}"
+    "|\\+?[0-9]+(?:\\.[0-9]+){5,}"
+    "|[0-9]{1,3}(?:\\.[0-9]{1,3}){3}"
+    "|(?:97[89]-)?[0-9]{1,5}-[0-9]+-[0-9]+-[0-9]"
+    "|[0-9]{4}(?: [0-9]{4}){3,}(?: [0-9]{1,3})?"
+    "|[0-9]{4}(?:-[0-9]{4}){3,}(?:-[0-9]{1,3})?"
+    ")\\)?$"
+)
+_NOT_A_PHONE: Final = re.compile(NOT_A_PHONE)
+#: A date among the groups ("No. 485 (1966-12-15)"): what holds one is not one number.
+_HOLDS_A_DATE: Final = re.compile(f"(?:^|\\s)\\(?(?:{_DATES})\\)?(?:\\s|$)")
+#: An extension after the number: 475-661-2500x905, 212 555 0100 ext. 12.
+_EXTENSION: Final = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}$", re.IGNORECASE)
+#: "(351) 969 141 777": a country code in parentheses, without the plus.
+_PAREN_CODE: Final = re.compile(r"^\(([1-9]\d{0,2})\) ?")
+_SEPARATOR: Final = re.compile(r"\d[ .\-()/]+\d")
+
+
+#: Regions tried for national numbers, in order: France, the US, the UK and Germany first (the
+#: defaults before issue 15), then ~60 countries of Europe, the Americas, the Middle East,
+#: Africa, Asia and Oceania (Presidio's own list among them). A platform that knows its
+#: markets passes its own, most likely first: fewer regions, fewer numbers of elsewhere that
+#: an id or a code could pass for.
+DEFAULT_REGIONS: Final = (
+    "FR", "US", "GB", "DE", "CA", "AT", "CH", "BE", "NL", "LU", "IT", "ES", "PT", "IE",
+    "DK", "NO", "SE", "FI", "PL", "CZ", "SK", "HU", "SI", "HR", "BA", "MK", "BG", "RO",
+    "GR", "TR", "UA", "RU", "LT", "LV", "IL", "IN", "NP", "IR", "AE", "JO", "DZ", "ET",
+    "GH", "AU", "NZ", "JP", "KR", "CN", "TW", "TH", "VN", "ID", "BR", "AR", "CL", "CO",
+    "MX", "AM", "GE", "AZ", "UZ",
+)  # fmt: skip
+#: Regions whose own numbers are written without a trunk prefix in everyday text (no prefix
+#: at all, or one nobody writes for mobiles): tried on grouped numbers that have none.
+_NO_TRUNK_WRITTEN: Final = frozenset({"BR", "IN", "CN", "CO"})
+
+
+_TYPES: Final = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+_Desc = tuple[re.Pattern[str], frozenset[int]]
+
+
+def _desc(d: PhoneNumberDesc | None) -> _Desc | None:
+    if d is None or d.national_number_pattern is None:
+        return None
+    return re.compile(d.national_number_pattern), frozenset(d.possible_length or ())
+
+
+def _fits(desc: _Desc, national: str) -> bool:
+    pattern, lengths = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """A region's numbering plan, from ``phonenumbers``' metadata: its trunk prefix, its
+    national numbers (the general pattern and lengths) and the patterns of its types."""
+
+    prefix: str
+    general: _Desc
+    types: re.Pattern[str]  # the alternation of every type's pattern
+    bare: bool  # numbers are written without the trunk prefix
+
+    @property
+    def lengths(self) -> frozenset[int]:
+        return self.general[1]
+
+    def valid(self, national: str) -> bool:
+        """What ``phonenumbers.is_valid_number_for_region`` says of this national number
+        (the general description fits, and one type's pattern does), without building a
+        number. Types are tried as one alternation: their own lengths are nearly always the
+        general ones, and their patterns spell out their lengths anyway."""
+        return _fits(self.general, national) and self.types.fullmatch(national) is not None
+
+
+@functools.cache
+def _plan(region: str) -> _Plan | None:
+    md = PhoneMetadata.metadata_for_region(region)
+    general = None if md is None else _desc(md.general_desc)
+    if md is None or general is None:
+        return None
+    patterns = [getattr(md, t) for t in _TYPES]
+    types = "|".join(
+        f"(?:{d.national_number_pattern})"
+        for d in patterns
+        if d is not None and d.national_number_pattern is not None
+    )
+    return _Plan(
+        prefix=md.national_prefix or "",
+        general=general,
+        types=re.compile(types or "(?!)"),
+        bare=md.national_prefix is None or region in _NO_TRUNK_WRITTEN,
+    )
+
+
+def _valid_international(digits: str) -> bool | None:
+    """Country code and national number (perhaps with its trunk prefix, as in ``+33 (0)6…``)
+    valid in one of the code's regions; None when that takes ``phonenumbers`` itself (a
+    non-geographic code, or a code it does not know)."""
+    for n in (1, 2, 3):
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:n]))
+        if regions is None:
+            continue
+        national = digits[n:]
+        plans = [_plan(r) for r in regions]
+        if any(p is None for p in plans):
+            return None
+        for plan in plans:
+            assert plan is not None
+            if plan.valid(national) or (
+                plan.prefix
+                and national.startswith(plan.prefix)
+                and plan.valid(national[len(plan.prefix) :])
+            ):
+                return True
+        return False
+    return None
+
+
+#: Everything but digits that the RE2 pattern lets into a candidate.
+_NOT_DIGITS: Final = str.maketrans("", "", " .-()/+xXext")
+
+
+def _digits_if_phone_shaped(text: str) -> str | None:
+    """The digits of ``text`` if it may be a phone number at all, whatever the region."""
+    digits = text.translate(_NOT_DIGITS)
+    if not 8 <= len(digits) <= _MAX_DIGITS or _NOT_A_PHONE.match(text) or text.count("/") > 1:
+        return None
+    if " " in text and _HOLDS_A_DATE.search(text):
+        return None
+    return digits
+
+
+#: One reading of a candidate: (rank of its region, region, text, national number). The
+#: region ``_INTERNATIONAL`` reads the national number as country code and number; an empty
+#: national number leaves the verdict to ``phonenumbers.parse``.
+_Reading = tuple[int, str, str, str]
+_INTERNATIONAL: Final = "+"
+
+
+class _Shelf:
+    """The regions (rank, region, plan) whose national numbers have one length, in rank
+    order, with one regex for them all: its first alternative to match is the best region
+    a number fits, found in one C-level match where a Python loop over the regions took a
+    few microseconds each."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, str, _Plan]] = []
+        self._any: re.Pattern[str] | None = None
+
+    def add(self, rank: int, region: str, plan: _Plan) -> None:
+        self.entries.append((rank, region, plan))
+        self._any = None
+
+    def first(self, national: str) -> tuple[int, str] | None:
+        """(rank, region) of the first region where ``national`` is valid, if any."""
+        if self._any is None:
+            # Each alternative is one region's plan: its general pattern (a lookahead to the
+            # end) and its types. Lengths need no check: the shelf holds one of each plan's.
+            self._any = re.compile(
+                "|".join(
+                    f"(?P<r{i}>(?=(?:{p.general[0].pattern})\\Z)(?:{p.types.pattern}))"
+                    for i, (_, _, p) in enumerate(self.entries)
+                )
+            )
+        m = self._any.fullmatch(national)
+        if m is None:
+            return None
+        name = next(k for k, v in m.groupdict().items() if v is not None)
+        rank, region, _ = self.entries[int(name[1:])]
+        return rank, region
 
 
 class PhoneValidator:
-    """Callable validator bound to default regions (tried in order for national numbers)."""
+    """Callable validator bound to default regions (tried in order for national numbers).
+
+    Each region's plan is indexed by (trunk prefix as written, national number length), so a
+    candidate is checked only in the few regions whose plan it fits, and against their
+    metadata directly: ``phonenumbers.parse`` costs ~50 µs a call, and number-rich text has
+    several candidates a sentence."""
 
     def __init__(self, regions: Sequence[str] = DEFAULT_REGIONS) -> None:
         self.regions = tuple(regions)
-        self._nanp = bool(_NANP_REGIONS & set(self.regions))
+        self._trunk: dict[tuple[str, int], _Shelf] = {}
+        self._nanp: dict[int, _Shelf] = {}  # North American layout, no trunk prefix
+        self._grouped: dict[int, _Shelf] = {}  # no trunk prefix written, grouped
+        for rank, region in enumerate(self.regions):
+            plan = _plan(region)
+            if plan is None:
+                continue
+            for length in plan.lengths:
+                if plan.prefix:
+                    self._trunk.setdefault((plan.prefix, length), _Shelf()).add(rank, region, plan)
+                if region in _NANP_REGIONS:
+                    self._nanp.setdefault(length, _Shelf()).add(rank, region, plan)
+                elif plan.bare:
+                    self._grouped.setdefault(length, _Shelf()).add(rank, region, plan)
+        self._prefixes = sorted({prefix for prefix, _ in self._trunk})
 
-    def _valid_in(self, text: str, region: str) -> bool:
-        if _has_country_code(text):
-            # The default region plays no part in parsing it: every region shares one cached
-            # answer (a rejected number was parsed, and rejected, once per region).
-            region = self.regions[0]
-        return 8 <= _digit_count(text) <= _MAX_DIGITS and _is_valid(text, region)
+    def _readings(self, text: str, digits: str, *, bare: bool = True) -> list[_Reading]:
+        """The readings of ``text`` (phone-shaped, with these ``digits``) worth a check, in
+        region order; without ``bare``, none of a number with no trunk prefix nor country
+        code (``609 141 777``), the weakest evidence of a phone."""
+        if _after_plus(text) is not None:
+            if _has_country_code(text):
+                return [(0, _INTERNATIONAL, text, digits)]
+            return [(0, self.regions[0], text, "")]
+        if text.startswith("00"):
+            return [(rank, region, text, "") for rank, region in enumerate(self.regions)]
+        out: list[_Reading] = []
+        paren = _PAREN_CODE.match(text)
+        if paren is not None and int(paren[1]) in COUNTRY_CODE_TO_REGION_CODE:
+            out.append((-1, _INTERNATIONAL, text, digits))
+        for prefix in self._prefixes:
+            if digits.startswith(prefix):
+                national = digits[len(prefix) :]
+                self._add_first(out, self._trunk.get((prefix, len(national))), text, national)
+        if bare:
+            if _NANP.match(text):
+                self._add_first(out, self._nanp.get(len(digits)), text, digits)
+            # Dots without a trunk prefix: versions (4.18.40.8059), dates, not phones.
+            if "." not in text and _SEPARATOR.search(text):
+                self._add_first(out, self._grouped.get(len(digits)), text, digits)
+        out.sort()
+        return out
 
-    def _valid(self, text: str) -> bool:
-        return any(self._valid_in(text, r) for r in self.regions)
+    @staticmethod
+    def _add_first(out: list[_Reading], shelf: _Shelf | None, text: str, national: str) -> None:
+        """The reading in the shelf's first region that ``national`` is valid in: one per
+        shelf is enough, the verdict being the same and the others ranking after it."""
+        found = None if shelf is None else shelf.first(national)
+        if found is not None:
+            out.append((found[0], found[1], text, national))
 
-    def _plausible(self, text: str) -> bool:
-        if _DOTTED.match(text) and text.count(".") > 4:
-            return False  # 06.12.34.56.78.90.12: a version or an id, not a dotted French number
-        return _plausible_start(text) or (self._nanp and bool(_NANP.match(text)))
+    def _verdict(self, reading: _Reading) -> bool:
+        _, region, text, national = reading
+        if region == _INTERNATIONAL:
+            verdict = _valid_international(national)
+            return _is_valid(text, self.regions[0]) if verdict is None else verdict
+        # National readings were checked against their region's plan already.
+        return bool(national) or _is_valid(text, region)
 
     def __call__(self, candidate: str) -> Sequence[tuple[int, int]]:
-        # Most candidates are one number and nothing else: parse it whole first.
-        if self._plausible(candidate) and self._valid(candidate):
+        ext = _EXTENSION.search(candidate)
+        number = candidate if ext is None else candidate[: ext.start()]
+        # Most candidates are one number and nothing else: check it whole first.
+        digits = _digits_if_phone_shaped(number)
+        if digits is not None and any(map(self._verdict, self._readings(number, digits))):
             return [(0, len(candidate))]
-        return self._by_windows(candidate)
+        return self._by_windows(number)
 
     def _by_windows(self, candidate: str) -> list[tuple[int, int]]:
+        if " " not in candidate:  # the only white space the RE2 pattern lets in
+            return []  # one window only, the whole candidate, already refused
         groups = [(m.start(), m.end()) for m in _GROUP.finditer(candidate)]
         out: list[tuple[int, int]] = []
         i = 0
         while i < len(groups):
             best = None
-            if _space_before(candidate, groups[i][0]):
+            if _space_before(candidate, groups[i][0]) and not joins_blocks(
+                candidate, groups, i - 1
+            ):
                 # Regions in priority order, then the longest window: a French 06 12 34 56 78
-                # followed by another number is not one long German number.
-                for region in self.regions:
-                    for j in range(len(groups) - 1, i - 1, -1):
-                        text = candidate[groups[i][0] : groups[j][1]]
-                        if (
-                            self._plausible(text)
-                            and _space_after(candidate, groups[j][1])
-                            and self._valid_in(text, region)
-                        ):
-                            best = j
-                            break
-                    if best is not None:
-                        break
+                # followed by another number is not one long German number. Numbers with
+                # neither trunk prefix nor country code count only as a whole candidate: cut
+                # from a run, "3-1 02 81 97 77" would pass for one, and hide the French
+                # 02 81 97 77 08 that follows the score.
+                readings: list[tuple[int, int, _Reading]] = []
+                for j in range(len(groups) - 1, i - 1, -1):
+                    if not _space_after(candidate, groups[j][1]) or joins_blocks(
+                        candidate, groups, j
+                    ):
+                        continue
+                    text = candidate[groups[i][0] : groups[j][1]]
+                    digits = _digits_if_phone_shaped(text)
+                    if digits is not None:
+                        readings.extend(
+                            (r[0], -j, r) for r in self._readings(text, digits, bare=False)
+                        )
+                readings.sort()
+                best = next((-j for _, j, r in readings if self._verdict(r)), None)
             if best is None:
                 i += 1
             else:
@@ -175,16 +439,34 @@ class PhoneValidator:
         return out
 
 
+_SEP: Final = "[ .\\-()]"
+#: Eight digits apart by at most three separators, a slash among them at most once: every
+#: number kept has that (``_digits_if_phone_shaped``), and dates (15/01/2024), which posts
+#: hold far more often than phones written with a slash, do not, so their rows skip the
+#: detector. RE2 cannot count slashes: each place of the one slash is an alternative.
+_DIGIT_ON: Final = f"{_SEP}{{0,3}}\\d"
+PREFILTER: Final = "|".join(
+    [f"\\d(?:{_DIGIT_ON}){{7}}"]
+    + [
+        f"\\d(?:{_DIGIT_ON}){{{k}}}{_SEP}{{0,2}}/{_SEP}{{0,2}}\\d(?:{_DIGIT_ON}){{{6 - k}}}"
+        for k in range(7)
+    ]
+)
+
+
 def phone_detector(regions: Sequence[str] = DEFAULT_REGIONS, name: str = "phone") -> RegexDetector:
     return RegexDetector(
         name=name,
         type="phone",
-        prefilter="\\d(?:[ .\\-()]{0,3}\\d){7}",
+        prefilter=PREFILTER,
         # Not inside a word, an id, a URL path or a hashtag; "+" belongs to the number.
         # ASCII classes: Unicode ones cost milliseconds to compile, on every batch.
         before="^|[^A-Za-z0-9_+/@#$&=\\-.]",
-        body="(?:\\+|\\(\\+?)?\\d(?:[ .\\-()]{0,3}\\d){7,}",
-        reject_after="^(?:[A-Za-z_@]|[.,/]\\d)",
+        body="(?:\\+\\(?|\\(\\+?)?\\d(?:[ .\\-()/]{0,3}\\d){7,}(?: ?(?:[xX]|ext\\.? ?)\\d{1,6})?",
+        # Not glued to a word, a decimal, a time, a path or an ISBN's check digit; not an
+        # amount ("12 500 000 €").
+        reject_after="^(?:[A-Za-z_@]|[.,/]\\d|:[0-9A-Fa-f]|-[0-9A-Za-z]| ?[€$£¥])",
+        reject_value=NOT_A_PHONE,
         validate=PhoneValidator(regions),
     )
 

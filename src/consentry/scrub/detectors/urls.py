@@ -125,6 +125,15 @@ def _host_is_valid(url: str, protocol: str, domain: str) -> bool:
     return len(protocol) + len(url) + len(ascii_domain) - len(domain) <= MAX_URL_LENGTH
 
 
+def _sentence_run_on(host: str) -> bool:
+    """``liegt.Mit``, ``arbiträr.Es``: a word, a full stop without its space, and the next
+    sentence's first word, which happens to be a top-level domain. Hosts are written in lower
+    case (or all in capitals); a capitalised last label after a single one is a sentence."""
+    labels = host.split(".")
+    tld = labels[-1]
+    return len(labels) == 2 and len(tld) >= 2 and tld[0].isupper() and tld[1:].islower()
+
+
 def extract_urls(text: str) -> list[tuple[int, int]]:
     """(start, end) code-point offsets of the URLs in ``text``, following twitter-text."""
     urls: list[tuple[int, int]] = []
@@ -160,6 +169,8 @@ def extract_urls(text: str) -> list[tuple[int, int]]:
             continue
         last: tuple[int, int] | None = None
         for a in _ASCII_DOMAIN.finditer(domain):
+            if _sentence_run_on(a[0]):
+                continue
             last = (start + a.start(), start + a.end())
             urls.append(last)
         if last is not None and path:
