@@ -250,14 +250,3 @@ def test_a_share_decision_needs_a_registered_recipient(run: Run) -> None:
     assert "No ledger entries" in run("consent", "history", "1001").output
     run("recipient", "add", "acme")
     assert "for acme" in run("consent", "grant", "1001", "share", "--recipient", "acme").output
-
-
-def test_account_ids_are_bounded_and_hold_no_control_character(run: Run) -> None:
-    run("init")
-    for bad, why in (
-        ("10\x0001", "contains a control character"),
-        ("10\n01", "contains a control character"),
-        ("x" * 513, "longer than 512 characters"),
-    ):
-        assert why in run("consent", "grant", bad, "train", code=2).output
-        assert why in run("token", bad, code=2).output
