@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -125,7 +126,9 @@ def report_import(report: ImportReport) -> None:
             soft_wrap=True,
         )
     for notice in report.notices:
-        err_console.print(f"[bold yellow]warning:[/] {notice}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold yellow]warning:[/] {escape(notice)}", highlight=False, soft_wrap=True
+        )
     for file, reason in report.incomplete.items():
         err_console.print(
             f"[bold red]error:[/] {file} was not read to its end: {reason}",
