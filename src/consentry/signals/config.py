@@ -78,7 +78,8 @@ class SignalsConfig:
 
 def parse_pattern(name: str, text: object, where: str) -> PagePattern:
     """A page pattern checked; a ``WorkspaceError`` naming ``where`` and the key otherwise."""
-    field = f"{where}: [signals] {name}"
+    # "signals.KEY", not "[signals] KEY": the CLI prints messages as Rich markup.
+    field = f"{where}: signals.{name}"
     if not isinstance(text, str) or not text.startswith("/"):
         raise WorkspaceError(f"{field} must be a URL path starting with '/' (got {text!r})")
     names = _PLACEHOLDER.findall(text)
@@ -109,22 +110,22 @@ def parse_signals(raw: object, where: str) -> SignalsConfig:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise WorkspaceError(f"{where}: [signals] must be a table")
+        raise WorkspaceError(f"{where}: signals must be a table")
     extra = sorted(set(raw) - {"profile", "post", "search"})
     if extra:
-        raise WorkspaceError(f"{where}: [signals] has an unknown key {extra[0]!r}")
+        raise WorkspaceError(f"{where}: signals has an unknown key {extra[0]!r}")
     pages = (
         parse_pattern("profile", raw.get("profile", DEFAULT_PROFILE), where),
         parse_pattern("post", raw.get("post", DEFAULT_POST), where),
     )
     if len({p.key for p in pages}) != 1:
         raise WorkspaceError(
-            f"{where}: [signals] profile and post must name the account the same way"
+            f"{where}: signals.profile and signals.post must name the account the same way"
         )
     search = raw.get("search", "unstated")
     if search not in SEARCH_VALUES:
         raise WorkspaceError(
-            f"{where}: [signals] search must be one of {', '.join(SEARCH_VALUES)} (got {search!r})"
+            f"{where}: signals.search must be one of {', '.join(SEARCH_VALUES)} (got {search!r})"
         )
     return SignalsConfig(pages, search)
 
