@@ -17,7 +17,7 @@ given as an array, as the content store would return them (its read is not timed
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ def build(ledger: LedgerStore, n: int) -> None:
     for start in range(0, n, BATCH):
         idx = np.arange(start, min(n, start + BATCH))
         m = len(idx)
-        birth = np.where(idx % 50 == 0, date(2015, 1, 1), date(1990, 1, 1))
+        birth = np.where(idx % 50 == 0, np.datetime64("2015-01-01"), np.datetime64("1990-01-01"))
         accounts = pa.table(
             {
                 "account_id": pa.array([f"acct-{i:08d}" for i in idx]),

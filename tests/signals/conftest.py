@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.cli.conftest import run  # noqa: F401 (the CLI runner fixture, for the CLI tests here)
 
 from consentry.workspace import Workspace
 

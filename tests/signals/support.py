@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from http_sfv.dictionary import Dictionary
+from http_sfv.types import Token
+
 from consentry.ledger import LedgerStore
 from consentry.model import AccountChange, AccountStatus, ConsentDecision, Decision, Scope
 from consentry.workspace import CONFIG_NAME, Workspace
@@ -45,3 +48,18 @@ def decide(
 ) -> None:
     at = T0 + timedelta(minutes=step)
     ledger.append([ConsentDecision(account, purpose, decision, at, scope=scope)])
+
+
+def parse_dictionary(text: str) -> dict[str, object]:
+    """``text`` as an RFC 9651 dictionary, by http-sfv (an independent parser): member → its
+    bare item's value (``Token`` for a token). Raises on anything that is not one."""
+    parsed = Dictionary()
+    parsed.parse(text.encode("ascii"))
+    return {k: v.value for k, v in parsed.items()}
+
+
+def parse_usage(text: str) -> dict[str, str]:
+    """A ``Content-Usage`` value: a dictionary whose every member is a token."""
+    parsed = parse_dictionary(text)
+    assert all(isinstance(v, Token) for v in parsed.values()), text
+    return {k: str(v) for k, v in parsed.items()}

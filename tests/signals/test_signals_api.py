@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import http_sfv
 import pytest
 from tests.api.conftest import Service, start_service
 
 from consentry.model import Decision
 
 from .conftest import BACKENDS, BY_ID
-from .support import add_account, decide, make_workspace
+from .support import add_account, decide, make_workspace, parse_usage
 
 
 @pytest.fixture(params=BACKENDS)
@@ -36,9 +35,7 @@ def test_signals_are_public_and_follow_the_ledger(service: Service) -> None:
     got = service.client.get("/v1/signals/42")  # no credentials
     assert got.status_code == 200, got.text
     body = got.json()
-    parsed = http_sfv.Dictionary()
-    parsed.parse(body["content_usage"].encode("ascii"))
-    assert {k: v.value for k, v in parsed.items()} == {"train-ai": "y"}
+    assert parse_usage(body["content_usage"]) == {"train-ai": "y"}
     assert body["content_signal"] == "ai-train=yes, ai-input=yes"
     assert body["tdm_reservation"] == 0
     assert body["position"] == {"seq": head.seq, "hash": head.hash}

@@ -9,20 +9,21 @@ import re
 import urllib.robotparser
 from pathlib import Path
 
-import http_sfv
 import pytest
-from tests.cli.conftest import Run, run  # noqa: F401 (the CLI runner fixture)
+from tests.cli.conftest import Run
 
 from consentry.model import Decision
 from consentry.workspace import Workspace
 
 from .conftest import BY_ID
-from .support import add_account, decide, make_workspace
+from .support import add_account, decide, make_workspace, parse_usage
 
 # content-usage-line = "Content-Usage" ":" [ path-pattern 1*WSP ] usage-pref (attach-05, robots);
 # a path pattern as RFC 9309 has it: "/" then path characters, "*" and a final "$".
 PATH = r"/[A-Za-z0-9\-._~!&'()+,;=:@/%*]*\$?"
-RULE = re.compile(rf"^(?P<key>Content-Usage|Content-Signal): (?:(?P<path>{PATH}) )?(?P<value>\S.*)$")
+RULE = re.compile(
+    rf"^(?P<key>Content-Usage|Content-Signal): (?:(?P<path>{PATH}) )?(?P<value>\S.*)$"
+)
 
 
 @pytest.fixture
@@ -44,9 +45,7 @@ def rules(text: str) -> dict[tuple[str, str | None], str]:
         assert match is not None, line
         value = match["value"]
         if match["key"] == "Content-Usage":
-            parsed = http_sfv.Dictionary()
-            parsed.parse(value.encode("ascii"))  # raises on anything not RFC 9651
-            assert all(isinstance(v.value, http_sfv.Token) for v in parsed.values())
+            parse_usage(value)  # raises on anything not RFC 9651, asserts tokens
         out[(match["key"], match["path"])] = value
     return out
 
@@ -80,7 +79,12 @@ def test_tdmrep_json(run: Run, workspace: Workspace, tmp_path: Path) -> None:
     entries = json.loads(out.read_text("utf-8"))
     said = {e["location"]: e["tdm-reservation"] for e in entries}
     assert said == {
-        "/u/1$": 1, "/u/1/posts/": 1, "/u/2$": 0, "/u/2/posts/": 0, "/u/3$": 1, "/u/3/posts/": 1
+        "/u/1$": 1,
+        "/u/1/posts/": 1,
+        "/u/2$": 0,
+        "/u/2/posts/": 0,
+        "/u/3$": 1,
+        "/u/3/posts/": 1,
     }
 
 

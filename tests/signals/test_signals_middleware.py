@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import http_sfv
 import httpx
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,7 +17,7 @@ from consentry.model import Decision
 from consentry.signals.middleware import ContentUsageMiddleware, WorkspaceSignals
 from consentry.workspace import Workspace
 
-from .support import add_account, decide
+from .support import add_account, decide, parse_usage
 
 
 async def platform(scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,10 +48,8 @@ def serving(app: ASGIApp) -> Iterator[str]:
         thread.join(20)
 
 
-def usage(response: httpx.Response) -> dict[str, object]:
-    parsed = http_sfv.Dictionary()
-    parsed.parse(response.headers["content-usage"].encode("ascii"))
-    return {k: v.value for k, v in parsed.items()}
+def usage(response: httpx.Response) -> dict[str, str]:
+    return parse_usage(response.headers["content-usage"])
 
 
 def test_pages_carry_their_accounts_choice(ws: Workspace) -> None:

@@ -55,7 +55,7 @@ def _write(out: Path | None, ws_root: Path, write: Callable[[BinaryIO], int]) ->
             count = write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # a file to publish: readable by the web server
+        Path(tmp).chmod(0o644)  # a file to publish: readable by the web server
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

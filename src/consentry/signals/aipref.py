@@ -1,6 +1,7 @@
-"""IETF AIPREF: the vocabulary of draft-ietf-aipref-vocab-08, attached as draft-ietf-aipref-attach-05
-says: an HTTP ``Content-Usage`` field whose value is an RFC 9651 dictionary of tokens ``y``/``n``,
-and robots.txt ``Content-Usage:`` rules (with an optional path) inside a user-agent group.
+"""IETF AIPREF: the vocabulary of draft-ietf-aipref-vocab-08, attached as
+draft-ietf-aipref-attach-05 says: an HTTP ``Content-Usage`` field whose value is an RFC 9651
+dictionary of tokens ``y``/``n``, and robots.txt ``Content-Usage:`` rules (with an optional
+path) inside a user-agent group.
 
 ``train-ai`` says the choice of ``train``; ``train-genai`` sits under it in the vocabulary's
 hierarchy and follows it unstated. The vocabulary has no category for grounding an assistant's

@@ -85,5 +85,4 @@ def rule_paths(page: PagePattern, parts: pa.Array) -> pa.Array:
     """Per account, the robots.txt path pattern of its pages of kind ``page``: the part every
     such page shares (``/alice/status/``), or the one page itself (``/alice$``)."""
     tail = "$" if page.exact else page.prefix_after
-    joined = pc.binary_join_element_wise(page.before, parts, tail, "")
-    return joined
+    return pc.binary_join_element_wise(page.before, parts, tail, "")

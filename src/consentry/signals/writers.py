@@ -102,8 +102,12 @@ def write_tdmrep(pub: Published, out: BinaryIO) -> int:
         columns = [
             # Paths hold only URL path characters (config.py, url_part): nothing to escape.
             pc.binary_join_element_wise(
-                ',\n  {"location": "', rule_paths(page, parts), '", "tdm-reservation": ',
-                value, "}", "",
+                ',\n  {"location": "',
+                rule_paths(page, parts),
+                '", "tdm-reservation": ',
+                value,
+                "}",
+                "",
             )
             for page in pub.config.pages
         ]
