@@ -105,7 +105,7 @@ def test_bad_pattern_names_the_file_and_key(run: Run, tmp_path: Path) -> None:
     assert "config.toml: signals.profile must be a URL path" in result.output
 
 
-def test_handles_from_an_import_and_odd_handles_encoded(run: Run, demo_platform: Path) -> None:
+def test_handles_from_an_import(run: Run, demo_platform: Path) -> None:
     run("init")
     run("import", "canonical", str(demo_platform))
     text = run("signals", "robots").stdout

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
-from consentry.signals import Choice, headers, values
+from consentry.signals import Choice, headers, parse_signals, values
+from consentry.signals.published import rule_paths, url_part
 from consentry.signals.registry import COMBOS
 
 from .support import parse_usage
@@ -37,3 +39,16 @@ def test_content_signal_and_tdmrep(train: bool, answer: bool) -> None:
 def test_headers_are_content_usage_and_tdm_reservation() -> None:
     sent = dict(headers(Choice(False, False)))
     assert sent == {"Content-Usage": "train-ai=n", "tdm-reservation": "1"}
+
+
+def test_odd_handles_are_percent_encoded_in_rules() -> None:
+    config = parse_signals({}, "<test>")
+    parts = url_part(pa.array(["alice", "a b\nUser-Agent: evil", "é/x", "x*$"]))
+    profile, post = config.pages
+    assert rule_paths(profile, parts).to_pylist() == [
+        "/alice$",
+        "/a%20b%0AUser-Agent%3A%20evil$",
+        "/%C3%A9%2Fx$",
+        "/x%2A%24$",
+    ]
+    assert rule_paths(post, parts)[0].as_py() == "/alice/status/"
