@@ -63,11 +63,22 @@ def _write(out: Path | None, ws_root: Path, write: Callable[[BinaryIO], int]) ->
     return count
 
 
-def _published(workspace: Path | None) -> tuple[Path, Published]:
+def _publish(
+    out: Path | None,
+    workspace: Path | None,
+    writer: Callable[[Published, BinaryIO], int],
+    what: str,
+) -> None:
+    """Every account's signals as of the head, written by ``writer`` to ``out`` or stdout."""
     ws = open_workspace(workspace)
     config = load_signals_config(ws)
+    if out is not None:
+        check_output_file(out, role="--out", workspace=ws.root)  # before the ledger is read
     with ws.ledger() as ledger:
-        return ws.root, published(ledger, ws.policy(), config, ContentStore(ws.content_dir))
+        pub = published(ledger, ws.policy(), config, ContentStore(ws.content_dir))
+    count = _write(out, ws.root, lambda fh: writer(pub, fh))
+    if out is not None:
+        err_console.print(f"{count:,} {what} for {len(pub):,} accounts written to {out}")
 
 
 @app.command()
@@ -79,10 +90,7 @@ def robots(out: OutOption = None, workspace: WorkspaceOption = None) -> None:
 
     Example: `consentry signals robots --out /srv/www/robots.txt`
     """
-    root, pub = _published(workspace)
-    rules = _write(out, root, lambda fh: write_robots(pub, fh))
-    if out is not None:
-        err_console.print(f"{rules:,} rules for {len(pub):,} accounts written to {out}")
+    _publish(out, workspace, write_robots, "rules")
 
 
 @app.command()
@@ -93,10 +101,7 @@ def tdmrep(out: OutOption = None, workspace: WorkspaceOption = None) -> None:
 
     Example: `consentry signals tdmrep --out /srv/www/.well-known/tdmrep.json`
     """
-    root, pub = _published(workspace)
-    entries = _write(out, root, lambda fh: write_tdmrep(pub, fh))
-    if out is not None:
-        err_console.print(f"{entries:,} entries for {len(pub):,} accounts written to {out}")
+    _publish(out, workspace, write_tdmrep, "entries")
 
 
 @app.command()
