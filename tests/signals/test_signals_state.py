@@ -7,12 +7,21 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.ledger import LedgerStore
+from consentry.ledger import EMPTY_POSITION, LedgerStore
 from consentry.model import AccountStatus, Decision, Scope
-from consentry.signals import SignalsConfig, load_signals_config, signal_state
+from consentry.signals import (
+    SignalsConfig,
+    SignalState,
+    load_signals_config,
+    parse_signals,
+    publish,
+    signal_state,
+)
 from consentry.signals.report import account_signals
 from consentry.workspace import Workspace
 
@@ -110,3 +119,17 @@ def test_yes_only_for_an_effective_train_grant(
             ]
             expected = bool(covering) and max(covering)[2] is Decision.GRANT
             assert said[account] is expected
+
+
+def test_a_handle_shared_by_two_accounts_says_yes_only_if_both_do() -> None:
+    state = SignalState(
+        EMPTY_POSITION,
+        pa.array(["1", "2", "3", "4"]),
+        np.array([True, False, True, True]),
+        np.array([True, True, False, True]),
+    )
+    pub = publish(state, parse_signals({}, "<test>"), pa.array(["al", "al", "bo", None]))
+    assert dict(zip(pub.keys.to_pylist(), pub.combo.tolist(), strict=True)) == {
+        "al": 2,  # train: only one of the two granted; answer: both did
+        "bo": 1,
+    }

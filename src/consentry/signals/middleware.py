@@ -15,6 +15,7 @@ requests wait for it (a page never goes out without its signals).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,7 +61,15 @@ class WorkspaceSignals:
     """Loads the signals of a workspace's ledger as of its head (``Source`` for the middleware)."""
 
     def __init__(self, root: Path | str | None = None) -> None:
-        self.workspace = Workspace.open(root)
+        # Opening a workspace makes the process's new files private (umask 077): right for
+        # Consentry's commands, not for the platform's server this runs in, whose umask is
+        # put back. Nothing here writes into the workspace but SQLite's journal files, which
+        # take the ledger file's own mode.
+        umask = os.umask(0o077)
+        try:
+            self.workspace = Workspace.open(root)
+        finally:
+            os.umask(umask)
         self.config: SignalsConfig = load_signals_config(self.workspace)
 
     def __call__(self) -> Published:

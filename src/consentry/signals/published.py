@@ -54,7 +54,23 @@ def publish(state: SignalState, config: SignalsConfig, handles: pa.Array | None)
     if not known.all():
         keys = keys.filter(pa.array(known))
         combo = combo[known]
-    return Published(state.position, keys.cast(pa.string()), combo, config)
+    keys, combo = _one_rule_per_key(keys.cast(pa.string()), combo)
+    return Published(state.position, keys, combo, config)
+
+
+def _one_rule_per_key(
+    keys: pa.Array, combo: npt.NDArray[np.int8]
+) -> tuple[pa.Array, npt.NDArray[np.int8]]:
+    """One entry per URL part: where several accounts hold the same handle (one deleted, its
+    handle taken again), their pages are the same pages, so a use is said yes to only when
+    every one of them says yes."""
+    encoded = pc.dictionary_encode(keys)
+    if len(encoded.dictionary) == len(keys):
+        return keys, combo
+    codes = encoded.indices.to_numpy()
+    both = np.full(len(encoded.dictionary), 3, dtype=np.int8)
+    np.bitwise_and.at(both, codes, combo)
+    return encoded.dictionary, both
 
 
 def published(
