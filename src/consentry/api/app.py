@@ -20,7 +20,7 @@ from consentry.api.jobs import JobReaper
 from consentry.api.middleware import AccessLog, BodyLimit, PlainRequest
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
-from consentry.api.routes import health, licensees, operators, people
+from consentry.api.routes import health, licensees, operators, people, signals
 from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.api.state import ServiceState
@@ -96,7 +96,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
-    for module in (health, people, licensees, operators):
+    for module in (health, people, licensees, operators, signals):
         app.include_router(module.router)
     return app
 

@@ -16,6 +16,7 @@ from consentry.cli import (
     policy,
     scrub,
     service,
+    signals,
     snapshot,
     workspace,
 )
@@ -67,6 +68,7 @@ app.add_typer(importing.app, name="import")
 app.add_typer(demo.app, name="demo")
 compliance.register(app)
 service.register(app)
+app.add_typer(signals.app, name="signals")
 
 
 if __name__ == "__main__":
