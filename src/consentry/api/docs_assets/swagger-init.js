@@ -1,0 +1,16 @@
+// Starts Swagger UI on the /docs page. A file of its own, not an inline script, so that the
+// page's Content-Security-Policy can forbid inline scripts.
+window.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("swagger-ui");
+  window.ui = SwaggerUIBundle({
+    url: root.dataset.openapiUrl,
+    dom_id: "#swagger-ui",
+    layout: "BaseLayout",
+    deepLinking: true,
+    showExtensions: true,
+    showCommonExtensions: true,
+    // Swagger UI would otherwise ask a public validator about the spec: no third-party request.
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  });
+});
