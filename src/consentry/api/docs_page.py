@@ -40,6 +40,7 @@ ASSETS: dict[str, tuple[Path, str]] = {
     "swagger-ui.css": (_SWAGGER / "swagger-ui.css", "text/css"),
     "favicon-32x32.png": (_SWAGGER / "favicon-32x32.png", "image/png"),
     "swagger-init.js": (_OWN / "swagger-init.js", "text/javascript"),
+    "swagger-a11y.css": (_OWN / "swagger-a11y.css", "text/css"),
 }
 
 _PAGE = """<!doctype html>
@@ -50,6 +51,7 @@ _PAGE = """<!doctype html>
 <title>{title} – API documentation</title>
 <link rel="icon" type="image/png" href="{assets}/favicon-32x32.png">
 <link rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="stylesheet" href="{assets}/swagger-a11y.css">
 </head>
 <body>
 <main id="swagger-ui" data-openapi-url="{openapi_url}"></main>

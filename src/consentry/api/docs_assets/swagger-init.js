@@ -6,7 +6,9 @@ window.addEventListener("DOMContentLoaded", () => {
     url: root.dataset.openapiUrl,
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    deepLinking: true,
+    // Deep links put a link inside each operation's toggle button (nested controls, which
+    // screen readers cannot reach): accessibility first.
+    deepLinking: false,
     showExtensions: true,
     showCommonExtensions: true,
     // Swagger UI would otherwise ask a public validator about the spec: no third-party request.
