@@ -22,7 +22,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def open_docs(page: Page, server: ConsentryServer) -> None:
     page.goto(f"{server.url}/docs")
     # An operation's summary, drawn by Swagger UI from /openapi.json: the page is not blank.
-    page.get_by_text("Liveness and reachability of the database and Redis", exact=True).first.wait_for(state="visible", timeout=30_000)
+    page.get_by_text(
+        "Liveness and reachability of the database and Redis", exact=True
+    ).first.wait_for(state="visible", timeout=30_000)
 
 
 def test_docs_render_the_operations_from_consentry_alone(
