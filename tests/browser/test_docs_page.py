@@ -28,16 +28,27 @@ def open_docs(page: Page, server: ConsentryServer) -> None:
 
 
 def test_docs_render_the_operations_from_consentry_alone(
-    page: Page, pages: Pages, sqlite_server: ConsentryServer
+    page: Page, pages: Pages, consentry_server: ConsentryServer
 ) -> None:
-    open_docs(page, sqlite_server)
+    open_docs(page, consentry_server)
     requested = pages.guard(page).requests
     assert page.locator(".opblock").count() > 10
     assert page.get_by_text("/v1/me/consent", exact=True).first.is_visible()
-    loaded = {url.removeprefix(sqlite_server.url) for url in requested}
+    loaded = {url.removeprefix(consentry_server.url) for url in requested}
     assert {"/docs", "/openapi.json"} | {f"{ASSETS_PATH}/{name}" for name in ASSETS} <= loaded
     # The guard fails the test on any request elsewhere; it must have seen the page's own.
-    assert all(url.startswith(sqlite_server.url) for url in requested)
+    assert all(url.startswith(consentry_server.url) for url in requested)
+
+
+def test_an_opened_operation_passes_axe(page: Page, sqlite_server: ConsentryServer) -> None:
+    open_docs(page, sqlite_server)
+    page.locator("#operations-people-set_consent_v1_me_consent__purpose__put button").first.click()
+    try_it = page.get_by_role("button", name="Try it out")
+    try_it.wait_for()
+    check_accessibility(page)
+    try_it.click()
+    page.get_by_role("button", name="Execute").wait_for()
+    check_accessibility(page)
 
 
 def test_docs_pass_axe_at_both_widths(page: Page, sqlite_server: ConsentryServer) -> None:

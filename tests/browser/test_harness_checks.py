@@ -35,7 +35,8 @@ def watched(page: Page, server: ConsentryServer) -> PageGuard:
 
 
 def page_with(body: str) -> str:
-    return f'<!doctype html><html lang="en"><head><title>t</title></head><body><main>{body}</main></body></html>'
+    head = '<!doctype html><html lang="en"><head><title>t</title></head>'
+    return f"{head}<body><main>{body}</main></body></html>"
 
 
 def test_an_image_without_alternative_text_fails_the_accessibility_check(bare_page: Page) -> None:
@@ -55,7 +56,7 @@ def test_an_image_without_alternative_text_fails_the_accessibility_check(bare_pa
 
 def test_a_known_violation_must_still_occur(bare_page: Page) -> None:
     bare_page.set_content(page_with("<h1>Hello</h1>"))
-    with pytest.raises(AssertionError, match="no longer found.*image-alt"):
+    with pytest.raises(AssertionError, match=r"no longer found.*image-alt"):
         check_accessibility(bare_page, known={"image-alt": "a vendored widget"})
 
 

@@ -1,5 +1,19 @@
 // Starts Swagger UI on the /docs page. A file of its own, not an inline script, so that the
 // page's Content-Security-Policy can forbid inline scripts.
+
+// Swagger UI's request body editor is a textarea with no label (WCAG 1.3.1, 4.1.2): name it.
+const LabelledBody = () => ({
+  wrapComponents: {
+    TextArea: (Original, system) => (props) => {
+      const named = props["aria-label"] || !String(props.className || "").includes("body-param");
+      return system.React.createElement(
+        Original,
+        named ? props : { ...props, "aria-label": "Request body" },
+      );
+    },
+  },
+});
+
 window.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("swagger-ui");
   window.ui = SwaggerUIBundle({
@@ -14,5 +28,6 @@ window.addEventListener("DOMContentLoaded", () => {
     // Swagger UI would otherwise ask a public validator about the spec: no third-party request.
     validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+    plugins: [LabelledBody],
   });
 });
