@@ -17,21 +17,19 @@ import json
 import os
 from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from tests.api.serving import serve_process
 from tests.conftest import POSTGRES_PARAM, skip_or_fail
 
-from consentry.api import tokens
 from consentry.workspace import Workspace
 
-from .harness import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_ENV, PageGuard
+from .harness import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_ENV, ConsentryServer, PageGuard, Pages
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, Page
 
 #: The guards of the test being run, checked once it has passed (so that a guard's finding
 #: fails the test itself, not its teardown).
@@ -65,21 +63,6 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
-
-
-@dataclass(frozen=True)
-class ConsentryServer:
-    """A running ``consentry serve`` and what a test needs to sign people in."""
-
-    url: str
-    ws: Workspace
-    backend: str
-    #: The demo platform's account ids, in its ``accounts.jsonl`` order.
-    accounts: tuple[str, ...]
-
-    def token(self, account: str, *, ttl: int = 600) -> str:
-        """The JWT the platform would put in a person's sign-in link."""
-        return tokens.mint(tokens.signing_key(self.ws), account, ttl=ttl)
 
 
 def _import_demo(root: Path, demo_platform: Path) -> None:
@@ -142,40 +125,10 @@ def sqlite_server(_servers: Callable[[str], ConsentryServer]) -> ConsentryServer
     return _servers("sqlite")
 
 
-class Pages:
-    """``pages(**context_options)``: a new page in a fresh context (Playwright's
-    ``new_context`` options: ``locale="fr-FR"``, ``extra_http_headers={"Sec-GPC": "1"}``, …),
-    1280 px wide unless told, watched by a guard of its own (``pages.guard(page)``)."""
-
-    def __init__(self, browser: Browser, guards: list[PageGuard]) -> None:
-        self._browser = browser
-        self._guards = guards
-        self._contexts: list[BrowserContext] = []
-        self._by_page: dict[int, PageGuard] = {}
-
-    def __call__(self, **options: Any) -> Page:
-        options.setdefault("viewport", {"width": 1280, "height": 800})
-        context = self._browser.new_context(**options)
-        self._contexts.append(context)
-        guard = PageGuard(allowed=SERVED_ORIGINS)
-        guard.watch(context)
-        self._guards.append(guard)
-        page = context.new_page()
-        self._by_page[id(page)] = guard
-        return page
-
-    def guard(self, page: Page) -> PageGuard:
-        return self._by_page[id(page)]
-
-    def close(self) -> None:
-        for context in self._contexts:
-            context.close()
-
-
 @pytest.fixture
 def pages(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Pages]:
     """Guarded pages, each in a fresh context, all closed after the test (see ``Pages``)."""
-    made = Pages(browser, request.node.stash.setdefault(GUARDS, []))
+    made = Pages(browser, SERVED_ORIGINS, request.node.stash.setdefault(GUARDS, []))
     yield made
     made.close()
 

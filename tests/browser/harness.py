@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from consentry.api import tokens
+from consentry.workspace import Workspace
+
 if TYPE_CHECKING:
     from playwright.sync_api import (
+        Browser,
         BrowserContext,
         ConsoleMessage,
         Error,
@@ -128,6 +132,52 @@ class PageGuard:
 
     def _script_error(self, error: Error) -> None:
         self.script_errors.append(f"{error.name}: {error.message}")
+
+
+@dataclass(frozen=True)
+class ConsentryServer:
+    """A running ``consentry serve`` and what a test needs to sign people in."""
+
+    url: str
+    ws: Workspace
+    backend: str
+    #: The demo platform's account ids, in its ``accounts.jsonl`` order.
+    accounts: tuple[str, ...]
+
+    def token(self, account: str, *, ttl: int = 600) -> str:
+        """The JWT the platform would put in a person's sign-in link."""
+        return tokens.mint(tokens.signing_key(self.ws), account, ttl=ttl)
+
+
+class Pages:
+    """``pages(**context_options)``: a new page in a fresh context (Playwright's
+    ``new_context`` options: ``locale="fr-FR"``, ``extra_http_headers={"Sec-GPC": "1"}``, …),
+    1280 px wide unless told, watched by a guard of its own (``pages.guard(page)``)."""
+
+    def __init__(self, browser: Browser, allowed: set[str], guards: list[PageGuard]) -> None:
+        self._browser = browser
+        self._allowed = allowed
+        self._guards = guards
+        self._contexts: list[BrowserContext] = []
+        self._by_page: dict[int, PageGuard] = {}
+
+    def __call__(self, **options: Any) -> Page:
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        context = self._browser.new_context(**options)
+        self._contexts.append(context)
+        guard = PageGuard(allowed=self._allowed)
+        guard.watch(context)
+        self._guards.append(guard)
+        page = context.new_page()
+        self._by_page[id(page)] = guard
+        return page
+
+    def guard(self, page: Page) -> PageGuard:
+        return self._by_page[id(page)]
+
+    def close(self) -> None:
+        for context in self._contexts:
+            context.close()
 
 
 def axe_violations(page: Page, tags: tuple[str, ...] = WCAG_22_AA) -> list[dict[str, Any]]:

@@ -10,8 +10,7 @@ import pytest
 
 from consentry.api.docs_page import ASSETS, ASSETS_PATH
 
-from .conftest import ConsentryServer, Pages
-from .harness import WIDTHS, check_accessibility, screenshot
+from .harness import WIDTHS, ConsentryServer, Pages, check_accessibility, screenshot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

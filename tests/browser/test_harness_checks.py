@@ -3,19 +3,23 @@ a page reaching another origin, or breaking its Content-Security-Policy, fails i
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import ConsentryServer
-from .harness import PageGuard, check_accessibility
+from .harness import ConsentryServer, PageGuard, check_accessibility
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+ROOT = Path(__file__).parents[2]
 # RFC 5737's documentation range: an address outside this machine, never answered.
 THIRD_PARTY = "http://192.0.2.1"
 
@@ -91,3 +95,32 @@ def test_an_inline_script_breaks_the_docs_csp_and_fails_the_guard(
     assert bare_page.evaluate("() => window.ran === undefined")  # the policy held
     with pytest.raises(AssertionError, match="Content-Security-Policy violation"):
         guard.check()
+
+
+GUARDED_TEST = f'''
+def test_reaches_a_third_party(page):
+    page.set_content('<img alt="theirs" src="{THIRD_PARTY}/pixel.png">')
+    page.wait_for_load_state("load")
+'''
+
+
+def test_the_page_fixture_fails_the_test_itself_on_a_third_party_request(tmp_path: Path) -> None:
+    # In a pytest of its own: the failure this test looks for would otherwise be its own.
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import *  # noqa: F403\n"
+        "from tests.browser.conftest import *  # noqa: F403\n",
+        "utf-8",
+    )
+    (tmp_path / "test_guarded.py").write_text(GUARDED_TEST, "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout + result.stderr
+    # Failed in its call, not errored in a teardown: the summary counts no error.
+    assert result.stdout.strip().splitlines()[-1].startswith("1 failed in "), result.stdout
+    assert f"request to another origin: {THIRD_PARTY}/pixel.png" in result.stdout
