@@ -88,10 +88,11 @@ def test_an_inline_script_breaks_the_docs_csp_and_fails_the_guard(
 ) -> None:
     guard = watched(bare_page, sqlite_server)
     bare_page.goto(f"{sqlite_server.url}/docs")
-    bare_page.evaluate(
-        "() => { const s = document.createElement('script');"
-        " s.textContent = 'window.ran = true'; document.head.append(s); }"
-    )
+    with bare_page.expect_console_message(lambda m: "Content Security Policy" in m.text):
+        bare_page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.ran = true'; document.head.append(s); }"
+        )
     assert bare_page.evaluate("() => window.ran === undefined")  # the policy held
     with pytest.raises(AssertionError, match="Content-Security-Policy violation"):
         guard.check()
