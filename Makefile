@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests' Chromium: Debian's (Playwright's own browser download does not work here).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint docs bench clean
+.PHONY: demo test lint docs bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +17,25 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP)
+# Installed once, when missing, as root; its file is the stamp. Without root the browser tests
+# skip saying why, except under CI=true, where nothing may skip: there this fails at once.
+$(CHROMIUM):
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make: $@ is missing and only root can install it (apt-get install chromium)" >&2; \
+		[ "$${CI:-}" != true ] || { echo "make: CI=true: browser tests may not skip" >&2; exit 1; }; \
+		echo "make: the browser tests will skip" >&2; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq >/dev/null || \
+			{ echo "make: apt-get update failed: cannot install chromium" >&2; exit 1; }; \
+		apt-get install -y -qq chromium >/dev/null || \
+			{ echo "make: apt-get install chromium failed" >&2; exit 1; }; \
+		[ -x $@ ] || { echo "make: chromium installed, but not as $@" >&2; exit 1; }; \
+	fi
+
+browser: $(CHROMIUM)
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

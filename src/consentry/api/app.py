@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from consentry.api import problems, tokens
+from consentry.api import docs_page, problems, tokens
 from consentry.api.consent_access import open_access
 from consentry.api.fastlane import FastLane, Lane
 from consentry.api.jobs import JobReaper
@@ -92,10 +92,11 @@ def create_api(settings: ServiceSettings) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # docs_page serves /docs from this package, not from a CDN
         redoc_url=None,
     )
     problems.install(app)
+    docs_page.install(app)
     for module in (health, people, licensees, operators, signals):
         app.include_router(module.router)
     return app
