@@ -46,8 +46,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # One per module, not per session: Playwright's sync API keeps an event loop running on
+    # the main thread while it lives, and the other suites' ``asyncio.run`` in the same worker
+    # would then fail ("cannot be called from a running event loop").
     if not CHROMIUM.exists():
         skip_or_fail(
             f"no Chromium at {CHROMIUM} (`make test` installs Debian's, as root; "
