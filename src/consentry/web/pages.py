@@ -35,7 +35,7 @@ from consentry.content.store import ContentStore
 from consentry.errors import GoneError, NotFoundError, UsageError
 from consentry.ledger import LedgerEntry
 from consentry.ledger.entries import EntryKind
-from consentry.model import SHARE, ConsentDecision, Decision, Source
+from consentry.model import SHARE, AccountStatus, ConsentDecision, Decision, Source
 from consentry.model import Scope as ContentScope
 from consentry.policy.choices import choices
 from consentry.web import sessions
@@ -218,7 +218,11 @@ def _source_of(history: list[LedgerEntry]) -> dict[int, str]:
 
 def _erased(history: list[LedgerEntry]) -> LedgerEntry | None:
     for entry in history:
-        if entry.kind is not EntryKind.CONSENT and str(entry.attrs.get("status")) == "erased":
+        if (
+            entry.kind is not EntryKind.CONSENT
+            and entry.attrs is not None
+            and str(entry.attrs.get("status")) == AccountStatus.ERASED.value
+        ):
             return entry
     return None
 
@@ -358,9 +362,9 @@ def _receipt(visit: Visit, first: int, last: int, head: str) -> dict[str, Any] |
                 "seq": e.seq,
                 "hash": e.hash,
                 "purpose": e.purpose,
-                "scope": e.scope.value if e.scope else None,
+                "scope": e.scope,
                 "recipient": e.recipient,
-                "decision": e.decision.value if e.decision else None,
+                "decision": e.decision,
                 "at": e.at.isoformat(),
                 "source": str(e.source),
             }
