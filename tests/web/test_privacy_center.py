@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from consentry.cli.main import app
 from consentry.compliance.recipients import Recipients
-from consentry.ledger.entries import EntryKind
 from consentry.model import SHARE, AccountChange, Decision, Source
 
 

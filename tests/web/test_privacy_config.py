@@ -43,6 +43,6 @@ def test_frame_ancestors_from_the_workspace(tmp_path: Path) -> None:
 )
 def test_a_bad_value_names_the_file_and_key(tmp_path: Path, table: str, key: str) -> None:
     ws = _ws(tmp_path, f"\n[privacy]\n{table}\n")
-    with pytest.raises(WorkspaceError, match="config.toml") as caught:
+    with pytest.raises(WorkspaceError, match=r"config\.toml") as caught:
         load_config(ws)
     assert key in str(caught.value)

@@ -209,7 +209,7 @@ async def switch_language(lang: str, request: Request) -> Response:
     return response
 
 
-# ---- my choices and their receipts ----------------------------------------------------------------
+# ---- my choices and their receipts ---------------------------------------------------------------
 
 
 def _source_of(history: list[LedgerEntry]) -> dict[int, str]:
@@ -427,7 +427,7 @@ async def receipt_json(request: Request) -> Response:
     return _download(doc, f"consentry-receipt-{last}.json", visit.center.config)
 
 
-# ---- who gets my data, where it is ----------------------------------------------------------------
+# ---- who gets my data, where it is ---------------------------------------------------------------
 
 
 @router.get("/recipients")
@@ -562,7 +562,7 @@ async def certificate_download(request: Request) -> Response:
     return _download(doc, "consentry-erasure-certificate.json", visit.center.config)
 
 
-# ---- static files ---------------------------------------------------------------------------------
+# ---- static files --------------------------------------------------------------------------------
 
 
 class _Static(StaticFiles):

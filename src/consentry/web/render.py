@@ -4,7 +4,7 @@ caching of personal pages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import MutableHeaders
 from starlette.responses import HTMLResponse
 
 from consentry.web.config import CenterConfig
@@ -28,7 +29,7 @@ def csp(config: CenterConfig) -> str:
     )
 
 
-def secure(headers: MutableMapping[str, str], config: CenterConfig, *, personal: bool) -> None:
+def secure(headers: MutableHeaders, config: CenterConfig, *, personal: bool) -> None:
     headers["Content-Security-Policy"] = csp(config)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
