@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +34,7 @@ from consentry.compliance.erasure import erase
 from consentry.compliance.whereis import export_report, where_is
 from consentry.content.store import ContentStore
 from consentry.errors import GoneError, NotFoundError, UsageError
-from consentry.ledger import LedgerEntry
+from consentry.ledger import LedgerEntry, LedgerStore
 from consentry.ledger.entries import EntryKind
 from consentry.model import SHARE, AccountStatus, ConsentDecision, Decision, Source
 from consentry.model import Scope as ContentScope
@@ -50,6 +51,7 @@ SIGN_IN: Final = f"{PREFIX}/signin"
 RECEIPT_MAX: Final = 64
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,50 @@ async def _form(request: Request, visit: Visit) -> dict[str, str] | Response:
     return fields
 
 
+Page = Callable[[Visit], Awaitable[Response]]
+Post = Callable[[Visit, dict[str, str]], Awaitable[Response]]
+Route = Callable[[Request], Awaitable[Response]]
+
+
+def signed_in(handler: Page) -> Route:
+    """A route for signed-in people only: the others go to sign-in."""
+
+    async def route(request: Request) -> Response:
+        visit = _visit(request)
+        if isinstance(visit, Response):
+            return visit
+        return await handler(visit)
+
+    route.__name__ = handler.__name__
+    return route
+
+
+def posted(handler: Post) -> Route:
+    """A form POST of a signed-in person, its CSRF token checked before the handler runs."""
+
+    async def route(request: Request) -> Response:
+        visit = _visit(request)
+        if isinstance(visit, Response):
+            return visit
+        fields = await _form(visit.request, visit)
+        if isinstance(fields, Response):
+            return fields
+        return await handler(visit, fields)
+
+    route.__name__ = handler.__name__
+    return route
+
+
+async def _read(visit: Visit, read: Callable[[LedgerStore], T]) -> T:
+    """``read`` of the ledger, in a worker thread."""
+
+    def run() -> T:
+        with visit.state.pool.ledger() as ledger:
+            return read(ledger)
+
+    return await run_in_threadpool(run)
+
+
 def _is_https(request: Request, config: CenterConfig) -> bool:
     if request.url.scheme == "https":
         return True
@@ -182,13 +228,8 @@ async def sign_in_page(request: Request) -> Response:
 
 
 @router.post("/signout")
-async def sign_out(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
-    fields = await _form(request, visit)
-    if isinstance(fields, Response):
-        return fields
+@posted
+async def sign_out(visit: Visit, fields: dict[str, str]) -> Response:
     response = _redirect(f"{SIGN_IN}?signed_out=1", visit.center.config)
     response.delete_cookie(sessions.COOKIE, path=PREFIX)
     return response
@@ -290,13 +331,8 @@ def _decided(visit: Visit, purpose: str, decision: Decision, **extra: Any) -> Co
 
 
 @router.post("/choice")
-async def change_choice(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
-    fields = await _form(request, visit)
-    if isinstance(fields, Response):
-        return fields
+@posted
+async def change_choice(visit: Visit, fields: dict[str, str]) -> Response:
     purpose, decision = fields.get("purpose", ""), _decision(fields)
     try:
         scope = ContentScope(fields["scope"]) if fields.get("scope") else None
@@ -309,25 +345,15 @@ async def change_choice(request: Request) -> Response:
 
 
 @router.post("/refuse-all")
-async def refuse_everything(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
-    fields = await _form(request, visit)
-    if isinstance(fields, Response):
-        return fields
+@posted
+async def refuse_everything(visit: Visit, fields: dict[str, str]) -> Response:
     denials = [_decided(visit, p, Decision.DENY) for p in visit.state.policy.purposes]
     return await _change(visit, denials)
 
 
 @router.post("/share")
-async def change_share(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
-    fields = await _form(request, visit)
-    if isinstance(fields, Response):
-        return fields
+@posted
+async def change_share(visit: Visit, fields: dict[str, str]) -> Response:
     decision, recipient = _decision(fields), fields.get("recipient", "")
     if decision is None or not 1 <= len(recipient) <= 128:
         return visit.render("error.html", 400, problem="bad-form")
@@ -431,31 +457,23 @@ async def receipt_json(request: Request) -> Response:
 
 
 @router.get("/recipients")
-async def recipients_page(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
+@signed_in
+async def recipients_page(visit: Visit) -> Response:
+    policy = visit.state.policy
 
-    def read() -> Any:
-        with visit.state.pool.ledger() as ledger:
-            return recipients_of(ledger, visit.state.policy, visit.account_id)
-
-    found = await run_in_threadpool(read)
+    found = await _read(visit, lambda ledger: recipients_of(ledger, policy, visit.account_id))
     return visit.render("recipients.html", page_id="recipients", recipients=found)
 
 
 @router.get("/whereis")
-async def whereis_page(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
+@signed_in
+async def whereis_page(visit: Visit) -> Response:
 
-    def read() -> Any:
-        with visit.state.pool.ledger() as ledger:
-            scan(visit.state.settings.workspace, ledger)
-            return where_is(ledger, visit.account_id)
+    def read(ledger: LedgerStore) -> Any:
+        scan(visit.state.settings.workspace, ledger)
+        return where_is(ledger, visit.account_id)
 
-    found = await run_in_threadpool(read)
+    found = await _read(visit, read)
     return visit.render("whereis.html", page_id="whereis", held=found)
 
 
@@ -463,16 +481,10 @@ async def whereis_page(request: Request) -> Response:
 
 
 @router.get("/rights")
-async def rights_page(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
+@signed_in
+async def rights_page(visit: Visit) -> Response:
 
-    def read() -> list[LedgerEntry]:
-        with visit.state.pool.ledger() as ledger:
-            return ledger.account_history(visit.account_id)
-
-    history = await run_in_threadpool(read)
+    history = await _read(visit, lambda ledger: ledger.account_history(visit.account_id))
     erased = _erased(history)
     return visit.render(
         "rights.html",
@@ -483,25 +495,20 @@ async def rights_page(request: Request) -> Response:
 
 
 @router.get("/export.json")
-async def export_download(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
+@signed_in
+async def export_download(visit: Visit) -> Response:
 
-    def read() -> dict[str, Any]:
-        with visit.state.pool.ledger() as ledger:
-            scan(visit.state.settings.workspace, ledger)
-            return export_report(ledger, visit.account_id)
+    def read(ledger: LedgerStore) -> dict[str, Any]:
+        scan(visit.state.settings.workspace, ledger)
+        return export_report(ledger, visit.account_id)
 
-    doc = await run_in_threadpool(read)
+    doc = await _read(visit, read)
     return _download(doc, "consentry-export.json", visit.center.config)
 
 
 @router.get("/erase")
-async def erase_confirmation(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
+@signed_in
+async def erase_confirmation(visit: Visit) -> Response:
     return visit.render("erase.html", page_id="erase")
 
 
@@ -521,13 +528,8 @@ def _erase(visit: Visit) -> int:
 
 
 @router.post("/erase")
-async def erase_account(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
-    fields = await _form(request, visit)
-    if isinstance(fields, Response):
-        return fields
+@posted
+async def erase_account(visit: Visit, fields: dict[str, str]) -> Response:
     if fields.get("confirm") != "yes":
         return visit.render("erase.html", 400, page_id="erase", unconfirmed=True)
     try:
@@ -552,10 +554,8 @@ def _certificate(visit: Visit) -> dict[str, Any] | None:
 
 
 @router.get("/certificate.json")
-async def certificate_download(request: Request) -> Response:
-    visit = _visit(request)
-    if isinstance(visit, Response):
-        return visit
+@signed_in
+async def certificate_download(visit: Visit) -> Response:
     doc = await run_in_threadpool(_certificate, visit)
     if doc is None:
         return visit.render("error.html", 404, problem="no-certificate")
