@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.api.conftest import start_service
 
 from consentry.errors import WorkspaceError
 from consentry.web.config import CenterConfig, load_config
@@ -46,3 +47,14 @@ def test_a_bad_value_names_the_file_and_key(tmp_path: Path, table: str, key: str
     with pytest.raises(WorkspaceError, match=r"config\.toml") as caught:
         load_config(ws)
     assert key in str(caught.value)
+
+
+def test_the_served_pages_can_be_embedded_where_configured(tmp_path: Path) -> None:
+    ws = _ws(tmp_path, '\n[privacy]\nframe_ancestors = ["https://app.example.org"]\n')
+    svc, stop = start_service(ws, "sqlite")
+    try:
+        for path in ("/privacy/signin", "/privacy/static/privacy.css"):
+            csp_header = svc.client.get(path).headers["content-security-policy"]
+            assert "frame-ancestors https://app.example.org" in csp_header, path
+    finally:
+        stop()
