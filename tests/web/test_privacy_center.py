@@ -164,6 +164,8 @@ def test_french_and_english(person: Person) -> None:
     assert _structure(english) == _structure(french)  # the same page
     assert english.by_id("refuse-all").text == "Refuse everything"
     assert french.by_id("refuse-all").text == "Tout refuser"
+    description = french.by_id("purpose-train").find_all("p")[0].text
+    assert description == "Entraîner des modèles d'IA sur vos contenus."  # from the policy
     switch = french.by_id("lang-en").attrs["href"]
     response = person.get(switch)
     assert response.status_code == 303 and response.headers["location"] == "/privacy"

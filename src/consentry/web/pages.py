@@ -278,14 +278,14 @@ def _choices_data(visit: Visit) -> dict[str, Any]:
     purposes = [
         {
             "name": name,
-            "description": description,
+            "description": policy.description(name, visit.lang),
             "choices": [
                 {"choice": c, "source": sources.get(c.entry) if c.entry else None}
                 for c in rows
                 if c.purpose == name
             ],
         }
-        for name, description in policy.purposes.items()
+        for name in policy.purposes
     ]
     return {"purposes": purposes, "erased": view.erased}
 
