@@ -46,6 +46,8 @@ def test_a_post_without_the_csrf_token_is_refused(service: Service, person: Pers
     )
     assert cross_site.status_code == 403
     assert parse(cross_site.text).by_id("problem").attrs["data-problem"] == "csrf"
+    garbled = person.client.post("/privacy/choice", data={**fields, "csrf": "jeton-été"})
+    assert garbled.status_code == 403
     for path in ("/privacy/refuse-all", "/privacy/share", "/privacy/erase", "/privacy/signout"):
         assert person.client.post(path, data={"confirm": "yes"}).status_code == 403, path
     assert _history(service, person.account) == 0

@@ -57,7 +57,7 @@ def encode(key: bytes, session: Session) -> str:
 
 def decode(key: bytes, cookie: str | None, *, now: float | None = None) -> Session | None:
     """The session a cookie carries, or None when it is absent, forged or expired."""
-    if not cookie:
+    if not cookie or not cookie.isascii():  # what encode makes is ASCII; anything else is not
         return None
     payload, dot, signature = cookie.partition(".")
     if not dot or not hmac.compare_digest(signature, _sign(key, payload)):
@@ -81,4 +81,6 @@ def csrf_token(key: bytes, session: Session) -> str:
 
 
 def csrf_valid(key: bytes, session: Session, token: str | None) -> bool:
-    return token is not None and hmac.compare_digest(token, csrf_token(key, session))
+    if token is None or not token.isascii():  # compare_digest takes ASCII text only
+        return False
+    return hmac.compare_digest(token, csrf_token(key, session))
