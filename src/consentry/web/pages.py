@@ -215,7 +215,10 @@ def _sign_in(request: Request, token: str) -> Response:
         path=PREFIX,
         secure=_is_https(request, found.config),
         httponly=True,
-        samesite="strict",
+        # Lax, not Strict: the platform's link is a cross-site navigation, and a Strict cookie
+        # would not come back on the redirect that follows it. Cross-site POSTs still come
+        # without it, and every POST needs the session's CSRF token besides.
+        samesite="lax",
     )
     return response
 
