@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import tinycss2  # type: ignore[import-untyped]
-from tests.api.conftest import Service
+from tests.api.conftest import Service, make_workspace, start_service
 from tests.web.conftest import Person, browser
 from tests.web.html import Element, parse
 
@@ -217,3 +218,20 @@ def test_pages_are_accessible_by_structure(person: Person, path: str) -> None:
         assert control.attrs.get("type") == "hidden", (path, control.attrs)
     for form in page.find_all("form"):
         assert "id" in form.attrs, path
+
+
+def test_pages_count_against_the_persons_rate_limit(tmp_path: Path) -> None:
+    svc, stop = start_service(make_workspace(tmp_path / "ws", None), "sqlite", person_rate=2)
+    try:
+        someone = browser(svc)
+        someone.sign_in()
+        statuses = [someone.get("/privacy").status_code for _ in range(6)]
+        assert statuses[0] == 200 and 429 in statuses
+        limited = someone.get("/privacy")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert parse(limited.text).by_id("problem").attrs["data-problem"] == "rate"
+        # The same bucket as the person's API calls.
+        api = svc.client.get("/v1/me/consent", headers=svc.person(someone.account))
+        assert api.status_code == 429
+    finally:
+        stop()

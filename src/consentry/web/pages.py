@@ -9,6 +9,7 @@ recorded with source ``web``, effective at once, as the API records its own.
 from __future__ import annotations
 
 import json
+import math
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -112,14 +113,24 @@ def _redirect(location: str, config: CenterConfig) -> Response:
     return response
 
 
-def _visit(request: Request) -> Visit | Response:
-    """The signed-in visit, or the redirect to sign-in (no session, or it expired)."""
+async def _visit(request: Request) -> Visit | Response:
+    """The signed-in visit, or the redirect to sign-in (no session, or it expired), or 429
+    past the person's rate limit (the API's, in the same bucket: one limit per person)."""
     found = center(request)
     session = sessions.decode(found.key, request.cookies.get(sessions.COOKIE))
     if session is None:
         expired = "?expired=1" if request.cookies.get(sessions.COOKIE) else ""
         return _redirect(SIGN_IN + expired, found.config)
-    return Visit(request, service_state(request), found, session, _lang(request))
+    state = service_state(request)
+    visit = Visit(request, state, found, session, _lang(request))
+    rate = state.settings.person_rate
+    wait = await state.limiter.hit(f"person:{session.account_id}", rate)
+    request.state.principal = "person"  # the access log's word for a person
+    if wait is not None:
+        response = visit.render("error.html", 429, problem="rate")
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+    return visit
 
 
 async def _form(request: Request, visit: Visit) -> dict[str, str] | Response:
@@ -140,7 +151,7 @@ def signed_in(handler: Page) -> Route:
     """A route for signed-in people only: the others go to sign-in."""
 
     async def route(request: Request) -> Response:
-        visit = _visit(request)
+        visit = await _visit(request)
         if isinstance(visit, Response):
             return visit
         return await handler(visit)
@@ -153,7 +164,7 @@ def posted(handler: Post) -> Route:
     """A form POST of a signed-in person, its CSRF token checked before the handler runs."""
 
     async def route(request: Request) -> Response:
-        visit = _visit(request)
+        visit = await _visit(request)
         if isinstance(visit, Response):
             return visit
         fields = await _form(visit.request, visit)
@@ -190,7 +201,7 @@ async def home(request: Request) -> Response:
     token = request.query_params.get("token")
     if token is not None:
         return _sign_in(request, token)
-    visit = _visit(request)
+    visit = await _visit(request)
     if isinstance(visit, Response):
         return visit
     gpc, _ = await read_gpc(request, visit.state, Person(visit.account_id))
@@ -416,7 +427,7 @@ def _receipt_args(request: Request) -> tuple[int, int, str] | None:
 
 
 async def _receipt_or_404(request: Request) -> tuple[Visit, dict[str, Any]] | Response:
-    visit = _visit(request)
+    visit = await _visit(request)
     if isinstance(visit, Response):
         return visit
     args = _receipt_args(request)
