@@ -40,8 +40,19 @@ CONFIGURABLE_EXCLUSIONS: Final = MANDATORY_EXCLUSIONS | {Reason.ACCOUNT_INACTIVE
 
 TIME_GRANULARITIES: Final = ("day", "hour", "second")
 _PURPOSE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")  # ISO 639-1
 _TOP_LEVEL_KEYS: Final = frozenset(
-    {"version", "purposes", "scopes", "defaults", "jurisdictions", "age", "exclusions", "snapshot"}
+    {
+        "version",
+        "purposes",
+        "scopes",
+        "defaults",
+        "jurisdictions",
+        "age",
+        "exclusions",
+        "snapshot",
+        "descriptions",
+    }
 )
 
 
@@ -65,6 +76,12 @@ class Policy:
     time_granularity: str
     source: str
     sha256: str
+    #: Per purpose, its description in other languages (``[descriptions.LANG]``, by ISO 639-1
+    #: code), for the pages people read; ``purposes`` holds the default text.
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def description(self, purpose: str, language: str) -> str:
+        return self.translations.get(purpose, {}).get(language) or self.purposes[purpose]
 
     def default_for(self, country: str | None, purpose: str) -> Decision:
         """The decision that counts for an account of ``country`` that never decided ``purpose``."""
@@ -211,6 +228,7 @@ class _Parser:
             time_granularity=granularity,
             source=source,
             sha256=sha256,
+            translations=self.parse_descriptions(purposes),
         )
 
     def parse_purposes(self) -> dict[str, str]:
@@ -227,6 +245,22 @@ class _Parser:
         if table and SHARE not in purposes:
             self.problem("purposes.share", "missing: recipient snapshots require the share purpose")
         return purposes
+
+    def parse_descriptions(self, purposes: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for language, body in self.table("descriptions", self.raw.get("descriptions")).items():
+            key = f"descriptions.{language}"
+            if not _LANGUAGE.match(language):
+                self.problem(key, "not an ISO 639-1 code (two lower-case letters)")
+                continue
+            for purpose, text in self.table(key, body).items():
+                if purpose not in purposes:
+                    self.problem(f"{key}.{purpose}", "unknown purpose")
+                elif not isinstance(text, str) or not text.strip():
+                    self.problem(f"{key}.{purpose}", "must be a non-empty string")
+                else:
+                    out.setdefault(purpose, {})[language] = text
+        return out
 
     def parse_scopes(self) -> tuple[Scope, ...]:
         table = self.table("scopes", self.raw.get("scopes"))
