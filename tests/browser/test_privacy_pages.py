@@ -49,3 +49,63 @@ def test_one_click_records_one_choice_shown_on_its_receipt(
         page.set_viewport_size({"width": width, "height": 800})
         screenshot(page, f"privacy-receipt-{consentry_server.backend}", width)
         check_accessibility(page)
+
+
+def test_a_choice_by_keyboard_alone(pages: Pages, sqlite_server: ConsentryServer) -> None:
+    account = sqlite_server.accounts[3]
+    page = pages(locale="en-GB")
+    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    target = "choice-train-posts-deny"
+    for _ in range(200):  # Tab through the page until the button has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == target:
+            break
+    else:
+        pytest.fail(f"#{target} never took the keyboard focus")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#receipt-entries")
+    check_accessibility(page)
+    with sqlite_server.ws.ledger() as ledger:
+        last = ledger.account_history(account)[-1]
+    assert (last.purpose, last.decision, last.source) == ("train", "deny", "web")
+
+
+def test_a_choice_without_javascript(pages: Pages, sqlite_server: ConsentryServer) -> None:
+    account = sqlite_server.accounts[6]
+    page = pages(locale="en-GB", java_script_enabled=False)
+    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    page.click("#choice-fine_tune-posts-grant")  # a plain form POST: no script on the page
+    page.wait_for_selector("#receipt-entries", timeout=10_000)
+    with sqlite_server.ws.ledger() as ledger:
+        last = ledger.account_history(account)[-1]
+    assert (last.purpose, last.decision, last.source) == ("fine_tune", "grant", "web")
+
+
+def test_gpc_is_honoured_and_said(pages: Pages, sqlite_server: ConsentryServer) -> None:
+    account = sqlite_server.accounts[4]
+    page = pages(locale="en-GB", extra_http_headers={"Sec-GPC": "1"})
+    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    notice = page.locator("#gpc-notice")
+    assert "Global Privacy Control" in notice.inner_text()
+    check_accessibility(page)
+    with sqlite_server.ws.ledger() as ledger:
+        shares = [e for e in ledger.account_history(account) if e.purpose == "share"]
+    assert [(e.decision, e.source) for e in shares] == [("deny", "gpc")]
+
+
+def test_erasure_from_the_page_with_its_confirmation(
+    pages: Pages, sqlite_server: ConsentryServer
+) -> None:
+    account = sqlite_server.accounts[5]
+    page = pages(locale="en-GB")
+    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    page.click("#nav-rights")
+    page.click("#erase-start")
+    check_accessibility(page)  # the confirmation step
+    page.click("#erase-confirm")
+    page.goto(f"{sqlite_server.url}/privacy/rights")
+    assert page.locator("#erased-done").is_visible()
+    check_accessibility(page)
+    page.goto(f"{sqlite_server.url}/privacy")
+    assert page.locator("#erased-notice").is_visible()
+    assert page.locator("#choice-train-posts-grant").count() == 0  # no form for an erased account
