@@ -98,9 +98,7 @@ class RegexDetector:
         return _parts_found(self.type, m, *parts)
 
 
-def _validate_each(
-    validate: Validator, values: list[str | None]
-) -> tuple[Int64s, Int64s, Int64s]:
+def _validate_each(validate: Validator, values: list[str | None]) -> tuple[Int64s, Int64s, Int64s]:
     idx: list[int] = []
     starts: list[int] = []
     ends: list[int] = []

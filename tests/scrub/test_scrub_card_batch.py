@@ -1,0 +1,103 @@
+"""Cards are validated for a whole batch at once in numpy (``validate_cards``): the same
+verdicts as the plain reading of the rule, candidate by candidate, with ``stdnum``'s Luhn."""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum import luhn
+
+from consentry.scrub import detect_spans
+from consentry.scrub.detectors.blocks import joins_blocks
+from consentry.scrub.detectors.cards import _NETWORKS, validate_card, validate_cards
+
+
+def _issued(digits: str) -> bool:
+    return any(
+        len(digits) in lengths and low <= digits[: len(low)] <= high
+        for low, high, lengths in _NETWORKS
+    )
+
+
+def _is_card(text: str) -> bool:
+    digits = text.replace(" ", "").replace("-", "")
+    return _issued(digits) and luhn.is_valid(digits)
+
+
+def reference(candidate: str) -> list[tuple[int, int]]:
+    """The rule as written before it was vectorised: the whole candidate, else the first
+    run of groups from each group on, longest first, never cut between four-digit blocks."""
+    if _is_card(candidate):
+        return [(0, len(candidate))]
+    groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", candidate)]
+    for i in range(len(groups)):
+        if joins_blocks(candidate, groups, i - 1):
+            continue
+        for j in range(len(groups) - 1, i - 1, -1):
+            digits = sum(e - s for s, e in groups[i : j + 1])
+            if digits < 12:
+                break
+            if digits > 19 or joins_blocks(candidate, groups, j):
+                continue
+            if _is_card(candidate[groups[i][0] : groups[j][1]]):
+                return [(groups[i][0], groups[j][1])]
+    return []
+
+
+def _with_luhn(body: str) -> str:
+    return body + luhn.calc_check_digit(body)
+
+
+_CARD = st.sampled_from(
+    ["4", "51", "2221", "34", "37", "6011", "65", "35", "36", "62", "50"]
+).flatmap(
+    lambda prefix: st.integers(12, 19).flatmap(
+        lambda n: st.text(
+            "0123456789", min_size=max(n - len(prefix) - 1, 0), max_size=max(n - len(prefix) - 1, 0)
+        ).map(lambda rest: _with_luhn(prefix + rest))
+    )
+)
+_NUMBER = st.one_of(_CARD, st.text("0123456789", min_size=1, max_size=8))
+
+
+@st.composite
+def candidates(draw: st.DrawFn) -> str:
+    """Numbers, cards among them, printed whole or in blocks of four, joined by spaces or
+    hyphens: a candidate of the card detector (at least 12 digits)."""
+    parts = []
+    for number in draw(st.lists(_NUMBER, min_size=1, max_size=4)):
+        if draw(st.booleans()):
+            sep = draw(st.sampled_from([" ", "-"]))
+            number = sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+        parts.append(number)
+    text = parts[0]
+    for part in parts[1:]:
+        text += draw(st.sampled_from([" ", "-"])) + part
+    digits = sum(c.isdigit() for c in text)
+    return text if digits >= 12 else text + " " + "4111 1111 1111 1111"
+
+
+@given(st.lists(candidates(), min_size=1, max_size=30))
+def test_batch_verdicts_are_the_rules_candidate_by_candidate(batch: list[str]) -> None:
+    idx, starts, ends = validate_cards(pa.array(batch, pa.string()))
+    got: list[list[tuple[int, int]]] = [[] for _ in batch]
+    for i, s, e in zip(idx.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        got[i].append((s, e))
+    assert got == [reference(c) for c in batch]
+
+
+def test_a_card_after_a_score_is_found_in_a_sliced_batch() -> None:
+    """Candidates handed over as a slice of a larger array (offset buffers) read right."""
+    batch = pa.array(["1234 5678 9012 3456 7890", "score 3-1 4111 1111 1111 1111"] * 2)
+    sliced = batch.slice(1, 2)
+    idx, starts, ends = validate_cards(
+        pa.array(["4111 1111 1111 1111", "3-1 4111 1111 1111 1111", "0000 0000 0000"]).slice(1, 2)
+    )
+    assert (idx.tolist(), starts.tolist(), ends.tolist()) == ([0], [4], [23])
+    assert validate_card("5555 5555 5555 4444") == [(0, 19)]
+    assert validate_card("5555 5555 5555 4445") == []
+    spans = detect_spans(sliced)
+    assert [(s.type, s.value) for s in spans[0]] == [("card", "4111 1111 1111 1111")]
