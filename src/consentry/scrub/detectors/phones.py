@@ -273,10 +273,14 @@ def _valid_international(digits: str) -> bool | None:
 _NOT_DIGITS: Final = str.maketrans("", "", " .-()/+xXext")
 
 
-def _digits_if_phone_shaped(text: str) -> str | None:
-    """The digits of ``text`` if it may be a phone number at all, whatever the region."""
+def _digits_if_phone_shaped(text: str, *, laid_out: bool = False) -> str | None:
+    """The digits of ``text`` if it may be a phone number at all, whatever the region.
+    ``laid_out``: RE2 refused the layouts of ``NOT_A_PHONE`` in ``text`` already (the
+    detector's ``reject_value``, on whole candidates), which Python need not do again."""
     digits = text.translate(_NOT_DIGITS)
-    if not 8 <= len(digits) <= _MAX_DIGITS or _NOT_A_PHONE.match(text) or text.count("/") > 1:
+    if not 8 <= len(digits) <= _MAX_DIGITS or text.count("/") > 1:
+        return None
+    if not laid_out and _NOT_A_PHONE.match(text):
         return None
     if " " in text and _HOLDS_A_DATE.search(text):
         return None
@@ -316,10 +320,11 @@ class _Shelf:
                 )
             )
         m = self._any.fullmatch(national)
-        if m is None:
+        if m is None or m.lastgroup is None:
             return None
-        name = next(k for k, v in m.groupdict().items() if v is not None)
-        rank, region, _ = self.entries[int(name[1:])]
+        # The alternatives' groups are the outermost, and the only named ones (metadata
+        # patterns name none): the last group to close is the one that matched.
+        rank, region, _ = self.entries[int(m.lastgroup[1:])]
         return rank, region
 
 
@@ -354,7 +359,10 @@ class PhoneValidator:
         region order; without ``bare``, none of a number with no trunk prefix nor country
         code (``609 141 777``), the weakest evidence of a phone."""
         if _after_plus(text) is not None:
-            if _has_country_code(text):
+            # ``_has_country_code``, with the digits at hand.
+            if digits[0] != "0" and any(
+                int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3)
+            ):
                 return [(0, _INTERNATIONAL, text, digits)]
             return [(0, self.regions[0], text, "")]
         if text.startswith("00"):
@@ -396,7 +404,7 @@ class PhoneValidator:
         ext = _EXTENSION.search(candidate)
         number = candidate if ext is None else candidate[: ext.start()]
         # Most candidates are one number and nothing else: check it whole first.
-        digits = _digits_if_phone_shaped(number)
+        digits = _digits_if_phone_shaped(number, laid_out=ext is None)
         if digits is not None and any(map(self._verdict, self._readings(number, digits))):
             return [(0, len(candidate))]
         return self._by_windows(number)
