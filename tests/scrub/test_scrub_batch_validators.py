@@ -1,8 +1,10 @@
-"""Cards are validated for a whole batch at once in numpy (``validate_cards``): the same
-verdicts as the plain reading of the rule, candidate by candidate, with ``stdnum``'s Luhn."""
+"""Validators that decide for a whole batch at once (numpy, RE2) give the verdicts of the
+plain reading of their rule, candidate by candidate: cards with ``stdnum``'s Luhn, IPv4
+addresses with ``ipaddress``."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pyarrow as pa
@@ -13,6 +15,8 @@ from stdnum import luhn
 from consentry.scrub import detect_spans
 from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.detectors.cards import _NETWORKS, validate_card, validate_cards
+from consentry.scrub.detectors.ips import IPV4_ADDRESS
+from consentry.scrub.registry import whole_when
 
 
 def _issued(digits: str) -> bool:
@@ -101,3 +105,22 @@ def test_a_card_after_a_score_is_found_in_a_sliced_batch() -> None:
     assert validate_card("5555 5555 5555 4445") == []
     spans = detect_spans(sliced)
     assert [(s.type, s.value) for s in spans[0]] == [("card", "4111 1111 1111 1111")]
+
+
+def _is_ipv4(candidate: str) -> bool:
+    try:
+        ipaddress.IPv4Address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+_OCTETS = st.one_of(st.integers(0, 300).map(str), st.text("0123456789", min_size=1, max_size=3))
+
+
+@given(st.lists(st.lists(_OCTETS, min_size=4, max_size=4).map(".".join), min_size=1))
+def test_ipv4_addresses_are_what_ipaddress_accepts(batch: list[str]) -> None:
+    idx, starts, ends = whole_when(IPV4_ADDRESS)(pa.array(batch, pa.string()))
+    assert idx.tolist() == [i for i, c in enumerate(batch) if _is_ipv4(c)]
+    assert starts.tolist() == [0] * len(idx)
+    assert ends.tolist() == [len(batch[i]) for i in idx.tolist()]
