@@ -16,6 +16,7 @@ from consentry.scrub import detect_spans
 from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.detectors.cards import _NETWORKS, validate_card, validate_cards
 from consentry.scrub.detectors.ips import IPV4_ADDRESS
+from consentry.scrub.marking import SENTINELS, _may_hold
 from consentry.scrub.registry import whole_when
 
 
@@ -124,3 +125,15 @@ def test_ipv4_addresses_are_what_ipaddress_accepts(batch: list[str]) -> None:
     assert idx.tolist() == [i for i, c in enumerate(batch) if _is_ipv4(c)]
     assert starts.tolist() == [0] * len(idx)
     assert ends.tolist() == [len(batch[i]) for i in idx.tolist()]
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from("ab é\ufdd0\ufdd1\ufdef")))),
+    st.integers(0, 3),
+)
+def test_the_sentinel_scan_misses_no_row_holding_one(texts: list[str | None], skip: int) -> None:
+    """``marking`` skips its per-row sentinel check when a scan of the bytes finds none."""
+    arr = pa.array(["\ufdd0"] * skip + texts, pa.string()).slice(skip)
+    for sentinel in (SENTINELS[0], SENTINELS[1]):
+        if any(t is not None and sentinel in t for t in texts):
+            assert _may_hold(arr, sentinel)
