@@ -8,6 +8,7 @@ import ipaddress
 import re
 
 import pyarrow as pa
+from benchmarks.pii_eval_set import make_eval_set
 from hypothesis import given
 from hypothesis import strategies as st
 from stdnum import luhn
@@ -16,7 +17,8 @@ from consentry.scrub import detect_spans
 from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.detectors.cards import _NETWORKS, validate_card, validate_cards
 from consentry.scrub.detectors.ips import IPV4_ADDRESS
-from consentry.scrub.marking import SENTINELS, _may_hold
+from consentry.scrub.detectors.phones import PHONES, PhoneValidator
+from consentry.scrub.marking import SENTINELS, _may_hold, find_all
 from consentry.scrub.registry import whole_when
 
 
@@ -137,3 +139,46 @@ def test_the_sentinel_scan_misses_no_row_holding_one(texts: list[str | None], sk
     for sentinel in (SENTINELS[0], SENTINELS[1]):
         if any(t is not None and sentinel in t for t in texts):
             assert _may_hold(arr, sentinel)
+
+
+_PHONE_PIECE = st.one_of(
+    st.text("0123456789", min_size=1, max_size=5),
+    st.sampled_from(["06", "0", "00", "+33", "+1", "(0)", "(415)", "(351)", "1", "8", "2024"]),
+)
+
+
+@st.composite
+def phone_candidates(draw: st.DrawFn) -> str:
+    """Digits in phone-like layouts (trunk prefixes, country codes, parentheses, dates,
+    extensions), cut by the detector's separators."""
+    pieces = draw(st.lists(_PHONE_PIECE, min_size=1, max_size=7))
+    text = pieces[0]
+    for piece in pieces[1:]:
+        text += draw(st.sampled_from(["", " ", "-", ".", "/", " - ", ") ("])) + piece
+    text = draw(st.sampled_from(["", "+", "(", "(+"])) + text
+    if sum(c.isdigit() for c in text) < 8:
+        text += " 12 34 56 78"
+    return text + draw(st.sampled_from(["", "", " x12", " ext. 905", "X7"]))
+
+
+@given(st.lists(phone_candidates(), min_size=1, max_size=25))
+def test_phone_batch_is_the_validator_candidate_by_candidate(batch: list[str]) -> None:
+    validator = PhoneValidator()
+    idx, starts, ends = validator.batch(pa.array(batch, pa.string()))
+    got: list[list[tuple[int, int]]] = [[] for _ in batch]
+    for i, s, e in zip(idx.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        got[i].append((s, e))
+    assert got == [list(validator(c)) for c in batch]
+
+
+def test_phone_batch_on_the_independent_sets_candidates() -> None:
+    """The layouts of Faker's ~60 locales, every candidate the detector's RE2 finds."""
+    texts = [t.text for t in make_eval_set(1500, seed=7)]
+    values = find_all(pa.array(texts, pa.string()), PHONES.pattern).values
+    validator = PhoneValidator()
+    idx, starts, ends = validator.batch(values)
+    got: list[list[tuple[int, int]]] = [[] for _ in range(len(values))]
+    for i, s, e in zip(idx.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        got[i].append((s, e))
+    assert got == [list(validator(c)) for c in values.to_pylist()]
+    assert sum(map(bool, got)) > 300

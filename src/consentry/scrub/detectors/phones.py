@@ -35,7 +35,11 @@ import traceback
 from collections.abc import Sequence
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import (
     COUNTRY_CODE_TO_REGION_CODE,
     CountryCodeSource,
@@ -45,6 +49,7 @@ from phonenumbers import (
 )
 
 from consentry.scrub.detectors.blocks import joins_blocks
+from consentry.scrub.found import Int64s
 from consentry.scrub.registry import RegexDetector
 
 _GROUP: Final = re.compile(r"\+?\(?\d[\d()]*")
@@ -155,6 +160,7 @@ _NOT_A_PHONE: Final = re.compile(NOT_A_PHONE)
 _HOLDS_A_DATE: Final = re.compile(f"(?:^|\\s)\\(?(?:{_DATES})\\)?(?:\\s|$)")
 #: An extension after the number: 475-661-2500x905, 212 555 0100 ext. 12.
 _EXTENSION: Final = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}$", re.IGNORECASE)
+_EXTENSION_RE2: Final = r"(?i) ?(?:x|ext\.? ?)\d{1,6}$"
 #: "(351) 969 141 777": a country code in parentheses, without the plus.
 _PAREN_CODE: Final = re.compile(r"^\(([1-9]\d{0,2})\) ?")
 _SEPARATOR: Final = re.compile(r"\d[ .\-()/]+\d")
@@ -308,8 +314,9 @@ class _Shelf:
         self.entries.append((rank, region, plan))
         self._any = None
 
-    def first(self, national: str) -> tuple[int, str] | None:
-        """(rank, region) of the first region where ``national`` is valid, if any."""
+    @property
+    def any(self) -> re.Pattern[str]:
+        """Matches (whole) the national numbers valid in one of the shelf's regions."""
         if self._any is None:
             # Each alternative is one region's plan: its general pattern (a lookahead to the
             # end) and its types. Lengths need no check: the shelf holds one of each plan's.
@@ -319,7 +326,11 @@ class _Shelf:
                     for i, (_, _, p) in enumerate(self.entries)
                 )
             )
-        m = self._any.fullmatch(national)
+        return self._any
+
+    def first(self, national: str) -> tuple[int, str] | None:
+        """(rank, region) of the first region where ``national`` is valid, if any."""
+        m = self.any.fullmatch(national)
         if m is None or m.lastgroup is None:
             return None
         # The alternatives' groups are the outermost, and the only named ones (metadata
@@ -409,6 +420,98 @@ class PhoneValidator:
             return [(0, len(candidate))]
         return self._by_windows(number)
 
+    def batch(self, values: pa.StringArray) -> tuple[Int64s, Int64s, Int64s]:
+        """``self(value)`` for every candidate of a batch, as a batch validator. The common
+        candidate (no extension, no country code, no ``00``) is read whole in columns: its
+        layout checked by RE2 and numpy, its national numbers matched shelf by shelf, so that
+        Python calls one regex per reading. The others, and the windows of a refused run with
+        spaces, take ``self``'s path."""
+        n = len(values)
+        if n == 0:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, z
+        texts = values.to_pylist()
+        offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
+        offsets = offsets[values.offset : values.offset + n + 1].astype(np.int64)
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        offsets -= offsets[0]
+        lengths = np.diff(offsets)
+
+        def per_text(mask: npt.NDArray[np.bool_]) -> Int64s:
+            ahead = np.r_[0, np.cumsum(mask, dtype=np.int64)]
+            return ahead[offsets[1:]] - ahead[offsets[:-1]]
+
+        def matches(pattern: str) -> npt.NDArray[np.bool_]:
+            hit = pc.match_substring_regex(values, pattern)
+            return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+        is_digit = (data >= 48) & (data <= 57)
+        n_digits = per_text(is_digit)
+        head = data[offsets[:-1]]
+        second = data[np.minimum(offsets[:-1] + 1, len(data) - 1)]
+        digit_text = pa.StringArray.from_buffers(
+            n,
+            pa.py_buffer(np.r_[0, np.cumsum(n_digits)].astype(np.int32)),
+            pa.py_buffer(data[is_digit]),
+        )
+        starts_00 = (head == 48) & (second == 48) & (lengths > 1)
+        common = ~(
+            (head == ord("+"))
+            | ((head == ord("(")) & (second == ord("+")))
+            | starts_00
+            | matches(_EXTENSION_RE2)
+            | matches(_PAREN_CODE.pattern)
+        )
+        has_space = per_text(data == ord(" ")) > 0
+        shaped = (
+            common
+            & (n_digits >= 8)
+            & (n_digits <= _MAX_DIGITS)
+            & (per_text(data == ord("/")) <= 1)
+            & ~(has_space & matches(_HOLDS_A_DATE.pattern))
+        )
+        ok = np.zeros(n, dtype=np.bool_)
+        digits = digit_text.to_pylist()
+        no_dot = per_text(data == ord(".")) == 0
+        # (which candidates, digits cut off, shelves by national length): one per reading.
+        ask: list[tuple[npt.NDArray[np.bool_], int, dict[int, _Shelf]]] = [
+            (shaped & matches(_NANP.pattern), 0, self._nanp),
+            (shaped & no_dot & matches(_SEPARATOR.pattern), 0, self._grouped),
+        ]
+        for prefix in self._prefixes:
+            begins = shaped & pc.starts_with(digit_text, prefix).to_numpy(zero_copy_only=False)
+            shelves = {length: shelf for (p, length), shelf in self._trunk.items() if p == prefix}
+            ask.append((begins, len(prefix), shelves))
+        for mask, cut, shelves in ask:
+            rows = np.flatnonzero(mask & ~ok)
+            if len(rows) == 0:
+                continue
+            keys = n_digits[rows] - cut
+            for length in np.unique(keys).tolist():
+                shelf = shelves.get(length)
+                if shelf is None:
+                    continue
+                at = rows[keys == length]
+                fits = shelf.any.fullmatch
+                ok[at] = [fits(digits[i][cut:]) is not None for i in at.tolist()]
+        idx: list[int] = []
+        rel_start: list[int] = []
+        rel_end: list[int] = []
+        slow = np.flatnonzero(~common | (~ok & has_space)).tolist()
+        for i in slow:
+            spans = self(texts[i]) if not common[i] else self._by_windows(texts[i])
+            for a, b in spans:
+                idx.append(i)
+                rel_start.append(a)
+                rel_end.append(b)
+        whole = np.flatnonzero(ok)
+        order = np.argsort(np.r_[whole, np.array(idx, dtype=np.int64)], kind="stable")
+        return (
+            np.r_[whole, np.array(idx, dtype=np.int64)][order],
+            np.r_[np.zeros(len(whole), dtype=np.int64), np.array(rel_start, dtype=np.int64)][order],
+            np.r_[lengths[whole], np.array(rel_end, dtype=np.int64)][order],
+        )
+
     def _by_windows(self, candidate: str) -> list[tuple[int, int]]:
         if " " not in candidate:  # the only white space the RE2 pattern lets in
             return []  # one window only, the whole candidate, already refused
@@ -475,7 +578,7 @@ def phone_detector(regions: Sequence[str] = DEFAULT_REGIONS, name: str = "phone"
         # amount ("12 500 000 €").
         reject_after="^(?:[A-Za-z_@]|[.,/]\\d|:[0-9A-Fa-f]|-[0-9A-Za-z]| ?[€$£¥])",
         reject_value=NOT_A_PHONE,
-        validate=PhoneValidator(regions),
+        validate_batch=PhoneValidator(regions).batch,
     )
 
 
