@@ -9,7 +9,7 @@ import re
 
 import pyarrow as pa
 from benchmarks.pii_eval_set import make_eval_set
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from stdnum import luhn
 
@@ -162,6 +162,7 @@ def phone_candidates(draw: st.DrawFn) -> str:
 
 
 @given(st.lists(phone_candidates(), min_size=1, max_size=25))
+@example(["139 2024-07-26", "13 2024-07-26 9", "06 12 34 56 78", "(415) 555-2671"])
 def test_phone_batch_is_the_validator_candidate_by_candidate(batch: list[str]) -> None:
     validator = PhoneValidator()
     idx, starts, ends = validator.batch(pa.array(batch, pa.string()))
