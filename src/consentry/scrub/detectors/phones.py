@@ -32,7 +32,7 @@ import dataclasses
 import functools
 import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import numpy as np
@@ -339,6 +339,40 @@ class _Shelf:
         return rank, region
 
 
+_PatternFor = Callable[[int], "re.Pattern[str] | None"]
+
+
+def _shelf_pattern(shelves: dict[int, _Shelf]) -> _PatternFor:
+    """The pattern of the shelf for a national number's length, if there is one."""
+
+    def pattern_for(length: int) -> re.Pattern[str] | None:
+        shelf = shelves.get(length)
+        return None if shelf is None else shelf.any
+
+    return pattern_for
+
+
+_CODES: Final = np.array(sorted(COUNTRY_CODE_TO_REGION_CODE), dtype=np.int64)
+
+
+@functools.cache
+def _international(code: int, length: int) -> re.Pattern[str] | None:
+    """Matches (whole) the national numbers of ``length`` digits that ``_valid_international``
+    takes after country code ``code``; None where it leaves the verdict to ``phonenumbers``."""
+    plans = [_plan(r) for r in COUNTRY_CODE_TO_REGION_CODE[code]]
+    alternatives = []
+    for plan in plans:
+        if plan is None:
+            return None
+        body = f"(?=(?:{plan.general[0].pattern})\\Z)(?:{plan.types.pattern})"
+        if not plan.lengths or length in plan.lengths:
+            alternatives.append(body)
+        rest = length - len(plan.prefix)
+        if plan.prefix and (not plan.lengths or rest in plan.lengths):
+            alternatives.append(re.escape(plan.prefix) + body)
+    return re.compile("|".join(f"(?:{a})" for a in alternatives) or "(?!)")
+
+
 class PhoneValidator:
     """Callable validator bound to default regions (tried in order for national numbers).
 
@@ -455,51 +489,80 @@ class PhoneValidator:
             pa.py_buffer(data[is_digit]),
         )
         starts_00 = (head == 48) & (second == 48) & (lengths > 1)
+        ext = matches(_EXTENSION_RE2)
+        plus = head == ord("+")
         common = ~(
-            (head == ord("+"))
+            plus
             | ((head == ord("(")) & (second == ord("+")))
             | starts_00
-            | matches(_EXTENSION_RE2)
+            | ext
             | matches(_PAREN_CODE.pattern)
         )
         has_space = per_text(data == ord(" ")) > 0
-        shaped = (
-            common
-            & (n_digits >= 8)
+        laid_out = (
+            (n_digits >= 8)
             & (n_digits <= _MAX_DIGITS)
             & (per_text(data == ord("/")) <= 1)
             & ~(has_space & matches(_HOLDS_A_DATE.pattern))
         )
+        shaped = common & laid_out
         ok = np.zeros(n, dtype=np.bool_)
         digits = digit_text.to_pylist()
         no_dot = per_text(data == ord(".")) == 0
-        # (which candidates, digits cut off, shelves by national length): one per reading.
-        ask: list[tuple[npt.NDArray[np.bool_], int, dict[int, _Shelf]]] = [
-            (shaped & matches(_NANP.pattern), 0, self._nanp),
-            (shaped & no_dot & matches(_SEPARATOR.pattern), 0, self._grouped),
+        # (which candidates, digits cut off, the pattern for a national number's length):
+        # one per reading.
+        none_cut = np.zeros(n, dtype=np.int64)
+        ask: list[tuple[npt.NDArray[np.bool_], Int64s, _PatternFor]] = [
+            (shaped & matches(_NANP.pattern), none_cut, _shelf_pattern(self._nanp)),
+            (
+                shaped & no_dot & matches(_SEPARATOR.pattern),
+                none_cut,
+                _shelf_pattern(self._grouped),
+            ),
         ]
         for prefix in self._prefixes:
             begins = shaped & pc.starts_with(digit_text, prefix).to_numpy(zero_copy_only=False)
             shelves = {length: shelf for (p, length), shelf in self._trunk.items() if p == prefix}
-            ask.append((begins, len(prefix), shelves))
-        for mask, cut, shelves in ask:
+            ask.append((begins, np.full(n, len(prefix)), _shelf_pattern(shelves)))
+        # "+", a country code and its national number: the code is the first one to three
+        # digits that are one (``_valid_international``).
+        values_of_digits = data[is_digit].astype(np.int64) - 48
+        first = np.r_[0, np.cumsum(n_digits)[:-1]]
+        d0, d1, d2 = (
+            values_of_digits[np.minimum(first + k, len(values_of_digits) - 1)] for k in range(3)
+        )
+        codes = (d0, d0 * 10 + d1, d0 * 100 + d1 * 10 + d2)
+        cut = np.select([np.isin(c, _CODES) for c in codes], [1, 2, 3], 0)
+        code = np.choose(np.maximum(cut - 1, 0), codes)
+        intl = plus & ~ext & laid_out & (d0 != 0) & (cut > 0) & (n_digits >= 3)
+        resolved = np.zeros(n, dtype=np.bool_)
+        for country in np.unique(code[intl]).tolist():
+            rows_of = intl & (code == country)
+            pattern_for = functools.partial(_international, country)
+            if all(
+                pattern_for(length) is not None
+                for length in np.unique(n_digits[rows_of] - cut[rows_of]).tolist()
+            ):
+                resolved |= rows_of
+                ask.append((rows_of, cut, pattern_for))
+        for mask, cuts, pattern_for in ask:
             rows = np.flatnonzero(mask & ~ok)
             if len(rows) == 0:
                 continue
-            keys = n_digits[rows] - cut
-            for length in np.unique(keys).tolist():
-                shelf = shelves.get(length)
-                if shelf is None:
+            lengths_of = n_digits[rows] - cuts[rows]
+            for length in np.unique(lengths_of).tolist():
+                pattern = pattern_for(length)
+                if pattern is None:
                     continue
-                at = rows[keys == length]
-                fits = shelf.any.fullmatch
-                ok[at] = [fits(digits[i][cut:]) is not None for i in at.tolist()]
+                at = rows[lengths_of == length]
+                fits = pattern.fullmatch
+                ok[at] = [fits(digits[i][cuts[i] :]) is not None for i in at.tolist()]
         idx: list[int] = []
         rel_start: list[int] = []
         rel_end: list[int] = []
-        slow = np.flatnonzero(~common | (~ok & has_space)).tolist()
-        for i in slow:
-            spans = self(texts[i]) if not common[i] else self._by_windows(texts[i])
+        read = common | resolved
+        for i in np.flatnonzero(~read | (~ok & has_space)).tolist():
+            spans = self._by_windows(texts[i]) if read[i] else self(texts[i])
             for a, b in spans:
                 idx.append(i)
                 rel_start.append(a)
