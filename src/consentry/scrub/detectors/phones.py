@@ -398,6 +398,7 @@ class PhoneValidator:
                 elif plan.bare:
                     self._grouped.setdefault(length, _Shelf()).add(rank, region, plan)
         self._prefixes = sorted({prefix for prefix, _ in self._trunk})
+        self._window_heads = frozenset("+(0" + "".join(p[0] for p in self._prefixes))
 
     def _readings(self, text: str, digits: str, *, bare: bool = True) -> list[_Reading]:
         """The readings of ``text`` (phone-shaped, with these ``digits``) worth a check, in
@@ -583,8 +584,12 @@ class PhoneValidator:
         i = 0
         while i < len(groups):
             best = None
-            if _space_before(candidate, groups[i][0]) and not joins_blocks(
-                candidate, groups, i - 1
+            # A window is read only with a country code or trunk prefix (no ``bare``
+            # readings): one starting otherwise has none, whatever its end.
+            if (
+                candidate[groups[i][0]] in self._window_heads
+                and _space_before(candidate, groups[i][0])
+                and not joins_blocks(candidate, groups, i - 1)
             ):
                 # Regions in priority order, then the longest window: a French 06 12 34 56 78
                 # followed by another number is not one long German number. Numbers with
