@@ -183,3 +183,12 @@ def test_phone_batch_on_the_independent_sets_candidates() -> None:
         got[i].append((s, e))
     assert got == [list(validator(c)) for c in values.to_pylist()]
     assert sum(map(bool, got)) > 300
+
+
+@given(st.lists(st.one_of(st.none(), st.text())), st.integers(0, 3))
+def test_piece_lengths_are_arrows(texts: list[str | None], skip: int) -> None:
+    """``marking`` counts code points and bytes from the buffers, as ``utf8_length`` does."""
+    arr = pa.array(["é"] * skip + texts, pa.string()).slice(skip)
+    cp, nb = _lengths(arr)
+    assert cp.tolist() == [0 if t is None else len(t) for t in texts]
+    assert nb.tolist() == [0 if t is None else len(t.encode("utf-8")) for t in texts]

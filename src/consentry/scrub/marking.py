@@ -115,6 +115,22 @@ def _may_hold(texts: pa.Array, sentinel: str) -> bool:
     return bool(np.any((data[at + 1] == second) & (data[at + 2] == third)))
 
 
+def _lengths(pieces: pa.StringArray) -> tuple[Int64s, Int64s]:
+    """Code points and bytes of each piece, from the offsets and the data buffer: a code
+    point is a UTF-8 byte other than a continuation byte (``10xxxxxx``). A third of the
+    kernel's time, ``utf8_length`` on ~15k pieces took a millisecond."""
+    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int32)
+    offsets = offsets[pieces.offset : pieces.offset + len(pieces) + 1].astype(np.int64)
+    data_buf = pieces.buffers()[2]
+    nb = np.diff(offsets)
+    if data_buf is None:
+        return nb, nb
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    continuation = np.r_[0, np.cumsum((data & 0xC0) == 0x80, dtype=np.int64)]
+    rebased = offsets - offsets[0]
+    return nb - (continuation[rebased[1:]] - continuation[rebased[:-1]]), nb
+
+
 def _mark_and_split(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel: str) -> Matches:
     marked = pc.replace_substring_regex(texts, pattern, f"\\1{sentinel}\\2{sentinel}")
     pieces = pc.split_pattern(marked, sentinel)
@@ -131,8 +147,7 @@ def _mark_and_split(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel: st
     is_match = (position & 1) == 1
     if not is_match.any():
         return _empty()
-    cp = pc.utf8_length(flat).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    nb = pc.binary_length(flat).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    cp, nb = _lengths(flat)
     # Offsets: exclusive running sums, restarted at each row's first piece.
     cp_cum = np.cumsum(cp) - cp
     nb_cum = np.cumsum(nb) - nb
