@@ -18,7 +18,7 @@ from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.detectors.cards import _NETWORKS, validate_card, validate_cards
 from consentry.scrub.detectors.ips import IPV4_ADDRESS
 from consentry.scrub.detectors.phones import PHONES, PhoneValidator
-from consentry.scrub.marking import SENTINELS, _may_hold, find_all
+from consentry.scrub.marking import SENTINELS, _lengths, _may_hold, find_all
 from consentry.scrub.registry import whole_when
 
 
