@@ -33,6 +33,10 @@ Int64s = npt.NDArray[np.int64]
 SENTINELS: Final = tuple(chr(c) for c in range(0xFDD0, 0xFDF0))
 NONCHARACTER_CLASS: Final = "[\ufdd0-\ufdef]"
 AFTER_CHARS: Final = 4  # how much following text lookahead checks get
+#: A typed scalar: a Python ``""`` passed to a kernel goes through pyarrow's type inference,
+#: which tries to import ``dateutil`` on every call, and searches the path again each time
+#: it is not installed (~0.2 ms a call).
+_EMPTY: Final = pa.scalar("", pa.string())
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +166,9 @@ def _mark_and_split(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel: st
     same_row = (nxt2 < n) & (parents[np.minimum(nxt2, n - 1)] == parents[idx])
     after_piece = flat.take(pa.array(nxt, pa.int64()))
     after_more = flat.take(pa.array(np.where(same_row, nxt2, nxt), pa.int64()))
-    after_more = pc.if_else(pa.array(same_row), after_more, "")
+    after_more = pc.if_else(pa.array(same_row), after_more, _EMPTY)
     after = pc.utf8_slice_codeunits(
-        pc.binary_join_element_wise(after_piece, after_more, ""), 0, AFTER_CHARS
+        pc.binary_join_element_wise(after_piece, after_more, _EMPTY), 0, AFTER_CHARS
     )
     start = cp_start[idx]
     bstart = nb_start[idx]
