@@ -474,7 +474,8 @@ class PhoneValidator:
 
         def per_text(mask: npt.NDArray[np.bool_]) -> Int64s:
             ahead = np.r_[0, np.cumsum(mask, dtype=np.int64)]
-            return ahead[offsets[1:]] - ahead[offsets[:-1]]
+            counts: Int64s = ahead[offsets[1:]] - ahead[offsets[:-1]]
+            return counts
 
         def matches(pattern: str) -> npt.NDArray[np.bool_]:
             hit = pc.match_substring_regex(values, pattern)
@@ -539,13 +540,13 @@ class PhoneValidator:
         resolved = np.zeros(n, dtype=np.bool_)
         for country in np.unique(code[intl]).tolist():
             rows_of = intl & (code == country)
-            pattern_for = functools.partial(_international, country)
+            of_country: _PatternFor = functools.partial(_international, country)
             if all(
-                pattern_for(length) is not None
+                of_country(length) is not None
                 for length in np.unique(n_digits[rows_of] - cut[rows_of]).tolist()
             ):
                 resolved |= rows_of
-                ask.append((rows_of, cut, pattern_for))
+                ask.append((rows_of, cut, of_country))
         for mask, cuts, pattern_for in ask:
             rows = np.flatnonzero(mask & ~ok)
             if len(rows) == 0:
