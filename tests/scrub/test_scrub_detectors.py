@@ -282,7 +282,8 @@ def test_a_subset_of_detectors_finds_only_its_types() -> None:
 
 
 def test_card_networks_never_span_two_first_digits() -> None:
-    """``looks_issued`` looks networks up by the card's first digit."""
+    """The issuer table compares a card's first digits with each range's bounds as numbers
+    of the bounds' length: that is the ranges' order only when both bounds have one length."""
     from consentry.scrub.detectors.cards import _NETWORKS
 
     assert all(low[0] == high[0] and len(low) == len(high) for low, high, _ in _NETWORKS)

@@ -169,3 +169,29 @@ def test_planted_emails_cards_and_ibans_are_removed(
 @given(plain_text)
 def test_scrubbing_never_lengthens_text_without_pii(text: str) -> None:
     assert len(scrub_text(text)) <= len(text)
+
+
+def test_a_batch_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python ``str`` handed to a kernel made pyarrow try to import ``dateutil`` on every
+    call (a search of the path each time where it is not installed): a fixed cost per
+    detector per batch, a tenth of the scrubber's time on 5,000 short texts."""
+    import builtins
+    import sys
+
+    texts = pa.array(
+        ["call 06 12 34 56 78 or +33 6 12 34 56 78, card 4111 1111 1111 1111", "@bob 10.0.0.1"]
+    )
+    mentions = RESOLVER
+    scrub_array(texts, mentions=mentions)  # imports done once are fine
+    attempts: list[str] = []
+    real_import = builtins.__import__
+
+    def spy(name: str, *args: object, **kwargs: object) -> object:
+        if name not in sys.modules:
+            attempts.append(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", spy)
+    result = scrub_array(texts, mentions=mentions)
+    assert attempts == []
+    assert result.counts["phone"] == 2

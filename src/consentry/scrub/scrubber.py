@@ -34,6 +34,9 @@ _PRIORITY_OF_TYPE = np.arange(len(PII_TYPES), dtype=np.int64)
 _KEPT_CODES = np.array(sorted(TYPE_CODE[t] for t in KEPT_TYPES), dtype=np.int8)
 _PLACEHOLDER_BY_CODE = pa.array([PLACEHOLDERS.get(t, "") for t in PII_TYPES], pa.string())
 _TYPE_NAMES = pa.array(list(PII_TYPES), pa.string())
+_AT = pa.scalar("@", pa.string())
+_NO_SEPARATOR = pa.scalar("", pa.string())
+_HANDLE_PLACEHOLDER = pa.scalar(PLACEHOLDERS["handle"], pa.string())
 REPLACED_TYPES: tuple[str, ...] = tuple(t for t in PII_TYPES if t not in KEPT_TYPES)
 
 
@@ -128,8 +131,9 @@ def _handle_replacements(values: pa.Array, mentions: MentionResolver | None) -> 
     parts = pc.extract_regex(values, r"^[@\x{FF20}](?P<name>[A-Za-z0-9_]+)")
     names = pc.struct_field(parts, [0])
     pseudonyms = mentions.resolve(names)
-    known = pc.binary_join_element_wise("@", pseudonyms, "")
-    result: pa.Array = pc.fill_null(known, PLACEHOLDERS["handle"])
+    # Typed scalars: Python strings go through pyarrow's type inference (see ``marking``).
+    known = pc.binary_join_element_wise(_AT, pseudonyms, _NO_SEPARATOR)
+    result: pa.Array = pc.fill_null(known, _HANDLE_PLACEHOLDER)
     return result
 
 

@@ -32,10 +32,14 @@ import dataclasses
 import functools
 import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import (
     COUNTRY_CODE_TO_REGION_CODE,
     CountryCodeSource,
@@ -45,6 +49,7 @@ from phonenumbers import (
 )
 
 from consentry.scrub.detectors.blocks import joins_blocks
+from consentry.scrub.found import Int64s
 from consentry.scrub.registry import RegexDetector
 
 _GROUP: Final = re.compile(r"\+?\(?\d[\d()]*")
@@ -155,6 +160,7 @@ _NOT_A_PHONE: Final = re.compile(NOT_A_PHONE)
 _HOLDS_A_DATE: Final = re.compile(f"(?:^|\\s)\\(?(?:{_DATES})\\)?(?:\\s|$)")
 #: An extension after the number: 475-661-2500x905, 212 555 0100 ext. 12.
 _EXTENSION: Final = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}$", re.IGNORECASE)
+_EXTENSION_RE2: Final = r"(?i) ?(?:x|ext\.? ?)\d{1,6}$"
 #: "(351) 969 141 777": a country code in parentheses, without the plus.
 _PAREN_CODE: Final = re.compile(r"^\(([1-9]\d{0,2})\) ?")
 _SEPARATOR: Final = re.compile(r"\d[ .\-()/]+\d")
@@ -273,10 +279,14 @@ def _valid_international(digits: str) -> bool | None:
 _NOT_DIGITS: Final = str.maketrans("", "", " .-()/+xXext")
 
 
-def _digits_if_phone_shaped(text: str) -> str | None:
-    """The digits of ``text`` if it may be a phone number at all, whatever the region."""
+def _digits_if_phone_shaped(text: str, *, laid_out: bool = False) -> str | None:
+    """The digits of ``text`` if it may be a phone number at all, whatever the region.
+    ``laid_out``: RE2 refused the layouts of ``NOT_A_PHONE`` in ``text`` already (the
+    detector's ``reject_value``, on whole candidates), which Python need not do again."""
     digits = text.translate(_NOT_DIGITS)
-    if not 8 <= len(digits) <= _MAX_DIGITS or _NOT_A_PHONE.match(text) or text.count("/") > 1:
+    if not 8 <= len(digits) <= _MAX_DIGITS or text.count("/") > 1:
+        return None
+    if not laid_out and _NOT_A_PHONE.match(text):
         return None
     if " " in text and _HOLDS_A_DATE.search(text):
         return None
@@ -304,8 +314,9 @@ class _Shelf:
         self.entries.append((rank, region, plan))
         self._any = None
 
-    def first(self, national: str) -> tuple[int, str] | None:
-        """(rank, region) of the first region where ``national`` is valid, if any."""
+    @property
+    def any(self) -> re.Pattern[str]:
+        """Matches (whole) the national numbers valid in one of the shelf's regions."""
         if self._any is None:
             # Each alternative is one region's plan: its general pattern (a lookahead to the
             # end) and its types. Lengths need no check: the shelf holds one of each plan's.
@@ -315,12 +326,51 @@ class _Shelf:
                     for i, (_, _, p) in enumerate(self.entries)
                 )
             )
-        m = self._any.fullmatch(national)
-        if m is None:
+        return self._any
+
+    def first(self, national: str) -> tuple[int, str] | None:
+        """(rank, region) of the first region where ``national`` is valid, if any."""
+        m = self.any.fullmatch(national)
+        if m is None or m.lastgroup is None:
             return None
-        name = next(k for k, v in m.groupdict().items() if v is not None)
-        rank, region, _ = self.entries[int(name[1:])]
+        # The alternatives' groups are the outermost, and the only named ones (metadata
+        # patterns name none): the last group to close is the one that matched.
+        rank, region, _ = self.entries[int(m.lastgroup[1:])]
         return rank, region
+
+
+_PatternFor = Callable[[int], "re.Pattern[str] | None"]
+
+
+def _shelf_pattern(shelves: dict[int, _Shelf]) -> _PatternFor:
+    """The pattern of the shelf for a national number's length, if there is one."""
+
+    def pattern_for(length: int) -> re.Pattern[str] | None:
+        shelf = shelves.get(length)
+        return None if shelf is None else shelf.any
+
+    return pattern_for
+
+
+_CODES: Final = np.array(sorted(COUNTRY_CODE_TO_REGION_CODE), dtype=np.int64)
+
+
+@functools.cache
+def _international(code: int, length: int) -> re.Pattern[str] | None:
+    """Matches (whole) the national numbers of ``length`` digits that ``_valid_international``
+    takes after country code ``code``; None where it leaves the verdict to ``phonenumbers``."""
+    plans = [_plan(r) for r in COUNTRY_CODE_TO_REGION_CODE[code]]
+    alternatives = []
+    for plan in plans:
+        if plan is None:
+            return None
+        body = f"(?=(?:{plan.general[0].pattern})\\Z)(?:{plan.types.pattern})"
+        if not plan.lengths or length in plan.lengths:
+            alternatives.append(body)
+        rest = length - len(plan.prefix)
+        if plan.prefix and (not plan.lengths or rest in plan.lengths):
+            alternatives.append(re.escape(plan.prefix) + body)
+    return re.compile("|".join(f"(?:{a})" for a in alternatives) or "(?!)")
 
 
 class PhoneValidator:
@@ -348,13 +398,17 @@ class PhoneValidator:
                 elif plan.bare:
                     self._grouped.setdefault(length, _Shelf()).add(rank, region, plan)
         self._prefixes = sorted({prefix for prefix, _ in self._trunk})
+        self._window_heads = frozenset("+(0" + "".join(p[0] for p in self._prefixes))
 
     def _readings(self, text: str, digits: str, *, bare: bool = True) -> list[_Reading]:
         """The readings of ``text`` (phone-shaped, with these ``digits``) worth a check, in
         region order; without ``bare``, none of a number with no trunk prefix nor country
         code (``609 141 777``), the weakest evidence of a phone."""
         if _after_plus(text) is not None:
-            if _has_country_code(text):
+            # ``_has_country_code``, with the digits at hand.
+            if digits[0] != "0" and any(
+                int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3)
+            ):
                 return [(0, _INTERNATIONAL, text, digits)]
             return [(0, self.regions[0], text, "")]
         if text.startswith("00"):
@@ -396,10 +450,132 @@ class PhoneValidator:
         ext = _EXTENSION.search(candidate)
         number = candidate if ext is None else candidate[: ext.start()]
         # Most candidates are one number and nothing else: check it whole first.
-        digits = _digits_if_phone_shaped(number)
+        digits = _digits_if_phone_shaped(number, laid_out=ext is None)
         if digits is not None and any(map(self._verdict, self._readings(number, digits))):
             return [(0, len(candidate))]
         return self._by_windows(number)
+
+    def batch(self, values: pa.StringArray) -> tuple[Int64s, Int64s, Int64s]:
+        """``self(value)`` for every candidate of a batch, as a batch validator. The common
+        candidate (no extension, no country code, no ``00``) is read whole in columns: its
+        layout checked by RE2 and numpy, its national numbers matched shelf by shelf, so that
+        Python calls one regex per reading. The others, and the windows of a refused run with
+        spaces, take ``self``'s path."""
+        n = len(values)
+        if n == 0:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, z
+        texts = values.to_pylist()
+        offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
+        offsets = offsets[values.offset : values.offset + n + 1].astype(np.int64)
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        offsets -= offsets[0]
+        lengths = np.diff(offsets)
+
+        def per_text(mask: npt.NDArray[np.bool_]) -> Int64s:
+            ahead = np.r_[0, np.cumsum(mask, dtype=np.int64)]
+            counts: Int64s = ahead[offsets[1:]] - ahead[offsets[:-1]]
+            return counts
+
+        def matches(pattern: str) -> npt.NDArray[np.bool_]:
+            hit = pc.match_substring_regex(values, pattern)
+            return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+        is_digit = (data >= 48) & (data <= 57)
+        n_digits = per_text(is_digit)
+        head = data[offsets[:-1]]
+        second = data[np.minimum(offsets[:-1] + 1, len(data) - 1)]
+        digit_text = pa.StringArray.from_buffers(
+            n,
+            pa.py_buffer(np.r_[0, np.cumsum(n_digits)].astype(np.int32)),
+            pa.py_buffer(data[is_digit]),
+        )
+        starts_00 = (head == 48) & (second == 48) & (lengths > 1)
+        ext = matches(_EXTENSION_RE2)
+        plus = head == ord("+")
+        common = ~(
+            plus
+            | ((head == ord("(")) & (second == ord("+")))
+            | starts_00
+            | ext
+            | matches(_PAREN_CODE.pattern)
+        )
+        has_space = per_text(data == ord(" ")) > 0
+        laid_out = (
+            (n_digits >= 8)
+            & (n_digits <= _MAX_DIGITS)
+            & (per_text(data == ord("/")) <= 1)
+            & ~(has_space & matches(_HOLDS_A_DATE.pattern))
+        )
+        shaped = common & laid_out
+        ok = np.zeros(n, dtype=np.bool_)
+        digits = digit_text.to_pylist()
+        no_dot = per_text(data == ord(".")) == 0
+        # (which candidates, digits cut off, the pattern for a national number's length):
+        # one per reading.
+        none_cut = np.zeros(n, dtype=np.int64)
+        ask: list[tuple[npt.NDArray[np.bool_], Int64s, _PatternFor]] = [
+            (shaped & matches(_NANP.pattern), none_cut, _shelf_pattern(self._nanp)),
+            (
+                shaped & no_dot & matches(_SEPARATOR.pattern),
+                none_cut,
+                _shelf_pattern(self._grouped),
+            ),
+        ]
+        for prefix in self._prefixes:
+            begins = shaped & pc.starts_with(digit_text, prefix).to_numpy(zero_copy_only=False)
+            shelves = {length: shelf for (p, length), shelf in self._trunk.items() if p == prefix}
+            ask.append((begins, np.full(n, len(prefix)), _shelf_pattern(shelves)))
+        # "+", a country code and its national number: the code is the first one to three
+        # digits that are one (``_valid_international``).
+        values_of_digits = data[is_digit].astype(np.int64) - 48
+        first = np.r_[0, np.cumsum(n_digits)[:-1]]
+        d0, d1, d2 = (
+            values_of_digits[np.minimum(first + k, len(values_of_digits) - 1)] for k in range(3)
+        )
+        codes = (d0, d0 * 10 + d1, d0 * 100 + d1 * 10 + d2)
+        cut = np.select([np.isin(c, _CODES) for c in codes], [1, 2, 3], 0)
+        code = np.choose(np.maximum(cut - 1, 0), codes)
+        intl = plus & ~ext & laid_out & (d0 != 0) & (cut > 0) & (n_digits >= 3)
+        resolved = np.zeros(n, dtype=np.bool_)
+        for country in np.unique(code[intl]).tolist():
+            rows_of = intl & (code == country)
+            of_country: _PatternFor = functools.partial(_international, country)
+            if all(
+                of_country(length) is not None
+                for length in np.unique(n_digits[rows_of] - cut[rows_of]).tolist()
+            ):
+                resolved |= rows_of
+                ask.append((rows_of, cut, of_country))
+        for mask, cuts, pattern_for in ask:
+            rows = np.flatnonzero(mask & ~ok)
+            if len(rows) == 0:
+                continue
+            lengths_of = n_digits[rows] - cuts[rows]
+            for length in np.unique(lengths_of).tolist():
+                pattern = pattern_for(length)
+                if pattern is None:
+                    continue
+                at = rows[lengths_of == length]
+                fits = pattern.fullmatch
+                ok[at] = [fits(digits[i][cuts[i] :]) is not None for i in at.tolist()]
+        idx: list[int] = []
+        rel_start: list[int] = []
+        rel_end: list[int] = []
+        read = common | resolved
+        for i in np.flatnonzero(~read | (~ok & has_space)).tolist():
+            spans = self._by_windows(texts[i]) if read[i] else self(texts[i])
+            for a, b in spans:
+                idx.append(i)
+                rel_start.append(a)
+                rel_end.append(b)
+        whole = np.flatnonzero(ok)
+        order = np.argsort(np.r_[whole, np.array(idx, dtype=np.int64)], kind="stable")
+        return (
+            np.r_[whole, np.array(idx, dtype=np.int64)][order],
+            np.r_[np.zeros(len(whole), dtype=np.int64), np.array(rel_start, dtype=np.int64)][order],
+            np.r_[lengths[whole], np.array(rel_end, dtype=np.int64)][order],
+        )
 
     def _by_windows(self, candidate: str) -> list[tuple[int, int]]:
         if " " not in candidate:  # the only white space the RE2 pattern lets in
@@ -409,8 +585,12 @@ class PhoneValidator:
         i = 0
         while i < len(groups):
             best = None
-            if _space_before(candidate, groups[i][0]) and not joins_blocks(
-                candidate, groups, i - 1
+            # A window is read only with a country code or trunk prefix (no ``bare``
+            # readings): one starting otherwise has none, whatever its end.
+            if (
+                candidate[groups[i][0]] in self._window_heads
+                and _space_before(candidate, groups[i][0])
+                and not joins_blocks(candidate, groups, i - 1)
             ):
                 # Regions in priority order, then the longest window: a French 06 12 34 56 78
                 # followed by another number is not one long German number. Numbers with
@@ -467,7 +647,7 @@ def phone_detector(regions: Sequence[str] = DEFAULT_REGIONS, name: str = "phone"
         # amount ("12 500 000 €").
         reject_after="^(?:[A-Za-z_@]|[.,/]\\d|:[0-9A-Fa-f]|-[0-9A-Za-z]| ?[€$£¥])",
         reject_value=NOT_A_PHONE,
-        validate=PhoneValidator(regions),
+        validate_batch=PhoneValidator(regions).batch,
     )
 
 
