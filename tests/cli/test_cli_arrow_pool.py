@@ -83,8 +83,10 @@ def test_the_command_gives_freed_arrow_memory_back_within_a_fraction_of_a_second
         pa.jemalloc_memory_pool()
     except NotImplementedError:
         pytest.skip("this pyarrow was built without jemalloc")
-    # Arrow's own setting keeps most of it for about a second; the command's, not.
-    assert _held_mb("plain", "dirty_decay_ms:1000,muzzy_decay_ms:1000") > 60
+    # A slow-decay control still holds most of it, so the reading can fail; the command's
+    # setting does not. (Arrow's own 1 s setting decays along a curve that a busy machine
+    # samples late enough to see half of it gone: it made this control flaky.)
+    assert _held_mb("plain", "dirty_decay_ms:10000,muzzy_decay_ms:10000") > 60
     assert _held_mb("cli", None) < 30
 
 
