@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-# Installed once, when missing, as root; its file is the stamp. Without root the browser tests
+# Installed once, when missing, as root (apt-get update first only when the lists are unknown or
+# stale: the first install fails then); its file is the stamp. Without root the browser tests
 # skip saying why, except under CI=true, where nothing may skip: there this fails at once.
 $(CHROMIUM):
 	@if [ "$$(id -u)" -ne 0 ]; then \
@@ -26,10 +27,9 @@ $(CHROMIUM):
 		echo "make: the browser tests will skip" >&2; \
 	else \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq >/dev/null || \
-			{ echo "make: apt-get update failed: cannot install chromium" >&2; exit 1; }; \
-		apt-get install -y -qq chromium >/dev/null || \
-			{ echo "make: apt-get install chromium failed" >&2; exit 1; }; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || \
+			{ apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } || \
+			{ echo "make: apt-get install chromium failed (after apt-get update)" >&2; exit 1; }; \
 		[ -x $@ ] || { echo "make: chromium installed, but not as $@" >&2; exit 1; }; \
 	fi
 
