@@ -19,9 +19,12 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from consentry.errors import UsageError
 from consentry.workspace import is_workspace
+
+T = TypeVar("T")
 
 
 def _forms(path: Path) -> Iterator[Path]:
@@ -153,3 +156,23 @@ def replace_folder(new: Path, out: Path) -> None:
         os.replace(aside, out)
         raise
     shutil.rmtree(aside)
+
+
+def write_file(path: Path, write: Callable[[BinaryIO], T], *, mode: int | None = None) -> T:
+    """Write ``path`` through ``write`` under a fresh name beside it, then rename it into place:
+    a reader never sees half a file, a crash leaves no half file in its place, and nothing but
+    that temporary name is ever removed. ``mode`` widens the private default (0600), e.g. for a
+    file the platform's web server publishes. Call ``check_output_file`` first."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            result = write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            Path(tmp).chmod(mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return result

@@ -38,7 +38,7 @@ from consentry.compliance.whereis import export_report, where_is
 from consentry.content.store import ContentStore
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
-from consentry.outputs import check_output_file
+from consentry.outputs import check_output_file, write_file
 from consentry.workspace import Workspace
 
 recipients_app = typer.Typer(
@@ -433,7 +433,7 @@ def export_command(
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text, "utf-8")
+        write_file(out, lambda fh: fh.write(text.encode()))
         console.print(f"report written to {out}")
 
 

@@ -8,9 +8,7 @@ account's signals as ``GET /v1/signals/{account}`` returns them.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -26,7 +24,7 @@ from consentry.cli.common import (
 )
 from consentry.content.store import ContentStore
 from consentry.errors import UsageError
-from consentry.outputs import check_output_file
+from consentry.outputs import check_output_file, write_file
 from consentry.signals import load_signals_config, published, write_robots, write_tdmrep
 from consentry.signals.published import Published
 from consentry.signals.report import account_signals
@@ -47,20 +45,8 @@ def _write(out: Path | None, ws_root: Path, write: Callable[[BinaryIO], int]) ->
         sys.stdout.buffer.flush()
         return count
     check_output_file(out, role="--out", workspace=ws_root)
-    # A fresh name beside the target: a crawler reading the old file never sees half a new one,
-    # and no file of anyone else's is overwritten on the way.
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            count = write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).chmod(0o644)  # a file to publish: readable by the web server
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
+    # 0644: a file to publish, readable by the web server that serves it to crawlers.
+    return write_file(out, write, mode=0o644)
 
 
 def _publish(
