@@ -4,11 +4,23 @@ click records one choice that the ledger holds at the receipt's entry."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from .harness import WIDTHS, ConsentryServer, Pages, check_accessibility, screenshot
 
+if TYPE_CHECKING:  # Playwright is imported only where the browser fixture found it
+    from playwright.sync_api import Page
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def signed_in(page: Page, server: ConsentryServer, account: str) -> Page:
+    """``page`` after following the sign-in link the platform gives ``account``."""
+    page.goto(f"{server.url}/privacy?token={server.token(account)}")
+    return page
+
 
 PAGES = ("/privacy", "/privacy/recipients", "/privacy/whereis", "/privacy/rights")
 
@@ -18,8 +30,7 @@ def test_every_page_is_accessible_at_both_widths(
     pages: Pages, sqlite_server: ConsentryServer, locale: str
 ) -> None:
     account = sqlite_server.accounts[1]
-    page = pages(locale=locale)
-    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    page = signed_in(pages(locale=locale), sqlite_server, account)
     assert "token=" not in page.url  # exchanged for a session cookie, then redirected
     assert page.get_attribute("html", "lang") == locale[:2]
     for path in PAGES:
@@ -34,8 +45,7 @@ def test_one_click_records_one_choice_shown_on_its_receipt(
     pages: Pages, consentry_server: ConsentryServer
 ) -> None:
     account = consentry_server.accounts[2]
-    page = pages(locale="en-GB")
-    page.goto(f"{consentry_server.url}/privacy?token={consentry_server.token(account)}")
+    page = signed_in(pages(locale="en-GB"), consentry_server, account)
     with consentry_server.ws.ledger() as ledger:
         before = ledger.head().seq
     page.click("#choice-train-posts-grant")
@@ -53,8 +63,7 @@ def test_one_click_records_one_choice_shown_on_its_receipt(
 
 def test_a_choice_by_keyboard_alone(pages: Pages, sqlite_server: ConsentryServer) -> None:
     account = sqlite_server.accounts[3]
-    page = pages(locale="en-GB")
-    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    page = signed_in(pages(locale="en-GB"), sqlite_server, account)
     target = "choice-train-posts-deny"
     for _ in range(200):  # Tab through the page until the button has the focus
         page.keyboard.press("Tab")
@@ -72,8 +81,7 @@ def test_a_choice_by_keyboard_alone(pages: Pages, sqlite_server: ConsentryServer
 
 def test_a_choice_without_javascript(pages: Pages, sqlite_server: ConsentryServer) -> None:
     account = sqlite_server.accounts[6]
-    page = pages(locale="en-GB", java_script_enabled=False)
-    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    page = signed_in(pages(locale="en-GB", java_script_enabled=False), sqlite_server, account)
     page.click("#choice-fine_tune-posts-grant")  # a plain form POST: no script on the page
     page.wait_for_selector("#receipt-entries", timeout=10_000)
     with sqlite_server.ws.ledger() as ledger:
@@ -83,8 +91,9 @@ def test_a_choice_without_javascript(pages: Pages, sqlite_server: ConsentryServe
 
 def test_gpc_is_honoured_and_said(pages: Pages, sqlite_server: ConsentryServer) -> None:
     account = sqlite_server.accounts[4]
-    page = pages(locale="en-GB", extra_http_headers={"Sec-GPC": "1"})
-    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    page = signed_in(
+        pages(locale="en-GB", extra_http_headers={"Sec-GPC": "1"}), sqlite_server, account
+    )
     notice = page.locator("#gpc-notice")
     assert "Global Privacy Control" in notice.inner_text()
     check_accessibility(page)
@@ -97,8 +106,7 @@ def test_erasure_from_the_page_with_its_confirmation(
     pages: Pages, sqlite_server: ConsentryServer
 ) -> None:
     account = sqlite_server.accounts[5]
-    page = pages(locale="en-GB")
-    page.goto(f"{sqlite_server.url}/privacy?token={sqlite_server.token(account)}")
+    page = signed_in(pages(locale="en-GB"), sqlite_server, account)
     page.click("#nav-rights")
     page.click("#erase-start")
     check_accessibility(page)  # the confirmation step
