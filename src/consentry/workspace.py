@@ -25,7 +25,7 @@ import secrets
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from consentry.db_urls import libpq_url
 from consentry.errors import WorkspaceError
@@ -102,11 +102,28 @@ def _config_url(url: str, root: Path, config_path: Path) -> str:
     return url
 
 
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{path}: not valid TOML: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Workspace:
     root: Path
     db_url: str
     policy_path: Path
+
+    def config_section(self, name: str) -> object:
+        """``config.toml``'s ``[name]`` as written (None when absent), for the parts of
+        Consentry configured there besides the ledger and the policy (``privacy``,
+        ``signals``): each checks its own keys."""
+        path = self.root / CONFIG_NAME
+        try:
+            return _read_config(path).get(name)
+        except FileNotFoundError:
+            return None
 
     @property
     def content_dir(self) -> Path:
@@ -177,10 +194,7 @@ class Workspace:
                 f"no workspace at {path} (run `consentry init`, or point --workspace / "
                 f"{ENV_ROOT} at one)"
             )
-        try:
-            config = tomllib.loads(config_path.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise WorkspaceError(f"{config_path}: not valid TOML: {exc}") from None
+        config = _read_config(config_path)
         env_url = os.environ.get(ENV_DB)
         db_url = env_url or config.get("db")
         if not isinstance(db_url, str) or not db_url:

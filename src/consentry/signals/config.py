@@ -14,9 +14,7 @@ the pattern are the account's: that prefix is what robots.txt rules and the midd
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final, Literal
 
 from consentry.errors import WorkspaceError
@@ -132,9 +130,4 @@ def parse_signals(raw: object, where: str) -> SignalsConfig:
 
 def load_signals_config(ws: Workspace) -> SignalsConfig:
     """The workspace's ``[signals]`` table (its defaults where absent)."""
-    path: Path = ws.root / CONFIG_NAME
-    try:
-        config = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise WorkspaceError(f"{path}: cannot read the configuration: {exc}") from None
-    return parse_signals(config.get("signals"), str(path))
+    return parse_signals(ws.config_section("signals"), str(ws.root / CONFIG_NAME))

@@ -8,7 +8,6 @@ session_minutes = 30
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,12 +27,9 @@ class CenterConfig:
 
 def load_config(ws: Workspace) -> CenterConfig:
     path = ws.root / CONFIG_NAME
-    try:
-        table: Any = tomllib.loads(path.read_text("utf-8")).get("privacy", {})
-    except FileNotFoundError:
+    table: Any = ws.config_section("privacy")
+    if table is None:
         return CenterConfig()
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise WorkspaceError(f"{path}: not valid TOML: {exc}") from None
     if not isinstance(table, dict):
         raise WorkspaceError(f"{path}: [privacy] must be a table")
     unknown = sorted(set(table) - _KEYS)
