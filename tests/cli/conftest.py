@@ -12,10 +12,8 @@ from consentry.cli.main import app
 Run = Callable[..., Result]
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """Run `consentry ARGS…` in a fresh folder; assert the exit code (0 unless told)."""
-    isolate_cli(tmp_path, monkeypatch)
+def invoker() -> Run:
+    """`consentry ARGS…` in this process, asserting the exit code (0 unless told)."""
     runner = CliRunner()
 
     def invoke(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
@@ -24,3 +22,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
         return result
 
     return invoke
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Run `consentry ARGS…` in a fresh folder; assert the exit code (0 unless told)."""
+    isolate_cli(tmp_path, monkeypatch)
+    return invoker()

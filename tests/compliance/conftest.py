@@ -10,10 +10,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner, Result
+from tests.cli.conftest import invoker
+from typer.testing import Result
 
 from consentry.cli import common
-from consentry.cli.main import app
 from consentry.scrub.pseudonym import Pseudonymiser
 
 SECRET = "ab" * 32
@@ -98,13 +98,7 @@ def run(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monk
         monkeypatch.delenv("CONSENTRY_DB", raising=False)
     monkeypatch.setattr(common.console, "width", 200)
     monkeypatch.setattr(common.err_console, "width", 200)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result
-
+    invoke = invoker()
     invoke("init")
     invoke("import", "canonical", str(write_export(tmp_path / "export", CONTENT, ACCOUNTS)))
     invoke("recipient", "add", "acme", "--contact", "dpo@acme.example", "--ack-days", "10")
