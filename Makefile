@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The browser tests' Chromium: Debian's (Playwright's own browser download does not work here).
 CHROMIUM := /usr/bin/chromium
+# The report tests turn PDF pages into PNG with poppler's pdftoppm.
+PDFTOPPM := /usr/bin/pdftoppm
 
 .PHONY: demo test lint docs bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,names]'
+	$(BIN)/pip install --quiet -e '.[dev,names,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,7 +37,18 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-test: $(STAMP) $(CHROMIUM)
+$(PDFTOPPM):
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make: $@ is missing and only root can install it (apt-get install poppler-utils)" >&2; \
+		[ "$${CI:-}" != true ] || { echo "make: CI=true: the PDF tests may not skip" >&2; exit 1; }; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq poppler-utils >/dev/null 2>&1 || \
+			{ apt-get update -qq >/dev/null && apt-get install -y -qq poppler-utils >/dev/null; } || \
+			{ echo "make: apt-get install poppler-utils failed (after apt-get update)" >&2; exit 1; }; \
+	fi
+
+test: $(STAMP) $(CHROMIUM) $(PDFTOPPM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
