@@ -18,6 +18,7 @@ replaced by U+FFFD first (same length in code points and bytes, so offsets hold)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -76,16 +77,57 @@ def _concat(parts: list[Matches]) -> Matches:
     return concat_columns(parts) if parts else _empty()
 
 
+#: A ``before`` that ``find_body`` takes: empty, or the start of the text or one character.
+_ONE_CHARACTER_BEFORE: Final = re.compile(r"\^\|\[[^\[\]]*\]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Marking:
+    """How matches are marked: ``pattern`` and its ``rewrite``, and, for a whole-match
+    marking whose matches may begin with the character that precedes the body, the anchored
+    body that tells a match at a row's start which it did."""
+
+    pattern: str
+    rewrite: str
+    body_at_start: str | None = None
+
+
 def find_all(texts: pa.Array, pattern: str) -> Matches:
     """Every non-overlapping match of ``pattern`` (RE2, leftmost-first, like ``re.finditer``).
 
     ``pattern`` must have exactly two capturing groups: what precedes the match (may match
     empty, e.g. ``^``) and the match itself. Other groups must be non-capturing.
     """
-    return _find(texts, pattern, np.arange(len(texts), dtype=np.int64), 0)
+    return find_marked(texts, _Marking(pattern, "\\1{s}\\2{s}"))
 
 
-def _find(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel_no: int) -> Matches:
+def takes_body(before: str) -> bool:
+    """Whether ``find_body`` takes this ``before``."""
+    return before == "" or _ONE_CHARACTER_BEFORE.fullmatch(before) is not None
+
+
+def find_body(texts: pa.Array, body: str, before: str) -> Matches:
+    """What ``find_all(texts, f"({before})({body})")`` finds, for a ``before`` that is empty
+    or ``^|[…]`` (the start of the text, or one character: ``takes_body``), without capture
+    groups: RE2 finds a match with its DFA alone, where groups take a second, slower engine
+    over each match (half the phone detector's kernel). The match then holds the character
+    before the body, if any, which is cut off: every match but one at a row's start has one
+    (``^`` matches nowhere else), and one there has none exactly when the body matches at
+    the row's start (leftmost-first: the first alternative, ``^``, wins when it can)."""
+    if before == "":
+        return find_marked(texts, _Marking(body, "{s}\\0{s}"))
+    if not takes_body(before):
+        raise ValueError(f"find_body takes no before {before!r}: use find_all")
+    return find_marked(
+        texts, _Marking(f"(?:{before})(?:{body})", "{s}\\0{s}", body_at_start=f"^(?:{body})")
+    )
+
+
+def find_marked(texts: pa.Array, marking: _Marking) -> Matches:
+    return _find(texts, marking, np.arange(len(texts), dtype=np.int64), 0)
+
+
+def _find(texts: pa.Array, pattern: _Marking, row_ids: Int64s, sentinel_no: int) -> Matches:
     if len(texts) == 0:
         return _empty()
     if sentinel_no == len(SENTINELS):
@@ -142,8 +184,9 @@ def _lengths(pieces: pa.StringArray) -> tuple[Int64s, Int64s]:
     return nb - np.diff(inside), nb
 
 
-def _mark_and_split(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel: str) -> Matches:
-    marked = pc.replace_substring_regex(texts, pattern, f"\\1{sentinel}\\2{sentinel}")
+def _mark_and_split(texts: pa.Array, marking: _Marking, row_ids: Int64s, sentinel: str) -> Matches:
+    rewrite = marking.rewrite.format(s=sentinel)
+    marked = pc.replace_substring_regex(texts, marking.pattern, rewrite)
     pieces = pc.split_pattern(marked, sentinel)
     flat = pieces.flatten()
     n = len(flat)
@@ -179,12 +222,39 @@ def _mark_and_split(texts: pa.Array, pattern: str, row_ids: Int64s, sentinel: st
     )
     start = cp_start[idx]
     bstart = nb_start[idx]
+    end = start + cp[idx]
+    bend = bstart + nb[idx]
+    values = flat.take(pa.array(idx, pa.int64()))
+    if marking.body_at_start is not None:
+        start, bstart, values = _cut_before(marking.body_at_start, start, bstart, values)
     return Matches(
         rows=row_ids[parents[idx]],
         start=start,
-        end=start + cp[idx],
+        end=end,
         bstart=bstart,
-        bend=bstart + nb[idx],
-        values=flat.take(pa.array(idx, pa.int64())),
+        bend=bend,
+        values=values,
         after=after,
     )
+
+
+def _cut_before(
+    body_at_start: str, start: Int64s, bstart: Int64s, values: pa.StringArray
+) -> tuple[Int64s, Int64s, pa.StringArray]:
+    """Whole matches without the character before the body (see ``find_body``)."""
+    has_before = np.ones(len(start), dtype=np.bool_)
+    at_start = np.flatnonzero(start == 0)
+    if len(at_start):
+        first = values.take(pa.array(at_start, pa.int64()))
+        body_first = pc.match_substring_regex(first, body_at_start)
+        has_before[at_start] = ~body_first.to_numpy(zero_copy_only=False)
+    # The first character's UTF-8 length, from its lead byte.
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
+    offsets = offsets[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
+    lead = data[offsets[:-1]]
+    width = 1 + (lead >= 0xC0) + (lead >= 0xE0) + (lead >= 0xF0)
+    cut = np.where(has_before, width, 0).astype(np.int64)
+    sliced = pc.utf8_slice_codeunits(values, 1)
+    cut_values = pc.if_else(pa.array(has_before), sliced, values)
+    return start + has_before, bstart + cut, cut_values

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.scrub.found import Found, Int64s
-from consentry.scrub.marking import Matches, find_all
+from consentry.scrub.marking import Matches, find_all, find_body, takes_body
 from consentry.scrub.types import PII_TYPES
 
 #: Given a candidate's text, the parts of it that really are PII, as (start, end) code-point
@@ -77,7 +77,10 @@ class RegexDetector:
         return f"({self.before})({self.body})"
 
     def find(self, texts: pa.StringArray) -> Found:
-        m = find_all(texts, self.pattern)
+        if takes_body(self.before):
+            m = find_body(texts, self.body, self.before)
+        else:
+            m = find_all(texts, self.pattern)
         if len(m) == 0:
             return Found.empty()
         keep = np.ones(len(m), dtype=np.bool_)
