@@ -32,6 +32,15 @@ Validator = Callable[[str], Sequence[tuple[int, int]]]
 BatchValidator = Callable[[pa.StringArray], tuple[Int64s, Int64s, Int64s]]
 
 
+def needs(detector: Detector) -> str:
+    """Characters one of which every text the detector finds something in holds, or "" when
+    it declares none (an optional ``needs`` attribute). The scrubber tests them on the bytes
+    of the batch in numpy, tens of microseconds, before the detector's RE2 prefilter, whose
+    every kernel call costs ~0.1 µs a row even when it looks for a single character."""
+    declared = getattr(detector, "needs", "")
+    return declared if isinstance(declared, str) else ""
+
+
 class Detector(Protocol):
     """One kind of PII. ``name`` is unique in a registry; several detectors may share a type."""
 
@@ -57,7 +66,8 @@ class RegexDetector:
     so it is consumed and written back. ``reject_after`` is tested on the text that follows a
     candidate (anchor it with ``^``): a match rejects the candidate, like a negative lookahead.
     ``reject_value`` is tested on the candidate itself. ``validate_batch``, when given,
-    decides on every candidate of a batch at once, in place of ``validate``.
+    decides on every candidate of a batch at once, in place of ``validate``. ``needs``: when
+    not empty, characters one of which every text with a detection holds (see ``needs``).
     """
 
     name: str
@@ -71,6 +81,7 @@ class RegexDetector:
     reject_value: str | None = None
     validate: Validator | None = field(default=None, compare=False)
     validate_batch: BatchValidator | None = field(default=None, compare=False)
+    needs: str = ""
 
     @property
     def pattern(self) -> str:

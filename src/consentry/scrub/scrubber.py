@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from consentry.scrub.detectors import BUILTIN, SCRUBBING
 from consentry.scrub.found import Found, concat, settle_overlaps
-from consentry.scrub.registry import Detector
+from consentry.scrub.registry import Detector, needs
 from consentry.scrub.resolver import MentionResolver
 from consentry.scrub.splice import splice
 from consentry.scrub.types import KEPT_TYPES, PII_TYPES, PLACEHOLDERS, TYPE_CODE, Span
@@ -86,10 +86,10 @@ def detect(texts: pa.Array, detectors: Sequence[Detector] | None = None) -> Foun
     if len(gate_rows) == 0:
         return Found.empty()
     sub = arr.take(pa.array(gate_rows, pa.int64()))
+    holding = _RowsHolding(sub)
     parts: list[Found] = []
     for d in dets:
-        own = pc.match_substring_regex(sub, d.prefilter).to_numpy(zero_copy_only=False)
-        own_rows = np.flatnonzero(own)
+        own_rows = holding.rows_matching(d.prefilter, needs(d))
         if len(own_rows) == 0:
             continue
         found = d.find(sub.take(pa.array(own_rows, pa.int64())))
@@ -119,6 +119,38 @@ def detect(texts: pa.Array, detectors: Sequence[Detector] | None = None) -> Foun
     both = concat([replaced, others.take(clear)])
     order = np.lexsort((both.start, both.rows))
     return both.take(order)
+
+
+class _RowsHolding:
+    """The rows of a batch that match a detector's prefilter, found among the rows that
+    hold one of the characters it needs (``registry.needs``), which numpy tells from the
+    bytes."""
+
+    def __init__(self, texts: pa.StringArray) -> None:
+        self.texts = texts
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)
+        self.offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
+        data = texts.buffers()[2]
+        self.data = (
+            np.zeros(0, dtype=np.uint8)
+            if data is None
+            else np.frombuffer(data, dtype=np.uint8)[self.offsets[0] : self.offsets[-1]]
+        )
+
+    def rows_matching(self, prefilter: str, chars: str) -> np.ndarray:
+        if not chars:
+            hit = pc.match_substring_regex(self.texts, prefilter)
+            return np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        # A character's last UTF-8 byte: every text holding the character holds that byte.
+        wanted = np.array(sorted({c.encode("utf-8")[-1] for c in chars}), dtype=np.uint8)
+        at = np.flatnonzero(np.isin(self.data, wanted)) + self.offsets[0]
+        candidates = np.unique(np.searchsorted(self.offsets, at, side="right") - 1)
+        if len(candidates) == 0:
+            return candidates
+        few = self.texts.take(pa.array(candidates, pa.int64()))
+        hit = pc.match_substring_regex(few, prefilter)
+        rows: np.ndarray = candidates[hit.to_numpy(zero_copy_only=False)]
+        return rows
 
 
 def _handle_replacements(values: pa.Array, mentions: MentionResolver | None) -> pa.Array:

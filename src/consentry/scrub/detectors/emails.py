@@ -51,6 +51,7 @@ EMAILS: Final = RegexDetector(
     name="email",
     type="email",
     prefilter=f"{_CHAR}@{_CHAR}",
+    needs="@",
     # Runs are maximal, so nothing needs to be said about what precedes one.
     before="",
     body=f"{_CHAR}+@{_CHAR}+",

@@ -26,6 +26,7 @@ HASHTAGS: Final = RegexDetector(
     name="hashtag",
     type="hashtag",
     prefilter=f"[{HASH_SIGNS}]",
+    needs=HASH_SIGNS,
     # U+FE0E/U+FE0F (emoji variation selectors) are marks, so excluded by the class; they are
     # allowed explicitly so that "✌️#tag" is a hashtag.
     before=f"^|\ufe0e|\ufe0f|[^&{_LETTERS}\\p{{Nd}}{_SPECIAL}]",
@@ -38,6 +39,7 @@ CASHTAGS: Final = RegexDetector(
     name="cashtag",
     type="cashtag",
     prefilter="\\$[A-Za-z]",
+    needs="$",
     before=f"^|[{SPACES}]",
     body="\\$[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?",
     # The lookahead "(?=$|\s|[punct])", inverted: reject when anything else follows.

@@ -27,6 +27,7 @@ MENTIONS: Final = RegexDetector(
     name="handle",
     type="handle",
     prefilter=f"[{AT_SIGNS}][A-Za-z0-9_]",
+    needs=AT_SIGNS,
     before=(f"^|[^A-Za-z0-9_!#$%&*{AT_SIGNS}]|(?:^|[^A-Za-z0-9_+~.\\-])(?:rt|RT|rT|Rt):?"),
     body=HANDLE_BODY,
     reject_after=f"^(?:[{AT_SIGNS}]|[{LATIN_ACCENTS}]|://)",

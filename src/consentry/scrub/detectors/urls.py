@@ -192,6 +192,7 @@ class UrlDetector:
     name: Final = "url"
     type: Final = "url"
     prefilter: Final = URL_PREFILTER
+    needs: Final = "."  # before the top-level domain
 
     def find(self, texts: pa.StringArray) -> Found:
         found = FoundBuilder(self.type)
