@@ -142,9 +142,15 @@ class _RowsHolding:
             hit = pc.match_substring_regex(self.texts, prefilter)
             return np.flatnonzero(hit.to_numpy(zero_copy_only=False))
         # A character's last UTF-8 byte: every text holding the character holds that byte.
-        wanted = np.array(sorted({c.encode("utf-8")[-1] for c in chars}), dtype=np.uint8)
-        at = np.flatnonzero(np.isin(self.data, wanted)) + self.offsets[0]
-        candidates = np.unique(np.searchsorted(self.offsets, at, side="right") - 1)
+        # (Comparisons, not ``np.isin``, which sorts: ten times slower on a batch's bytes.)
+        wanted = sorted({c.encode("utf-8")[-1] for c in chars})
+        mask = self.data == wanted[0]
+        for byte in wanted[1:]:
+            mask |= self.data == byte
+        at = np.flatnonzero(mask) + self.offsets[0]
+        holds = np.zeros(len(self.texts), dtype=np.bool_)
+        holds[np.searchsorted(self.offsets, at, side="right") - 1] = True
+        candidates = np.flatnonzero(holds)
         if len(candidates) == 0:
             return candidates
         few = self.texts.take(pa.array(candidates, pa.int64()))
