@@ -86,3 +86,32 @@ def test_the_prefilter_fires_wherever_python_finds_a_url(text: str) -> None:
 def test_a_kelvin_sign_tld_is_scrubbed() -> None:
     spans = detect_spans(["see example.c\u212a now"])[0]
     assert [s.value for s in spans if s.type == "url"] == ["example.c\u212a"]
+
+
+HOST_END_PIECES = st.sampled_from(
+    [
+        "example", "jean", ".", ".", "com", "fr", "c", "k", "\u212a", "\u017f", "é", "中", "@",
+        "$", "#", "\uff20", " ", "-", "_", "/", ":", "http://", "xn--p1ai", "+", "1", "\x01",
+        "\u200e", "\u00a0", "Mit", "\n", "(", "'",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(HOST_END_PIECES, max_size=12).map("".join))
+@example("jean.dupont@example.com et voir.fr")
+@example("x\x01example.com")
+@example("\u200eexample.com")
+def test_the_host_end_filter_fires_wherever_python_finds_a_url(text: str) -> None:
+    """Of the rows the prefilter passes, the detector hands Python only those where a host
+    may end in a TLD: a row it skips must hold no URL (e-mail domains, dotted words do not
+    fire, a URL after a control character or a directional mark does)."""
+    fires = pc.match_substring_regex(pa.array([text]), urls.URL_HOST_END)[0].as_py()
+    if extract_urls(text):
+        assert fires, text
+
+
+def test_the_host_end_filter_skips_addresses_and_dotted_words() -> None:
+    texts = ["jean.dupont@example.com", "a.b@cd.fr", "fin.Je", "voir example.com", "é.cK"]
+    fires = pc.match_substring_regex(pa.array(texts), urls.URL_HOST_END).to_pylist()
+    assert fires == [False, False, True, True, True]
