@@ -16,7 +16,7 @@ from stdnum import luhn
 from consentry.scrub import detect_spans
 from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.detectors.cards import _NETWORKS, validate_card, validate_cards
-from consentry.scrub.detectors.ips import IPV4_ADDRESS
+from consentry.scrub.detectors.ips import IPV4_ADDRESS, validate_ipv6
 from consentry.scrub.detectors.phones import PHONES, PhoneValidator
 from consentry.scrub.marking import SENTINELS, _lengths, _may_hold, find_all
 from consentry.scrub.registry import whole_when
@@ -127,6 +127,31 @@ def test_ipv4_addresses_are_what_ipaddress_accepts(batch: list[str]) -> None:
     assert idx.tolist() == [i for i, c in enumerate(batch) if _is_ipv4(c)]
     assert starts.tolist() == [0] * len(idx)
     assert ends.tolist() == [len(batch[i]) for i in idx.tolist()]
+
+
+_HEXTETS = st.one_of(st.just(""), st.text("0123456789abcdefABCDEF", min_size=1, max_size=5))
+_IPV6_LIKE = st.tuples(
+    st.lists(_HEXTETS, min_size=1, max_size=10).map(":".join),
+    st.one_of(st.just(""), st.lists(_OCTETS, min_size=1, max_size=4).map(".".join)),
+).map(lambda parts: parts[0] + ("." + parts[1] if parts[1] and parts[0][-1:] != ":" else ""))
+
+
+@given(_IPV6_LIKE)
+@example("1:2:3:4:5:6:1.2.3.4")
+@example("::ffff:192.168.1.1")
+@example("15:26:04")
+@example("1:2:3:4:5:6:7:8")
+def test_ipv6_verdicts_are_ipaddress_s(candidate: str) -> None:
+    """The shortcut before ``ipaddress`` (times refused by their colons) refuses nothing it
+    accepts; and the groups rule comes on top."""
+    try:
+        ipaddress.IPv6Address(candidate)
+        valid = True
+    except ValueError:
+        valid = False
+    groups = [g for g in candidate.split(":") if g]
+    expected = valid and len(groups) >= 2 and sum(len(g) for g in groups) >= 4
+    assert bool(validate_ipv6(candidate)) == expected
 
 
 @given(

@@ -21,6 +21,12 @@ IPV4_ADDRESS: Final = f"^{_OCTET}(?:\\.{_OCTET}){{3}}$"
 
 
 def validate_ipv6(candidate: str) -> Sequence[tuple[int, int]]:
+    # What ``ipaddress`` requires first, at a fraction of its cost (times, ``15:26:04``, are a
+    # third of the candidates in number-rich text): without ``::``, eight groups, the last
+    # two perhaps written as an IPv4 address.
+    colons = candidate.count(":")
+    if "::" not in candidate and colons != 7 and not (colons == 6 and "." in candidate):
+        return []
     try:
         ipaddress.IPv6Address(candidate)
     except ValueError:
