@@ -6,8 +6,10 @@ memory holds one buffer, whatever the input size. ``commit`` then takes each buc
 the staged rows (the last row of a key wins within an import) are compared with the bucket's
 current rows; new and changed ones are written as a segment; identical ones are counted as
 unchanged. A bucket nobody wrote before and with no repeated key is committed by streaming its
-staging file into the segment (the first import of a big export compares nothing). The commit
-marker, written last, makes the import visible at once.
+staging file into the segment (the first import of a big export compares nothing). Buckets
+are independent: with ``workers`` > 1 they are committed in forked worker processes, the same
+segment bytes and counts as one process. The commit marker, written last (by this process),
+makes the import visible at once.
 
 Deletions: ``deleted_at`` is never cleared by a later version (an export taken before the
 deletion, imported again, must not bring an item back); ``tombstone`` records a deletion of an
