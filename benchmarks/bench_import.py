@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,15 +32,24 @@ from benchmarks.common import Figure, flat_memory, own_peak_rss_kb, parser, repo
 GOAL_PER_CORE = 200_000
 
 
-def _child(data: Path, workspace: Path) -> None:
-    """Runs in the child process: one timed import, results as JSON on stdout."""
+def _children_cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def _child(data: Path, workspace: Path, workers: int) -> None:
+    """Runs in the child process: one timed import, results as JSON on stdout. Its CPU time
+    counts its worker processes too (all reaped when the import returns)."""
     from consentry.platform.canonical import import_canonical
+    from consentry.platform.ingest import import_workers
     from consentry.workspace import Workspace
 
     ws = Workspace.init(workspace)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    result = import_canonical(ws, data)
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    cpu0, wall0, kids0 = time.process_time(), time.perf_counter(), _children_cpu()
+    with import_workers(workers):
+        result = import_canonical(ws, data)
+    cpu = time.process_time() - cpu0 + _children_cpu() - kids0
+    wall = time.perf_counter() - wall0
     counts = {k: vars(c) for k, c in result.by_kind.items()}
     print(
         json.dumps({"wall_s": wall, "cpu_s": cpu, "counts": counts, "peak_kb": own_peak_rss_kb()})
@@ -116,11 +126,12 @@ def baseline(data: Path, *, streaming: bool = False) -> dict[str, float]:
     return result
 
 
-def run_import(data: Path) -> dict[str, Any]:
+def run_import(data: Path, workers: int = 1) -> dict[str, Any]:
     """One import in a child process: its own timings, and its peak RSS."""
     with tempfile.TemporaryDirectory(prefix="bench-import-ws-", dir=data.parent) as tmp:
+        child = ["--child", str(data), tmp + "/ws", str(workers)]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.bench_import", "--child", str(data), tmp + "/ws"],
+            [sys.executable, "-m", "benchmarks.bench_import", *child],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -164,8 +175,8 @@ def cores() -> int:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        _child(Path(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        _child(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--baseline-child":
         _baseline_child(Path(sys.argv[2]))
@@ -183,6 +194,14 @@ def main() -> None:
     p.add_argument(
         "--runs-large", type=int, default=None, help="runs for sizes of 5M posts and more"
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="worker counts to import with (the first is the main figure; the others are "
+        "compared with it: wall time and CPU-seconds)",
+    )
     args = p.parse_args()
     n_cores = cores()
     figures: list[Figure] = []
@@ -193,10 +212,13 @@ def main() -> None:
             data = demo_data(args.data, posts, args.seed)
             n_runs = args.runs if posts < 5_000_000 else (args.runs_large or args.runs)
             runs, bases, streams = [], [], []
+            parallel: dict[int, list[dict[str, Any]]] = {w: [] for w in args.workers[1:]}
             for _ in range(n_runs):  # alternating, so that all see the same machine
                 bases.append(baseline(data))
                 streams.append(baseline(data, streaming=True))
-                runs.append(run_import(data))
+                runs.append(run_import(data, args.workers[0]))
+                for w, done in parallel.items():
+                    done.append(run_import(data, w))
             cpu = statistics.median(r["cpu_s"] for r in runs)
             base_cpu = statistics.median(b["cpu_s"] for b in bases)
             stream_cpu = statistics.median(b["cpu_s"] for b in streams)
@@ -237,6 +259,28 @@ def main() -> None:
                 f"(import x{cpu / base_cpu:.2f}), streamed on one thread {stream_cpu:.2f} CPU-s "
                 f"(import x{cpu / stream_cpu:.2f})"
             )
+            for w, done in parallel.items():
+                wall_w = statistics.median(r["wall_s"] for r in done)
+                cpu_w = statistics.median(r["cpu_s"] for r in done)
+                figures.append(
+                    Figure(
+                        name=f"import canonical {posts:,} posts, --workers {w}",
+                        seconds=[r["wall_s"] for r in done],
+                        items=posts,
+                        notes={
+                            "cpu_s": [r["cpu_s"] for r in done],
+                            "posts_per_cpu_second": round(posts / cpu_w),
+                            f"wall_ratio_to_workers_{args.workers[0]}": wall_w / f.median_s,
+                            f"cpu_ratio_to_workers_{args.workers[0]}": cpu_w / cpu,
+                            "peak_rss_mb": [round(r["peak_rss_mb"], 1) for r in done],
+                        },
+                    )
+                )
+                print(
+                    f"{posts:>12,} posts, --workers {w}: wall {wall_w:.2f} s "
+                    f"(x{wall_w / f.median_s:.2f} of --workers {args.workers[0]}), cpu "
+                    f"{cpu_w:.2f} s (x{cpu_w / cpu:.2f})"
+                )
             if not args.keep_data:
                 shutil.rmtree(data, ignore_errors=True)
     finally:

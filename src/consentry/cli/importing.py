@@ -41,7 +41,7 @@ from consentry.cli.common import (
 from consentry.cli.compliance import scan
 from consentry.errors import ImportDataError
 from consentry.platform.canonical import export_size, import_canonical
-from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS
+from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, all_cores, import_workers
 from consentry.platform.lines import ZSTD_MAX_WINDOW
 from consentry.platform.mastodon import import_mastodon, mastodon_size
 from consentry.platform.reddit import import_reddit, reddit_size
@@ -67,6 +67,17 @@ MaxTextOption = Annotated[
     ),
 ]
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Processes for the parallel steps (default: every core); 1 runs in this process "
+        "alone. The workspace ends up with the same bytes either way.",
+        show_default=False,
+    ),
+]
+
 
 @contextmanager
 def importing(what: str, total_bytes: int | None = None) -> Iterator[Callable[[int], None]]:
@@ -86,6 +97,10 @@ def importing(what: str, total_bytes: int | None = None) -> Iterator[Callable[[i
     with progress_bar(*columns) as progress:
         task = progress.add_task(what, total=total_bytes)
         yield lambda n: progress.advance(task, n)
+
+
+def _workers(chosen: int | None) -> int:
+    return all_cores() if chosen is None else chosen
 
 
 def report_import(report: ImportReport) -> None:
@@ -165,16 +180,17 @@ def canonical(
     ],
     strict: StrictOption = False,
     max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Import a canonical export: `accounts`, `content`, `consent` and optionally
     `interactions`, each `.jsonl` or `.parquet`. Re-importing the same export changes nothing.
 
-    Example: `consentry import canonical ./export`
+    Example: `consentry import canonical ./export --workers 2`
     """
     ws = open_workspace(workspace)
     size = export_size(folder)
-    with importing("importing", size) as progress:
+    with import_workers(_workers(workers)), importing("importing", size) as progress:
         report = import_canonical(
             ws, folder, strict=strict, max_text_chars=max_text_chars, progress=progress
         )
@@ -194,11 +210,12 @@ def _archive_import(
     strict: bool,
     max_text_chars: int,
     workspace: Path | None,
+    workers: int | None,
 ) -> None:
     """What every archive importer command does: size the input for the progress bar, import
     through the ingest seam, print the read / imported / unchanged / rejected summary."""
     ws = open_workspace(workspace)
-    with importing("importing", size(path)) as progress:
+    with import_workers(_workers(workers)), importing("importing", size(path)) as progress:
         report = run(ws, path, strict=strict, max_text_chars=max_text_chars, progress=progress)
     report_import(report)
     scan_after_import(ws)
@@ -212,6 +229,7 @@ def x_archive(
     ],
     strict: StrictOption = False,
     max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Import an X (Twitter) account archive: its owner's account (`data/account.js`, with
@@ -230,7 +248,9 @@ def x_archive(
 
     Example: `consentry import x-archive ~/Downloads/twitter-2024-01-15-1a2b3c.zip`
     """
-    _archive_import(x_archive_size, import_x_archive, path, strict, max_text_chars, workspace)
+    _archive_import(
+        x_archive_size, import_x_archive, path, strict, max_text_chars, workspace, workers
+    )
 
 
 @app.command()
@@ -244,6 +264,7 @@ def mastodon(
     ],
     strict: StrictOption = False,
     max_text_chars: MaxTextOption = DEFAULT_MAX_TEXT_CHARS,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Import a Mastodon account export: the actor becomes the account (a locked account is
@@ -261,7 +282,9 @@ def mastodon(
 
     Example: `consentry import mastodon ~/Downloads/archive-20240302.zip`
     """
-    _archive_import(mastodon_size, import_mastodon, path, strict, max_text_chars, workspace)
+    _archive_import(
+        mastodon_size, import_mastodon, path, strict, max_text_chars, workspace, workers
+    )
 
 
 @app.command()
@@ -284,6 +307,7 @@ def reddit(
             "Pushshift and Arctic Shift dumps need 2048 (--long=31).",
         ),
     ] = ZSTD_MAX_WINDOW >> 20,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Import Reddit comments and submissions in the Pushshift layout: one JSON object per
@@ -302,4 +326,4 @@ def reddit(
     Example: `consentry import reddit ./dumps/RC_2023-10.zst`
     """
     run = partial(import_reddit, max_window=max_zstd_window << 20)
-    _archive_import(reddit_size, run, path, strict, max_text_chars, workspace)
+    _archive_import(reddit_size, run, path, strict, max_text_chars, workspace, workers)

@@ -22,8 +22,12 @@ if no other scan moved the cursor meanwhile (otherwise it starts again).
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Final
 
 import numpy as np
@@ -104,12 +108,21 @@ class Scanner:
     few_accounts: int = 200
 
     def __init__(
-        self, ledger: LedgerStore, store: ContentStore, policy: Policy, secret: bytes
+        self,
+        ledger: LedgerStore,
+        store: ContentStore,
+        policy: Policy,
+        secret: bytes,
+        *,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.ledger = ledger
         self.store = store
         self.policy = policy
         self._secret = secret
+        self.workers = workers
         self.deliveries = Deliveries(ledger)
 
     def cursor(self) -> tuple[int, int]:
@@ -250,9 +263,12 @@ class Scanner:
         concerned = _concerned(window)
         few = concerned.to_pylist() if len(concerned) <= self.few_accounts else None
         # Internal snapshots too: the platform's own training team holds their records.
-        for delivery in self.deliveries.all(pending=True):
-            if holding is not None and delivery.delivery_id not in holding:
-                continue
+        chosen = [
+            d
+            for d in self.deliveries.all(pending=True)
+            if holding is None or d.delivery_id in holding
+        ]
+        for delivery in chosen:
             key = (delivery.purpose, delivery.recipient)
             if key not in indexes:
                 if accounts is None:
@@ -260,9 +276,13 @@ class Scanner:
                 indexes[key] = self._index(
                     window.head, delivery.purpose, delivery.recipient, accounts, few
                 )
-            affected = self._affected(delivery, window, indexes[key])
+        jobs = [_MapJob(d, indexes[(d.purpose, d.recipient)]) for d in chosen]
+        on = self.ledger.position_time(window.head).date() if jobs else date.min
+        for job, read in zip(jobs, self._read_maps(jobs, window, on), strict=True):
+            affected = self._affected(job.delivery, window, read)
             if affected.num_rows == 0:
                 continue
+            delivery = job.delivery
             events = self._new_events(delivery, affected, at_us)
             if events.num_rows:
                 parts.append(events)
@@ -306,28 +326,41 @@ class Scanner:
             recipient=recipient is not None,
         )
 
-    def _affected(self, delivery: Delivery, window: _Window, index: StateIndex) -> pa.Table:
+    def _read_maps(self, jobs: list[_MapJob], window: _Window, on: date) -> Iterator[_MapRead]:
+        """Each delivery's map read, with its rows' verdicts at the head, in delivery order.
+        Deliveries are independent and this part needs no ledger (the state indexes are
+        built before), so with ``workers`` > 1 it runs in forked worker processes, which
+        inherit the indexes and the window; what they return is what one process computes."""
+        if (
+            self.workers == 1
+            or len(jobs) < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
+            for job in jobs:
+                yield _read_map(self.policy, job, window, on)
+            return
+        global _FORKED
+        _FORKED = (self.policy, jobs, window, on)
+        try:
+            with ProcessPoolExecutor(
+                max_workers=min(self.workers, len(jobs)),
+                mp_context=multiprocessing.get_context("fork"),
+            ) as pool:
+                yield from pool.map(_read_forked_map, range(len(jobs)))
+        finally:
+            _FORKED = None
+
+    def _affected(self, delivery: Delivery, window: _Window, read: _MapRead) -> pa.Table:
         """Rows of the delivery map whose record is affected, with ``reason`` and ``cause_seq``."""
-        # Only the rows concerned are materialised: the filter runs while the map is read.
-        concerned = ds.field("account_id").isin(window.touched) | ds.field("content_id").isin(
-            window.deleted
-        )
-        candidates = delivery.read_map(_MAP_COLUMNS, where=concerned).combine_chunks()
-        cand_deleted = _np(pc.is_in(candidates["content_id"], value_set=window.deleted))
-        reasons, erased = self._verdicts(candidates, cand_deleted, index, window.head, delivery)
-        reasons = self._reversed_withdrawals(candidates, reasons, window, delivery)
+        candidates, reposts = read.candidates, read.reposts
+        reasons = self._reversed_withdrawals(candidates, read.reasons, window, delivery)
         reason_codes = _CODES[reasons.astype(np.int64)]
-        reason_codes[erased & (reasons != Reason.ELIGIBLE)] = ERASURE
+        reason_codes[read.erased & (reasons != Reason.ELIGIBLE)] = ERASURE
         hit = reasons != Reason.ELIGIBLE
         out = candidates.filter(pa.array(hit)).append_column(
             "reason", pa.array(reason_codes[hit], pa.string())
         )
         # Reposts follow their originals, and reposts of reposts theirs, as the census does.
-        reposts = delivery.read_map(
-            _MAP_COLUMNS,
-            where=(ds.field("tbl") == DATA) & ds.field("origin_id").is_valid(),
-            check=False,
-        ).combine_chunks()
         for _ in range(reposts.num_rows + 1):  # one link of a chain of reposts per round
             revoked = out.filter(pc.equal(out["tbl"], DATA))
             follows = pc.fill_null(
@@ -346,51 +379,6 @@ class Scanner:
         where = pc.index_in(out["account_id"], value_set=window.last["account_id"])
         causes = window.last["seq_max"].take(where).cast(pa.int64())
         return out.append_column("cause_seq", causes)
-
-    def _verdicts(
-        self,
-        rows: pa.Table,
-        deleted: npt.NDArray[np.bool_],
-        index: StateIndex,
-        at: Resolved,
-        delivery: Delivery,
-    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
-        """Each row's verdict, and whether its account was erased."""
-        n = rows.num_rows
-        out = np.zeros(n, dtype=np.int8)
-        erased = np.zeros(n, dtype=np.bool_)
-        if n == 0:
-            return out, erased
-        on = self.ledger.position_time(at).date()
-        is_interaction = pc.equal(rows["tbl"], INTERACTIONS).to_numpy(zero_copy_only=False)
-        for mask, scope in ((~is_interaction, None), (is_interaction, Scope.INTERACTIONS)):
-            chosen = np.nonzero(mask)[0]
-            if len(chosen) == 0:
-                continue
-            take = pa.array(chosen)
-            part = rows.take(take)
-            items = pa.table(
-                {
-                    "author_id": part["account_id"],
-                    "kind": part["kind"] if scope is None else pa.array(["post"] * len(chosen)),
-                    # Delivered records were public or the owner's own conversations: only a
-                    # change of account, consent or deletion can exclude them now.
-                    "visibility": pa.array(["public"] * len(chosen), pa.string()),
-                    "deleted": pa.array(
-                        deleted[chosen] if scope is None else np.zeros(len(chosen), np.bool_)
-                    ),
-                }
-            )
-            frame = index.frame(items, scope=scope)
-            erased[chosen] = _np(pc.equal(frame["status"], AccountStatus.ERASED.value))
-            out[chosen] = verdicts(
-                frame,
-                self.policy,
-                delivery.purpose,
-                recipient=delivery.recipient is not None,
-                on=on,
-            )
-        return out, erased
 
     def _reversed_withdrawals(
         self, rows: pa.Table, reasons: npt.NDArray[np.int8], window: _Window, delivery: Delivery
@@ -436,7 +424,8 @@ class Scanner:
             )
             part = rows.take(pa.array(mine))
             no_deletions = np.zeros(len(mine), dtype=np.bool_)
-            reasons[mine] = self._verdicts(part, no_deletions, index, at, delivery)[0]
+            on = self.ledger.position_time(at).date()
+            reasons[mine] = _verdicts(self.policy, part, no_deletions, index, on, delivery)[0]
         return reasons
 
     # ---- events ------------------------------------------------------------------------------
@@ -512,6 +501,97 @@ class Scanner:
                     params,
                 )
         return True
+
+
+@dataclass(frozen=True)
+class _MapJob:
+    """One delivery to read, with the state index of its purpose and recipient."""
+
+    delivery: Delivery
+    index: StateIndex
+
+
+@dataclass(frozen=True)
+class _MapRead:
+    """A delivery map's rows concerned by a window, their verdicts at the head, and its
+    reposts (which follow their originals)."""
+
+    candidates: pa.Table
+    reasons: npt.NDArray[np.int8]
+    erased: npt.NDArray[np.bool_]
+    reposts: pa.Table
+
+
+def _read_map(policy: Policy, job: _MapJob, window: _Window, on: date) -> _MapRead:
+    # Only the rows concerned are materialised: the filter runs while the map is read.
+    delivery = job.delivery
+    concerned = ds.field("account_id").isin(window.touched) | ds.field("content_id").isin(
+        window.deleted
+    )
+    candidates = delivery.read_map(_MAP_COLUMNS, where=concerned).combine_chunks()
+    cand_deleted = _np(pc.is_in(candidates["content_id"], value_set=window.deleted))
+    reasons, erased = _verdicts(policy, candidates, cand_deleted, job.index, on, delivery)
+    reposts = delivery.read_map(
+        _MAP_COLUMNS,
+        where=(ds.field("tbl") == DATA) & ds.field("origin_id").is_valid(),
+        check=False,
+    ).combine_chunks()
+    return _MapRead(candidates, reasons, erased, reposts)
+
+
+#: What a parallel scan's workers read, set just before they are forked.
+_FORKED: tuple[Policy, list[_MapJob], _Window, date] | None = None
+
+
+def _read_forked_map(index: int) -> _MapRead:
+    assert _FORKED is not None, "a scan worker runs only in a process forked by _read_maps"
+    policy, jobs, window, on = _FORKED
+    return _read_map(policy, jobs[index], window, on)
+
+
+def _verdicts(
+    policy: Policy,
+    rows: pa.Table,
+    deleted: npt.NDArray[np.bool_],
+    index: StateIndex,
+    on: date,
+    delivery: Delivery,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
+    """Each row's verdict, and whether its account was erased."""
+    n = rows.num_rows
+    out = np.zeros(n, dtype=np.int8)
+    erased = np.zeros(n, dtype=np.bool_)
+    if n == 0:
+        return out, erased
+    is_interaction = pc.equal(rows["tbl"], INTERACTIONS).to_numpy(zero_copy_only=False)
+    for mask, scope in ((~is_interaction, None), (is_interaction, Scope.INTERACTIONS)):
+        chosen = np.nonzero(mask)[0]
+        if len(chosen) == 0:
+            continue
+        take = pa.array(chosen)
+        part = rows.take(take)
+        items = pa.table(
+            {
+                "author_id": part["account_id"],
+                "kind": part["kind"] if scope is None else pa.array(["post"] * len(chosen)),
+                # Delivered records were public or the owner's own conversations: only a
+                # change of account, consent or deletion can exclude them now.
+                "visibility": pa.array(["public"] * len(chosen), pa.string()),
+                "deleted": pa.array(
+                    deleted[chosen] if scope is None else np.zeros(len(chosen), np.bool_)
+                ),
+            }
+        )
+        frame = index.frame(items, scope=scope)
+        erased[chosen] = _np(pc.equal(frame["status"], AccountStatus.ERASED.value))
+        out[chosen] = verdicts(
+            frame,
+            policy,
+            delivery.purpose,
+            recipient=delivery.recipient is not None,
+            on=on,
+        )
+    return out, erased
 
 
 def _distinct(events: pa.Table) -> pa.Table:

@@ -6,8 +6,10 @@ memory holds one buffer, whatever the input size. ``commit`` then takes each buc
 the staged rows (the last row of a key wins within an import) are compared with the bucket's
 current rows; new and changed ones are written as a segment; identical ones are counted as
 unchanged. A bucket nobody wrote before and with no repeated key is committed by streaming its
-staging file into the segment (the first import of a big export compares nothing). The commit
-marker, written last, makes the import visible at once.
+staging file into the segment (the first import of a big export compares nothing). Buckets
+are independent: with ``workers`` > 1 they are committed in forked worker processes, the same
+segment bytes and counts as one process. The commit marker, written last (by this process),
+makes the import visible at once.
 
 Deletions: ``deleted_at`` is never cleared by a later version (an export taken before the
 deletion, imported again, must not bring an item back); ``tombstone`` records a deletion of an
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import multiprocessing
 import os
 import shutil
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +126,16 @@ class CommitResult:
     def of(self, table: str, file: int) -> FileCounts:
         return self.counts.setdefault((table, file), FileCounts())
 
+    def merge(self, other: CommitResult) -> None:
+        """Add another bucket's counts (in bucket order: the order one process sees them)."""
+        for key, c in other.counts.items():
+            mine = self.of(*key)
+            mine.imported += c.imported
+            mine.unchanged += c.unchanged
+            mine.updated += c.updated
+            mine.deleted += c.deleted
+        self.unresolved.extend(other.unresolved)
+
 
 def _key_hashes(spec: TableSpec, table: pa.Table, bucket_hashes: U64) -> U64:
     """A 64-bit hash of each row's key (for spotting repeated keys; never stored)."""
@@ -182,8 +196,18 @@ def equal_values(a: pa.Array, b: pa.Array) -> Mask:
 class ImportWriter:
     """Stages one import's rows and commits them; holds the store's lock until done."""
 
-    def __init__(self, store: ContentStore, *, source: str, spill_bytes: int = SPILL_BYTES) -> None:
+    def __init__(
+        self,
+        store: ContentStore,
+        *,
+        source: str,
+        spill_bytes: int = SPILL_BYTES,
+        workers: int = 1,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.store = store
+        self.workers = workers
         self.root = store.root
         self.source = source
         self.spill_bytes = spill_bytes
@@ -365,6 +389,7 @@ class ImportWriter:
         result = CommitResult()
         previous = self.store.imports()
         totals: dict[str, dict[str, list[int]]] = {}
+        jobs: list[_Job] = []
         for name, spec in TABLES.items():
             buckets = self.store.buckets(spec)
             prev = previous[-1].totals.get(name) if previous else None
@@ -384,14 +409,42 @@ class ImportWriter:
                 staged = self._stage_path(spec, b)
                 if not staged.exists() and tombs is None:
                     continue
-                rows[b], deleted[b] = _BucketCommit(self, spec, b, result, extra).run(
-                    staged if staged.exists() else None, tombs
-                )
+                jobs.append(_Job(spec, b, staged if staged.exists() else None, tombs, extra))
             totals[name] = {"rows": rows, "deleted": deleted}
+        for job, (rows_b, deleted_b, part) in zip(jobs, self._run_jobs(jobs), strict=True):
+            totals[job.spec.name]["rows"][job.bucket] = rows_b
+            totals[job.spec.name]["deleted"][job.bucket] = deleted_b
+            result.merge(part)
         self._write_marker(totals)
         shutil.rmtree(self.staging, ignore_errors=True)
         self._unlock()
         return result
+
+    def _run_jobs(self, jobs: list[_Job]) -> Iterator[tuple[int, int, CommitResult]]:
+        """Each bucket's commit, in order. Buckets are independent (each writes its own
+        segment, from its own staged rows and stored segments), so with ``workers`` > 1 they
+        run in forked worker processes, which inherit this writer as it is (no pickling of the
+        staged state; the store's lock stays with this process). Their counts come back and
+        are merged in bucket order: the same result, and the same segment bytes, as one
+        process committing them in turn."""
+        if (
+            self.workers == 1
+            or len(jobs) < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
+            for job in jobs:
+                yield _run_job(self, job)
+            return
+        global _FORKED
+        _FORKED = (self, jobs)
+        try:
+            with ProcessPoolExecutor(
+                max_workers=min(self.workers, len(jobs)),
+                mp_context=multiprocessing.get_context("fork"),
+            ) as pool:
+                yield from pool.map(_run_forked_job, range(len(jobs)))
+        finally:
+            _FORKED = None
 
     def _write_marker(self, totals: dict[str, dict[str, list[int]]]) -> None:
         path = marker_path(self.root, self.seq)
@@ -431,6 +484,35 @@ class ImportWriter:
 
     def segment_path(self, spec: TableSpec, bucket: int) -> Path:
         return bucket_dir(self.root, spec.name, bucket) / segment_name(self.seq)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One bucket of one table to commit."""
+
+    spec: TableSpec
+    bucket: int
+    staged: Path | None
+    tombs: pa.Table | None
+    also_changed: pa.Array | None
+
+
+#: The writer and jobs of a parallel commit, set just before its workers are forked.
+_FORKED: tuple[ImportWriter, list[_Job]] | None = None
+
+
+def _run_job(writer: ImportWriter, job: _Job) -> tuple[int, int, CommitResult]:
+    part = CommitResult()
+    rows, deleted = _BucketCommit(writer, job.spec, job.bucket, part, job.also_changed).run(
+        job.staged, job.tombs
+    )
+    return rows, deleted, part
+
+
+def _run_forked_job(index: int) -> tuple[int, int, CommitResult]:
+    assert _FORKED is not None, "a commit worker runs only in a process forked by _run_jobs"
+    writer, jobs = _FORKED
+    return _run_job(writer, jobs[index])
 
 
 class _StagingFile:

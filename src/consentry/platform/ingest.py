@@ -48,7 +48,9 @@ is refused (by default the record is shown as JSON); ``Withheld(ids)`` for someo
 Also: ``deleted(content_id, at, file=, line=)`` when a source says an item was deleted and gives
 nothing else; ``reject(Rejection(...))`` for what a parser could not read; ``add_batch`` for
 importers that read Arrow tables in bulk (``consentry.platform.jsonl``). ``strict=True``: when
-anything is rejected nothing is written (``report.committed`` is False). One import at a time
+anything is rejected nothing is written (``report.committed`` is False). ``workers=N`` (or
+``with import_workers(N):`` around an importer) commits the content store's buckets in N
+processes: the same bytes as ``workers=1``. One import at a time
 writes to a workspace (a second ``Ingest`` on it waits for the first to finish — never open two
 in one thread). Every rejection lands in ``<workspace>/quarantine/<import-id>.jsonl``.
 """
@@ -56,7 +58,10 @@ in one thread). Every rejection lands in ``<workspace>/quarantine/<import-id>.js
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
@@ -105,7 +110,37 @@ __all__ = [
     "Ingest",
     "RecordKind",
     "Rejection",
+    "all_cores",
+    "import_workers",
 ]
+
+#: Worker processes of the imports started in this context (``import_workers``): the commands
+#: choose it once, and every importer's ``Ingest`` takes it, without each importer's signature
+#: carrying it.
+_WORKERS: ContextVar[int] = ContextVar("consentry_import_workers", default=1)
+
+
+@contextmanager
+def import_workers(workers: int) -> Iterator[None]:
+    """Imports started inside use ``workers`` processes for their parallel steps (the content
+    store's commit, bucket by bucket); 1 is the single-process path. The bytes written are the
+    same whatever the number."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    token = _WORKERS.set(workers)
+    try:
+        yield
+    finally:
+        _WORKERS.reset(token)
+
+
+def all_cores() -> int:
+    """The cores this process may run on (a container's or ``taskset``'s limit included)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
 
 #: Records buffered by the per-record path before they are validated as one Arrow batch.
 RECORD_BATCH: Final = 20_000
@@ -244,9 +279,13 @@ class Ingest:
         source: str,
         strict: bool = False,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        workers: int | None = None,
     ) -> None:
         if max_text_chars < 1:
             raise ValueError("max_text_chars must be positive")
+        self.workers = _WORKERS.get() if workers is None else workers
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
         self.workspace = workspace
         self.source = source
         self.strict = strict
@@ -256,7 +295,7 @@ class Ingest:
             purposes = frozenset(workspace.policy().purposes)
             self.rules = Rules(purposes=purposes, max_text_chars=max_text_chars, now=self._now)
             self._store = ContentStore(workspace.content_dir)
-            self._writer = ImportWriter(self._store, source=source)
+            self._writer = ImportWriter(self._store, source=source, workers=self.workers)
         except BaseException:
             self._ledger.close()
             raise

@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from consentry.hashing import digests
+
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
@@ -24,6 +26,19 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+_NODE = hashlib.sha256(b"\x01")
+
+
+def _perfect_root(level: list[bytes]) -> bytes:
+    """Root of a perfect subtree (a power-of-two number of leaf hashes), built level by level:
+    each level is one joined buffer, each node one SHA-256 of a 64-byte slice of it, from a
+    copy of a state already fed 0x01 (``hashing.digests``' loop, no stack to manage)."""
+    while len(level) > 1:
+        buf = memoryview(b"".join(level))
+        level = digests(_NODE, [buf[i : i + 64] for i in range(0, len(buf), 64)])
+    return level[0]
+
+
 @dataclass
 class StreamingRoot:
     """Root of a growing tree, keeping one subtree root per set bit of the leaf count."""
@@ -32,23 +47,26 @@ class StreamingRoot:
     _stack: list[tuple[int, bytes]] = field(default_factory=list)  # (height, hash)
 
     def add_leaves(self, leaf_hashes: Iterable[bytes]) -> None:
-        # ``node_hash`` inlined, from a copy of a state already fed 0x01: one node per leaf
-        # on average, millions of them per build.
+        """Add leaves in order. A batch is cut into the largest perfect subtrees that the
+        count so far allows (a subtree of 2^k leaves may start only at a multiple of 2^k),
+        each built level by level and pushed as one stack entry: the same tree, hence the
+        same root, as adding the leaves one by one."""
+        leaves = leaf_hashes if isinstance(leaf_hashes, list) else list(leaf_hashes)
+        done = 0
+        while done < len(leaves):
+            left = len(leaves) - done
+            aligned = self.count & -self.count if self.count else left
+            size = 1 << (min(aligned, left).bit_length() - 1)
+            self._push(size.bit_length() - 1, _perfect_root(leaves[done : done + size]))
+            done += size
+            self.count += size
+
+    def _push(self, height: int, h: bytes) -> None:
         stack = self._stack
-        node = hashlib.sha256(b"\x01")
-        count = self.count
-        for h in leaf_hashes:
-            height = 0
-            while stack and stack[-1][0] == height:
-                left = stack.pop()[1]
-                pair = node.copy()
-                pair.update(left)
-                pair.update(h)
-                h = pair.digest()
-                height += 1
-            stack.append((height, h))
-            count += 1
-        self.count = count
+        while stack and stack[-1][0] == height:
+            h = node_hash(stack.pop()[1], h)
+            height += 1
+        stack.append((height, h))
 
     def root(self) -> bytes:
         if not self._stack:

@@ -1,0 +1,110 @@
+"""The batch hashing loops keep the exact digests: ``hashing.digests`` against a fresh hashlib
+object per value, the vectorised base32 of pseudonyms against ``base64.b32encode``, and the
+Merkle root built from perfect subtrees against RFC 6962's recursive definition (written here
+from the RFC, not from the module) and its published test vector."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consentry.hashing import digests, joined_digests
+from consentry.scrub.pseudonym import Pseudonymiser, _base32_array
+from consentry.snapshot.merkle import (
+    EMPTY_ROOT,
+    StreamingRoot,
+    audit_path,
+    leaf_hash,
+    root_from_path,
+    root_of,
+)
+
+KEY = bytes(range(32))
+
+
+@given(st.lists(st.binary(max_size=300), max_size=50))
+def test_digests_are_those_of_a_fresh_object_per_value(values: list[bytes]) -> None:
+    keyed = hashlib.blake2b(key=KEY, digest_size=15)
+    assert digests(keyed, values) == [
+        hashlib.blake2b(v, key=KEY, digest_size=15).digest() for v in values
+    ]
+    prefixed = hashlib.sha256(b"\x00")
+    assert joined_digests(prefixed, values) == b"".join(
+        hashlib.sha256(b"\x00" + v).digest() for v in values
+    )
+    # The state copied from is never changed.
+    assert keyed.digest() == hashlib.blake2b(key=KEY, digest_size=15).digest()
+
+
+@given(st.integers(0, 40), st.sampled_from([(10, "u_"), (15, "c_")]), st.randoms())
+def test_base32_of_macs_is_base64s(count: int, shape: tuple[int, str], rnd: object) -> None:
+    size, prefix = shape
+    macs = bytes(rnd.getrandbits(8) for _ in range(size * count))  # type: ignore[attr-defined]
+    got = _base32_array(prefix, macs, size, count).to_pylist()
+    want = [
+        prefix + base64.b32encode(macs[i * size : (i + 1) * size]).decode().lower()
+        for i in range(count)
+    ]
+    assert got == want
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=30)), max_size=60))
+def test_pseudonym_arrays_match_one_at_a_time(ids: list[str | None]) -> None:
+    p = Pseudonymiser(b"s" * 32, "acme")
+    arr = pa.array(ids, pa.string())
+    assert p.contents(arr).to_pylist() == [None if i is None else p.content(i) for i in ids]
+    assert p.accounts(arr).to_pylist() == [None if i is None else p.account(i) for i in ids]
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962 §2.1 MTH, of leaf *hashes*, as the RFC writes it."""
+    if not leaves:
+        return EMPTY_ROOT
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+@given(st.integers(0, 140), st.lists(st.integers(1, 40), max_size=12))
+def test_streaming_root_in_any_batches_is_rfc6962s(size: int, cuts: list[int]) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    tree = StreamingRoot()
+    done = 0
+    for cut in cuts:
+        tree.add_leaves(leaves[done : done + cut])
+        done = min(size, done + cut)
+    tree.add_leaves(iter(leaves[done:]))  # any iterable, not only lists
+    assert tree.count == size
+    assert tree.root() == _mth(leaves) == root_of(leaves)
+
+
+def test_published_vector() -> None:
+    # The 8-leaf root of RFC 6962's reference test data (certificate-transparency's
+    # merkle_tree_test: leaves "", 00, 10, 2021, 3031, 40414243, 5051…57, 6061…6f).
+    data = [
+        b"",
+        b"\x00",
+        b"\x10",
+        b"\x20\x21",
+        b"\x30\x31",
+        b"\x40\x41\x42\x43",
+        bytes(range(0x50, 0x58)),
+        bytes(range(0x60, 0x70)),
+    ]
+    root = root_of([leaf_hash(d) for d in data])
+    assert root.hex() == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+
+
+@given(st.integers(1, 70), st.data())
+def test_audit_paths_lead_to_the_root(size: int, data: st.DataObject) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    index = data.draw(st.integers(0, size - 1))
+    path = audit_path(leaves, index)
+    assert root_from_path(leaves[index], index, size, path) == _mth(leaves)
