@@ -30,13 +30,13 @@ from consentry.ledger import AsOf, LedgerStore, Resolved
 from consentry.model import SHARE, Reason, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot.arrays import contains
 from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
 from consentry.snapshot.census import (
     CENSUS_COLUMNS,
     SCAN_CHUNK,
     Census,
     coalesced,
-    contains,
     content_keys,
     take_census,
 )
