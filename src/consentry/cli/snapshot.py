@@ -118,9 +118,10 @@ def build(
 ) -> None:
     """Build the snapshot of content whose authors consented to PURPOSE as of a ledger position.
 
-    Streams the content store twice (verdicts, then records), pseudonymises authors, mentions
-    and ids with keys for the recipient, scrubs personal data, and publishes OUT atomically with
-    a manifest, a dataset card and Croissant metadata. A killed build resumes where it stopped
+    Runs as steps over the content buckets (verdicts, duplicates and reposts, then records), in
+    --workers local processes or as Ray tasks; pseudonymises authors, mentions and ids with keys
+    for the recipient, scrubs personal data, and publishes OUT atomically with a manifest, a
+    dataset card and Croissant metadata. A killed build resumes where it stopped
     when run again with the same arguments, whatever --workers or --executor it then uses: the
     snapshot's bytes do not depend on them.
 

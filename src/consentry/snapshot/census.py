@@ -39,7 +39,9 @@ from consentry.hashing import digests
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
-from consentry.snapshot.arrays import bool_mask, concat, contains, is_null
+from consentry.snapshot.arrays import bool_mask, concat, is_null
+from consentry.snapshot.arrays import contains as contains  # where other modules import it from
+from consentry.snapshot.arrays import locate as locate
 from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows, partition_of
 from consentry.snapshot.nfkc import NFKC_CHANGEABLE
 from consentry.snapshot.reposts import settle_reposts
