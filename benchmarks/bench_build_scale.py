@@ -29,6 +29,8 @@ from benchmarks.bench_snapshot import ROOT, prepare, restore
 from benchmarks.common import Figure, parser, report
 
 CLI = [sys.executable, "-m", "consentry.cli.main"]
+RAY = str(Path(sys.executable).parent / "ray")  # the venv's, beside this Python
+RAY_PORT = 6391
 
 
 def _sample(root: psutil.Process, cpu: dict[int, float], rss: dict[int, int]) -> None:
@@ -90,31 +92,30 @@ def main() -> None:
     posts = args.posts
     ws = prepare(args.workdir, posts)
     runs: dict[str, list[dict[str, Any]]] = {"w1": [], "w2": [], "ray": []}
-    ray_dir = args.workdir / "ray"
+    head: subprocess.Popen[bytes] | None = None
     if not args.no_ray:
-        subprocess.run(
+        # A head of our own, on its own port, stopped by ending the process we started (``ray
+        # stop`` would stop every Ray of this user on the machine).
+        head = subprocess.Popen(
             [
-                "ray",
-                "start",
-                "--head",
-                "--num-cpus",
-                "2",
-                "--include-dashboard",
-                "false",
-                f"--temp-dir={ray_dir}",
+                *(RAY, "start", "--head", "--block", "--num-cpus", "2"),
+                *("--port", str(RAY_PORT), "--include-dashboard", "false"),
             ],
-            check=True,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
+        time.sleep(15)  # the head's start-up (not timed: a cluster is up before a build)
     try:
         for _ in range(args.runs):  # alternating, so that load on the shared machine hits all
             runs["w1"].append(build(ws, out, "--workers", "1"))
             runs["w2"].append(build(ws, out, "--workers", "2"))
-            if not args.no_ray:
-                runs["ray"].append(build(ws, out, "--executor", "ray", "--ray-address", "auto"))
+            if head is not None:
+                address = f"127.0.0.1:{RAY_PORT}"
+                runs["ray"].append(build(ws, out, "--executor", "ray", "--ray-address", address))
     finally:
-        if not args.no_ray:
-            subprocess.run(["ray", "stop", "--force"], check=False, stdout=subprocess.DEVNULL)
+        if head is not None:
+            head.terminate()
+            head.wait(timeout=60)
     manifests = {r["manifest"] for group in runs.values() for r in group}
     assert len(manifests) == 1, "the executors' manifests differ"
 
