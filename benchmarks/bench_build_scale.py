@@ -29,8 +29,6 @@ from benchmarks.bench_snapshot import ROOT, prepare, restore
 from benchmarks.common import Figure, parser, report
 
 CLI = [sys.executable, "-m", "consentry.cli.main"]
-RAY = str(Path(sys.executable).parent / "ray")  # the venv's, beside this Python
-RAY_PORT = 6391
 
 
 def _sample(root: psutil.Process, cpu: dict[int, float], rss: dict[int, int]) -> None:
@@ -47,13 +45,30 @@ def _sample(root: psutil.Process, cpu: dict[int, float], rss: dict[int, int]) ->
             continue
 
 
-def build(ws: Path, out: Path, *extra: str) -> dict[str, Any]:
+#: A build on a local Ray of 2 CPUs, started before the clock starts (a cluster is up before a
+#: build is run on it); the build reuses the Ray this process initialised.
+RAY_CHILD = """
+import sys, time, ray
+ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+from consentry.cli.main import app
+start = time.perf_counter()
+try:
+    app(sys.argv[1:], standalone_mode=False)
+finally:
+    print(f"WALL {time.perf_counter() - start}", file=sys.stderr)
+"""
+
+
+def build(ws: Path, out: Path, *extra: str, ray: bool = False) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     restore(ws)
     env = {**os.environ, "CONSENTRY_WORKSPACE": str(ws)}
-    args = [*CLI, "snapshot", "build", "--purpose", "train", "--out", str(out), *extra]
+    command = [sys.executable, "-c", RAY_CHILD] if ray else CLI
+    args = [*command, "snapshot", "build", "--purpose", "train", "--out", str(out), *extra]
     start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     root = psutil.Process(proc.pid)
     cpu: dict[int, float] = {}
     rss: dict[int, int] = {}
@@ -61,8 +76,11 @@ def build(ws: Path, out: Path, *extra: str) -> dict[str, Any]:
         _sample(root, cpu, rss)
         time.sleep(0.05)
     wall = time.perf_counter() - start
+    err = proc.stderr.read() if proc.stderr else ""
     if proc.returncode:
-        raise SystemExit(f"build failed ({' '.join(extra)}): exit {proc.returncode}")
+        raise SystemExit(f"build failed ({' '.join(extra)}): exit {proc.returncode}\n{err}")
+    if ray:  # the build's own time, without Ray's start-up
+        wall = float(next(line for line in err.splitlines() if line.startswith("WALL ")).split()[1])
     others = [v for pid, v in rss.items() if pid != proc.pid]
     return {
         "wall": wall,
@@ -92,30 +110,14 @@ def main() -> None:
     posts = args.posts
     ws = prepare(args.workdir, posts)
     runs: dict[str, list[dict[str, Any]]] = {"w1": [], "w2": [], "ray": []}
-    head: subprocess.Popen[bytes] | None = None
-    if not args.no_ray:
-        # A head of our own, on its own port, stopped by ending the process we started (``ray
-        # stop`` would stop every Ray of this user on the machine).
-        head = subprocess.Popen(
-            [
-                *(RAY, "start", "--head", "--block", "--num-cpus", "2"),
-                *("--port", str(RAY_PORT), "--include-dashboard", "false"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(15)  # the head's start-up (not timed: a cluster is up before a build)
-    try:
-        for _ in range(args.runs):  # alternating, so that load on the shared machine hits all
-            runs["w1"].append(build(ws, out, "--workers", "1"))
-            runs["w2"].append(build(ws, out, "--workers", "2"))
-            if head is not None:
-                address = f"127.0.0.1:{RAY_PORT}"
-                runs["ray"].append(build(ws, out, "--executor", "ray", "--ray-address", address))
-    finally:
-        if head is not None:
-            head.terminate()
-            head.wait(timeout=60)
+    for _ in range(args.runs):  # alternating, so that load on the shared machine hits all
+        runs["w1"].append(build(ws, out, "--workers", "1"))
+        runs["w2"].append(build(ws, out, "--workers", "2"))
+        if not args.no_ray:
+            runs["ray"].append(build(ws, out, "--executor", "ray", ray=True))
+        for name, got in runs.items():
+            if got:
+                print(f"  {name}: {got[-1]['wall']:.2f} s wall, {got[-1]['cpu']:.2f} CPU-s")
     manifests = {r["manifest"] for group in runs.values() for r in group}
     assert len(manifests) == 1, "the executors' manifests differ"
 

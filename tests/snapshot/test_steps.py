@@ -142,6 +142,7 @@ def test_a_bad_executor_or_worker_count_is_a_clear_error() -> None:
 def local_ray() -> Iterator[None]:
     ray = pytest.importorskip("ray")
     ray.init(
+        address="local",  # a Ray of our own, whatever cluster this machine may know of
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
