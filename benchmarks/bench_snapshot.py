@@ -98,12 +98,15 @@ finally:
 """
 
 
-def build(ws: Path, out: Path) -> dict[str, Any]:
+def build(ws: Path, out: Path, workers: int = 1) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     restore(ws)
     env = {**os.environ, "CONSENTRY_WORKSPACE": str(ws)}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, "snapshot", "build", "--purpose", "train", "--out", str(out)],
+        [
+            *(sys.executable, "-c", CHILD, "snapshot", "build", "--purpose", "train"),
+            *("--out", str(out), "--workers", str(workers)),
+        ],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -127,6 +130,12 @@ def main() -> None:
         help="accounts of every platform (default: one per 100 posts); a fixed number "
         "separates memory that grows with posts from memory that grows with accounts",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="build workers (default 1: the single-process build; bench_build_scale compares)",
+    )
     args = p.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     figures: list[Figure] = []
@@ -137,7 +146,7 @@ def main() -> None:
         builds: list[dict[str, Any]] = []
         for _ in range(args.runs):
             base_s.append(baseline(ws, args.workdir / "baseline.parquet"))
-            builds.append(build(ws, args.workdir / "snapshot"))
+            builds.append(build(ws, args.workdir / "snapshot", args.workers))
         wall = [b["wall"] for b in builds]
         cpu = [b["cpu"] for b in builds]
         rss_mb = [b["max_rss_kb"] / 1024 for b in builds]

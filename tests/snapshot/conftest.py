@@ -19,6 +19,7 @@ from consentry.ledger.store import LedgerStore
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
 from consentry.policy import load_policy
 from consentry.snapshot.build import Builder, BuildSpec
+from consentry.snapshot.executors import LocalExecutor
 from consentry.snapshot.records import RecordMaker
 from consentry.snapshot.source import CONTENT_COLUMNS, MemorySource
 
@@ -167,6 +168,7 @@ def build(ledger: LedgerStore, tmp_path: Path) -> Build:
         key: bytes = b"k" * 32,
         source: Any = None,
         sink: Any = None,
+        executor: Any = None,
         **spec: Any,
     ) -> Any:
         src = source or MemorySource(content_table(), interactions=interactions_table())
@@ -176,6 +178,7 @@ def build(ledger: LedgerStore, tmp_path: Path) -> Build:
             source=src,
             maker=RecordMaker(KeyedPseudonyms(key), no_scrub, "day"),
             key_fingerprint=hashlib.sha256(key).hexdigest()[:16],
+            executor=executor or LocalExecutor(1),
         )
         spec.setdefault("batch_size", 4)
         spec.setdefault("shard_rows", 8)

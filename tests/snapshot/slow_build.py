@@ -14,6 +14,7 @@ from tests.snapshot.conftest import KeyedPseudonyms, content_table, interactions
 from consentry.ledger import open_ledger
 from consentry.policy import load_policy
 from consentry.snapshot.build import Builder, BuildSpec
+from consentry.snapshot.executors import LocalExecutor
 from consentry.snapshot.records import RecordMaker
 from consentry.snapshot.source import MemorySource
 
@@ -22,26 +23,30 @@ class SlowSource(MemorySource):
     def __init__(self, delay: float) -> None:
         super().__init__(content_table(), interactions=interactions_table())
         self.delay = delay
-        self.passes = 0
 
-    def scan(self, columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
-        self.passes += 1
-        for batch in super().scan(columns, batch_size):
-            if self.passes == 2:  # slow down pass 2, where shards are written
+    def scan_bucket(
+        self, bucket: int, columns: Sequence[str], batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
+        # Slow down the records step (the census reads ``visibility``, records do not), where
+        # shards are written: in whichever process runs it.
+        records = "visibility" not in columns and "text" in columns
+        for batch in super().scan_bucket(bucket, columns, batch_size):
+            if records:
                 time.sleep(self.delay)
             yield batch
 
 
-def main(db: str, out: str, delay: float) -> None:
+def main(db: str, out: str, delay: float, workers: int = 1) -> None:
     builder = Builder(
         ledger=open_ledger(db),
         policy=load_policy(),
         source=SlowSource(delay),
         maker=RecordMaker(KeyedPseudonyms(b"k" * 32), no_scrub, "day"),
         key_fingerprint=hashlib.sha256(b"k" * 32).hexdigest()[:16],
+        executor=LocalExecutor(workers),
     )
     builder.build(BuildSpec(purpose="train", out=Path(out), batch_size=2, shard_rows=4))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))

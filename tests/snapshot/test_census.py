@@ -24,6 +24,7 @@ from consentry.snapshot.census import (
     normalised_text,
     take_census,
 )
+from consentry.snapshot.reposts import KeyFilter
 
 # Whitespace of every sort NFKC or \s knows, letters that case-fold or decompose, marks and
 # jamo that compose with the character before them, a character that is already NFKC.
@@ -227,7 +228,7 @@ def test_references_between_included_items_are_known_without_the_included_keys(
 )
 def test_key_filter_never_misses_a_key_of_its_set(members: list[int], others: list[int]) -> None:
     keys = np.array(members, dtype=np.uint64)
-    maybe = census_module._KeyFilter(keys)
+    maybe = KeyFilter(keys)
     assert maybe.may_hold(keys).all()
     asked = np.array(others + members, dtype=np.uint64)
     held = maybe.may_hold(asked)

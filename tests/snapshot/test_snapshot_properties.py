@@ -19,6 +19,7 @@ from consentry.ledger import open_ledger
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
 from consentry.policy import load_policy
 from consentry.snapshot.build import Builder, BuildSpec
+from consentry.snapshot.executors import LocalExecutor
 from consentry.snapshot.records import RecordMaker
 from consentry.snapshot.source import MemorySource
 
@@ -155,6 +156,42 @@ def test_snapshot_holds_exactly_the_consented_content(
     items: list[tuple[str, str, str, bool, str, int]],
     recipient: bool,
 ) -> None:
+    _holds_exactly_the_consented_content(accounts, decisions, items, recipient, workers=1)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.fixed_dictionaries(dict.fromkeys(ACCOUNTS, account_st)),
+    st.lists(decision_st, max_size=12),
+    st.lists(item_st, min_size=1, max_size=10),
+    st.booleans(),
+    st.sampled_from([2, 3]),
+)
+def test_nothing_without_consent_whatever_the_worker_count(
+    accounts: dict[str, dict[str, Any]],
+    decisions: list[tuple[str, str, str | None, str, int]],
+    items: list[tuple[str, str, str, bool, str, int]],
+    recipient: bool,
+    workers: int,
+) -> None:
+    # Few examples: each starts its own worker processes (the invariant itself is searched at
+    # length above, in one process; here, that the same holds when tasks are spread out).
+    _holds_exactly_the_consented_content(accounts, decisions, items, recipient, workers=workers)
+
+
+def _holds_exactly_the_consented_content(
+    accounts: dict[str, dict[str, Any]],
+    decisions: list[tuple[str, str, str | None, str, int]],
+    items: list[tuple[str, str, str, bool, str, int]],
+    recipient: bool,
+    *,
+    workers: int,
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = open_ledger(f"sqlite:///{Path(tmp) / 'l.db'}", create=True)
         entries: list[AccountChange | ConsentDecision] = [
@@ -206,6 +243,7 @@ def test_snapshot_holds_exactly_the_consented_content(
             source=MemorySource(pa.Table.from_pylist(rows, schema=schema)),
             maker=RecordMaker(pseudo, no_scrub, "day"),
             key_fingerprint=hashlib.sha256(b"p").hexdigest()[:8],
+            executor=LocalExecutor(workers),
         )
         result = builder.build(
             BuildSpec(

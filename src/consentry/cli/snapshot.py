@@ -37,6 +37,7 @@ from consentry.compliance.recipients import Recipients
 from consentry.errors import SnapshotError, UsageError, WorkspaceError
 from consentry.ledger import AsOf
 from consentry.snapshot.build import DEFAULT_BATCH, DEFAULT_SHARD_ROWS, BuildResult, BuildSpec
+from consentry.snapshot.executors import executor as make_executor
 from consentry.snapshot.inspect import (
     SHOWN_COLUMNS,
     excluded_in_order,
@@ -101,17 +102,35 @@ def build(
     shard_rows: Annotated[
         int, typer.Option(min=1, help="Input items per output shard.")
     ] = DEFAULT_SHARD_ROWS,
+    executor: Annotated[
+        str,
+        typer.Option(help="Who runs the build's tasks: local (worker processes) or ray."),
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Local worker processes (default: every core; 1: no workers)."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to run on with --executor ray (default: a local Ray)."),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Build the snapshot of content whose authors consented to PURPOSE as of a ledger position.
 
-    Streams the content store twice (verdicts, then records), pseudonymises authors, mentions
-    and ids with keys for the recipient, scrubs personal data, and publishes OUT atomically with
-    a manifest, a dataset card and Croissant metadata. A killed build resumes where it stopped
-    when run again with the same arguments.
+    Runs as steps over the content buckets (verdicts, duplicates and reposts, then records), in
+    --workers local processes or as Ray tasks; pseudonymises authors, mentions and ids with keys
+    for the recipient, scrubs personal data, and publishes OUT atomically with a manifest, a
+    dataset card and Croissant metadata. A killed build resumes where it stopped
+    when run again with the same arguments, whatever --workers or --executor it then uses: the
+    snapshot's bytes do not depend on them.
 
     Example: `consentry snapshot build --purpose train --recipient acme-ai --out snapshots/acme`
+
+    On a Ray cluster: `consentry snapshot build --purpose train --out snapshots/t
+    --executor ray --ray-address auto` (docs/cluster.md).
     """
+    runner = make_executor(executor, workers=workers, ray_address=ray_address)
     ws = open_workspace(workspace)
     if WorkspaceSource(ws.content_dir).count() == 0:
         raise UsageError(
@@ -139,7 +158,12 @@ def build(
         if recipient is not None:
             Recipients(ledger).get(recipient)  # before hours of work, not after
         builder = workspace_builder(
-            ws, ledger, recipient=recipient, progress=_RichProgress(progress), names=names
+            ws,
+            ledger,
+            recipient=recipient,
+            progress=_RichProgress(progress),
+            names=names,
+            executor=runner,
         )
         result, delivery = Deliveries(ledger, ws.deliveries_dir).build(builder, spec)
         progress.stop()

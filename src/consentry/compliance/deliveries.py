@@ -16,7 +16,6 @@ Per account, the number of records each delivery holds goes to the database
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from consentry.snapshot.build import Builder, BuildResult, BuildSpec
 from consentry.snapshot.census import contains, joined
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest
 from consentry.snapshot.verify import verify_files
+from consentry.snapshot.writer import file_sha256
 
 DATA: Final = "data"
 INTERACTIONS: Final = "interactions"
@@ -96,7 +96,7 @@ class Delivery:
         """Raise unless the delivery map is the one recorded."""
         path = Path(self.map_path)
         try:
-            digest = _sha256(path)
+            digest = file_sha256(path)
         except FileNotFoundError:
             raise WorkspaceError(
                 f"the delivery map of {self.snapshot_id} is missing ({path}): without it, "
@@ -273,7 +273,7 @@ class Deliveries:
         # Counted from the finished map, not while the build runs: the tally of 100,000
         # accounts would add to pass 2's own working set.
         per_account = _records_per_account(map_path)
-        digest = _sha256(map_path)
+        digest = file_sha256(map_path)
         created = now()
         records = int(pc.sum(per_account.column("records")).as_py() or 0)
         with self.ledger.transaction():
@@ -479,11 +479,3 @@ class _AccountTally:
 
 class _CollisionError(Exception):
     """Two account ids share a 64-bit hash: the tally starts again, exactly."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,40 +25,47 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentry import __version__
-from consentry.errors import ConsentryError
 from consentry.ledger import AsOf, LedgerStore, Resolved
-from consentry.model import SHARE, Reason, Scope
+from consentry.model import SHARE, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot import state_parts
+from consentry.snapshot.arrays import concat
 from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
 from consentry.snapshot.census import (
-    CENSUS_COLUMNS,
     SCAN_CHUNK,
-    Census,
-    coalesced,
-    contains,
-    content_keys,
-    take_census,
 )
+from consentry.snapshot.executors import Executor, LocalExecutor, Session, session_of
 from consentry.snapshot.manifest import (
     MANIFEST_NAME,
     MERKLE_SCHEME,
     Manifest,
     croissant,
     dataset_card,
-    leaf_hashes,
     shard_leaves,
 )
 from consentry.snapshot.merkle import StreamingRoot
 from consentry.snapshot.records import (
-    INTERACTION_SCHEMA,
     RECORD_COLUMNS,
     RECORD_SCHEMA,
     RecordMaker,
     included,
 )
 from consentry.snapshot.source import ContentSource
-from consentry.snapshot.writer import ShardInfo, ShardWriter, WorkFolder
+from consentry.snapshot.steps import (
+    CensusSummary,
+    InteractionsResult,
+    MakerRecipe,
+    StepContext,
+    SteppedCensus,
+    bucket_count,
+    dedup_tasks,
+    load,
+    plan_shards,
+    save,
+    scan_bucket,
+)
+from consentry.snapshot.writer import ShardInfo, WorkFolder
 
 #: Rows per scan batch. No larger than a content segment's row group at small sizes (~16k rows
 #: at 1M items): larger batches only exist on larger platforms, so the working set of each
@@ -166,6 +173,10 @@ class Builder:
     detectors: tuple[str, ...] = ()
     #: The workspace read: an output may not replace it, and goes inside it only under snapshots/.
     workspace: Path | None = None
+    #: Who runs the steps' tasks (default: the build's own process).
+    executor: Executor = field(default_factory=lambda: LocalExecutor(1))
+    #: Makes ``maker`` again in a worker process (when ``maker`` cannot be pickled).
+    recipe: MakerRecipe | None = None
 
     def build(
         self,
@@ -192,33 +203,56 @@ class Builder:
         policy.require_purpose(spec.purpose)
         resolved = self.ledger.resolve(spec.as_of)
         at = self.ledger.position_time(resolved)
-        index = self.state_index(spec, resolved)
-        release_freed_memory()
         build_id = self._build_id(spec, resolved)
         work = WorkFolder(spec.out, build_id, workspace=self.workspace)
         work.open(force=spec.force)
-
-        self.progress.phase("census", self.source.count())
-        census = take_census(
-            self.source.scan(CENSUS_COLUMNS, spec.batch_size),
-            index,
-            policy,
+        ctx = StepContext(
+            source=self.source,
+            policy=policy,
+            maker=self.recipe or self.maker,
+            work=work.path,
+            purpose=spec.purpose,
+            recipient=spec.recipient is not None,
             on=at.date(),
-            progress=self.progress.advance,
+            batch_size=spec.batch_size,
         )
-        release_freed_memory()
-        self.progress.phase("interactions", None)
-        interactions, interaction_counts = self._write_interactions(
-            spec, index, census, work, at.date(), sink
-        )
-        del index  # nothing later needs the ledger state: not resident through pass 2
-        census.forget_included_keys()  # pass 2 asks ``parents_included``
-        release_freed_memory()
-        self.progress.phase("records", census.rows)
-        self.maker.prepare()
-        tree = StreamingRoot()
-        shards, pii, resumed = self._write_records(spec, census, work, tree, sink)
+        state = ctx.steps / "state"
+        if not state_parts.written(state):
+            # The one moment the whole state is in one process: written partitioned by
+            # account hash, then each task reads only its accounts' share.
+            index_tables = self.state_tables(spec, resolved)
+            state_parts.write_state(state, *index_tables)
+            del index_tables
+            release_freed_memory()
+        with session_of(self.executor, ctx) as run:
+            census = self._census(spec, ctx, run)
+            release_freed_memory()
+            self.progress.phase("interactions", None)
+            save(ctx.steps / "included-keys.arrow", pa.table({"key": census.included_keys}))
+            (result,) = run.map("interactions", [0])
+            interactions, interaction_counts = self._interactions(ctx, result, sink)
+            census.forget_included_keys()
+            self.progress.phase("records", census.rows)
+            plans = plan_shards(census.summaries, spec.shard_rows, census.references)
+            pending = run.map("records", plans)
+            if sink is not None:
+                self._tell_sink(ctx, census, sink)
+            tree = StreamingRoot()
+            shards: list[ShardInfo] = []
+            pii: Counter[str] = Counter()
+            resumed = 0
+            for plan, done in zip(plans, pending, strict=True):
+                shards.append(done.shard)
+                pii.update(done.pii)
+                resumed += done.resumed
+                tree.add_leaves(shard_leaves(work.path / done.shard.path))
+                self.progress.advance(sum(census.rows_of(b) for b in plan.buckets))
+        if not shards:  # no content at all: one empty shard keeps the layout uniform
+            empty = work.shard_writer("data/part-00000.parquet", RECORD_SCHEMA).close()
+            shards.append(empty)
+            tree.add_leaves(shard_leaves(work.path / empty.path))
         root, leaves = tree.root().hex(), tree.count
+        shutil.rmtree(ctx.steps)
         manifest = Manifest(
             snapshot_id=build_id,
             created=at.isoformat(),
@@ -264,9 +298,54 @@ class Builder:
             hook.published(manifest, spec.out)
         return BuildResult(spec.out, manifest, time.perf_counter() - started, resumed)
 
+    def _census(self, spec: BuildSpec, ctx: StepContext, run: Session) -> SteppedCensus:
+        """The census map over every bucket, then its global reductions (duplicates, reposts)
+        and the settled verdicts, bucket by bucket."""
+        buckets = bucket_count(self.source, spec.batch_size)
+        self.progress.phase("census", self.source.count())
+        summaries: list[CensusSummary] = []
+        for summary in run.map("census", range(buckets)):
+            summaries.append(summary)
+            self.progress.advance(summary.rows)
+        census = SteppedCensus(ctx.steps, summaries)
+        duplicates = np.sort(concat(list(run.map("dedup", dedup_tasks(census.offsets))), np.int64))
+        census.settle(duplicates)
+        return census
+
+    def _interactions(
+        self, ctx: StepContext, result: InteractionsResult, sink: IncludedSink | None
+    ) -> tuple[list[ShardInfo], dict[str, int]]:
+        if result.shard is None:
+            return [], {"input": 0, "included": 0}
+        if sink is not None:
+            rows = load(ctx.steps / "interactions-included.arrow")
+            for batch in rows.to_batches(max_chunksize=SCAN_CHUNK):
+                entries = batch.column("entry").to_numpy().astype(np.int64)
+                sink.interactions(batch.drop_columns(["entry"]), entries)
+        return [result.shard], {"input": result.seen, "included": result.shard.rows}
+
+    def _tell_sink(self, ctx: StepContext, census: SteppedCensus, sink: IncludedSink) -> None:
+        """Every included item, as stored, in scan order (while workers write the records)."""
+        for bucket in range(len(census.summaries)):
+            reasons, entries = census.settled(bucket)
+            local = 0
+            for batch in scan_bucket(self.source, bucket, RECORD_COLUMNS, ctx.batch_size):
+                end = local + batch.num_rows
+                rows, kept, _ = included(batch, reasons[local:end], entries[local:end])
+                if rows.num_rows:
+                    sink.content(rows, kept)
+                local = end
+
     def state_index(
         self, spec: BuildSpec, resolved: Resolved, *, use_checkpoints: bool = True
     ) -> StateIndex:
+        accounts, consent = self.state_tables(spec, resolved, use_checkpoints=use_checkpoints)
+        return StateIndex(accounts, consent, spec.purpose, recipient=spec.recipient is not None)
+
+    def state_tables(
+        self, spec: BuildSpec, resolved: Resolved, *, use_checkpoints: bool = True
+    ) -> tuple[pa.Table, pa.Table]:
+        """The account and consent state the build of ``spec`` decides on."""
         purposes = [spec.purpose] + ([SHARE] if spec.recipient and spec.purpose != SHARE else [])
         accounts = self.ledger.account_states(resolved)
         consent = self.ledger.consent_state(
@@ -275,7 +354,7 @@ class Builder:
             recipient=spec.recipient,
             use_checkpoints=use_checkpoints,
         )
-        return StateIndex(accounts, consent, spec.purpose, recipient=spec.recipient is not None)
+        return accounts, consent
 
     def _build_id(self, spec: BuildSpec, resolved: Resolved) -> str:
         identity = {
@@ -291,139 +370,11 @@ class Builder:
             "batch_size": spec.batch_size,
             # Shards are cut at the scan's batch edges: a partial build from code that batched
             # the scan otherwise (whole buckets, before they were streamed) is not resumed.
-            "scan": "streamed segments",
+            "scan": "steps by bucket",
             "version": __version__,
         }
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         return f"snap_{digest[:20]}"
-
-    def _write_records(
-        self,
-        spec: BuildSpec,
-        census: Census,
-        work: WorkFolder,
-        tree: StreamingRoot,
-        sink: IncludedSink | None,
-    ) -> tuple[list[ShardInfo], Counter[str], int]:
-        """Pass 2. A shard holds the records of about ``shard_rows`` input items, cut at batch
-        edges, so that the same input always gives the same shards; a shard sealed by a killed
-        earlier run is kept as it is. Included rows are gathered into chunks of at least
-        ``RECORD_CHUNK`` before records are made (fixed costs per call would dominate).
-        Records' Merkle leaves go into ``tree`` as they are written, in shard and row order
-        (reading the shards back for them cost a second pass over the output)."""
-        shards: list[ShardInfo] = []
-        pii: Counter[str] = Counter()
-        resumed = 0
-        writer: ShardWriter | None = None
-        skipping = False
-        shard_start = 0
-        offset = 0
-        pending: list[pa.RecordBatch] = []
-        pending_entries: list[npt.NDArray[np.int64]] = []
-        pending_rows: list[npt.NDArray[np.int64]] = []  # their rows in the scan
-
-        def flush() -> None:
-            if writer is None or not pending:
-                return
-            rows = pa.Table.from_batches(pending)
-            parents = census.parents_included(np.concatenate(pending_rows))
-            records, counts = self.maker.make(rows, np.concatenate(pending_entries), parents)
-            writer.write(records)
-            tree.add_leaves(
-                leaf_hashes(records.column("record_id"), records.column("consent_entry"))
-            )
-            pii.update(counts)
-            pending.clear()
-            pending_entries.clear()
-            pending_rows.clear()
-
-        for batch in self.source.scan(RECORD_COLUMNS, spec.batch_size):
-            if (writer is None and not skipping) or offset - shard_start >= spec.shard_rows:
-                flush()
-                if writer is not None:
-                    shards.append(writer.close())
-                writer, skipping, shard_start = None, False, offset
-                relative = f"data/part-{len(shards):05d}.parquet"
-                sealed = work.sealed(relative)
-                if sealed is not None:
-                    shards.append(sealed)
-                    pii.update(_pii_counts(work.path / relative))
-                    tree.add_leaves(shard_leaves(work.path / relative))
-                    resumed += 1
-                    skipping = True
-                else:
-                    writer = work.shard_writer(relative, RECORD_SCHEMA)
-            end = offset + batch.num_rows
-            if writer is not None or sink is not None:
-                rows, entries, keep = included(
-                    batch, census.reasons_between(offset, end), census.entries_between(offset, end)
-                )
-                if sink is not None and rows.num_rows:
-                    sink.content(rows, entries)
-                if writer is not None and rows.num_rows:
-                    pending.append(rows)
-                    pending_entries.append(entries)
-                    pending_rows.append(keep + offset)
-                if sum(b.num_rows for b in pending) >= RECORD_CHUNK:
-                    flush()
-            offset = end
-            self.progress.advance(batch.num_rows)
-        flush()
-        if writer is not None:
-            shards.append(writer.close())
-        if not shards:  # no content at all: one empty shard keeps the layout uniform
-            shards.append(work.shard_writer("data/part-00000.parquet", RECORD_SCHEMA).close())
-        if offset != census.rows:
-            raise ConsentryError(
-                f"content changed during the build ({census.rows} items in the census, "
-                f"{offset} when writing): build again"
-            )
-        return shards, pii, resumed
-
-    def _write_interactions(
-        self,
-        spec: BuildSpec,
-        index: StateIndex,
-        census: Census,
-        work: WorkFolder,
-        on: date,
-        sink: IncludedSink | None,
-    ) -> tuple[list[ShardInfo], dict[str, int]]:
-        """Interactions whose account may be used for the purpose (scope ``interactions``) and
-        whose content is in the snapshot. ``index`` and ``on``: the census's own ledger state."""
-        writer: ShardWriter | None = None
-        seen = 0
-
-        def linked() -> Iterator[pa.RecordBatch]:
-            nonlocal writer, seen
-            for batch in self.source.scan_interactions(spec.batch_size):
-                if writer is None:
-                    writer = work.shard_writer(
-                        "interactions/part-00000.parquet", INTERACTION_SCHEMA
-                    )
-                seen += batch.num_rows
-                # Most interactions are of content outside the snapshot: drop them before
-                # asking for their account's verdict (the costly part), which only the others
-                # need.
-                keep = contains(census.included_keys, content_keys(batch.column("content_id")))
-                if not keep.all():
-                    batch = batch.take(pa.array(np.nonzero(keep)[0]))
-                if batch.num_rows:
-                    yield batch
-
-        for batch in coalesced(linked(), SCAN_CHUNK):
-            assert writer is not None
-            reasons, entries = interaction_verdicts(batch, index, self.policy, on)
-            writer.write(self.maker.interactions(batch, reasons, entries, census.included_keys))
-            if sink is not None:
-                # Their content is in the snapshot (``linked``): the account's verdict decides.
-                kept = np.nonzero(reasons == Reason.ELIGIBLE)[0]
-                if len(kept):
-                    sink.interactions(batch.take(pa.array(kept)), entries[kept])
-        if writer is None:
-            return [], {"input": 0, "included": 0}
-        info = writer.close()
-        return [info], {"input": seen, "included": info.rows}
 
     @staticmethod
     def _languages(root: Path, shards: list[ShardInfo]) -> list[str]:
@@ -453,8 +404,3 @@ def interaction_verdicts(
     reasons = verdicts(frame, policy, index.purpose, recipient=index.recipient, on=on)
     entries = pc.fill_null(frame["consent_seq"], -1).to_numpy().astype(np.int64)
     return reasons, entries
-
-
-def _pii_counts(path: Path) -> Counter[str]:
-    pii = pq.read_table(path, columns=["pii"])["pii"]
-    return Counter(pc.list_flatten(pii).to_pylist()) if len(pii) else Counter()

@@ -39,7 +39,12 @@ from consentry.hashing import digests
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
+from consentry.snapshot.arrays import bool_mask, concat, is_null
+from consentry.snapshot.arrays import contains as contains  # where other modules import it from
+from consentry.snapshot.arrays import locate as locate
+from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows, partition_of
 from consentry.snapshot.nfkc import NFKC_CHANGEABLE
+from consentry.snapshot.reposts import settle_reposts
 from consentry.snapshot.spilled import SpilledInts, SpilledView
 
 #: What a record may point to, in the order of ``Census.parents_included``'s columns.
@@ -56,10 +61,6 @@ CENSUS_COLUMNS: Final = (
 )
 NO_ENTRY: Final = -1  # authorised by the policy's default, not by a ledger entry
 
-#: Duplicate candidates are spilled into this many files by the top bits of their text hash;
-#: settling one at a time holds 1/64 of them (at 10M posts: ~1.6M candidates, ~1 MB a file).
-DEDUP_PARTITIONS: Final = 64
-_PARTITION_SHIFT: Final = np.uint64(64 - 6)  # log2(DEDUP_PARTITIONS) top bits
 #: Items per piece when spilled keys are read back (2 MB): settling reposts makes a few
 #: temporaries of a piece's size (8 MB pieces put the 1M-post build's peak there).
 READ_CHUNK: Final = 1 << 18
@@ -69,12 +70,9 @@ READ_CHUNK: Final = 1 << 18
 #: (texts normalised and hashed, the frame) sets the census's peak memory: 32k rows cost no
 #: more CPU than 64k (measured at 1M and 10M posts) and ~15 MB less resident memory.
 SCAN_CHUNK: Final = 32_768
-_DEDUP: Final = np.dtype(
-    [("h0", "<u8"), ("h1", "<u8"), ("created", "<i8"), ("key", "<u8"), ("row", "<i8")]
-)
 #: A reference of an eligible item: ``code`` = row × 3 + its column in ``REFERENCE_COLUMNS``,
 #: ``key`` = the referenced item's content key.
-_REFERENCE: Final = np.dtype([("code", "<i8"), ("key", "<u8")])
+REFERENCE: Final = np.dtype([("code", "<i8"), ("key", "<u8")])
 
 U64 = npt.NDArray[np.uint64]
 
@@ -152,28 +150,6 @@ def joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
         return batches[0]
     joined: pa.RecordBatch = table.to_batches()[0]
     return joined
-
-
-def locate(
-    sorted_keys: npt.NDArray[Any], keys: npt.NDArray[Any]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Where each of ``keys`` is in an ascending array (content keys, row numbers), and whether
-    it is there at all (position 0 where not), vectorised."""
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=np.bool_)
-    # Searching the keys in ascending order is ~5x faster on millions of sorted keys (numpy
-    # starts each search where the previous one ended, and memory is walked forwards).
-    order = np.argsort(keys)
-    pos = np.empty(len(keys), dtype=np.int64)
-    pos[order] = np.searchsorted(sorted_keys, keys[order])
-    pos[pos >= len(sorted_keys)] = 0
-    found: npt.NDArray[np.bool_] = sorted_keys[pos] == keys
-    return pos, found
-
-
-def contains(sorted_keys: npt.NDArray[Any], keys: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    """Membership of ``keys`` in an ascending array, vectorised."""
-    return locate(sorted_keys, keys)[1]
 
 
 @dataclass
@@ -256,7 +232,7 @@ class _Spill:
         self.keys.write(keys.astype("<u8", copy=False).tobytes())
 
     def add_candidates(self, records: npt.NDArray[np.void]) -> None:
-        part = (records["h0"] >> _PARTITION_SHIFT).astype(np.int64)
+        part = partition_of(records)
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(DEDUP_PARTITIONS + 1))
         for p in range(DEDUP_PARTITIONS):
@@ -275,7 +251,7 @@ class _Spill:
 
     def reference_chunks(self) -> Iterator[npt.NDArray[np.void]]:
         with self.references_path.open("rb") as fh:
-            while len(chunk := np.fromfile(fh, dtype=_REFERENCE, count=READ_CHUNK)):
+            while len(chunk := np.fromfile(fh, dtype=REFERENCE, count=READ_CHUNK)):
                 yield chunk
 
     def key_chunks(self) -> Iterator[tuple[int, U64]]:
@@ -291,7 +267,7 @@ class _Spill:
 
     def partitions(self) -> Iterator[npt.NDArray[np.void]]:
         for p in range(DEDUP_PARTITIONS):
-            yield np.fromfile(self.folder / f"dedup-{p:02d}.bin", dtype=_DEDUP)
+            yield np.fromfile(self.folder / f"dedup-{p:02d}.bin", dtype=CANDIDATE)
 
 
 def take_census(
@@ -317,18 +293,94 @@ def take_census(
             spill.close()
             entries.finish()
             scanned.finish()
-        duplicates = _duplicate_rows(spill.partitions())
-        reposts = _settle_reposts(
-            scanned, duplicates, repost_rows, repost_originals, spill.key_chunks
+        duplicates = duplicate_rows(spill.partitions())
+        reposts = settle_reposts(
+            lambda rows: read_at(scanned, rows),
+            duplicates,
+            repost_rows,
+            repost_originals,
+            spill.key_chunks,
         )
-        patches = _Patches(duplicates, repost_rows, reposts)
+        patches = Patches(duplicates, repost_rows, reposts)
         tally = patches.retally(tally)
         verdicts = SpilledInts(spill_dir, np.int8)
-        included_keys = _settle(
+        included_keys = settle(
             scanned, patches, int(tally[Reason.ELIGIBLE]), spill.key_chunks(), verdicts
         )
-        references = _included_references(spill.reference_chunks(), included_keys, verdicts)
+        references = included_references(
+            spill.reference_chunks(), included_keys, lambda rows: read_at(verdicts, rows)
+        )
     return Census(verdicts, entries, tally, age_unknown, included_keys, references)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCensus:
+    """The census map's output for one batch of items (rows counted from the batch's start):
+    what is final (verdict before settling, entry, key) and what global reductions settle
+    (duplicate candidates, eligible reposts, references of eligible items)."""
+
+    reasons: npt.NDArray[np.int8]
+    entries: npt.NDArray[np.int64]
+    keys: U64
+    tally: npt.NDArray[np.int64]
+    age_unknown: int
+    candidates: npt.NDArray[np.void]  # ``dedup.CANDIDATE``
+    references: npt.NDArray[np.void]  # ``REFERENCE``
+    repost_rows: npt.NDArray[np.int64]
+    repost_originals: U64
+
+
+def census_of_batch(
+    batch: pa.RecordBatch, index: StateIndex, policy: Policy, on: date
+) -> BatchCensus:
+    """Verdicts of one batch (``CENSUS_COLUMNS``) and what settling needs of it: the map of
+    the census, which needs nothing beyond the batch and its authors' ledger state."""
+    items = pa.table(
+        {
+            "author_id": batch.column("author_id"),
+            "kind": batch.column("kind"),
+            "visibility": batch.column("visibility"),
+            "deleted": pc.is_valid(batch.column("deleted_at")),
+        }
+    )
+    frame = index.frame(items)
+    reason = verdicts(frame, policy, index.purpose, recipient=index.recipient, on=on)
+    keys = content_keys(batch.column("content_id"))
+    entries = pc.fill_null(frame["consent_seq"], NO_ENTRY).to_numpy().astype(np.int64, copy=False)
+    eligible = reason == Reason.ELIGIBLE
+    age_unknown = int(np.count_nonzero(eligible & is_null(frame["birth_date"])))
+    is_repost = bool_mask(pc.equal(batch.column("kind"), ContentKind.REPOST.value))
+    # Only an eligible repost can change verdict (it takes its original's): keep those.
+    reposts = np.nonzero(eligible & is_repost)[0]
+    originals = (
+        content_keys(batch.column("repost_of").take(pa.array(reposts)))
+        if len(reposts)
+        else np.empty(0, np.uint64)
+    )
+    with_text = np.nonzero(eligible & ~is_repost)[0]
+    candidates = np.empty(len(with_text), dtype=CANDIDATE)
+    if len(with_text):
+        rows = pa.array(with_text)
+        texts = normalised_text(batch.column("text").take(rows))
+        hashes = _text_hashes(texts).view("<u8").reshape(-1, 2)
+        candidates["h0"] = hashes[:, 0]
+        candidates["h1"] = hashes[:, 1]
+        candidates["created"] = (
+            batch.column("created_at").take(rows).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        )
+        candidates["key"] = keys[with_text]
+        candidates["row"] = with_text
+    return BatchCensus(
+        reasons=reason.astype(np.int8, copy=False),
+        entries=entries,
+        keys=keys,
+        tally=np.bincount(reason, minlength=len(Reason)).astype(np.int64),
+        age_unknown=age_unknown,
+        candidates=candidates,
+        references=_references(batch, eligible),
+        repost_rows=reposts.astype(np.int64),
+        repost_originals=originals,
+    )
 
 
 def _scan(
@@ -348,95 +400,64 @@ def _scan(
     repost_originals: list[U64] = []
     age_unknown = 0
     offset = 0
-    recipient = index.recipient
     for batch in batches:
-        n = batch.num_rows
-        items = pa.table(
-            {
-                "author_id": batch.column("author_id"),
-                "kind": batch.column("kind"),
-                "visibility": batch.column("visibility"),
-                "deleted": pc.is_valid(batch.column("deleted_at")),
-            }
-        )
-        frame = index.frame(items)
-        reason = verdicts(frame, policy, index.purpose, recipient=recipient, on=on)
-        keys = content_keys(batch.column("content_id"))
-        spill.add_keys(keys)
-        scanned.append(reason)
-        tally += np.bincount(reason, minlength=len(Reason))
-        entries.append(
-            pc.fill_null(frame["consent_seq"], NO_ENTRY).to_numpy().astype(np.int64, copy=False)
-        )
-        eligible = reason == Reason.ELIGIBLE
-        age_unknown += int(np.count_nonzero(eligible & _is_null(frame["birth_date"])))
-        _spill_references(batch, eligible, offset, spill)
-        is_repost = _mask(pc.equal(batch.column("kind"), ContentKind.REPOST.value))
-        # Only an eligible repost can change verdict (it takes its original's): keep those.
-        reposts = np.nonzero(eligible & is_repost)[0]
-        if len(reposts):
-            repost_rows.append(reposts + offset)
-            repost_originals.append(content_keys(batch.column("repost_of").take(pa.array(reposts))))
-        with_text = np.nonzero(eligible & ~is_repost)[0]
-        if len(with_text):
-            rows = pa.array(with_text)
-            texts = normalised_text(batch.column("text").take(rows))
-            hashes = _text_hashes(texts).view("<u8").reshape(-1, 2)
-            records = np.empty(len(with_text), dtype=_DEDUP)
-            records["h0"] = hashes[:, 0]
-            records["h1"] = hashes[:, 1]
-            records["created"] = (
-                batch.column("created_at")
-                .take(rows)
-                .cast(pa.int64())
-                .to_numpy(zero_copy_only=False)
-            )
-            records["key"] = keys[with_text]
-            records["row"] = with_text + offset
-            spill.add_candidates(records)
-        offset += n
+        part = census_of_batch(batch, index, policy, on)
+        spill.add_keys(part.keys)
+        scanned.append(part.reasons)
+        entries.append(part.entries)
+        tally += part.tally
+        age_unknown += part.age_unknown
+        part.candidates["row"] += offset
+        spill.add_candidates(part.candidates)
+        part.references["code"] += offset * len(REFERENCE_COLUMNS)
+        spill.add_references(part.references)
+        repost_rows.append(part.repost_rows + offset)
+        repost_originals.append(part.repost_originals)
+        offset += batch.num_rows
         if progress:
-            progress(n)
-    return tally, age_unknown, _cat(repost_rows, np.int64), _cat(repost_originals, np.uint64)
+            progress(batch.num_rows)
+    return tally, age_unknown, concat(repost_rows, np.int64), concat(repost_originals, np.uint64)
 
 
-def _spill_references(
-    batch: pa.RecordBatch, eligible: npt.NDArray[np.bool_], offset: int, spill: _Spill
-) -> None:
+def _references(batch: pa.RecordBatch, eligible: npt.NDArray[np.bool_]) -> npt.NDArray[np.void]:
     """What each eligible item points to (only an included item's references are asked about,
     and an included item was eligible when scanned)."""
+    found: list[npt.NDArray[np.void]] = []
     for column, name in enumerate(REFERENCE_COLUMNS):
         ids = batch.column(name)
         if ids.null_count == len(ids):
             continue
-        rows = np.nonzero(eligible & ~_is_null(ids))[0]
+        rows = np.nonzero(eligible & ~is_null(ids))[0]
         if len(rows) == 0:
             continue
-        records = np.empty(len(rows), dtype=_REFERENCE)
-        records["code"] = (rows + offset) * len(REFERENCE_COLUMNS) + column
+        records = np.empty(len(rows), dtype=REFERENCE)
+        records["code"] = rows * len(REFERENCE_COLUMNS) + column
         records["key"] = content_keys(ids.take(pa.array(rows)))
-        spill.add_references(records)
+        found.append(records)
+    return np.concatenate(found) if found else np.empty(0, dtype=REFERENCE)
 
 
-def _included_references(
-    chunks: Iterable[npt.NDArray[np.void]], included_keys: U64, verdicts: SpilledInts
+def included_references(
+    chunks: Iterable[npt.NDArray[np.void]],
+    included_keys: U64,
+    reasons_at: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.int8]],
 ) -> npt.NDArray[np.int64]:
-    """The references (``_REFERENCE`` codes, ascending) from an included item to an included
+    """The references (``REFERENCE`` codes, ascending) from an included item to an included
     item: pass 2 then needs neither the included keys nor a lookup per reference."""
     found: list[npt.NDArray[np.int64]] = []
     for chunk in chunks:
         found.append(chunk["code"][contains(included_keys, chunk["key"])].astype(np.int64))
-    codes: npt.NDArray[np.int64] = _cat(found, np.int64)
+    codes: npt.NDArray[np.int64] = concat(found, np.int64)
     codes.sort()
     rows = codes // len(REFERENCE_COLUMNS)
     candidates = np.unique(rows)
-    kept = candidates[_read_at(verdicts, candidates) == Reason.ELIGIBLE]
+    kept = candidates[reasons_at(candidates) == Reason.ELIGIBLE]
     out: npt.NDArray[np.int64] = codes[contains(kept, rows)]
     return out
 
 
 @dataclass
-class _Patches:
+class Patches:
     """What settling changes in the scanned verdicts, as rows (ascending) rather than an array
     of every item: eligible items that are duplicates, and eligible reposts with the verdict
     they take from their originals."""
@@ -463,84 +484,7 @@ class _Patches:
         reasons[self.repost_rows[lo:hi] - start] = self.reposts[lo:hi]
 
 
-def _duplicate_rows(partitions: Iterable[npt.NDArray[np.void]]) -> npt.NDArray[np.int64]:
-    """Of identical normalised texts, all but the earliest (then the smallest content key): their
-    rows, ascending. Identical texts have identical hashes, hence share a partition: each is
-    settled alone."""
-    rows: list[npt.NDArray[np.int64]] = []
-    for part in partitions:
-        if len(part) < 2:
-            continue
-        order = np.lexsort((part["key"], part["created"], part["h1"], part["h0"]))
-        h0, h1 = part["h0"][order], part["h1"][order]
-        same_as_previous = np.zeros(len(order), dtype=np.bool_)
-        same_as_previous[1:] = (h0[1:] == h0[:-1]) & (h1[1:] == h1[:-1])
-        rows.append(part["row"][order[same_as_previous]].astype(np.int64))
-    out: npt.NDArray[np.int64] = _cat(rows, np.int64)
-    out.sort()
-    return out
-
-
-def _settle_reposts(
-    scanned: SpilledInts,
-    duplicates: npt.NDArray[np.int64],
-    rows: npt.NDArray[np.int64],
-    originals: U64,
-    key_chunks: Callable[[], Iterator[tuple[int, U64]]],
-) -> npt.NDArray[np.int8]:
-    """The verdict each otherwise eligible repost (``rows``, ascending) takes from its
-    original; a missing or unnamed original gives ``original_unavailable``. Repeated in case an
-    original is itself a repost. Originals are found by streaming the spilled keys once: of
-    items sharing a key, the first in scan order."""
-    if len(rows) == 0:
-        return np.empty(0, dtype=np.int8)
-    wanted = np.unique(originals[originals != 0])
-    where = np.full(len(wanted), -1, dtype=np.int64)  # scan row of each wanted original
-    if len(wanted):
-        maybe = _KeyFilter(wanted)
-        for offset, keys in key_chunks():
-            # Only the few keys the filter lets through are searched for (a binary search of
-            # every item's key cost seconds at 10M items).
-            candidates = np.nonzero(maybe.may_hold(keys))[0]
-            pos, is_wanted = locate(wanted, keys[candidates])
-            matched = np.nonzero(is_wanted)[0]
-            if len(matched) == 0:
-                continue
-            hit, pos = candidates[matched], pos[matched]  # ascending scan rows
-            first_pos, first = np.unique(pos, return_index=True)  # earliest row per key
-            unset = where[first_pos] < 0
-            where[first_pos[unset]] = hit[first[unset]] + offset
-        slot, named = locate(wanted, originals)
-        found = named & (originals != 0) & (where[slot] >= 0)
-        original_row = np.where(found, where[slot], 0)
-    else:
-        found = np.zeros(len(rows), dtype=np.bool_)
-        original_row = np.zeros(len(rows), dtype=np.int64)
-    # An original's verdict: as settled so far if it is one of these reposts, else as scanned
-    # (with duplicates marked), read from disk at just those rows.
-    in_rows, among_reposts = locate(rows, original_row)
-    is_repost = found & among_reposts
-    targets = np.unique(original_row[found & ~is_repost])
-    fixed = _read_at(scanned, targets)
-    fixed[contains(duplicates, targets)] = Reason.DUPLICATE
-    fixed_of, _ = locate(targets, original_row)
-    fixed_reason = fixed[fixed_of] if len(targets) else np.zeros(len(rows), dtype=np.int8)
-    # Until nothing changes: a chain of reposts settles one link per round, whatever its length
-    # (a fixed number of rounds once left the end of a long chain included).
-    settled = np.full(len(rows), Reason.ELIGIBLE, dtype=np.int8)
-    for _ in range(len(rows) + 1):
-        taken = np.where(
-            found,
-            np.where(is_repost, settled[in_rows], fixed_reason),
-            np.int8(Reason.ORIGINAL_UNAVAILABLE),
-        ).astype(np.int8)
-        if np.array_equal(taken, settled):
-            break
-        settled = taken
-    return settled
-
-
-def _read_at(column: SpilledInts, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+def read_at(column: SpilledInts, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
     """``column``'s values at ``rows`` (ascending), reading only the pieces that hold some."""
     out = np.empty(len(rows), dtype=column.dtype)
     done = 0
@@ -553,9 +497,9 @@ def _read_at(column: SpilledInts, rows: npt.NDArray[np.int64]) -> npt.NDArray[An
     return out
 
 
-def _settle(
+def settle(
     scanned: SpilledInts,
-    patches: _Patches,
+    patches: Patches,
     included: int,
     key_chunks: Iterable[tuple[int, U64]],
     out: SpilledInts,
@@ -581,40 +525,3 @@ def _settle(
         )
     keys_in.sort()
     return keys_in
-
-
-class _KeyFilter:
-    """A bitmap of the top bits of a set of 64-bit keys (512 KB): a key whose bit is clear is
-    certainly not in the set; one whose bit is set may be (keys are uniformly mixed hashes:
-    with a million keys in the set, about one key in five outside it passes)."""
-
-    BITS: Final = 22
-
-    def __init__(self, keys: U64) -> None:
-        present = np.zeros(1 << self.BITS, dtype=np.bool_)
-        present[self._slots(keys)] = True
-        self._bitmap = np.packbits(present, bitorder="little")
-
-    def _slots(self, keys: U64) -> npt.NDArray[np.int64]:
-        out: npt.NDArray[np.int64] = (keys >> np.uint64(64 - self.BITS)).astype(np.int64)
-        return out
-
-    def may_hold(self, keys: U64) -> npt.NDArray[np.bool_]:
-        slots = self._slots(keys)
-        out: npt.NDArray[np.bool_] = (
-            (self._bitmap[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1
-        ).astype(np.bool_)
-        return out
-
-
-def _cat(parts: list[Any], dtype: Any) -> Any:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
-
-
-def _mask(arr: Any) -> npt.NDArray[np.bool_]:
-    out: npt.NDArray[np.bool_] = pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
-    return out
-
-
-def _is_null(arr: Any) -> npt.NDArray[np.bool_]:
-    return _mask(pc.is_null(arr))

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.model import ContentKind, Reason
-from consentry.snapshot.census import NO_ENTRY, contains, content_keys
+from consentry.snapshot.arrays import contains, is_valid
+from consentry.snapshot.census import NO_ENTRY, content_keys
 
 RECORD_SCHEMA: Final = pa.schema(
     [
@@ -195,7 +196,7 @@ def _in_snapshot(ids: Any, included: npt.NDArray[np.bool_]) -> Any:
     """``ids`` where the item is in the snapshot, null elsewhere (still ids, not pseudonyms)."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    present = included & _valid(ids)
+    present = included & is_valid(ids)
     if not present.any():
         return pa.nulls(len(ids), pa.string())
     return pc.if_else(pa.array(present), ids, None)
@@ -203,8 +204,3 @@ def _in_snapshot(ids: Any, included: npt.NDArray[np.bool_]) -> Any:
 
 def _empty() -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
-
-
-def _valid(arr: Any) -> npt.NDArray[np.bool_]:
-    out: npt.NDArray[np.bool_] = pc.is_valid(arr).to_numpy(zero_copy_only=False)
-    return out

@@ -40,6 +40,17 @@ class ContentSource(Protocol):
 
     def scan_interactions(self, batch_size: int) -> Iterator[pa.RecordBatch]: ...
 
+    def buckets(self, batch_size: int) -> int:
+        """How many content buckets ``scan`` walks, one after the other (the build's unit of
+        work)."""
+        ...
+
+    def scan_bucket(
+        self, bucket: int, columns: Sequence[str], batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows ``scan`` yields for one bucket, in the same order."""
+        ...
+
     def accounts(self) -> pa.Table:
         """``id`` and ``handle`` of every known account (for mentions)."""
         ...
@@ -73,6 +84,17 @@ class MemorySource:
 
     def scan(self, columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
         yield from self.content.select(list(columns)).to_batches(max_chunksize=batch_size)
+
+    def buckets(self, batch_size: int) -> int:
+        # Content in memory has no buckets of its own: a bucket per batch, so that a build cuts
+        # shards where it always did (at batch edges).
+        return -(-int(self.content.num_rows) // batch_size)
+
+    def scan_bucket(
+        self, bucket: int, columns: Sequence[str], batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
+        rows = self.content.slice(bucket * batch_size, batch_size).select(list(columns))
+        yield from rows.to_batches(max_chunksize=batch_size)
 
     def scan_interactions(self, batch_size: int) -> Iterator[pa.RecordBatch]:
         if self.interactions is not None:
@@ -111,14 +133,31 @@ class WorkspaceSource:
 
     def _scan(self, spec: Any, columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
         for bucket in range(self.store.buckets(spec)):
-            segments = self.store.segments(spec, bucket, self.committed)
-            if len(segments) == 1:
-                # One segment holds one row per key, as it is: stream it. A whole bucket in
-                # memory grows with the platform (156k rows a bucket at 10M items).
-                yield from _stream(segments[0], columns, batch_size)
-                continue
-            table = self.store.current(spec, bucket, columns, committed=self.committed)
-            yield from table.to_batches(max_chunksize=batch_size)
+            yield from self._scan_bucket(spec, bucket, columns, batch_size)
+
+    def _scan_bucket(
+        self, spec: Any, bucket: int, columns: Sequence[str], batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
+        segments = self.store.segments(spec, bucket, self.committed)
+        if len(segments) == 1:
+            # One segment holds one row per key, as it is: stream it. A whole bucket in
+            # memory grows with the platform (156k rows a bucket at 10M items).
+            yield from _stream(segments[0], columns, batch_size)
+            return
+        table = self.store.current(spec, bucket, columns, committed=self.committed)
+        yield from table.to_batches(max_chunksize=batch_size)
+
+    def buckets(self, batch_size: int) -> int:
+        from consentry.content.schema import ITEMS
+
+        return self.store.buckets(ITEMS)
+
+    def scan_bucket(
+        self, bucket: int, columns: Sequence[str], batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
+        from consentry.content.schema import ITEMS
+
+        return self._scan_bucket(ITEMS, bucket, columns, batch_size)
 
     def scan(self, columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
         from consentry.content.schema import ITEMS

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from consentry.ledger import LedgerStore
@@ -14,6 +16,7 @@ from consentry.scrub.registry import Detector
 from consentry.scrub.snapshot import snapshot_scrubber
 from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
 from consentry.snapshot.build import Builder, Progress, SilentProgress
+from consentry.snapshot.executors import Executor, LocalExecutor
 from consentry.snapshot.records import RecordMaker, Scrubber
 from consentry.snapshot.source import WorkspaceSource
 from consentry.workspace import Workspace
@@ -66,6 +69,26 @@ class _ScrubberOnFirstUse:
         return self.prepare()(texts)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkspaceRecipe:
+    """Makes a workspace build's record maker again in a worker process (its scrubber's
+    detectors cannot be pickled): the worker reads the workspace's secret, policy and accounts
+    itself, so it needs the workspace folder (shared storage on a cluster)."""
+
+    root: Path
+    recipient: str | None
+    names: bool
+
+    def __call__(self) -> RecordMaker:
+        ws = Workspace.open(self.root)
+        secret = ws.secret()
+        pseudonyms = Pseudonymiser(secret, self.recipient)
+        source = WorkspaceSource(ws.content_dir)
+        chosen = detectors(names=self.names)
+        scrub = _ScrubberOnFirstUse(lambda: make_scrubber(source, pseudonyms, chosen))
+        return RecordMaker(pseudonyms, scrub, ws.policy().time_granularity)
+
+
 def workspace_builder(
     ws: Workspace,
     ledger: LedgerStore,
@@ -73,6 +96,7 @@ def workspace_builder(
     recipient: str | None,
     progress: Progress | None = None,
     names: bool = False,
+    executor: Executor | None = None,
 ) -> Builder:
     secret = ws.secret()
     pseudonyms = Pseudonymiser(secret, recipient)
@@ -90,4 +114,6 @@ def workspace_builder(
         progress=progress or SilentProgress(),
         detectors=tuple(d.name for d in chosen),
         workspace=ws.root,
+        executor=executor or LocalExecutor(1),
+        recipe=WorkspaceRecipe(ws.root, recipient, names),
     )

@@ -67,6 +67,14 @@ class WorkFolder:
         self.build_id = build_id
         self.workspace = workspace
 
+    @classmethod
+    def at(cls, path: Path) -> WorkFolder:
+        """The work folder ``path`` itself, as a worker that writes into it sees it (it neither
+        checks, opens nor publishes it: the build's own process does)."""
+        folder = cls(path.parent / path.name.removeprefix(".").removesuffix(".partial"), "")
+        folder.path = path
+        return folder
+
     def check(self, *, force: bool) -> None:
         """Refuse an OUT the build may not publish to (before any work is done)."""
         check_output_folder(

@@ -1,0 +1,615 @@
+"""The build as steps (datatrove's shape: each step a small class with one method, ``run``, over
+one task), whatever executes them: the build's own process, local worker processes, Ray tasks.
+
+- ``CensusMap``, one task per content bucket: the verdict of each item, with the ledger state
+  of that bucket's authors only; what the global reductions need (duplicate candidates,
+  eligible reposts, references of eligible items).
+- ``DedupReduce``, one task per group of hash partitions: exact duplicates (``dedup``).
+- repost settling and the settled verdicts (``reposts``), in the build's process: a graph over
+  the whole platform, 16 bytes per eligible repost.
+- ``InteractionsMap``: interactions whose account may be used and whose content is included.
+- ``RecordsMap``, one task per shard (a run of whole buckets): scrub, pseudonymise, references
+  kept only inside the snapshot, the shard sealed.
+- publish (``build.Builder``): shards in order, Merkle root, manifest, atomic rename.
+
+Everything a task writes is keyed by (content bucket, row in the bucket) and goes into the
+build's work folder (``.OUT.partial/steps``) as Arrow IPC files, sealed by a marker once the task
+is done: a build killed at any point resumes from the tasks already sealed, and since what a
+task writes depends only on its inputs, the snapshot's bytes depend neither on who ran which
+task nor on how many ran at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from consentry.model import Reason
+from consentry.policy import Policy
+from consentry.policy.frame import StateIndex
+from consentry.snapshot.arrays import concat, contains
+from consentry.snapshot.census import (
+    CENSUS_COLUMNS,
+    REFERENCE,
+    REFERENCE_COLUMNS,
+    SCAN_CHUNK,
+    census_of_batch,
+    coalesced,
+    content_keys,
+)
+from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows, partition_of
+from consentry.snapshot.records import (
+    INTERACTION_SCHEMA,
+    RECORD_COLUMNS,
+    RECORD_SCHEMA,
+    RecordMaker,
+    included,
+)
+from consentry.snapshot.source import ContentSource
+from consentry.snapshot.state_parts import read_state
+from consentry.snapshot.writer import ShardInfo, WorkFolder
+
+STEPS_DIR: Final = "steps"
+DONE: Final = ".done"
+#: Included rows gathered before records are made (see ``build.RECORD_CHUNK``).
+RECORD_CHUNK: Final = 16_384
+#: Hash partitions settled by one dedup task.
+PARTITIONS_PER_TASK: Final = 8
+INTERACTIONS_SHARD: Final = "interactions/part-00000.parquet"
+
+
+class MakerRecipe(Protocol):
+    """Makes the record maker in the process that runs a task (a scrubber's detectors need not
+    survive pickling)."""
+
+    def __call__(self) -> RecordMaker: ...
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every task of one build needs; sent once to each worker."""
+
+    source: ContentSource
+    policy: Policy
+    maker: RecordMaker | MakerRecipe
+    work: Path  # the build's work folder
+    purpose: str
+    recipient: bool
+    on: date
+    batch_size: int
+    _made: dict[str, RecordMaker] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def steps(self) -> Path:
+        return self.work / STEPS_DIR
+
+    def record_maker(self) -> RecordMaker:
+        if isinstance(self.maker, RecordMaker):
+            return self.maker
+        if "maker" not in self._made:
+            self._made["maker"] = self.maker()
+        return self._made["maker"]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_made"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_made", {})
+
+
+# ---- buckets of a source ---------------------------------------------------------------------
+
+
+def bucket_count(source: ContentSource, batch_size: int) -> int:
+    """The source's content buckets (one for a source without buckets of its own)."""
+    count = getattr(source, "buckets", None)
+    return int(count(batch_size)) if count is not None else 1
+
+
+def scan_bucket(
+    source: ContentSource, bucket: int, columns: Sequence[str], batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    scan = getattr(source, "scan_bucket", None)
+    if scan is None:
+        yield from source.scan(columns, batch_size)
+    else:
+        yield from scan(bucket, columns, batch_size)
+
+
+# ---- files of the steps ----------------------------------------------------------------------
+
+
+def save(path: Path, table: pa.Table) -> None:
+    """Write an Arrow IPC file under a fresh name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        table: pa.Table = pa.ipc.open_file(source).read_all()
+    return table
+
+
+def column(table: pa.Table, name: str, dtype: Any) -> Any:
+    values = table[name]
+    if values.num_chunks == 0 or len(values) == 0:
+        return np.empty(0, dtype=dtype)
+    return np.asarray(values.to_numpy(), dtype=dtype)
+
+
+def structured(table: pa.Table, dtype: np.dtype[Any]) -> npt.NDArray[np.void]:
+    out = np.empty(table.num_rows, dtype=dtype)
+    for name in dtype.names or ():
+        out[name] = column(table, name, dtype[name])
+    return out
+
+
+def table_of(records: npt.NDArray[np.void]) -> pa.Table:
+    return pa.table({name: records[name] for name in records.dtype.names or ()})
+
+
+def mark(path: Path, value: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, sort_keys=True), "utf-8")
+    os.replace(tmp, path)
+
+
+def marked(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def bucket_file(steps: Path, kind: str, bucket: int) -> Path:
+    return steps / kind / f"bucket-{bucket:05d}.arrow"
+
+
+# ---- census map ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CensusSummary:
+    bucket: int
+    rows: int
+    tally: list[int]
+    age_unknown: int
+
+
+class CensusMap:
+    """One content bucket: verdicts before settling, entries, keys (``census``), duplicate
+    candidates (``candidates``), references (``references``), eligible reposts (``reposts``)."""
+
+    def run(self, ctx: StepContext, bucket: int) -> CensusSummary:
+        marker = bucket_file(ctx.steps, "census", bucket).with_suffix(DONE)
+        done = marked(marker)
+        if done is not None:
+            return CensusSummary(**done)
+        authors = [
+            b.column("author_id")
+            for b in scan_bucket(ctx.source, bucket, ["author_id"], ctx.batch_size)
+        ]
+        ids = pa.chunked_array(authors, pa.string()) if authors else pa.array([], pa.string())
+        accounts, consent = read_state(ctx.steps / "state", ids)
+        index = StateIndex(accounts, consent, ctx.purpose, recipient=ctx.recipient)
+        del accounts, consent
+        parts: dict[str, list[Any]] = {
+            k: [] for k in ("reason", "entry", "key", "cand", "ref", "rrow", "rorig")
+        }
+        tally = np.zeros(len(Reason), dtype=np.int64)
+        age_unknown = 0
+        offset = 0
+        batches = scan_bucket(ctx.source, bucket, CENSUS_COLUMNS, ctx.batch_size)
+        for batch in coalesced(batches, SCAN_CHUNK):
+            part = census_of_batch(batch, index, ctx.policy, ctx.on)
+            parts["reason"].append(part.reasons)
+            parts["entry"].append(part.entries)
+            parts["key"].append(part.keys)
+            part.candidates["row"] += offset
+            parts["cand"].append(part.candidates)
+            part.references["code"] += offset * len(REFERENCE_COLUMNS)
+            parts["ref"].append(part.references)
+            parts["rrow"].append(part.repost_rows + offset)
+            parts["rorig"].append(part.repost_originals)
+            tally += part.tally
+            age_unknown += part.age_unknown
+            offset += batch.num_rows
+        save(
+            bucket_file(ctx.steps, "census", bucket),
+            pa.table(
+                {
+                    "reason": concat(parts["reason"], np.int8),
+                    "entry": concat(parts["entry"], np.int64),
+                    "key": concat(parts["key"], np.uint64),
+                }
+            ),
+        )
+        save(
+            bucket_file(ctx.steps, "candidates", bucket),
+            table_of(_cat_records(parts["cand"], CANDIDATE)),
+        )
+        save(
+            bucket_file(ctx.steps, "references", bucket),
+            table_of(_cat_records(parts["ref"], REFERENCE)),
+        )
+        save(
+            bucket_file(ctx.steps, "reposts", bucket),
+            pa.table(
+                {
+                    "row": concat(parts["rrow"], np.int64),
+                    "original": concat(parts["rorig"], np.uint64),
+                }
+            ),
+        )
+        summary = CensusSummary(bucket, offset, [int(n) for n in tally], age_unknown)
+        mark(
+            marker,
+            {"bucket": bucket, "rows": offset, "tally": summary.tally, "age_unknown": age_unknown},
+        )
+        return summary
+
+
+def _cat_records(parts: list[npt.NDArray[np.void]], dtype: np.dtype[Any]) -> npt.NDArray[np.void]:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+# ---- dedup reduce ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DedupTask:
+    first: int  # first hash partition of the task
+    count: int
+    offsets: tuple[int, ...]  # each bucket's first row in scan order
+
+
+class DedupReduce:
+    """Duplicates (scan rows, ascending) among the candidates of some hash partitions, gathered
+    from every bucket: the shuffle. Written to ``dedup/part-NN.arrow``."""
+
+    def run(self, ctx: StepContext, task: DedupTask) -> npt.NDArray[np.int64]:
+        path = ctx.steps / "dedup" / f"part-{task.first:02d}.arrow"
+        if marked(path.with_suffix(DONE)) is not None:
+            return column(load(path), "row", np.int64)  # type: ignore[no-any-return]
+        gathered: list[npt.NDArray[np.void]] = []
+        for bucket, offset in enumerate(task.offsets):
+            cands = structured(load(bucket_file(ctx.steps, "candidates", bucket)), CANDIDATE)
+            part = partition_of(cands)
+            chosen = cands[(part >= task.first) & (part < task.first + task.count)]
+            chosen["row"] += offset
+            gathered.append(chosen)
+        every = _cat_records(gathered, CANDIDATE)
+        part = partition_of(every)
+        rows = duplicate_rows(every[part == p] for p in range(task.first, task.first + task.count))
+        save(path, pa.table({"row": rows}))
+        mark(path.with_suffix(DONE), {"rows": len(rows)})
+        return rows
+
+
+def dedup_tasks(offsets: Sequence[int]) -> list[DedupTask]:
+    return [
+        DedupTask(first, PARTITIONS_PER_TASK, tuple(offsets))
+        for first in range(0, DEDUP_PARTITIONS, PARTITIONS_PER_TASK)
+    ]
+
+
+# ---- interactions map ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionsResult:
+    shard: ShardInfo | None
+    seen: int
+
+
+class InteractionsMap:
+    """Interactions whose account may be used for the purpose (scope ``interactions``) and whose
+    content is included (``included-keys.arrow``), with the state of those accounts only; the
+    included rows as stored go to ``interactions-included.arrow`` (for the build's sink)."""
+
+    def run(self, ctx: StepContext, _: int) -> InteractionsResult:
+        from consentry.snapshot.build import interaction_verdicts
+
+        marker = ctx.steps / "interactions.done"
+        done = marked(marker)
+        if done is not None:
+            info = done["shard"]
+            return InteractionsResult(ShardInfo(**info) if info else None, int(done["seen"]))
+        keys = column(load(ctx.steps / "included-keys.arrow"), "key", np.uint64)
+        seen = 0
+        linked: list[pa.RecordBatch] = []
+        any_batch = False
+        for batch in ctx.source.scan_interactions(ctx.batch_size):
+            any_batch = True
+            seen += batch.num_rows
+            keep = contains(keys, content_keys(batch.column("content_id")))
+            if not keep.all():
+                batch = batch.take(pa.array(np.nonzero(keep)[0]))
+            if batch.num_rows:
+                linked.append(batch)
+        shard: ShardInfo | None = None
+        sink_rows: list[pa.RecordBatch] = []
+        sink_entries: list[npt.NDArray[np.int64]] = []
+        if any_batch:
+            maker = ctx.record_maker()
+            ids = (
+                pa.chunked_array([b.column("account_id") for b in linked], pa.string())
+                if linked
+                else pa.array([], pa.string())
+            )
+            accounts, consent = read_state(ctx.steps / "state", ids)
+            index = StateIndex(accounts, consent, ctx.purpose, recipient=ctx.recipient)
+            work = WorkFolder.at(ctx.work)
+            writer = work.shard_writer(INTERACTIONS_SHARD, INTERACTION_SCHEMA)
+            for batch in coalesced(linked, SCAN_CHUNK):
+                reasons, entries = interaction_verdicts(batch, index, ctx.policy, ctx.on)
+                writer.write(maker.interactions(batch, reasons, entries, keys))
+                kept = np.nonzero(reasons == Reason.ELIGIBLE)[0]
+                if len(kept):
+                    sink_rows.append(batch.take(pa.array(kept)))
+                    sink_entries.append(entries[kept])
+            shard = writer.close()
+        schema = pa.schema(
+            [
+                ("account_id", pa.string()),
+                ("content_id", pa.string()),
+                ("kind", pa.string()),
+                ("at", pa.timestamp("us", tz="UTC")),
+            ]
+        )
+        rows = pa.Table.from_batches(sink_rows).cast(schema) if sink_rows else schema.empty_table()
+        save(
+            ctx.steps / "interactions-included.arrow",
+            rows.append_column("entry", pa.array(concat(sink_entries, np.int64))),
+        )
+
+        mark(marker, {"shard": asdict(shard) if shard else None, "seen": seen})
+        return InteractionsResult(shard, seen)
+
+
+# ---- records map -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShardPlan:
+    index: int
+    buckets: tuple[int, ...]
+    first_row: int  # scan row of the shard's first item
+    #: References between included items from the shard's rows (``Census.references`` codes).
+    references: npt.NDArray[np.int64]
+
+    @property
+    def relative(self) -> str:
+        return f"data/part-{self.index:05d}.parquet"
+
+
+@dataclass(frozen=True, slots=True)
+class ShardResult:
+    shard: ShardInfo
+    pii: dict[str, int]
+    resumed: bool
+
+
+def plan_shards(
+    summaries: Sequence[CensusSummary], shard_rows: int, references: npt.NDArray[np.int64]
+) -> list[ShardPlan]:
+    """Whole buckets, in order, a new shard once one holds ``shard_rows`` input items: the same
+    content, the same shards."""
+    groups: list[list[int]] = []
+    sizes: list[int] = []
+    for s in summaries:
+        if not groups or sizes[-1] >= shard_rows:
+            groups.append([])
+            sizes.append(0)
+        groups[-1].append(s.bucket)
+        sizes[-1] += s.rows
+    plans: list[ShardPlan] = []
+    start = 0
+    width = len(REFERENCE_COLUMNS)
+    for i, (group, size) in enumerate(zip(groups, sizes, strict=True)):
+        lo, hi = np.searchsorted(references, [start * width, (start + size) * width])
+        plans.append(ShardPlan(i, tuple(group), start, references[lo:hi].copy()))
+        start += size
+    return plans
+
+
+class RecordsMap:
+    """One shard: the records of its buckets' included items, sealed (a sealed shard of a killed
+    run is kept as it is)."""
+
+    def run(self, ctx: StepContext, plan: ShardPlan) -> ShardResult:
+        work = WorkFolder.at(ctx.work)
+        sealed = work.sealed(plan.relative)
+        if sealed is not None:
+            return ShardResult(sealed, dict(pii_counts(ctx.work / plan.relative)), True)
+        maker = ctx.record_maker()
+        maker.prepare()
+        writer = work.shard_writer(plan.relative, RECORD_SCHEMA)
+        pii: Counter[str] = Counter()
+        pending: list[pa.RecordBatch] = []
+        pending_entries: list[npt.NDArray[np.int64]] = []
+        pending_rows: list[npt.NDArray[np.int64]] = []
+        width = len(REFERENCE_COLUMNS)
+
+        def flush() -> None:
+            if not pending:
+                return
+            rows = pa.Table.from_batches(pending)
+            scan_rows = np.concatenate(pending_rows)
+            codes = scan_rows[:, None] * width + np.arange(width)
+            parents = contains(plan.references, codes.ravel()).reshape(-1, width)
+            records, counts = maker.make(rows, np.concatenate(pending_entries), parents)
+            writer.write(records)
+            pii.update(counts)
+            pending.clear()
+            pending_entries.clear()
+            pending_rows.clear()
+
+        offset = plan.first_row
+        for bucket in plan.buckets:
+            reasons = column(load(bucket_file(ctx.steps, "settled", bucket)), "reason", np.int8)
+            entries = column(load(bucket_file(ctx.steps, "census", bucket)), "entry", np.int64)
+            local = 0
+            for batch in scan_bucket(ctx.source, bucket, RECORD_COLUMNS, ctx.batch_size):
+                end = local + batch.num_rows
+                rows, kept_entries, keep = included(batch, reasons[local:end], entries[local:end])
+                if rows.num_rows:
+                    pending.append(rows)
+                    pending_entries.append(kept_entries)
+                    pending_rows.append(keep + offset + local)
+                if sum(b.num_rows for b in pending) >= RECORD_CHUNK:
+                    flush()
+                local = end
+            if local != len(reasons):
+                from consentry.errors import ConsentryError
+
+                raise ConsentryError(
+                    f"content changed during the build (bucket {bucket}: {len(reasons)} items "
+                    f"in the census, {local} when writing): build again"
+                )
+            offset += local
+        flush()
+        return ShardResult(writer.close(), dict(pii), False)
+
+
+def pii_counts(path: Path) -> Counter[str]:
+    import pyarrow.compute as pc
+
+    pii = pq.read_table(path, columns=["pii"])["pii"]
+    return Counter(pc.list_flatten(pii).to_pylist()) if len(pii) else Counter()
+
+
+# ---- what executors run ----------------------------------------------------------------------
+
+STEPS: Final[dict[str, Any]] = {
+    "census": CensusMap(),
+    "dedup": DedupReduce(),
+    "interactions": InteractionsMap(),
+    "records": RecordsMap(),
+}
+
+
+def run_task(ctx: StepContext, step: str, task: Any) -> Any:
+    """Run one task of a step (by name: what is sent to a worker is a name and a task)."""
+    return STEPS[step].run(ctx, task)
+
+
+# ---- settling, in the build's process --------------------------------------------------------
+
+
+class SteppedCensus:
+    """The census of a stepped build once its map tasks are done: settles what needs the whole
+    platform (reposts, over the repost graph; duplicates come from ``DedupReduce``) and writes
+    each bucket's settled verdicts (``settled/``) for the records map."""
+
+    def __init__(self, steps: Path, summaries: Sequence[CensusSummary]) -> None:
+        self.steps = steps
+        self.summaries = list(summaries)
+        sizes = [s.rows for s in self.summaries]
+        self.offsets: list[int] = [0, *np.cumsum(sizes, dtype=np.int64).tolist()][: len(sizes)]
+        self._ends = np.array([o + n for o, n in zip(self.offsets, sizes, strict=True)], np.int64)
+        self.tally = np.zeros(len(Reason), dtype=np.int64)
+        for s in self.summaries:
+            self.tally += np.array(s.tally, dtype=np.int64)
+        self.age_unknown_included = sum(s.age_unknown for s in self.summaries)
+        self.included_keys: npt.NDArray[np.uint64] = np.empty(0, np.uint64)
+        self.references: npt.NDArray[np.int64] = np.empty(0, np.int64)
+
+    @property
+    def rows(self) -> int:
+        return int(self._ends[-1]) if len(self._ends) else 0
+
+    def rows_of(self, bucket: int) -> int:
+        return self.summaries[bucket].rows
+
+    @property
+    def included(self) -> int:
+        return int(self.tally[Reason.ELIGIBLE])
+
+    def counts(self) -> dict[str, int]:
+        return {Reason(i).code: int(n) for i, n in enumerate(self.tally) if i and n}
+
+    def forget_included_keys(self) -> None:
+        self.included_keys = np.empty(0, dtype=np.uint64)
+
+    def _census(self, bucket: int) -> pa.Table:
+        return load(bucket_file(self.steps, "census", bucket))
+
+    def settled(self, bucket: int) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
+        reasons = column(load(bucket_file(self.steps, "settled", bucket)), "reason", np.int8)
+        entries = column(self._census(bucket), "entry", np.int64)
+        return reasons, entries
+
+    def _reasons_at(self, kind: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
+        """Verdicts (scanned: ``census``, or ``settled``) at scan ``rows`` (ascending)."""
+        out = np.empty(len(rows), dtype=np.int8)
+        which = np.searchsorted(self._ends, rows, side="right")
+        for bucket in np.unique(which).tolist():
+            at = np.nonzero(which == bucket)[0]
+            values = column(load(bucket_file(self.steps, kind, bucket)), "reason", np.int8)
+            out[at] = values[rows[at] - self.offsets[bucket]]
+        return out
+
+    def _key_chunks(self) -> Iterator[tuple[int, npt.NDArray[np.uint64]]]:
+        for bucket, offset in enumerate(self.offsets):
+            yield offset, column(self._census(bucket), "key", np.uint64)
+
+    def settle(self, duplicates: npt.NDArray[np.int64]) -> None:
+        from consentry.snapshot.census import Patches, included_references
+        from consentry.snapshot.reposts import settle_reposts
+
+        rows: list[npt.NDArray[np.int64]] = []
+        originals: list[npt.NDArray[np.uint64]] = []
+        for bucket, offset in enumerate(self.offsets):
+            reposts = load(bucket_file(self.steps, "reposts", bucket))
+            rows.append(column(reposts, "row", np.int64) + offset)
+            originals.append(column(reposts, "original", np.uint64))
+        repost_rows = concat(rows, np.int64)
+        settled_reposts = settle_reposts(
+            lambda at: self._reasons_at("census", at),
+            duplicates,
+            repost_rows,
+            concat(originals, np.uint64),
+            self._key_chunks,
+        )
+        patches = Patches(duplicates, repost_rows, settled_reposts)
+        self.tally = patches.retally(self.tally)
+        keys_in: list[npt.NDArray[np.uint64]] = []
+        for bucket, offset in enumerate(self.offsets):
+            census = self._census(bucket)
+            reasons = column(census, "reason", np.int8).copy()
+            patches.apply(offset, reasons)
+            save(bucket_file(self.steps, "settled", bucket), pa.table({"reason": reasons}))
+            keys_in.append(column(census, "key", np.uint64)[reasons == Reason.ELIGIBLE])
+        keys = concat(keys_in, np.uint64)
+        keys.sort()
+        self.included_keys = keys
+        width = len(REFERENCE_COLUMNS)
+
+        def chunks() -> Iterator[npt.NDArray[np.void]]:
+            for bucket, offset in enumerate(self.offsets):
+                refs = structured(load(bucket_file(self.steps, "references", bucket)), REFERENCE)
+                refs["code"] += offset * width
+                yield refs
+
+        self.references = included_references(
+            chunks(), keys, lambda at: self._reasons_at("settled", at)
+        )

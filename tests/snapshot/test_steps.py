@@ -1,0 +1,162 @@
+"""The build as steps: the same bytes whatever runs it (one process, worker processes, Ray),
+however many workers, and after a worker is killed mid-step and the build resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pyarrow as pa
+import pytest
+
+from consentry.errors import ConsentryError
+from consentry.ledger.store import LedgerStore
+from consentry.snapshot.executors import LocalExecutor, RayExecutor, executor
+from consentry.snapshot.state_parts import read_state, write_state
+
+from .conftest import Build, RecordingSink
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def snapshot_files(folder: Path) -> dict[str, bytes]:
+    """Every file of a published snapshot, by path, with its bytes."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_every_worker_count_gives_the_same_bytes(build: Build) -> None:
+    reference = snapshot_files(build("one", executor=LocalExecutor(1)).out)
+    assert len([p for p in reference if p.startswith("data/")]) > 2  # several shards, tasks
+    for workers in (2, 3):
+        told = RecordingSink()
+        got = build(f"w{workers}", executor=LocalExecutor(workers), sink=told)
+        assert snapshot_files(got.out) == reference, workers
+        assert told.content_rows  # the delivery map still hears of every included item
+
+
+def test_the_sink_hears_the_same_whatever_the_worker_count(build: Build) -> None:
+    one, two = RecordingSink(), RecordingSink()
+    build("one", executor=LocalExecutor(1), sink=one)
+    build("two", executor=LocalExecutor(2), sink=two)
+    assert one.content_rows == two.content_rows
+    assert one.interaction_rows == two.interaction_rows
+
+
+def test_step_files_are_gone_once_published(build: Build) -> None:
+    out = build("snap", executor=LocalExecutor(2)).out
+    assert not (out / "steps").exists()
+    assert not list(out.rglob("*.done"))
+    assert not out.with_name(f".{out.name}.partial").exists()
+
+
+def _workers_of(pid: int) -> list[psutil.Process]:
+    """The pool's worker processes: children of the forkserver, itself a child of ``pid``."""
+    return [
+        grandchild for child in psutil.Process(pid).children() for grandchild in child.children()
+    ]
+
+
+def test_a_worker_killed_mid_step_then_resumed_gives_the_same_bytes(
+    build: Build, ledger: LedgerStore, tmp_path: Path
+) -> None:
+    reference = snapshot_files(build("reference", batch_size=2, shard_rows=4).out)
+    out = tmp_path / "crashed"
+    partial = tmp_path / ".crashed.partial"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.snapshot.slow_build", ledger.url, str(out), "0.3", "2"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(partial.glob("data/*.done")) and time.monotonic() < deadline:
+        assert proc.poll() is None, "the build ended before a worker could be killed"
+        time.sleep(0.02)
+    workers = _workers_of(proc.pid)
+    assert workers, "no worker process to kill"
+    os.kill(workers[0].pid, signal.SIGKILL)  # a real kill, mid-step: no cleanup runs
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "a build worker died during the records step" in err
+    assert not out.exists()  # nothing published
+    resumed = build("crashed", batch_size=2, shard_rows=4, executor=LocalExecutor(2))
+    assert resumed.resumed_shards >= 1
+    assert snapshot_files(out) == reference
+
+
+def test_the_build_process_killed_then_resumed_with_other_workers(
+    build: Build, ledger: LedgerStore, tmp_path: Path
+) -> None:
+    reference = snapshot_files(build("reference", batch_size=2, shard_rows=4).out)
+    out = tmp_path / "crashed"
+    partial = tmp_path / ".crashed.partial"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.snapshot.slow_build", ledger.url, str(out), "0.3", "2"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(partial.glob("data/*.done")) and time.monotonic() < deadline:
+        assert proc.poll() is None, "the build ended before it could be killed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers, all at once
+    proc.wait()
+    assert not out.exists()
+    resumed = build("crashed", batch_size=2, shard_rows=4, executor=LocalExecutor(1))
+    assert resumed.resumed_shards >= 1
+    assert snapshot_files(out) == reference
+
+
+def test_partitioned_state_gives_just_the_accounts_asked(tmp_path: Path) -> None:
+    ids = [f"acct-{i}" for i in range(500)]
+    accounts = pa.table({"account_id": ids, "country": ["FR"] * 500})
+    consent = pa.table({"account_id": ids[::2], "seq": list(range(250))})
+    write_state(tmp_path, accounts, consent)
+    asked = pa.array(["acct-3", "acct-4", "acct-4", None, "nobody"])
+    got_accounts, got_consent = read_state(tmp_path, asked)
+    assert sorted(got_accounts["account_id"].to_pylist()) == ["acct-3", "acct-4"]
+    assert got_consent.to_pylist() == [{"account_id": "acct-4", "seq": 2}]
+    assert got_accounts.schema == accounts.schema
+    none_accounts, none_consent = read_state(tmp_path, pa.array([], pa.string()))
+    assert none_accounts.num_rows == 0 and none_consent.schema == consent.schema
+
+
+def test_a_bad_executor_or_worker_count_is_a_clear_error() -> None:
+    with pytest.raises(ConsentryError, match="--executor must be one of local, ray"):
+        executor("spark")
+    with pytest.raises(ConsentryError, match="--workers must be at least 1"):
+        LocalExecutor(-1)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray = pytest.importorskip("ray")
+    ray.init(
+        address="local",  # a Ray of our own, whatever cluster this machine may know of
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        # Ray's workers import the tests' pseudonyms and sources by module name.
+        runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
+    )
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_bytes_as_local_workers(build: Build, local_ray: None) -> None:
+    reference = snapshot_files(build("local", executor=LocalExecutor(2)).out)
+    told = RecordingSink()
+    got = build("ray", executor=RayExecutor(), sink=told)
+    assert snapshot_files(got.out) == reference
+    assert told.content_rows
