@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TransferSpeedColumn,
 )
@@ -24,7 +25,7 @@ class _Bars(SyncProgress):
 
     def __init__(self, bars: Progress) -> None:
         self.bars = bars
-        self.task: int | None = None
+        self.task: TaskID | None = None
 
     def file(self, name: str, total: int) -> None:
         if self.task is None:
