@@ -80,7 +80,9 @@ def _rewrite(path: Path, drop: pa.Array, account: pa.Array | None) -> tuple[int,
             for batch in pf.iter_batches(batch_size=_BATCH):
                 mask = hit.slice(offset, batch.num_rows)
                 offset += batch.num_rows
-                writer.write_batch(batch.filter(pc.invert(mask)))
+                kept = batch.filter(pc.invert(mask))
+                if kept.num_rows:  # an empty row group trips readers (datasets)
+                    writer.write_batch(kept)
 
     write_file(path, write, mode=0o644)
     return before, before - removed

@@ -71,7 +71,9 @@ def x_event(reason: str) -> tuple[str, str]:
 
 _SELECT: Final = (
     "SELECT e.event_id, e.recipient, d.snapshot_id, e.tbl, e.record_id, e.account, e.reason,"
-    " e.at_us FROM compliance_events e JOIN deliveries d ON d.delivery_id = e.delivery_id"
+    " e.at_us, EXISTS (SELECT 1 FROM compliance_attestations a WHERE a.recipient = e.recipient"
+    " AND a.delivery_id = e.delivery_id AND a.through_event >= e.event_id)"
+    " FROM compliance_events e JOIN deliveries d ON d.delivery_id = e.delivery_id"
 )
 
 
@@ -85,6 +87,8 @@ class ComplianceEvent:
     account: str | None
     reason: str
     at: datetime
+    #: Whether a deletion attestation of its snapshot covers it (``compliance.attestations``).
+    attested: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -95,6 +99,7 @@ class ComplianceEvent:
             "reason": self.reason,
             "x_event": x_event(self.reason)[0],
             "at": self.at.isoformat(),
+            "attested": self.attested,
         }
         if self.account:
             out["account"] = self.account
@@ -121,6 +126,7 @@ def _event(row: tuple[Any, ...]) -> ComplianceEvent:
         account=row[5] or None,
         reason=str(row[6]),
         at=from_us(int(row[7])),
+        attested=bool(row[8]),
     )
 
 
