@@ -176,9 +176,10 @@ def test_loads_with_datasets(platform: Platform, tmp_path: Path) -> None:
     p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
     local = tmp_path / "licensee"
     sync(p.url, p.key, local)
-    _history(p)
-    sync(p.url, p.key, local)
+    p.run("consent", "deny", "a2", "train")  # some records go, some stay
+    assert sync(p.url, p.key, local).removed > 0
     copy_dir = _only_snapshot(local)
+    assert records_of(copy_dir)
     loaded = datasets.load_dataset(str(copy_dir), split="train", cache_dir=str(tmp_path / "hf"))
     assert sorted(loaded["record_id"]) == sorted(records_of(copy_dir))
     assert len(loaded) == pq.ParquetFile(next((copy_dir / "data").iterdir())).metadata.num_rows

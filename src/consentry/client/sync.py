@@ -212,7 +212,9 @@ class Sync:
 
     def apply_events(self, result: SyncResult, page: int = PAGE) -> None:
         state = self._state()
-        cursor: str | None = state.get("cursor")
+        # A new copy starts from the first event: another copy of the same recipient may have
+        # acknowledged events this one still has to apply.
+        cursor: str | None = state.get("cursor", "0")
         while True:
             events, next_cursor = self.api.events(cursor, page)
             if not events:
