@@ -276,8 +276,8 @@ def overdue_command(
 ) -> None:
     """List recipients, and the internal snapshots (deadline: 30 days), with events
     unacknowledged past their deadline; exits 1 when there are. A recipient's event
-    acknowledged without a deletion attestation of its snapshot (`consentry sync` sends one)
-    is not done either: counted as unattested.
+    acknowledged through the API without a deletion attestation of its snapshot (`consentry
+    sync` sends one) is not done either: counted as unattested.
 
     Example: `consentry compliance overdue`
     """

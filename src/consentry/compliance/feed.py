@@ -14,10 +14,11 @@ Each event also carries the name X's compliance streams give the same fact (``x_
 the ``reason`` X's batch-compliance files use (``X_EVENTS``), so that licensee code written for
 X's compliance firehose and batch jobs works unchanged (``docs/sync.md`` has the table).
 
-A recipient's acknowledged event counts as done only when a deletion attestation of its
-snapshot covers it (``compliance.attestations``): an acknowledgement alone is a promise, the
-attestation the proof. The internal snapshots have no licensee to attest: their
-acknowledgement is enough.
+A recipient's event acknowledged through the licensee API counts as done only when a deletion
+attestation of its snapshot covers it (``compliance.attestations``): an acknowledgement alone
+is a promise, the attestation the proof. The operator's ``compliance ack`` records an
+acknowledgement received by other means (a letter, a ticket), and the internal snapshots have
+no licensee to attest: those acknowledgements are enough.
 """
 
 from __future__ import annotations
@@ -175,9 +176,10 @@ class ComplianceFeed:
         events = [_event(r) for r in rows]
         return events, str(events[-1].event_id if events else after)
 
-    def ack(self, recipient: str | None, through: int) -> int:
+    def ack(self, recipient: str | None, through: int, *, attesting: bool = False) -> int:
         """Acknowledge every event of the holder up to ``through``; returns how many were
-        newly acknowledged."""
+        newly acknowledged. ``attesting``: the acknowledgement came from the licensee API,
+        where it is done only once attested."""
         holder = self._holder(recipient)
         with self.ledger.transaction():
             done = self.acknowledged(recipient)
@@ -189,6 +191,7 @@ class ComplianceFeed:
                     f"{holder} has no event {through} to acknowledge (its last is "
                     f"{0 if last is None else int(last)})"
                 )
+            self._attesting(holder, attesting)
             if through <= done:
                 return 0
             count = int(
@@ -205,11 +208,24 @@ class ComplianceFeed:
                 )
             else:
                 self.ledger.execute(
-                    "INSERT INTO compliance_acks (recipient, through_event, at_us)"
-                    " VALUES (?, ?, ?)",
-                    (holder, through, to_us(now())),
+                    "INSERT INTO compliance_acks (recipient, through_event, at_us,"
+                    " needs_attestation) VALUES (?, ?, ?, ?)",
+                    (holder, through, to_us(now()), int(attesting)),
                 )
         return count
+
+    def _attesting(self, holder: str, attesting: bool) -> None:
+        self.ledger.execute(
+            "UPDATE compliance_acks SET needs_attestation = ? WHERE recipient = ?",
+            (int(attesting), holder),
+        )
+
+    def _needs_attestation(self, recipient: str | None) -> bool:
+        rows = self.ledger.query(
+            "SELECT needs_attestation FROM compliance_acks WHERE recipient = ?",
+            (holder_key(recipient),),
+        )
+        return bool(rows and rows[0][0])
 
     def pending(self, recipient: str | None) -> int:
         return int(
@@ -229,7 +245,7 @@ class ComplianceFeed:
         for recipient, days in holders:
             limit = to_us(_days_before(at, days))
             acked = self.acknowledged(recipient)
-            if recipient is None:
+            if not self._needs_attestation(recipient):
                 rows = self.ledger.query(
                     "SELECT COUNT(*), MIN(at_us), 0 FROM compliance_events"
                     " WHERE recipient = ? AND event_id > ? AND at_us < ?",

@@ -258,7 +258,7 @@ async def compliance_ack(body: Ack, holder: LicenseeDep, state: State) -> dict[s
                 except NotFoundError as exc:
                     raise ProblemError(404, str(exc)) from None
             with ledger.transaction():
-                newly = feed.ack(holder.recipient, body.through)
+                newly = feed.ack(holder.recipient, body.through, attesting=True)
                 for delivery, a in checked:
                     attestations.record(delivery, a)
             return {

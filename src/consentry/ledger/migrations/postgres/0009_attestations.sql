@@ -11,3 +11,7 @@ CREATE TABLE compliance_attestations (
     at_us         BIGINT  NOT NULL,
     PRIMARY KEY (recipient, delivery_id, through_event)
 );
+-- Whether the holder's acknowledgement came from the licensee API, where a client can attest
+-- (then an acknowledged event is done only once attested), or from the operator's
+-- `compliance ack`, which records an acknowledgement received by other means.
+ALTER TABLE compliance_acks ADD COLUMN needs_attestation INTEGER NOT NULL DEFAULT 0;
