@@ -22,9 +22,16 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from consentry.errors import UsageError
-from consentry.workspace import is_workspace
 
 T = TypeVar("T")
+
+
+def is_workspace(folder: Path) -> bool:
+    # Imported here: the licensee's client (``consentry.client``) writes through this module
+    # and must not load the workspace's and the ledger's code with it.
+    from consentry.workspace import is_workspace as check
+
+    return check(folder)
 
 
 def _forms(path: Path) -> Iterator[Path]:

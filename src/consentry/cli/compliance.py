@@ -275,7 +275,9 @@ def overdue_command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """List recipients, and the internal snapshots (deadline: 30 days), with events
-    unacknowledged past their deadline; exits 1 when there are.
+    unacknowledged past their deadline; exits 1 when there are. A recipient's event
+    acknowledged through the API without a deletion attestation of its snapshot (`consentry
+    sync` sends one) is not done either: counted as unattested.
 
     Example: `consentry compliance overdue`
     """
@@ -286,10 +288,17 @@ def overdue_command(
     if not late:
         console.print("No overdue compliance events.")
         return
-    table = Table("recipient", "overdue events", "oldest event", "deadline was", box=None)
+    table = Table(
+        "recipient", "overdue events", "of which unattested", "oldest event", "deadline was",
+        box=None,
+    )  # fmt: skip
     for o in late:
         table.add_row(
-            holder_key(o.recipient), f"{o.events:,}", fmt_time(o.oldest), fmt_time(o.deadline)
+            holder_key(o.recipient),
+            f"{o.events:,}",
+            f"{o.unattested:,}",
+            fmt_time(o.oldest),
+            fmt_time(o.deadline),
         )
     console.print(uncut(table, "recipient"))
     raise typer.Exit(1)

@@ -18,6 +18,7 @@ from consentry.cli import (
     service,
     signals,
     snapshot,
+    sync,
     workspace,
 )
 
@@ -64,6 +65,7 @@ app.add_typer(snapshot.app, name="snapshot")
 # Command groups added by other modules register here, one line each:
 # (importers, demo, scrub, snapshot)
 app.command("scrub")(scrub.scrub_command)
+app.command("sync")(sync.sync_command)
 app.add_typer(importing.app, name="import")
 app.add_typer(demo.app, name="demo")
 compliance.register(app)

@@ -9,6 +9,16 @@ A cursor is the id of the last event a reader has seen, as text; events are numb
 order (the scanner assigns ids under a lock), so "every event after the cursor" never skips one
 that commits later. Acknowledging through an event acknowledges every earlier one: recipients
 process the feed in order, as X's compliance stream expects of its API customers.
+
+Each event also carries the name X's compliance streams give the same fact (``x_event``) and
+the ``reason`` X's batch-compliance files use (``X_EVENTS``), so that licensee code written for
+X's compliance firehose and batch jobs works unchanged (``docs/sync.md`` has the table).
+
+A recipient's event acknowledged through the licensee API counts as done only when a deletion
+attestation of its snapshot covers it (``compliance.attestations``): an acknowledgement alone
+is a promise, the attestation the proof. The operator's ``compliance ack`` records an
+acknowledgement received by other means (a letter, a ticket), and the internal snapshots have
+no licensee to attest: those acknowledgements are enough.
 """
 
 from __future__ import annotations
@@ -33,9 +43,38 @@ MAX_PAGE: Final = 100_000
 #: Event ids are 64-bit integers in both databases: a larger number names no event, and the
 #: drivers would overflow on it instead of answering.
 MAX_EVENT_ID: Final = 2**63 - 1
+#: Consentry reason → (X compliance-stream event, X batch-compliance reason). X has no consent:
+#: a withdrawal, like every exclusion of one post, asks for the post's deletion (``delete``);
+#: what concerns the whole account maps to X's user events.
+X_EVENTS: Final[dict[str, tuple[str, str]]] = {
+    "account_deleted": ("user_delete", "deleted"),
+    "erasure": ("user_delete", "deleted"),
+    "account_inactive": ("user_suspend", "suspended"),
+    "protected_account": ("user_protect", "protected"),
+    "content_deleted": ("delete", "deleted"),
+    "not_public": ("delete", "deleted"),
+    "direct_message": ("delete", "deleted"),
+    "minor": ("withheld", "withheld"),
+    "age_unknown": ("withheld", "withheld"),
+    "consent_denied": ("delete", "deleted"),
+    "no_consent": ("delete", "deleted"),
+    "no_share_consent": ("delete", "deleted"),
+    "duplicate": ("delete", "deleted"),
+}
+#: Events whose reason concerns the whole account: X's batch files list them as users.
+X_USER_EVENTS: Final = frozenset({"user_delete", "user_suspend", "user_protect"})
+
+
+def x_event(reason: str) -> tuple[str, str]:
+    """X's stream event name and batch reason for a Consentry reason (``delete`` otherwise)."""
+    return X_EVENTS.get(reason, ("delete", "deleted"))
+
+
 _SELECT: Final = (
     "SELECT e.event_id, e.recipient, d.snapshot_id, e.tbl, e.record_id, e.account, e.reason,"
-    " e.at_us FROM compliance_events e JOIN deliveries d ON d.delivery_id = e.delivery_id"
+    " e.at_us, EXISTS (SELECT 1 FROM compliance_attestations a WHERE a.recipient = e.recipient"
+    " AND a.delivery_id = e.delivery_id AND a.through_event >= e.event_id)"
+    " FROM compliance_events e JOIN deliveries d ON d.delivery_id = e.delivery_id"
 )
 
 
@@ -49,6 +88,8 @@ class ComplianceEvent:
     account: str | None
     reason: str
     at: datetime
+    #: Whether a deletion attestation of its snapshot covers it (``compliance.attestations``).
+    attested: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,7 +98,9 @@ class ComplianceEvent:
             "table": self.table,
             "record_id": self.record_id,
             "reason": self.reason,
+            "x_event": x_event(self.reason)[0],
             "at": self.at.isoformat(),
+            "attested": self.attested,
         }
         if self.account:
             out["account"] = self.account
@@ -70,6 +113,8 @@ class Overdue:
     events: int
     oldest: datetime
     deadline: datetime
+    #: Of ``events``, those acknowledged without an attestation of their snapshot covering them.
+    unattested: int = 0
 
 
 def _event(row: tuple[Any, ...]) -> ComplianceEvent:
@@ -82,6 +127,7 @@ def _event(row: tuple[Any, ...]) -> ComplianceEvent:
         account=row[5] or None,
         reason=str(row[6]),
         at=from_us(int(row[7])),
+        attested=bool(row[8]),
     )
 
 
@@ -130,9 +176,10 @@ class ComplianceFeed:
         events = [_event(r) for r in rows]
         return events, str(events[-1].event_id if events else after)
 
-    def ack(self, recipient: str | None, through: int) -> int:
+    def ack(self, recipient: str | None, through: int, *, attesting: bool = False) -> int:
         """Acknowledge every event of the holder up to ``through``; returns how many were
-        newly acknowledged."""
+        newly acknowledged. ``attesting``: the acknowledgement came from the licensee API,
+        where it is done only once attested."""
         holder = self._holder(recipient)
         with self.ledger.transaction():
             done = self.acknowledged(recipient)
@@ -144,6 +191,7 @@ class ComplianceFeed:
                     f"{holder} has no event {through} to acknowledge (its last is "
                     f"{0 if last is None else int(last)})"
                 )
+            self._attesting(holder, attesting)
             if through <= done:
                 return 0
             count = int(
@@ -160,11 +208,24 @@ class ComplianceFeed:
                 )
             else:
                 self.ledger.execute(
-                    "INSERT INTO compliance_acks (recipient, through_event, at_us)"
-                    " VALUES (?, ?, ?)",
-                    (holder, through, to_us(now())),
+                    "INSERT INTO compliance_acks (recipient, through_event, at_us,"
+                    " needs_attestation) VALUES (?, ?, ?, ?)",
+                    (holder, through, to_us(now()), int(attesting)),
                 )
         return count
+
+    def _attesting(self, holder: str, attesting: bool) -> None:
+        self.ledger.execute(
+            "UPDATE compliance_acks SET needs_attestation = ? WHERE recipient = ?",
+            (int(attesting), holder),
+        )
+
+    def _needs_attestation(self, recipient: str | None) -> bool:
+        rows = self.ledger.query(
+            "SELECT needs_attestation FROM compliance_acks WHERE recipient = ?",
+            (holder_key(recipient),),
+        )
+        return bool(rows and rows[0][0])
 
     def pending(self, recipient: str | None) -> int:
         return int(
@@ -183,16 +244,32 @@ class ComplianceFeed:
         out = []
         for recipient, days in holders:
             limit = to_us(_days_before(at, days))
-            rows = self.ledger.query(
-                "SELECT COUNT(*), MIN(at_us) FROM compliance_events"
-                " WHERE recipient = ? AND event_id > ? AND at_us < ?",
-                (holder_key(recipient), self.acknowledged(recipient), limit),
-            )
-            count, oldest = int(rows[0][0]), rows[0][1]
+            acked = self.acknowledged(recipient)
+            if not self._needs_attestation(recipient):
+                rows = self.ledger.query(
+                    "SELECT COUNT(*), MIN(at_us), 0 FROM compliance_events"
+                    " WHERE recipient = ? AND event_id > ? AND at_us < ?",
+                    (holder_key(recipient), acked, limit),
+                )
+            else:
+                rows = self.ledger.query(_UNDONE, (acked, holder_key(recipient), limit, acked))
+            count, oldest, unattested = int(rows[0][0]), rows[0][1], int(rows[0][2] or 0)
             if count:
                 first = from_us(int(oldest))
-                out.append(Overdue(recipient, count, first, first + timedelta(days=days)))
+                out.append(
+                    Overdue(recipient, count, first, first + timedelta(days=days), unattested)
+                )
         return out
+
+
+#: A recipient's events past the deadline not done: not acknowledged, or acknowledged without an
+#: attestation of their snapshot through them (the third column counts those).
+_UNDONE: Final = (
+    "SELECT COUNT(*), MIN(e.at_us), SUM(CASE WHEN e.event_id <= ? THEN 1 ELSE 0 END)"
+    " FROM compliance_events e WHERE e.recipient = ? AND e.at_us < ? AND (e.event_id > ?"
+    " OR NOT EXISTS (SELECT 1 FROM compliance_attestations a WHERE a.recipient = e.recipient"
+    " AND a.delivery_id = e.delivery_id AND a.through_event >= e.event_id))"
+)
 
 
 def _days_before(at: datetime, days: int) -> datetime:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from consentry.compliance.attestations import Attestations
 from consentry.compliance.clock import now
 from consentry.compliance.deliveries import Deliveries
 from consentry.compliance.recipients import Recipients, holder_of
@@ -44,6 +45,8 @@ class Holding:
     #: Records this holder was told to delete, and of those not yet acknowledged.
     deletion_events: int
     pending_events: int
+    #: The holder's latest deletion attestation of this snapshot, if any.
+    attestation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class Holding:
             "records": self.records,
             "deletion_events": self.deletion_events,
             "pending_events": self.pending_events,
+            "attestation": self.attestation,
         }
 
 
@@ -78,6 +82,7 @@ def where_is(ledger: LedgerStore, account_id: str) -> WhereIs:
         unmarked = Deliveries(ledger).unmarked()
         held = [r for r in held if r[7] is not None or int(r[0]) in unmarked]
     events = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in ledger.query(_EVENTS, (account_id,))}
+    attested = Attestations(ledger).latest()
     return WhereIs(
         account_id,
         [
@@ -90,6 +95,7 @@ def where_is(ledger: LedgerStore, account_id: str) -> WhereIs:
                 records=int(r[5]),
                 deletion_events=events.get(int(r[0]), (0, 0))[0],
                 pending_events=events.get(int(r[0]), (0, 0))[1],
+                attestation=a.to_json() if (a := attested.get(str(r[1]))) else None,
             )
             for r in held
         ],

@@ -2,6 +2,11 @@
 
 A snapshot of another recipient (or an internal one) answers 404 exactly like one that does
 not exist: a licensee learns nothing about what others received.
+
+An acknowledgement may carry deletion attestations (``compliance.attestations``), one per
+snapshot; any that does not hold refuses the whole acknowledgement (422). The compliance
+events are also offered as X batch-compliance jobs (``/v1/compliance/jobs``): one job per
+snapshot and type (``tweets``: records, ``users``: accounts), whose result file has X's layout.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Header, Query
 from fastapi import Path as PathParam
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -27,20 +32,48 @@ from consentry.api.metering import Meter
 from consentry.api.plans import Plans
 from consentry.api.problems import ProblemError
 from consentry.api.scanning import scan
-from consentry.compliance.deliveries import Deliveries, Delivery
-from consentry.compliance.feed import DEFAULT_PAGE, ComplianceFeed
+from consentry.compliance.attestations import Attestation, AttestationRefusedError, Attestations
+from consentry.compliance.deliveries import DATA, Deliveries, Delivery
+from consentry.compliance.feed import DEFAULT_PAGE, X_USER_EVENTS, ComplianceFeed, x_event
+from consentry.compliance.recipients import holder_key
+from consentry.errors import NotFoundError
+from consentry.ledger.entries import from_us
+from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.snapshot.manifest import MANIFEST_NAME
 
 router = APIRouter(prefix="/v1", tags=["licensees"])
 SnapshotId = Annotated[str, PathParam(min_length=1, max_length=128)]
 #: Files of a snapshot folder besides its shards that a licensee may fetch.
-EXTRA_FILES: Final = ("README.md", "croissant.json")
+#: The manifest too, as its bytes: a licensee keeps it byte-identical to the platform's.
+EXTRA_FILES: Final = ("README.md", "croissant.json", MANIFEST_NAME)
+_SHA256 = r"^[0-9a-f]{64}$"
+
+
+class AttestedShard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Annotated[str, Field(min_length=1, max_length=512)]
+    rows: Annotated[int, Field(ge=0, le=2**62)]
+    sha256: Annotated[str, Field(pattern=_SHA256)]
+
+
+class AttestationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    snapshot_id: Annotated[str, Field(min_length=1, max_length=128)]
+    merkle_root: Annotated[str, Field(pattern=_SHA256, description="root over remaining records")]
+    records: Annotated[int, Field(ge=0, le=2**62, description="records remaining")]
+    shards: Annotated[list[AttestedShard], Field(max_length=100_000)] = []
 
 
 class Ack(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     through: Annotated[int, Field(ge=1, le=2**62, description="the last event id processed")]
+    attestations: Annotated[
+        list[AttestationBody],
+        Field(max_length=10_000, description="per affected snapshot, proof the records are gone"),
+    ] = []
 
 
 def _delivery(state: State, holder: KeyHolder, snapshot_id: str, *, count: bool = True) -> Delivery:
@@ -198,18 +231,151 @@ async def compliance_events(
 
 @router.post("/compliance/ack", summary="Acknowledge every event up to one (deleted)")
 async def compliance_ack(body: Ack, holder: LicenseeDep, state: State) -> dict[str, Any]:
+    attested = [
+        Attestation(
+            recipient=holder.recipient,
+            snapshot_id=a.snapshot_id,
+            through_event=body.through,
+            merkle_root=a.merkle_root,
+            records=a.records,
+            shards=[s.model_dump() for s in a.shards],
+        )
+        for a in body.attestations
+    ]
+
     def ack() -> dict[str, Any]:
+        secret = state.settings.workspace.secret()
         with state.pool.ledger() as ledger:
             Meter(ledger).count_request(holder.recipient)
             feed = ComplianceFeed(ledger)
-            newly = feed.ack(holder.recipient, body.through)
+            attestations = Attestations(ledger)
+            checked = []
+            for a in attested:
+                try:
+                    checked.append((attestations.check(secret, holder.recipient, a), a))
+                except AttestationRefusedError as exc:
+                    raise ProblemError(422, str(exc)) from None
+                except NotFoundError as exc:
+                    raise ProblemError(404, str(exc)) from None
+            with ledger.transaction():
+                newly = feed.ack(holder.recipient, body.through, attesting=True)
+                for delivery, a in checked:
+                    attestations.record(delivery, a)
             return {
                 "acknowledged": newly,
                 "through": body.through,
                 "pending": feed.pending(holder.recipient),
+                "attested": [a.snapshot_id for a in attested],
             }
 
     return await run_in_threadpool(ack)
+
+
+JobType = Annotated[str, Query(pattern="^(tweets|users)$", description="X's job types")]
+_TYPES: Final = ("tweets", "users")
+
+
+def _job(delivery: Delivery, kind: str) -> dict[str, Any]:
+    """A batch-compliance job in X's layout: always complete (the events are already known)."""
+    job_id = str(delivery.delivery_id * 2 + _TYPES.index(kind))
+    return {
+        "id": job_id,
+        "type": kind,
+        "name": delivery.snapshot_id,
+        "status": "complete",
+        "resumable": False,
+        "created_at": delivery.created.isoformat(),
+        "upload_url": None,
+        "upload_expires_at": None,
+        "download_url": f"/v1/compliance/jobs/{job_id}/download",
+        "download_expires_at": None,
+    }
+
+
+def _job_delivery(state: State, holder: KeyHolder, job_id: str) -> tuple[Delivery, str]:
+    number = whole_number(job_id, "job id")
+    with state.pool.ledger() as ledger:
+        Meter(ledger).count_request(holder.recipient)
+        found = (
+            None if number is None else Deliveries(ledger).by_ids([number // 2]).get(number // 2)
+        )
+    if number is None or found is None or found.recipient != holder.recipient:
+        raise ProblemError(404, f"no compliance job {job_id!r} is yours")
+    return found, _TYPES[number % 2]
+
+
+@router.get("/compliance/jobs", summary="X-style batch-compliance jobs, one per snapshot and type")
+async def compliance_jobs(
+    holder: LicenseeDep, state: State, type: JobType = "tweets"
+) -> dict[str, Any]:
+    def read() -> list[Delivery]:
+        with state.pool.ledger() as ledger:
+            Meter(ledger).count_request(holder.recipient)
+            scan(state.settings.workspace, ledger)
+            return Deliveries(ledger).for_recipient(holder.recipient)
+
+    found = await run_in_threadpool(read)
+    return {"data": [_job(d, type) for d in found], "meta": {"result_count": len(found)}}
+
+
+@router.get("/compliance/jobs/{job_id}", summary="One batch-compliance job")
+async def compliance_job(
+    job_id: Annotated[str, PathParam(max_length=20, pattern=r"^\d+$")],
+    holder: LicenseeDep,
+    state: State,
+) -> dict[str, Any]:
+    delivery, kind = await run_in_threadpool(_job_delivery, state, holder, job_id)
+    return {"data": _job(delivery, kind)}
+
+
+@router.get(
+    "/compliance/jobs/{job_id}/download",
+    summary="A job's result: JSON lines in X's batch-compliance layout",
+    response_class=Response,
+)
+async def compliance_job_download(
+    job_id: Annotated[str, PathParam(max_length=20, pattern=r"^\d+$")],
+    holder: LicenseeDep,
+    state: State,
+) -> Response:
+    delivery, kind = await run_in_threadpool(_job_delivery, state, holder, job_id)
+
+    def lines() -> str:
+        with state.pool.ledger() as ledger:
+            rows = ledger.query(
+                "SELECT record_id, account_id, reason, at_us FROM compliance_events"
+                " WHERE recipient = ? AND delivery_id = ? AND tbl = ? ORDER BY event_id",
+                (holder_key(holder.recipient), delivery.delivery_id, DATA),
+            )
+        out: list[str] = []
+        if kind == "tweets":
+            for record_id, _, reason, at_us in rows:
+                out.append(_x_line(str(record_id), str(reason), int(at_us)))
+            return "".join(out)
+        secret = state.settings.workspace.secret()
+        pseudonyms = Pseudonymiser(secret, holder.recipient)
+        seen: set[str] = set()
+        for _, account_id, reason, at_us in rows:
+            if x_event(str(reason))[0] in X_USER_EVENTS and account_id not in seen:
+                seen.add(str(account_id))
+                out.append(_x_line(pseudonyms.account(str(account_id)), str(reason), int(at_us)))
+        return "".join(out)
+
+    body = await run_in_threadpool(lines)
+    return Response(body, media_type="application/x-ndjson")
+
+
+def _x_line(object_id: str, reason: str, at_us: int) -> str:
+    at = from_us(at_us).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    row = {
+        "id": object_id,
+        "action": "delete",
+        "created_at": at,
+        "redacted_at": at,
+        "reason": x_event(reason)[1],
+        "consentry_reason": reason,
+    }
+    return json.dumps(row) + "\n"
 
 
 @router.get("/usage", summary="Requests, records and bytes delivered this month, and the plan")

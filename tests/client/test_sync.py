@@ -1,0 +1,185 @@
+"""``consentry sync`` end to end against a real ``consentry serve``, on SQLite and PostgreSQL:
+build for a recipient, sync, withdraw, delete, protect, erase, sync again. The oracle is a
+fresh build as of the head: the local copy holds exactly its records. The attestations verify
+(the platform keeps them, overdue counts them), a tampered one is refused, another licensee
+sees nothing, and the copy verifies offline and loads with ``datasets``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from tests.api.serving import free_port
+from tests.compliance.conftest import ACCOUNTS, CONTENT, records_of, write_export
+
+from consentry.client import BadKeyError, ServerUnreachableError, sync
+from consentry.client.copy import attestation
+from consentry.snapshot.manifest import MANIFEST_NAME
+
+from .conftest import Platform
+
+pytestmark = pytest.mark.slow
+
+
+def _only_snapshot(folder: Path) -> Path:
+    found = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _history(p: Platform) -> None:
+    """Withdraw, delete, protect, erase: one of each."""
+    run, tmp = p.run, p.root
+    run("consent", "deny", "a2", "train")  # q1, q2 (and the repost of q1)
+    deleted = [
+        dict(c, deleted_at="2024-06-01T00:00:00Z") if c["id"] == "s1" else c for c in CONTENT
+    ]
+    run("import", "canonical", str(write_export(tmp / "e2", deleted, ACCOUNTS)))
+    protected = [dict(a, protected=True) if a["id"] == "a1" else a for a in ACCOUNTS]
+    run("import", "canonical", str(write_export(tmp / "e3", deleted, protected)))
+    run("erase", "a3", "--yes")
+
+
+def test_sync_apply_attest_against_the_build(platform: Platform, tmp_path: Path) -> None:
+    p = platform
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    local = tmp_path / "licensee"
+    first = sync(p.url, p.key, local)
+    copy_dir = _only_snapshot(local)
+    assert first.downloaded == [copy_dir.name] and first.events == 0
+    # Byte-identical to what the platform wrote, and the same records.
+    assert (copy_dir / MANIFEST_NAME).read_bytes() == (tmp_path / "s1" / MANIFEST_NAME).read_bytes()
+    assert records_of(copy_dir) == records_of(tmp_path / "s1")
+    # Nothing new: a second run downloads nothing.
+    assert sync(p.url, p.key, local).downloaded == []
+
+    _history(p)
+    second = sync(p.url, p.key, local)
+    assert second.events > 0 and second.removed > 0 and second.attested == [copy_dir.name]
+    # The oracle: a fresh build as of the head.
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "fresh")
+    assert records_of(copy_dir) == records_of(tmp_path / "fresh")
+    # The journal says what went, when and why, once per record.
+    journal = [
+        json.loads(x) for x in (local / ".consentry-sync/journal.jsonl").read_text().splitlines()
+    ]
+    data = {(j["record_id"], j["reason"]) for j in journal if j["table"] == "data"}
+    assert {r for r, _ in data} == records_of(tmp_path / "s1") - records_of(copy_dir)
+    assert {"consent_denied", "content_deleted", "protected_account", "erasure"} <= {
+        reason for _, reason in data
+    }
+    assert all(j["removed_at"] and j["x_event"] for j in journal)
+    assert len(journal) == len({(j["table"], j["record_id"], j.get("account")) for j in journal})
+    # The copy verifies offline, with no workspace, and its card tells the new count.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTRY_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "consentry.cli.main", "snapshot", "verify", "--offline",
+         str(copy_dir)],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    manifest = json.loads((copy_dir / MANIFEST_NAME).read_text())
+    kept = len(records_of(copy_dir))
+    assert manifest["counts"]["included"] == kept == manifest["merkle"]["leaves"]
+    assert f"- records: {kept} of" in (copy_dir / "README.md").read_text()
+    # The platform's manifest is still kept byte for byte.
+    kept_platform = local / ".consentry-sync/platform" / f"{copy_dir.name}.manifest.json"
+    assert kept_platform.read_bytes() == (tmp_path / "s1" / MANIFEST_NAME).read_bytes()
+    # The attestation was kept, feed/whereis show it, and nothing is overdue even much later.
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    p.run("compliance", "overdue", "--at", later)
+    feed_out = p.run("compliance", "feed", "--recipient", "acme", "--since", "0").stdout
+    assert all(json.loads(line)["attested"] for line in feed_out.splitlines())
+    where = json.loads(p.run("whereis", "a2", "--json").output)
+    assert any(s.get("attestation") for s in where["snapshots"])
+
+
+def test_tampered_attestation_is_refused_and_overdue_counts_it(
+    platform: Platform, tmp_path: Path
+) -> None:
+    p = platform
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    local = tmp_path / "licensee"
+    sync(p.url, p.key, local)
+    copy_dir = _only_snapshot(local)
+    p.run("consent", "deny", "a2", "train")
+    client = httpx.Client(base_url=p.url, headers={"Authorization": f"Bearer {p.key}"})
+    events = client.get("/v1/compliance/events").json()["events"]
+    assert events and all(e["x_event"] == "delete" for e in events)
+    through = events[-1]["event_id"]
+    # Attesting without having deleted anything: the root is that of every record.
+    lying = attestation(copy_dir, copy_dir.name)
+    r = client.post("/v1/compliance/ack", json={"through": through, "attestations": [lying]})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert "does not hold" in r.json()["detail"]
+    assert client.get("/v1/compliance/events").json()["events"]  # nothing was acknowledged
+    # Acknowledged without an attestation: acknowledged, but overdue once the deadline passes.
+    assert client.post("/v1/compliance/ack", json={"through": through}).status_code == 200
+    later = (datetime.now(UTC) + timedelta(days=11)).isoformat()
+    out = p.run("compliance", "overdue", "--at", later, code=1).output
+    assert "acme" in out and "unattested" in out
+    # Another licensee sees none of acme's events or jobs.
+    p.run("recipient", "add", "other")
+    other = httpx.Client(base_url=p.url, headers={"Authorization": f"Bearer {p.licensee('other')}"})
+    assert other.get("/v1/compliance/events").json()["events"] == []
+    assert other.get("/v1/compliance/jobs").json()["data"] == []
+    # X's batch layout: one tweets job per snapshot, its result a line per record to delete.
+    jobs = client.get("/v1/compliance/jobs", params={"type": "tweets"}).json()["data"]
+    assert [j["name"] for j in jobs] == [copy_dir.name] and jobs[0]["status"] == "complete"
+    lines = client.get(jobs[0]["download_url"]).text.splitlines()
+    rows = [json.loads(x) for x in lines]
+    assert {r["id"] for r in rows} == {e["record_id"] for e in events if e["table"] == "data"}
+    assert all(r["action"] == "delete" and r["reason"] == "deleted" for r in rows)
+    assert other.get(jobs[0]["download_url"]).status_code == 404
+
+
+def test_clear_errors(platform: Platform, tmp_path: Path) -> None:
+    p = platform
+    with pytest.raises(BadKeyError, match="refused the key"):
+        sync(p.url, "cs_not_a_key", tmp_path / "a")
+    with pytest.raises(ServerUnreachableError, match="cannot reach"):
+        sync(f"http://127.0.0.1:{free_port()}", p.key, tmp_path / "b")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTRY_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "consentry.cli.main", "sync", "--server", p.url, "--key", "nope",
+         "--dir", str(tmp_path / "c")],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 13 and "refused the key" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_checksum_mismatch_publishes_nothing(platform: Platform, tmp_path: Path) -> None:
+    p = platform
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    shard = tmp_path / "s1" / "data" / "part-00000.parquet"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # the platform's file rots after its manifest was written
+    shard.write_bytes(bytes(data))
+    from consentry.client import ChecksumError
+
+    with pytest.raises(ChecksumError, match="SHA-256"):
+        sync(p.url, p.key, tmp_path / "licensee")
+    assert [x.name for x in (tmp_path / "licensee").iterdir()] == [".consentry-sync"]
+
+
+def test_loads_with_datasets(platform: Platform, tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    p = platform
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    local = tmp_path / "licensee"
+    sync(p.url, p.key, local)
+    p.run("consent", "deny", "a2", "train")  # some records go, some stay
+    assert sync(p.url, p.key, local).removed > 0
+    copy_dir = _only_snapshot(local)
+    assert records_of(copy_dir)
+    loaded = datasets.load_dataset(str(copy_dir), split="train", cache_dir=str(tmp_path / "hf"))
+    assert sorted(loaded["record_id"]) == sorted(records_of(copy_dir))
+    assert len(loaded) == pq.ParquetFile(next((copy_dir / "data").iterdir())).metadata.num_rows
