@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -38,6 +39,7 @@ from consentry.compliance.whereis import export_report, where_is
 from consentry.content.store import ContentStore
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
+from consentry.models.exposure import overdue_models
 from consentry.outputs import check_output_file, write_file
 from consentry.workspace import Workspace
 
@@ -275,7 +277,8 @@ def overdue_command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """List recipients, and the internal snapshots (deadline: 30 days), with events
-    unacknowledged past their deadline; exits 1 when there are.
+    unacknowledged past their deadline, and models not retrained or unlearned within the
+    policy's `[models] retrain_within_days` of an exposure; exits 1 when there are.
 
     Example: `consentry compliance overdue`
     """
@@ -283,7 +286,8 @@ def overdue_command(
     with ws.ledger() as ledger:
         scan(ws, ledger, quiet=True)
         late = ComplianceFeed(ledger).overdue(parse_time(at) if at else None)
-    if not late:
+        models = _overdue_models(ws, ledger, parse_time(at) if at else None)
+    if not late and models is None:
         console.print("No overdue compliance events.")
         return
     table = Table("recipient", "overdue events", "oldest event", "deadline was", box=None)
@@ -291,8 +295,29 @@ def overdue_command(
         table.add_row(
             holder_key(o.recipient), f"{o.events:,}", fmt_time(o.oldest), fmt_time(o.deadline)
         )
-    console.print(uncut(table, "recipient"))
+    if late:
+        console.print(uncut(table, "recipient"))
+    if models is not None:
+        console.print(models)
     raise typer.Exit(1)
+
+
+def _overdue_models(ws: Workspace, ledger: LedgerStore, at: datetime | None) -> Table | None:
+    """Models trained on records since withdrawn, deleted or erased, not retired within the
+    policy's ``[models] retrain_within_days`` (docs/models.md); None when there are none."""
+    late = overdue_models(ledger, ws.policy().retrain_within_days, at)
+    if not late:
+        return None
+    table = Table("model", "holder", "exposed records", "since", "retrain by", box=None)
+    for o in late:
+        table.add_row(
+            f"{o.model.name}@{o.model.version}",
+            holder_key(o.model.recipient),
+            f"{o.records:,}",
+            fmt_time(o.since),
+            fmt_time(o.deadline),
+        )
+    return uncut(table, "model")
 
 
 @compliance_app.command("scan")
