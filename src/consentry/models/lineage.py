@@ -115,7 +115,7 @@ class Models:
         model_id = model_id_of(recipient, name, version)
         ids = sorted(d.delivery_id for d in held)
         with self.ledger.transaction():
-            existing = self._find(model_id)
+            existing = self.find(model_id)
             if existing is not None:
                 if existing.delivery_ids != ids or existing.trained_at != trained_at:
                     raise ModelConflictError(
@@ -132,7 +132,7 @@ class Models:
                     "INSERT INTO model_snapshots (model_id, delivery_id) VALUES (?, ?)",
                     (model_id, delivery_id),
                 )
-        found = self._find(model_id)
+        found = self.find(model_id)
         assert found is not None
         return found
 
@@ -148,7 +148,8 @@ class Models:
             held[snapshot_id] = found
         return list(held.values())
 
-    def _find(self, model_id: str) -> Model | None:
+    def find(self, model_id: str) -> Model | None:
+        """The model of id ``model_id``, whoever holds it (None: no such model)."""
         rows = self.ledger.query(f"SELECT {_COLUMNS} FROM models WHERE model_id = ?", (model_id,))
         return self._models(rows)[0] if rows else None
 
@@ -187,7 +188,7 @@ class Models:
         if "@" in model and not model.startswith("m-"):
             name, _, version = model.rpartition("@")
             model_id = model_id_of(recipient, name, version)
-        found = self._find(model_id)
+        found = self.find(model_id)
         if found is None or found.recipient != recipient:
             raise NotFoundError(f"no model {model!r} registered by you")
         return found
