@@ -1,7 +1,7 @@
 """Model exposure benchmark (issue 18): ``--models`` (100) models of ``--snapshots`` (10)
 snapshots each, every snapshot with ``--events`` (100) compliance events; the exposure of every
-model (``exposure_of``, records and groups) and the overdue models (``overdue_models``, one
-grouped read). Goal: all 100 exposures under 1 s.
+model (``exposures_of``: records and groups, their events read together) and the overdue
+models (``overdue_models``, one grouped read). Goal: all 100 exposures under 1 s.
 
     python -m benchmarks.bench_models                 # full sizes
     python -m benchmarks.bench_models --scale 0.1     # a quick look
@@ -28,7 +28,8 @@ from consentry.compliance.recipients import Recipients
 from consentry.compliance.scanner import EVENT_SCHEMA
 from consentry.ledger import LedgerStore, open_ledger
 from consentry.ledger.entries import to_us
-from consentry.models import Models, exposure_of, overdue_models
+from consentry.models import Models, overdue_models
+from consentry.models.exposure import exposures_of
 
 RECIPIENTS = ("acme", "bolt", "cove", None)
 REASONS = ("consent_denied", "erasure", "content_deleted")
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         later = datetime.now(UTC) + timedelta(days=100)
 
         def every_exposure() -> int:
-            found = [exposure_of(ledger, holders[i]) for i in model_ids]
+            found = exposures_of(ledger, [holders[i] for i in model_ids])
             return sum(e.records for e in found)
 
         def bare_read() -> int:
