@@ -12,7 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from tests.compliance.conftest import SECRET, Run
 
+from consentry.models import Models
+from consentry.models.exposure import exposures_of
 from consentry.scrub.pseudonym import Pseudonymiser
+from consentry.workspace import Workspace
 
 from .conftest import snapshot_id
 
@@ -135,3 +138,25 @@ def test_summary_is_filled_from_the_manifests(run: Run, tmp_path: Path) -> None:
         assert heading in text
     for reason in excluded:
         assert f"`{reason}`" in text
+
+
+def test_many_models_read_together_are_each_read_alone(run: Run) -> None:
+    first = _build(run, "s-int")
+    run("consent", "deny", "a1", "train")
+    second = _build(run, "s-int2")
+    run("consent", "deny", "a2", "train")
+    run("model", "register", "a", "1", "-s", first)
+    run("model", "register", "b", "1", "-s", first, "-s", second)
+    run("model", "register", "c", "1", "-s", second)
+    alone = [json.loads(run("model", "exposure", f"{m}@1", "--json").output) for m in "abc"]
+    with Workspace.open(None).ledger() as ledger:
+        models = Models(ledger).held_by(None)
+        together = [e.to_json() for e in exposures_of(ledger, models)]
+    assert [e["model"]["name"] for e in together] == ["a", "b", "c"]
+    for one, many in zip(alone, together, strict=True):
+        assert {**one, "overdue": None} == {**many, "overdue": None}
+    # b holds a2's records twice (in both snapshots): once each in its exposure.
+    b = together[1]["exposed"]
+    assert len({(e["table"], e["record_id"]) for e in b}) == len(b)
+    c = {(e["table"], e["record_id"]) for e in together[2]["exposed"]}
+    assert c and c <= {(e["table"], e["record_id"]) for e in b}
