@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from tests.compliance.conftest import SECRET, Run
 
 from consentry.models import Models
@@ -18,6 +19,9 @@ from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.workspace import Workspace
 
 from .conftest import snapshot_id
+
+#: Each test builds snapshots (and the API's a server): seconds each.
+pytestmark = pytest.mark.slow
 
 
 def _build(run: Run, out: str, *recipient: str) -> str:

@@ -29,6 +29,9 @@ from consentry.workspace import Workspace
 
 from .conftest import snapshot_id
 
+#: Each test builds snapshots (and the API's a server): seconds each.
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Shop:
