@@ -20,7 +20,16 @@ from consentry.api.jobs import JobReaper
 from consentry.api.middleware import AccessLog, BodyLimit, PlainRequest
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
-from consentry.api.routes import health, licensees, me_recipients, operators, people, signals
+from consentry.api.routes import (
+    health,
+    licensees,
+    me_recipients,
+    models,
+    operators,
+    people,
+    rsl,
+    signals,
+)
 from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.api.state import ServiceState
@@ -98,7 +107,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
     )
     problems.install(app)
     docs_page.install(app)
-    for module in (health, people, me_recipients, licensees, operators, signals):
+    for module in (health, people, me_recipients, licensees, models, operators, signals, rsl):
         app.include_router(module.router)
     install_privacy_center(app)  # the pages people use: /privacy
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -38,6 +39,7 @@ from consentry.compliance.whereis import export_report, where_is
 from consentry.content.store import ContentStore
 from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
+from consentry.models.exposure import overdue_models
 from consentry.outputs import check_output_file, write_file
 from consentry.workspace import Workspace
 
@@ -275,9 +277,10 @@ def overdue_command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """List recipients, and the internal snapshots (deadline: 30 days), with events
-    unacknowledged past their deadline; exits 1 when there are. A recipient's event
-    acknowledged through the API without a deletion attestation of its snapshot (`consentry
-    sync` sends one) is not done either: counted as unattested.
+    unacknowledged past their deadline, and models not retrained or unlearned within the
+    policy's `[models] retrain_within_days` of an exposure; exits 1 when there are. A
+    recipient's event acknowledged through the API without a deletion attestation of its
+    snapshot (`consentry sync` sends one) is not done either: counted as unattested.
 
     Example: `consentry compliance overdue`
     """
@@ -285,7 +288,8 @@ def overdue_command(
     with ws.ledger() as ledger:
         scan(ws, ledger, quiet=True)
         late = ComplianceFeed(ledger).overdue(parse_time(at) if at else None)
-    if not late:
+        models = _overdue_models(ws, ledger, parse_time(at) if at else None)
+    if not late and models is None:
         console.print("No overdue compliance events.")
         return
     table = Table(
@@ -300,8 +304,29 @@ def overdue_command(
             fmt_time(o.oldest),
             fmt_time(o.deadline),
         )
-    console.print(uncut(table, "recipient"))
+    if late:
+        console.print(uncut(table, "recipient"))
+    if models is not None:
+        console.print(models)
     raise typer.Exit(1)
+
+
+def _overdue_models(ws: Workspace, ledger: LedgerStore, at: datetime | None) -> Table | None:
+    """Models trained on records since withdrawn, deleted or erased, not retired within the
+    policy's ``[models] retrain_within_days`` (docs/models.md); None when there are none."""
+    late = overdue_models(ledger, ws.policy().retrain_within_days, at)
+    if not late:
+        return None
+    table = Table("model", "holder", "exposed records", "since", "retrain by", box=None)
+    for o in late:
+        table.add_row(
+            f"{o.model.name}@{o.model.version}",
+            holder_key(o.model.recipient),
+            f"{o.records:,}",
+            fmt_time(o.since),
+            fmt_time(o.deadline),
+        )
+    return uncut(table, "model")
 
 
 @compliance_app.command("scan")

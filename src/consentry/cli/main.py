@@ -13,6 +13,7 @@ from consentry.cli import (
     demo,
     importing,
     ledger,
+    model,
     policy,
     scrub,
     service,
@@ -71,6 +72,7 @@ app.add_typer(demo.app, name="demo")
 compliance.register(app)
 service.register(app)
 app.add_typer(signals.app, name="signals")
+app.add_typer(model.app, name="model")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from consentry.compliance.recipients import Recipients, holder_of
 from consentry.ledger import LedgerStore
 from consentry.ledger.entries import from_us
 from consentry.model import AccountStatus
+from consentry.models.lineage import Models
 from consentry.policy.choices import current_decisions
 
 # Deliveries first, then the (delivery, account) key of each: one index probe per snapshot.
@@ -63,14 +64,40 @@ class Holding:
 
 
 @dataclass(frozen=True, slots=True)
+class TrainedModel:
+    """A model trained on snapshots holding the account's records (docs/models.md)."""
+
+    model_id: str
+    name: str
+    version: str
+    recipient: str | None  # None: the platform's own
+    trained_at: datetime
+    snapshots: list[str]
+    retired: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "name": self.name,
+            "version": self.version,
+            "recipient": self.recipient,
+            "trained_at": self.trained_at.isoformat(),
+            "snapshots": self.snapshots,
+            "retired": self.retired.isoformat() if self.retired else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class WhereIs:
     account_id: str
     snapshots: list[Holding] = field(default_factory=list)
+    models: list[TrainedModel] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "account_id": self.account_id,
             "snapshots": [s.to_json() for s in self.snapshots],
+            "models": [m.to_json() for m in self.models],
             "records": sum(s.records for s in self.snapshots),
             "pending_events": sum(s.pending_events for s in self.snapshots),
         }
@@ -99,7 +126,24 @@ def where_is(ledger: LedgerStore, account_id: str) -> WhereIs:
             )
             for r in held
         ],
+        _models(ledger, {int(r[0]) for r in held}),
     )
+
+
+def _models(ledger: LedgerStore, held: set[int]) -> list[TrainedModel]:
+    """The models trained on the deliveries ``held`` (by id), with those of their snapshots."""
+    return [
+        TrainedModel(
+            m.model_id,
+            m.name,
+            m.version,
+            m.recipient,
+            m.trained_at,
+            [d.snapshot_id for d in m.snapshots if d.delivery_id in held],
+            m.retired,
+        )
+        for m in Models(ledger).trained_on(sorted(held))
+    ]
 
 
 def export_report(ledger: LedgerStore, account_id: str) -> dict[str, Any]:
@@ -130,6 +174,7 @@ def export_report(ledger: LedgerStore, account_id: str) -> dict[str, Any]:
             "history": history,
         },
         "snapshots": held.to_json()["snapshots"],
+        "models": held.to_json()["models"],
         "recipients": [r.to_json() for name in names if (r := recipients.find(name)) is not None],
         "events": [
             {

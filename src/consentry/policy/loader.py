@@ -39,6 +39,9 @@ MANDATORY_EXCLUSIONS: Final = frozenset(
 CONFIGURABLE_EXCLUSIONS: Final = MANDATORY_EXCLUSIONS | {Reason.ACCOUNT_INACTIVE}
 
 TIME_GRANULARITIES: Final = ("day", "hour", "second")
+DEFAULT_RETRAIN_DAYS: Final = 90
+#: As for acknowledgements (``recipients.MAX_ACK_DAYS``): beyond ten years is no deadline.
+MAX_RETRAIN_DAYS: Final = 3650
 _PURPOSE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")  # ISO 639-1
 _TOP_LEVEL_KEYS: Final = frozenset(
@@ -52,6 +55,7 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "exclusions",
         "snapshot",
         "descriptions",
+        "models",
     }
 )
 
@@ -79,6 +83,9 @@ class Policy:
     #: Per purpose, its description in other languages (``[descriptions.LANG]``, by ISO 639-1
     #: code), for the pages people read; ``purposes`` holds the default text.
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Days a model trained on records later withdrawn, deleted or erased has to be retrained
+    #: or unlearned before its exposure shows as overdue (``[models] retrain_within_days``).
+    retrain_within_days: int = DEFAULT_RETRAIN_DAYS
 
     def description(self, purpose: str, language: str) -> str:
         return self.translations.get(purpose, {}).get(language) or self.purposes[purpose]
@@ -229,7 +236,18 @@ class _Parser:
             source=source,
             sha256=sha256,
             translations=self.parse_descriptions(purposes),
+            retrain_within_days=self.parse_models(),
         )
+
+    def parse_models(self) -> int:
+        table = self.table("models", self.raw.get("models"))
+        self.unknown_keys("models", table, {"retrain_within_days"})
+        key = "models.retrain_within_days"
+        days = self.typed(key, table.get("retrain_within_days"), int, DEFAULT_RETRAIN_DAYS)
+        if not 1 <= days <= MAX_RETRAIN_DAYS:
+            self.problem(key, f"out of range: {days} (expected 1 to {MAX_RETRAIN_DAYS})")
+            return DEFAULT_RETRAIN_DAYS
+        return days
 
     def parse_purposes(self) -> dict[str, str]:
         table = self.table("purposes", self.raw.get("purposes"), required=True)
