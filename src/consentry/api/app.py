@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import os
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from consentry.answer.live import LiveAnswers
 from consentry.api import docs_page, problems, tokens
 from consentry.api.consent_access import open_access
 from consentry.api.fastlane import FastLane, Lane
@@ -20,10 +22,20 @@ from consentry.api.jobs import JobReaper
 from consentry.api.middleware import AccessLog, BodyLimit, PlainRequest
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
-from consentry.api.routes import health, licensees, me_recipients, operators, people, signals
+from consentry.api.routes import (
+    answer,
+    changes,
+    health,
+    licensees,
+    me_recipients,
+    operators,
+    people,
+    signals,
+)
 from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.api.state import ServiceState
+from consentry.content.store import ContentStore
 from consentry.web import install as install_privacy_center
 
 DESCRIPTION = """Consent on every interface, and metered licensing for AI companies.
@@ -50,7 +62,10 @@ def create_app(settings: ServiceSettings) -> ASGIApp:
         ),
     ]
     # Outermost first: the access log sees the refusals (413, 400), and both lanes are guarded.
-    return AccessLog(PlainRequest(BodyLimit(FastLane(api, lanes), limit=settings.max_body)))
+    larger = {"/v1/answer/eligible": max(settings.max_body, answer.MAX_BODY)}
+    return AccessLog(
+        PlainRequest(BodyLimit(FastLane(api, lanes), limit=settings.max_body, paths=larger))
+    )
 
 
 def create_api(settings: ServiceSettings) -> FastAPI:
@@ -64,6 +79,12 @@ def create_api(settings: ServiceSettings) -> FastAPI:
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         reaper = JobReaper(settings.workspace, worker_id, settings.job_lease_s)
         reaper.start()
+        answers = LiveAnswers(
+            settings.workspace.db_url,
+            ContentStore(settings.workspace.content_dir),
+            settings.workspace.policy(),
+        )
+        await asyncio.to_thread(answers.start)
         # Everything loaded so far (the library, the policy, pools) lives as long as the worker:
         # moved out of the collector's sight, it is not traversed again by every collection,
         # which otherwise shows as pauses in the latency tail.
@@ -78,11 +99,13 @@ def create_api(settings: ServiceSettings) -> FastAPI:
             scans=ScanTrigger(settings.workspace),
             consent=consent,
             worker_id=worker_id,
+            answers=answers,
         )
         try:
             yield
         finally:
             app.state.consentry.scans.close()
+            answers.close()
             reaper.close()
             await limiter.close()
             await consent.close()
@@ -98,7 +121,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
     )
     problems.install(app)
     docs_page.install(app)
-    for module in (health, people, me_recipients, licensees, operators, signals):
+    for module in (health, people, me_recipients, licensees, operators, signals, answer, changes):
         app.include_router(module.router)
     install_privacy_center(app)  # the pages people use: /privacy
     return app

@@ -1,4 +1,5 @@
-"""Who is calling: a person (bearer JWT) or a key (admin, licensee), and the rate limit.
+"""Who is calling: a person (bearer JWT) or a key (admin, licensee, assistant), and the rate
+limit.
 
 Each route asks for one kind of principal; anything else is refused before the route runs:
 401 without valid credentials, 403 with credentials of another role.
@@ -134,6 +135,13 @@ async def licensee(principal: AnyPrincipal) -> KeyHolder:
     return principal
 
 
+async def assistant(principal: AnyPrincipal) -> KeyHolder:
+    if not isinstance(principal, KeyHolder) or principal.key.role is not Role.ASSISTANT:
+        raise ProblemError(403, "this endpoint needs an assistant key")
+    return principal
+
+
 PersonDep = Annotated[Person, Depends(person)]
 AdminDep = Annotated[KeyHolder, Depends(admin)]
 LicenseeDep = Annotated[KeyHolder, Depends(licensee)]
+AssistantDep = Annotated[KeyHolder, Depends(assistant)]
