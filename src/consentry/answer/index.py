@@ -14,7 +14,7 @@ items / 2**64.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -138,17 +138,35 @@ class AnswerIndex:
     ) -> AnswerIndex:
         """The index of every current item of ``store``, with state as of the ledger's head.
         ``progress`` is called with the items read, bucket by bucket."""
-        index = cls(policy)
         committed = store.committed()
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in store.scan(ITEM_COLUMNS, committed=committed):
+                yield batch
+                if progress:
+                    progress(batch.num_rows)
+
+        index = cls.from_batches(batches(), ledger, policy)
+        index.imports = committed
+        return index
+
+    @classmethod
+    def from_batches(
+        cls, batches: Iterable[pa.RecordBatch | pa.Table], ledger: LedgerStore, policy: Policy
+    ) -> AnswerIndex:
+        """The index of items given as batches with ``ITEM_COLUMNS`` (one row per item), with
+        state as of the ledger's head."""
+        index = cls(policy)
         keys: list[U64] = []
         authors: list[pa.Array] = []
         flags: list[npt.NDArray[np.uint8]] = []
-        for batch in store.scan(ITEM_COLUMNS, committed=committed):
+        for batch in batches:
             keys.append(hash_ids(batch.column("content_id")))
-            authors.append(batch.column("author_id"))
+            column = batch.column("author_id")
+            authors.append(
+                column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            )
             flags.append(_flags(batch))
-            if progress:
-                progress(batch.num_rows)
         author_ids = (
             pa.chunked_array(authors, pa.string()).combine_chunks()
             if authors
@@ -162,7 +180,6 @@ class AnswerIndex:
             np.concatenate(flags) if flags else np.empty(0, np.uint8),
         )
         index.accounts.load(ledger, ledger.head().seq)
-        index.imports = committed
         return index
 
     def _set_items(self, keys: U64, author: npt.NDArray[np.uint32], flags: Any) -> None:
