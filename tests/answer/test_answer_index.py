@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.answer.oracle import batch_verdicts
 
 from consentry.answer import ELIGIBLE, UNKNOWN, AnswerIndex, filter_candidates
 from consentry.answer.index import ITEM_COLUMNS
@@ -27,8 +28,6 @@ from consentry.model import (
     Visibility,
 )
 from consentry.policy.loader import default_policy_text, parse_policy
-
-from .oracle import batch_verdicts
 
 ON = date(2026, 6, 1)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
