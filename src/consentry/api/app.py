@@ -24,6 +24,7 @@ from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
 from consentry.api.routes import (
     answer,
+    assistant,
     changes,
     health,
     licensees,
@@ -121,7 +122,17 @@ def create_api(settings: ServiceSettings) -> FastAPI:
     )
     problems.install(app)
     docs_page.install(app)
-    for module in (health, people, me_recipients, licensees, operators, signals, answer, changes):
+    for module in (
+        health,
+        people,
+        me_recipients,
+        licensees,
+        operators,
+        signals,
+        answer,
+        changes,
+        assistant,
+    ):
         app.include_router(module.router)
     install_privacy_center(app)  # the pages people use: /privacy
     return app
