@@ -67,8 +67,19 @@ class LiveAnswers:
         #: Set whenever the index moves (long-polls of ``/v1/changes`` wait on it).
         self.moved = threading.Condition()
 
-    def start(self) -> None:
-        """Build the index (logging progress) and start following the ledger."""
+    def start(self, index: AnswerIndex | None = None) -> None:
+        """Build the index (logging progress), or take ``index`` as built, and start following
+        the ledger."""
+        self._ledger = open_ledger(self._url, create=True)
+        if index is not None:
+            self.index = index
+        else:
+            self._build()
+        self._thread = threading.Thread(target=self._run, name="consentry-answer", daemon=True)
+        self._thread.start()
+
+    def _build(self) -> None:
+        assert self._ledger is not None
         started = time.monotonic()
         seen = [0]
 
@@ -77,7 +88,6 @@ class LiveAnswers:
             if seen[0] % 1_000_000 < n:
                 log.info("answer index: %d items read", seen[0])
 
-        self._ledger = open_ledger(self._url, create=True)
         self.index = AnswerIndex.build(self._store, self._ledger, self._policy, progress=progress)
         log.info(
             "answer index: %d items, %d accounts, %.1f bytes/item, built in %.2f s",
@@ -86,8 +96,6 @@ class LiveAnswers:
             self.index.item_bytes / max(1, len(self.index)),
             time.monotonic() - started,
         )
-        self._thread = threading.Thread(target=self._run, name="consentry-answer", daemon=True)
-        self._thread.start()
 
     def close(self) -> None:
         self._stop.set()
