@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -61,6 +62,7 @@ item_st = st.tuples(
     st.sampled_from(list(ContentKind)),
     st.sampled_from(list(Visibility)),
     st.booleans(),
+    st.one_of(st.none(), st.integers(0, 45)),  # what a repost reposts: c<n>, maybe absent
 )
 
 
@@ -91,9 +93,17 @@ def _ledger_entries(
     return out
 
 
-def _items(rows: list[tuple[str, ContentKind, Visibility, bool]]) -> pa.Table:
+def _items(rows: list[Any]) -> pa.Table:
+    """Items c0, c1, … from (author, kind, visibility, deleted[, reposted item number])."""
     return pa.table(
         {
+            "repost_of": pa.array(
+                [
+                    f"c{r[4]}" if len(r) > 4 and r[4] is not None and r[1] == "repost" else None
+                    for r in rows
+                ],
+                pa.string(),
+            ),
             "content_id": [f"c{i}" for i in range(len(rows))],
             "author_id": [r[0] for r in rows],
             "kind": [r[1].value for r in rows],
@@ -117,7 +127,7 @@ def test_live_verdicts_equal_the_builds(
     tmp_path_factory: pytest.TempPathFactory,
     accounts: list[dict[str, object]],
     decisions: list[tuple[object, ...]],
-    rows: list[tuple[str, ContentKind, Visibility, bool]],
+    rows: list[tuple[str, ContentKind, Visibility, bool, int | None]],
 ) -> None:
     folder = tmp_path_factory.mktemp("prop")
     with open_ledger(f"sqlite:///{folder / 'ledger.db'}", create=True) as ledger:
@@ -162,7 +172,22 @@ def test_every_reason_code_matches_and_follows_the_ledger(tmp_path: Path) -> Non
         ("undecided", ContentKind.POST, Visibility.PUBLIC, False),
     ]
     items = _items(rows)
-    items = items.set_column(0, "content_id", pa.array([f"{r[0]}-{i}" for i, r in enumerate(rows)]))
+    at = items.schema.get_field_index("content_id")
+    items = items.set_column(
+        at, "content_id", pa.array([f"{r[0]}-{i}" for i, r in enumerate(rows)])
+    )
+    # Reposts by "ok": of "no"'s post (denied), of "ok"'s own public post, of nothing imported.
+    reposts = pa.table(
+        {
+            "repost_of": ["no-10", "ok-8", "gone-forever"],
+            "content_id": ["r-1", "r-2", "r-3"],
+            "author_id": ["ok"] * 3,
+            "kind": ["repost"] * 3,
+            "visibility": ["public"] * 3,
+            "deleted_at": pa.nulls(3, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    items = pa.concat_tables([items, reposts.cast(items.schema)])
     ids = items["content_id"].to_pylist()
     with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", create=True) as ledger:
         ledger.append(entries)
@@ -181,6 +206,7 @@ def test_every_reason_code_matches_and_follows_the_ledger(tmp_path: Path) -> Non
             Reason.CONTENT_DELETED,
             Reason.NO_CONSENT,
             Reason.CONSENT_DENIED,
+            Reason.ORIGINAL_UNAVAILABLE,
             Reason.ELIGIBLE,
         }
         assert wanted <= {Reason(int(r)) for r in truth}
@@ -244,6 +270,7 @@ def test_a_new_import_is_merged_without_a_rebuild(tmp_path: Path) -> None:
         index = AnswerIndex.from_batches([first], ledger, POLICY)
         later = pa.table(
             {
+                "repost_of": [None, None],
                 "content_id": ["c1", "c9"],
                 "author_id": ["ok", "new"],
                 "kind": ["post", "post"],
