@@ -21,7 +21,7 @@ FRESH_S = 1.0
 
 def _items(service: Service) -> pa.Table:
     store = ContentStore(service.ws.content_dir)
-    columns = ["content_id", "author_id", "kind", "visibility", "deleted_at"]
+    columns = ["content_id", "author_id", "kind", "visibility", "deleted_at", "repost_of"]
     return pa.Table.from_batches(list(store.scan(columns)))
 
 

@@ -42,9 +42,7 @@ def test_every_worker_sees_a_withdrawal_within_a_second(
         and r["deleted_at"] is None
     ]
     assert posts
-    env = {"CONSENTRY_PERSON_RATE": "100000"}
-    if db_url:
-        env["CONSENTRY_DB"] = db_url
+    env = {"CONSENTRY_PERSON_RATE": "100000"}  # the workspace names its database itself
     proc, base = run_serve(ws, tmp_path / "serve.log", "--workers", "2", env=env)
     person = {"Authorization": f"Bearer {tokens.mint(tokens.signing_key(ws), ACCOUNT)}"}
     assistant = {"Authorization": f"Bearer {key}", "Connection": "close"}
