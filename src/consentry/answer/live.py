@@ -64,6 +64,7 @@ class LiveAnswers:
         self._thread: threading.Thread | None = None
         self._ledger: LedgerStore | None = None
         self.index = AnswerIndex(policy)
+        self._marker_names: frozenset[str] = frozenset()
         #: Set whenever the index moves (long-polls of ``/v1/changes`` wait on it).
         self.moved = threading.Condition()
 
@@ -148,6 +149,13 @@ class LiveAnswers:
 
     def refresh_imports(self) -> int:
         """Merge imports committed since the index was built; returns the items read."""
+        # The folder's names first: parsing every commit marker each second would cost more as
+        # imports accumulate (each recorded assistant conversation is one).
+        folder = self._store.root / "imports"
+        names = frozenset(p.name for p in folder.iterdir()) if folder.is_dir() else frozenset()
+        if names == self._marker_names:
+            return 0
+        self._marker_names = names
         if self._store.committed() == self.index.imports:
             return 0
         ledger = self._ledger

@@ -62,6 +62,10 @@ def record_turns(
         if turn.kind not in TURN_KINDS:
             raise TurnError(f"turns[{i}].kind", f"must be one of {', '.join(TURN_KINDS)}")
     with Ingest(workspace, source=SOURCE, strict=True) as ingest:
+        # A refused (strict) import gives its number to the next one, whose quarantine lines
+        # then follow this one's in the same file: this call's start there, at ``offset``.
+        quarantine = workspace.quarantine_dir / f"{ingest.import_id}.jsonl"
+        offset = quarantine.stat().st_size if quarantine.is_file() else 0
         for line, turn in enumerate(turns, start=1):
             record = {
                 "id": turn.content_id,
@@ -76,16 +80,17 @@ def record_turns(
             ingest.content(record, file=FILE, line=line)
         report = ingest.finish()
     if not report.committed or report.quarantine is not None:
-        raise _refusal(report.quarantine)
+        raise _refusal(report.quarantine, offset)
     return Recorded(report.import_id, [t.content_id for t in turns])
 
 
-def _refusal(quarantine: object) -> TurnError:
-    """The first quarantined line, as the field of the request it came from."""
+def _refusal(quarantine: Path | None, offset: int) -> TurnError:
+    """The first line this call quarantined, as the field of the request it came from."""
     first: dict[str, object] = {}
-    if isinstance(quarantine, Path) and quarantine.is_file():
-        with quarantine.open("r", encoding="utf-8") as fh:
-            first = json.loads(fh.readline() or "{}")
+    if quarantine is not None and quarantine.is_file():
+        with quarantine.open("rb") as fh:
+            fh.seek(offset)
+            first = json.loads(fh.readline().decode("utf-8") or "{}")
     line = first.get("line")
     column = {"id": "content_id", "author_id": "account_id"}.get(
         str(first.get("field") or ""), str(first.get("field") or "turn")
