@@ -189,3 +189,14 @@ def test_bad_requests_name_the_field(answering: Service) -> None:
     assert (
         httpx.post(f"{answering.url}/v1/answer/eligible", json=big, headers=key).status_code == 200
     )
+
+
+def test_an_assistant_key_is_not_held_to_a_licensees_rate(answering: Service) -> None:
+    """The platform's assistant asks once per answer: far more than a licensee's 60 a minute."""
+    key = assistant_key(answering)
+    body = {"content_ids": ["1"], "purpose": "answer"}
+    codes = {
+        answering.client.post("/v1/answer/eligible", json=body, headers=key).status_code
+        for _ in range(120)
+    }
+    assert codes == {200}

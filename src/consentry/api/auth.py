@@ -22,6 +22,9 @@ from consentry.api.state import ServiceState, service_state
 
 _bearer = HTTPBearer(auto_error=False, description="A person's JWT, or an API key (csk_…)")
 _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="consentry"'}
+#: Requests per minute of an assistant key: the platform's own assistant asks once per answer
+#: it grounds (hundreds a second per worker); a licensee's plan rate would starve it.
+ASSISTANT_RATE: Final = 600_000
 #: What a route that authenticates by itself (``authenticate``) declares in the OpenAPI.
 BEARER_SECURITY: Final[dict[str, Any]] = {"security": [{"HTTPBearer": []}]}
 
@@ -68,7 +71,9 @@ async def authenticate(request: Request) -> Principal:
             raise _unauthorised("unknown or revoked API key")
         key, plan_rate = check
         principal = KeyHolder(key)
-        rate = state.settings.admin_rate if key.role is Role.ADMIN else plan_rate
+        rate = {Role.ADMIN: state.settings.admin_rate, Role.ASSISTANT: ASSISTANT_RATE}.get(
+            key.role, plan_rate
+        )
         bucket = f"key:{key.key_id}"
         request.state.principal = bucket
     else:
