@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import os
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from consentry.answer.live import LiveAnswers
 from consentry.api import docs_page, problems, tokens
 from consentry.api.consent_access import open_access
 from consentry.api.fastlane import FastLane, Lane
@@ -21,6 +23,9 @@ from consentry.api.middleware import AccessLog, BodyLimit, PlainRequest
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import make_limiter
 from consentry.api.routes import (
+    answer,
+    assistant,
+    changes,
     health,
     licensees,
     me_recipients,
@@ -33,6 +38,7 @@ from consentry.api.routes import (
 from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.api.state import ServiceState
+from consentry.content.store import ContentStore
 from consentry.web import install as install_privacy_center
 
 DESCRIPTION = """Consent on every interface, and metered licensing for AI companies.
@@ -59,7 +65,10 @@ def create_app(settings: ServiceSettings) -> ASGIApp:
         ),
     ]
     # Outermost first: the access log sees the refusals (413, 400), and both lanes are guarded.
-    return AccessLog(PlainRequest(BodyLimit(FastLane(api, lanes), limit=settings.max_body)))
+    larger = {"/v1/answer/eligible": max(settings.max_body, answer.MAX_BODY)}
+    return AccessLog(
+        PlainRequest(BodyLimit(FastLane(api, lanes), limit=settings.max_body, paths=larger))
+    )
 
 
 def create_api(settings: ServiceSettings) -> FastAPI:
@@ -73,6 +82,12 @@ def create_api(settings: ServiceSettings) -> FastAPI:
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         reaper = JobReaper(settings.workspace, worker_id, settings.job_lease_s)
         reaper.start()
+        answers = LiveAnswers(
+            settings.workspace.db_url,
+            ContentStore(settings.workspace.content_dir),
+            settings.workspace.policy(),
+        )
+        await asyncio.to_thread(answers.start)
         # Everything loaded so far (the library, the policy, pools) lives as long as the worker:
         # moved out of the collector's sight, it is not traversed again by every collection,
         # which otherwise shows as pauses in the latency tail.
@@ -87,11 +102,13 @@ def create_api(settings: ServiceSettings) -> FastAPI:
             scans=ScanTrigger(settings.workspace),
             consent=consent,
             worker_id=worker_id,
+            answers=answers,
         )
         try:
             yield
         finally:
             app.state.consentry.scans.close()
+            answers.close()
             reaper.close()
             await limiter.close()
             await consent.close()
@@ -107,7 +124,19 @@ def create_api(settings: ServiceSettings) -> FastAPI:
     )
     problems.install(app)
     docs_page.install(app)
-    for module in (health, people, me_recipients, licensees, models, operators, signals, rsl):
+    for module in (
+        health,
+        people,
+        me_recipients,
+        licensees,
+        models,
+        operators,
+        signals,
+        rsl,
+        answer,
+        changes,
+        assistant,
+    ):
         app.include_router(module.router)
     install_privacy_center(app)  # the pages people use: /privacy
     return app

@@ -1,4 +1,5 @@
-"""Who is calling: a person (bearer JWT) or a key (admin, licensee), and the rate limit.
+"""Who is calling: a person (bearer JWT) or a key (admin, licensee, assistant), and the rate
+limit.
 
 Each route asks for one kind of principal; anything else is refused before the route runs:
 401 without valid credentials, 403 with credentials of another role.
@@ -21,6 +22,9 @@ from consentry.api.state import ServiceState, service_state
 
 _bearer = HTTPBearer(auto_error=False, description="A person's JWT, or an API key (csk_…)")
 _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="consentry"'}
+#: Requests per minute of an assistant key: the platform's own assistant asks once per answer
+#: it grounds (hundreds a second per worker); a licensee's plan rate would starve it.
+ASSISTANT_RATE: Final = 600_000
 #: What a route that authenticates by itself (``authenticate``) declares in the OpenAPI.
 BEARER_SECURITY: Final[dict[str, Any]] = {"security": [{"HTTPBearer": []}]}
 
@@ -67,7 +71,9 @@ async def authenticate(request: Request) -> Principal:
             raise _unauthorised("unknown or revoked API key")
         key, plan_rate = check
         principal = KeyHolder(key)
-        rate = state.settings.admin_rate if key.role is Role.ADMIN else plan_rate
+        rate = {Role.ADMIN: state.settings.admin_rate, Role.ASSISTANT: ASSISTANT_RATE}.get(
+            key.role, plan_rate
+        )
         bucket = f"key:{key.key_id}"
         request.state.principal = bucket
     else:
@@ -134,6 +140,13 @@ async def licensee(principal: AnyPrincipal) -> KeyHolder:
     return principal
 
 
+async def assistant(principal: AnyPrincipal) -> KeyHolder:
+    if not isinstance(principal, KeyHolder) or principal.key.role is not Role.ASSISTANT:
+        raise ProblemError(403, "this endpoint needs an assistant key")
+    return principal
+
+
 PersonDep = Annotated[Person, Depends(person)]
 AdminDep = Annotated[KeyHolder, Depends(admin)]
 LicenseeDep = Annotated[KeyHolder, Depends(licensee)]
+AssistantDep = Annotated[KeyHolder, Depends(assistant)]

@@ -26,6 +26,8 @@ _COLUMNS: Final = "key_id, role, recipient, label, created_us, revoked_us, repla
 class Role(StrEnum):
     ADMIN = "admin"
     LICENSEE = "licensee"
+    #: The platform's assistant: live eligibility and assistant turns, nothing else.
+    ASSISTANT = "assistant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +111,8 @@ class ApiKeys:
     ) -> NewKey:
         if role is Role.LICENSEE and not recipient:
             raise UsageError("a licensee key belongs to a recipient: give --recipient")
-        if role is Role.ADMIN and recipient:
-            raise UsageError("an admin key belongs to no recipient")
+        if role is not Role.LICENSEE and recipient:
+            raise UsageError(f"an {role.value} key belongs to no recipient")
         if recipient is not None:
             Recipients(self.ledger).get(recipient)  # a key for a typo would see nothing
         key_id = secrets.token_hex(8)

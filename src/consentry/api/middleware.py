@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import urllib.parse
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,16 +26,19 @@ access_log = logging.getLogger("consentry.access")
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed."""
+    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed; ``paths``
+    names the few routes that take more (a batch of ids), with their own limit."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.limit)
         framed = False  # HTTP/1.1: without either header a request has no body to count
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -42,9 +46,9 @@ class BodyLimit:
                 try:
                     length = int(value)
                 except ValueError:
-                    length = self.limit + 1
-                if length > self.limit:
-                    await self._refuse(scope, receive, send)
+                    length = limit + 1
+                if length > limit:
+                    await self._refuse(limit, scope, receive, send)
                     return
             elif name == b"transfer-encoding":
                 framed = True
@@ -63,9 +67,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit and not started:
+                if seen > limit and not started:
                     refused = True
-                    await self._refuse(scope, receive, send)
+                    await self._refuse(limit, scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -83,9 +87,9 @@ class BodyLimit:
             if not refused:
                 raise
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, f"the request body is larger than the {self.limit} bytes accepted"
+            413, f"the request body is larger than the {limit} bytes accepted"
         )
         await response(scope, receive, send)
 

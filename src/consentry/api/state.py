@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from consentry.answer.live import LiveAnswers
 from consentry.api.consent_access import ConsentAccess
 from consentry.api.pool import LedgerPool
 from consentry.api.ratelimit import RateLimiter
@@ -26,6 +27,8 @@ class ServiceState:
     consent: ConsentAccess
     #: This worker process, as the owner of the background jobs it runs.
     worker_id: str
+    #: This worker's live eligibility index (``consentry.answer``), None until started.
+    answers: LiveAnswers | None = None
     token_checker: TokenChecker = field(init=False)
 
     def __post_init__(self) -> None:

@@ -130,7 +130,12 @@ def _show_new(new: NewKey) -> None:
 @keys_app.command("create")
 @handle_errors
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin (operators) or licensee (one recipient).")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="admin (operators), licensee (one recipient) or assistant (live eligibility)."
+        ),
+    ],
     recipient: Annotated[
         str | None, typer.Option(help="The recipient a licensee key belongs to.")
     ] = None,
