@@ -24,6 +24,7 @@ from consentry.api.routes import health, licensees, me_recipients, operators, pe
 from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.api.state import ServiceState
+from consentry.web import admin as admin_console
 from consentry.web import install as install_privacy_center
 
 DESCRIPTION = """Consent on every interface, and metered licensing for AI companies.
@@ -101,6 +102,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
     for module in (health, people, me_recipients, licensees, operators, signals):
         app.include_router(module.router)
     install_privacy_center(app)  # the pages people use: /privacy
+    admin_console.install(app)  # the operator's console: /admin
     return app
 
 

@@ -14,6 +14,7 @@ from consentry.cli import (
     importing,
     ledger,
     policy,
+    report,
     scrub,
     service,
     signals,
@@ -69,6 +70,7 @@ app.add_typer(demo.app, name="demo")
 compliance.register(app)
 service.register(app)
 app.add_typer(signals.app, name="signals")
+report.register(app)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Each chart carries its text alternative: a ``<title>`` and a ``<desc>`` the SVG 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def _svg(spec: alt.TopLevelMixin, chart_id: str, title: str, description: str) -
     )
     return _OPEN.sub(
         lambda m: (
-            f"<svg{m.group(1)}{label}><title id=\"{chart_id}-t\">{_esc(title)}</title>"
+            f'<svg{m.group(1)}{label}><title id="{chart_id}-t">{_esc(title)}</title>'
             f'<desc id="{chart_id}-d">{_esc(description)}</desc>'
         ),
         raw,
@@ -64,7 +65,7 @@ def _svg(spec: alt.TopLevelMixin, chart_id: str, title: str, description: str) -
 
 
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return html.escape(text, quote=True)
 
 
 def bars(
@@ -100,7 +101,7 @@ def bars(
         enc["color"] = alt.Color(f"{color}:N", title=color_title, sort=None)
     height = max(120, 22 * len(values)) if horizontal else 220
     spec = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(alt.InlineData(values=values))
         .mark_bar()
         .encode(**enc)
         .properties(width=width if not horizontal else 360, height=height)

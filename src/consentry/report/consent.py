@@ -81,9 +81,7 @@ def current_state(ledger: LedgerStore, policy: Policy) -> dict[str, Any]:
                 granted_all += granted
                 refused_all += refused
                 countries.append(_row(c, per_country[c], granted, refused))
-            scopes.append(
-                {**_row(scope, total, granted_all, refused_all), "countries": countries}
-            )
+            scopes.append({**_row(scope, total, granted_all, refused_all), "countries": countries})
         purposes.append(
             {"purpose": purpose, "default": str(policy.default_decision), "scopes": scopes}
         )

@@ -146,26 +146,35 @@ def charts(data: Mapping[str, Any], lang: str) -> dict[str, Any]:
 def body(data: Mapping[str, Any], lang: str, drawn: Mapping[str, Any] | None = None) -> str:
     """The report's sections as HTML (the console's page and the document share them)."""
     drawn = charts(data, lang) if drawn is None else drawn
-    return environment(lang).get_template("admin/_report.html").render(
-        lang=lang, r=data, charts=drawn
+    return (
+        environment(lang).get_template("admin/_report.html").render(lang=lang, r=data, charts=drawn)
     )
 
 
-def html(data: Mapping[str, Any], lang: str) -> str:
-    """A standalone HTML document (its stylesheet inline: it opens anywhere, offline)."""
-    return environment(lang).get_template("admin/document.html").render(
-        lang=lang, r=data, body=body(data, lang), css=STYLESHEET.read_text("utf-8")
+def ropa_body(data: Mapping[str, Any], lang: str) -> str:
+    """The record of processing activities alone (``consentry report --ropa``)."""
+    return environment(lang).get_template("admin/_ropa.html").render(lang=lang, r=data)
+
+
+def html(data: Mapping[str, Any], lang: str, *, ropa: bool = False) -> str:
+    """A standalone HTML document (its stylesheet inline: it opens anywhere, offline): the
+    whole report, or with ``ropa`` the record of processing activities alone."""
+    content = ropa_body(data, lang) if ropa else body(data, lang)
+    return (
+        environment(lang)
+        .get_template("admin/document.html")
+        .render(lang=lang, r=data, body=content, ropa=ropa, css=STYLESHEET.read_text("utf-8"))
     )
 
 
-def pdf(data: Mapping[str, Any], lang: str) -> bytes:
+def pdf(data: Mapping[str, Any], lang: str, *, ropa: bool = False) -> bytes:
     """The document as PDF, rendered by WeasyPrint, which is never let fetch anything."""
     from weasyprint import HTML  # slow to import: only the PDF needs it
 
     def no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise ValueError(f"the report fetches nothing ({url})")
 
-    document = HTML(string=html(data, lang), url_fetcher=no_fetch, base_url=None)
+    document = HTML(string=html(data, lang, ropa=ropa), url_fetcher=no_fetch, base_url=None)
     result: bytes = document.write_pdf()
     return result
 

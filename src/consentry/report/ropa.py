@@ -88,4 +88,3 @@ def record_of_processing(ws: Workspace, ledger: LedgerStore, policy: Policy) -> 
         "safeguards": list(SAFEGUARDS),
         "workspace": ws.root.name,
     }
-
