@@ -111,6 +111,8 @@ def snapshots(ledger: LedgerStore, options: Options) -> list[dict[str, Any]]:
             "verify": "missing" if not found.present else "not checked",
             "problems": [],
             "input": None,
+            "content_records": None,
+            "interaction_records": None,
             "excluded": [],
             "pii_replaced": {},
         }
@@ -129,6 +131,8 @@ def _from_manifest(folder: Path, check: bool) -> dict[str, Any]:
     counts = m.counts
     found: dict[str, Any] = {
         "input": counts.get("input"),
+        "content_records": counts.get("included"),
+        "interaction_records": counts.get("interactions", {}).get("included", 0),
         "excluded": [{"reason": r, "items": n} for r, n in excluded_in_order(m) if n],
         "pii_replaced": dict(sorted(counts.get("pii_replaced", {}).items())),
     }

@@ -1,0 +1,13 @@
+"""The report's workspace, built once per module (through the CLI: ~10 s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.report.workspace import ReportWorkspace, build
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, demo_platform: Path) -> ReportWorkspace:
+    return build(tmp_path_factory.mktemp("report"), demo_platform)
