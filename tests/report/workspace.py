@@ -28,7 +28,7 @@ def build(root: Path, demo_platform: Path) -> ReportWorkspace:
     run = invoker()
     ws_root = root / "ws"
     w = ("-w", str(ws_root))
-    run("init", *w, env={"CONSENTRY_WORKSPACE": None, "CONSENTRY_DB": None})  # type: ignore[dict-item]
+    run("init", *w)
     run("import", "canonical", str(demo_platform), *w)
     lines = (demo_platform / "accounts.jsonl").read_text("utf-8").splitlines()
     accounts = tuple(json.loads(line)["id"] for line in lines if line.strip())
@@ -46,4 +46,6 @@ def build(root: Path, demo_platform: Path) -> ReportWorkspace:
     run("consent", "deny", withdrawn, "train", *w)
     run("consent", "deny", gpc, "fine_tune", "--source", "gpc", *w)
     run("erase", erased, "--yes", *w)
-    return ReportWorkspace(Workspace.open(ws_root), (internal, delivered), accounts, erased, withdrawn)
+    return ReportWorkspace(
+        Workspace.open(ws_root), (internal, delivered), accounts, erased, withdrawn
+    )
