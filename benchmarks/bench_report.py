@@ -43,8 +43,7 @@ from consentry.ledger.bulk import (
     decision_payloads,
 )
 from consentry.ledger.entries import ATTR_BIT, to_us
-from consentry.report import Options, gather
-from consentry.report import document
+from consentry.report import Options, document, gather
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
 from consentry.snapshot.writer import ShardInfo, file_sha256
 from consentry.workspace import Workspace
@@ -75,10 +74,17 @@ def _accounts(n: int, rng: np.random.Generator) -> pa.Table:
 
 
 def _decisions(
-    ids: pa.Array, purpose: str, grant: np.ndarray, days: np.ndarray, source: str, recipient: str | None
+    ids: pa.Array,
+    purpose: str,
+    grant: np.ndarray,
+    days: np.ndarray,
+    source: str,
+    recipient: str | None,
 ) -> pa.Table:
     n = len(ids)
-    at = pa.array([T0 + timedelta(days=int(d), minutes=1) for d in days], pa.timestamp("us", tz="UTC"))
+    at = pa.array(
+        [T0 + timedelta(days=int(d), minutes=1) for d in days], pa.timestamp("us", tz="UTC")
+    )
     return pa.table(
         {
             "account_id": ids,
@@ -145,7 +151,11 @@ def make_snapshot(folder: Path, snapshot_id: str, records: int, recipient: str |
         counts={
             "input": records * 3,
             "included": records,
-            "excluded": {"no_consent": records, "consent_denied": records // 2, "minor": records // 2},
+            "excluded": {
+                "no_consent": records,
+                "consent_denied": records // 2,
+                "minor": records // 2,
+            },
             "pii_replaced": {"email": records // 10, "url": records // 5},
         },
         shards=[_shard(info)],

@@ -22,6 +22,7 @@ Translate = Callable[[str], str]
 #: without them the markup holds no URL at all.
 _XMLNS: Final = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 _OPEN: Final = re.compile(r"<svg\b([^>]*)>")
+_ARIA: Final = re.compile(r'\s(?:role|aria-[a-z]+)="[^"]*"')
 #: Colours readable by most kinds of colour blindness (Okabe and Ito), with text contrast.
 PALETTE: Final = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
 _CONFIG: Final[dict[str, Any]] = {
@@ -48,8 +49,12 @@ class Chart:
 
 
 def _svg(spec: alt.TopLevelMixin, chart_id: str, title: str, description: str) -> str:
-    raw = vlc.vegalite_to_svg(spec.to_dict(), config=_CONFIG)
-    raw = _XMLNS.sub("", raw)
+    vl = spec.to_dict()
+    vl["config"] = {**vl.get("config", {}), **_CONFIG}
+    raw = _XMLNS.sub("", vlc.vegalite_to_svg(vl))
+    # One image with one text alternative: the marks' own ARIA roles (graphics-symbol, left
+    # by some Vega versions whatever the config) would ask for alternatives of their own.
+    raw = _ARIA.sub("", raw)
     label = (
         f' role="img" aria-labelledby="{chart_id}-t {chart_id}-d" id="{chart_id}"'
         ' data-chart="1" focusable="false"'
