@@ -68,6 +68,7 @@ class Figures:
     data: dict[str, Any]
     bodies: dict[str, str] = field(default_factory=dict)
     ropa: dict[str, str] = field(default_factory=dict)
+    json: bytes | None = None
 
 
 @dataclass
@@ -327,8 +328,10 @@ async def ropa_page(visit: Visit) -> Response:
 @signed_in
 async def report_json(visit: Visit) -> Response:
     figures = await run_in_threadpool(_figures, visit)
+    if figures.json is None:
+        figures.json = json.dumps(figures.data, indent=2, ensure_ascii=False).encode("utf-8")
     response = Response(
-        json.dumps(figures.data, indent=2, ensure_ascii=False),
+        figures.json,
         media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="consentry-report.json"'},
     )
