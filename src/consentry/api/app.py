@@ -39,6 +39,7 @@ from consentry.api.scanning import ScanTrigger
 from consentry.api.settings import ServiceSettings
 from consentry.api.state import ServiceState
 from consentry.content.store import ContentStore
+from consentry.web import admin as admin_console
 from consentry.web import install as install_privacy_center
 
 DESCRIPTION = """Consent on every interface, and metered licensing for AI companies.
@@ -139,6 +140,7 @@ def create_api(settings: ServiceSettings) -> FastAPI:
     ):
         app.include_router(module.router)
     install_privacy_center(app)  # the pages people use: /privacy
+    admin_console.install(app)  # the operator's console: /admin
     return app
 
 

@@ -15,6 +15,7 @@ from consentry.cli import (
     ledger,
     model,
     policy,
+    report,
     scrub,
     service,
     signals,
@@ -73,6 +74,7 @@ compliance.register(app)
 service.register(app)
 app.add_typer(signals.app, name="signals")
 app.add_typer(model.app, name="model")
+report.register(app)
 
 
 if __name__ == "__main__":

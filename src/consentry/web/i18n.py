@@ -21,14 +21,16 @@ NAMES: Final = {"en": "English", "fr": "Français"}
 LANG_COOKIE: Final = "consentry_lang"
 
 
-def po_path(lang: str) -> Path:
-    return LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+def po_path(lang: str, domain: str = "messages") -> Path:
+    """The ``.po`` file of ``lang``; ``domain`` names the catalogue (``messages`` for the
+    privacy center, ``admin`` for the operator's console and report)."""
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
 @cache
-def translations(lang: str) -> gettext.GNUTranslations:
-    """The catalogue of ``lang``, compiled in memory from its ``.po`` file."""
-    with po_path(lang).open("rb") as fh:
+def translations(lang: str, domain: str = "messages") -> gettext.GNUTranslations:
+    """The catalogue ``domain`` of ``lang``, compiled in memory from its ``.po`` file."""
+    with po_path(lang, domain).open("rb") as fh:
         catalog = read_po(fh, locale=lang)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
