@@ -13,7 +13,7 @@ import json
 import math
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -43,13 +43,15 @@ from consentry.policy.choices import choices
 from consentry.web import sessions
 from consentry.web.config import CenterConfig, load_config
 from consentry.web.i18n import LANG_COOKIE, LANGUAGES, choose
-from consentry.web.render import STATIC, page, secure
+from consentry.web.render import STATIC, Rendered, page, render, respond, secure
 from consentry.web.sessions import Session
 
 PREFIX: Final = "/privacy"
 SIGN_IN: Final = f"{PREFIX}/signin"
 #: The most entries one receipt shows: a "refuse everything" of a large policy.
 RECEIPT_MAX: Final = 64
+#: Choices pages kept rendered per worker (see ``render.Rendered``).
+CHOICES_CACHED: Final = 2048
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 T = TypeVar("T")
@@ -61,6 +63,8 @@ class Center:
 
     config: CenterConfig
     key: bytes
+    #: The choices pages rendered in this worker (~15 KB each).
+    rendered: Rendered = field(default_factory=lambda: Rendered(CHOICES_CACHED))
 
 
 def center(request: Request) -> Center:
@@ -206,7 +210,22 @@ async def home(request: Request) -> Response:
         return visit
     gpc, _ = await read_gpc(request, visit.state, Person(visit.account_id))
     data = await _choices_data(visit)
-    return visit.render("choices.html", page_id="choices", gpc=gpc, **data)
+    rows = tuple((r["choice"], r["source"]) for p in data["purposes"] for r in p["choices"])
+    key = (visit.lang, gpc.signal, gpc.recorded, gpc.entry, data["erased"], rows)
+    context = {
+        "csrf": Rendered.MARK,
+        "signed_in": True,
+        "here": PREFIX,
+        "page_id": "choices",
+        "gpc": gpc,
+        **data,
+    }
+    html = visit.center.rendered.get(
+        key,
+        lambda: render("choices.html", visit.lang, context),
+        sessions.csrf_token(visit.center.key, visit.session),
+    )
+    return respond(html, visit.center.config)
 
 
 def _sign_in(request: Request, token: str) -> Response:

@@ -5,7 +5,8 @@ caching of personal pages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from functools import cache, lru_cache
 from pathlib import Path
@@ -106,6 +107,18 @@ def gettext_of(lang: str) -> Any:
     return translations(lang).gettext
 
 
+def render(template: str, lang: str, context: Mapping[str, Any]) -> str:
+    return environment(lang).get_template(template).render(lang=lang, **context)
+
+
+def respond(
+    html: str, config: CenterConfig, *, status: int = 200, personal: bool = True
+) -> HTMLResponse:
+    response = HTMLResponse(html, status_code=status)
+    secure(response.headers, config, personal=personal)
+    return response
+
+
 def page(
     template: str,
     lang: str,
@@ -115,7 +128,28 @@ def page(
     status: int = 200,
     personal: bool = True,
 ) -> HTMLResponse:
-    html = environment(lang).get_template(template).render(lang=lang, **context)
-    response = HTMLResponse(html, status_code=status)
-    secure(response.headers, config, personal=personal)
-    return response
+    return respond(render(template, lang, context), config, status=status, personal=personal)
+
+
+class Rendered:
+    """Pages already rendered, by everything that decides their text (the key), with the
+    session's CSRF token left as ``MARK``: the page of a state seen before (every person still
+    at the policy's defaults shares one; a person reloading their own) costs a dictionary
+    lookup and a replace instead of a rendering. The least recently used go past ``size``."""
+
+    #: Never a CSRF token (those are 43 base64url characters), never in a page's other text.
+    MARK: Final = "{csrf-of-the-session}"
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+
+    def get(self, key: Hashable, make: Callable[[], str], csrf: str) -> str:
+        found = self._pages.get(key)
+        if found is None:
+            found = self._pages[key] = make()
+            if len(self._pages) > self._size:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(key)
+        return found.replace(self.MARK, csrf)
