@@ -513,8 +513,13 @@ async def receipt_json(request: Request) -> Response:
 async def recipients_page(visit: Visit) -> Response:
     policy = visit.state.policy
 
-    found = await _read(visit, lambda ledger: recipients_of(ledger, policy, visit.account_id))
-    return visit.render("recipients.html", page_id="recipients", recipients=found)
+    def read(ledger: LedgerStore) -> tuple[list[Any], dict[int, str]]:
+        found = recipients_of(ledger, policy, visit.account_id)
+        decided = sorted({c.entry for r in found for c in r.share if c.entry})
+        return found, _sources(ledger, decided) if decided else {}
+
+    found, sources = await _read(visit, read)
+    return visit.render("recipients.html", page_id="recipients", recipients=found, sources=sources)
 
 
 @router.get("/whereis")
