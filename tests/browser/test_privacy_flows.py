@@ -22,12 +22,13 @@ if TYPE_CHECKING:  # Playwright is imported only where the browser fixture found
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# Accounts 1-7 of the demo platform (20 in all) belong to test_privacy_pages; these are this module's.
+# Demo accounts 1-7 (of 20) belong to test_privacy_pages; these are this module's.
 SHARE, REFUSE, LANGS, ATTACKED, VICTIM, INTRUDER, LOGGED, EXPIRED = range(8, 16)
 
 
 def _consents(server: ConsentryServer, account: int) -> list[tuple[str, str, str | None, str]]:
-    """The consent entries of the demo account number ``account``: (purpose, decision, recipient, source), in ledger order."""
+    """The consent entries of demo account number ``account``, in ledger order:
+    (purpose, decision, recipient, source)."""
     with server.ws.ledger() as ledger:
         history = ledger.account_history(server.accounts[account])
     return [
