@@ -206,7 +206,8 @@ def main() -> None:
         ws = Workspace.init(tmp / "ws", db_url=db_url)
         with ws.ledger() as ledger:
             ids = seed_accounts(ledger, opts.accounts)
-        with serve(ws, opts.workers, opts.redis, tmp / "serve.log") as base:
+        # On a loaded machine four workers take more than a minute to import everything.
+        with serve(ws, opts.workers, opts.redis, tmp / "serve.log", start_s=300) as base:
             step = max(1, len(ids) // opts.people)
             signed = sign_in(base, ws, ids[::step][: opts.people])
             people = tmp / "people.tsv"
