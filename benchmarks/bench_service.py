@@ -94,7 +94,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(ws: Workspace, workers: int, redis_url: str, log: Path) -> Iterator[str]:
+def serve(
+    ws: Workspace, workers: int, redis_url: str, log: Path, start_s: float = 60
+) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -124,7 +126,7 @@ def serve(ws: Workspace, workers: int, redis_url: str, log: Path) -> Iterator[st
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_s
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:

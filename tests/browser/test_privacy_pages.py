@@ -4,6 +4,7 @@ click records one choice that the ledger holds at the receipt's entry."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -61,9 +62,9 @@ def test_one_click_records_one_choice_shown_on_its_receipt(
         check_accessibility(page)
 
 
-def test_a_choice_by_keyboard_alone(pages: Pages, sqlite_server: ConsentryServer) -> None:
-    account = sqlite_server.accounts[3]
-    page = signed_in(pages(locale="en-GB"), sqlite_server, account)
+def test_a_choice_by_keyboard_alone(pages: Pages, consentry_server: ConsentryServer) -> None:
+    account = consentry_server.accounts[3]
+    page = signed_in(pages(locale="en-GB"), consentry_server, account)
     target = "choice-train-posts-deny"
     for _ in range(200):  # Tab through the page until the button has the focus
         page.keyboard.press("Tab")
@@ -74,7 +75,7 @@ def test_a_choice_by_keyboard_alone(pages: Pages, sqlite_server: ConsentryServer
     page.keyboard.press("Enter")
     page.wait_for_selector("#receipt-entries")
     check_accessibility(page)
-    with sqlite_server.ws.ledger() as ledger:
+    with consentry_server.ws.ledger() as ledger:
         last = ledger.account_history(account)[-1]
     assert (last.purpose, last.decision, last.source) == ("train", "deny", "web")
 
@@ -103,17 +104,24 @@ def test_gpc_is_honoured_and_said(pages: Pages, sqlite_server: ConsentryServer) 
 
 
 def test_erasure_from_the_page_with_its_confirmation(
-    pages: Pages, sqlite_server: ConsentryServer
+    pages: Pages, consentry_server: ConsentryServer
 ) -> None:
-    account = sqlite_server.accounts[5]
-    page = signed_in(pages(locale="en-GB"), sqlite_server, account)
+    server = consentry_server
+    account = server.accounts[5]
+    page = signed_in(pages(locale="en-GB"), server, account)
     page.click("#nav-rights")
     page.click("#erase-start")
     check_accessibility(page)  # the confirmation step
     page.click("#erase-confirm")
-    page.goto(f"{sqlite_server.url}/privacy/rights")
+    page.goto(f"{server.url}/privacy/rights")
     assert page.locator("#erased-done").is_visible()
     check_accessibility(page)
-    page.goto(f"{sqlite_server.url}/privacy")
+    with page.expect_download() as caught:  # the certificate, downloadable afterwards
+        page.click("#certificate-download")
+    certificate = json.loads(caught.value.path().read_text("utf-8"))
+    with server.ws.ledger() as ledger:
+        erased = ledger.entry(int(certificate["ledger"]["erasure_entry"]))
+    assert erased.account_id == account
+    page.goto(f"{server.url}/privacy")
     assert page.locator("#erased-notice").is_visible()
     assert page.locator("#choice-train-posts-grant").count() == 0  # no form for an erased account

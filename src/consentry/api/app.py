@@ -41,6 +41,7 @@ from consentry.api.state import ServiceState
 from consentry.content.store import ContentStore
 from consentry.web import admin as admin_console
 from consentry.web import install as install_privacy_center
+from consentry.web import pages as privacy_pages
 
 DESCRIPTION = """Consent on every interface, and metered licensing for AI companies.
 
@@ -64,6 +65,9 @@ def create_app(settings: ServiceSettings) -> ASGIApp:
             param="purpose",
             param_max=people.PURPOSE_MAX,
         ),
+        # The privacy center's page and its one-click change: a person's most frequent visits.
+        Lane("GET", privacy_pages.PREFIX, privacy_pages.home),
+        Lane("POST", f"{privacy_pages.PREFIX}/choice", privacy_pages.change_choice),
     ]
     # Outermost first: the access log sees the refusals (413, 400), and both lanes are guarded.
     larger = {"/v1/answer/eligible": max(settings.max_body, answer.MAX_BODY)}

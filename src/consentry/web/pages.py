@@ -2,8 +2,9 @@
 data is, rights (export, erasure, history), language switch, sign-out.
 
 Every change is a form POST carrying the session's CSRF token, checked before anything is read;
-every decision passes the library's one rule (``compliance.decisions.vet_decision``) and is
-recorded with source ``web``, effective at once, as the API records its own.
+every decision passes the library's one rule (``compliance.decisions.check_decision``) and is
+recorded with source ``web``, effective at once, as the API records its own (one choice through
+the same consent access as ``PUT /v1/me/consent``; several, or a recipient's, in one append).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import math
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -24,13 +25,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from consentry.api import tokens
-from consentry.api.account_view import read_account
 from consentry.api.auth import Person
 from consentry.api.routes.me_recipients import recipients_of
 from consentry.api.routes.people import read_gpc
 from consentry.api.scanning import scan
 from consentry.api.state import ServiceState, service_state
-from consentry.compliance.decisions import vet_decision
+from consentry.compliance.decisions import Standing, check_decision, vet_decision
 from consentry.compliance.erasure import erase
 from consentry.compliance.whereis import export_report, where_is
 from consentry.content.store import ContentStore
@@ -43,13 +43,15 @@ from consentry.policy.choices import choices
 from consentry.web import sessions
 from consentry.web.config import CenterConfig, load_config
 from consentry.web.i18n import LANG_COOKIE, LANGUAGES, choose
-from consentry.web.render import STATIC, page, secure
+from consentry.web.render import STATIC, Rendered, page, render, respond, secure
 from consentry.web.sessions import Session
 
 PREFIX: Final = "/privacy"
 SIGN_IN: Final = f"{PREFIX}/signin"
 #: The most entries one receipt shows: a "refuse everything" of a large policy.
 RECEIPT_MAX: Final = 64
+#: Choices pages kept rendered per worker (see ``render.Rendered``).
+CHOICES_CACHED: Final = 2048
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 T = TypeVar("T")
@@ -61,6 +63,8 @@ class Center:
 
     config: CenterConfig
     key: bytes
+    #: The choices pages rendered in this worker (~15 KB each).
+    rendered: Rendered = field(default_factory=lambda: Rendered(CHOICES_CACHED))
 
 
 def center(request: Request) -> Center:
@@ -205,8 +209,23 @@ async def home(request: Request) -> Response:
     if isinstance(visit, Response):
         return visit
     gpc, _ = await read_gpc(request, visit.state, Person(visit.account_id))
-    data = await run_in_threadpool(_choices_data, visit)
-    return visit.render("choices.html", page_id="choices", gpc=gpc, **data)
+    data = await _choices_data(visit)
+    rows = tuple((r["choice"], r["source"]) for p in data["purposes"] for r in p["choices"])
+    key = (visit.lang, gpc.signal, gpc.recorded, gpc.entry, data["erased"], rows)
+    context = {
+        "csrf": Rendered.MARK,
+        "signed_in": True,
+        "here": PREFIX,
+        "page_id": "choices",
+        "gpc": gpc,
+        **data,
+    }
+    html = visit.center.rendered.get(
+        key,
+        lambda: render("choices.html", visit.lang, context),
+        sessions.csrf_token(visit.center.key, visit.session),
+    )
+    return respond(html, visit.center.config)
 
 
 def _sign_in(request: Request, token: str) -> Response:
@@ -267,8 +286,11 @@ async def switch_language(lang: str, request: Request) -> Response:
 # ---- my choices and their receipts ---------------------------------------------------------------
 
 
-def _source_of(history: list[LedgerEntry]) -> dict[int, str]:
-    return {e.seq: str(e.source) for e in history if e.kind is EntryKind.CONSENT}
+def _sources(ledger: LedgerStore, seqs: list[int]) -> dict[int, str]:
+    """Where each of the entries ``seqs`` came from (its ``source``)."""
+    marks = ", ".join("?" * len(seqs))
+    rows = ledger.query(f"SELECT seq, source FROM ledger_entries WHERE seq IN ({marks})", seqs)
+    return {int(seq): str(source) for seq, source in rows}
 
 
 def _erased(history: list[LedgerEntry]) -> LedgerEntry | None:
@@ -282,13 +304,15 @@ def _erased(history: list[LedgerEntry]) -> LedgerEntry | None:
     return None
 
 
-def _choices_data(visit: Visit) -> dict[str, Any]:
+async def _choices_data(visit: Visit) -> dict[str, Any]:
+    """The page's data in the reads the API's ``GET /v1/me/consent`` makes (the same view,
+    batched on PostgreSQL's event-loop pool), plus where the choices in force were made: a
+    primary-key read, only for a person who ever chose."""
     policy = visit.state.policy
-    with visit.state.pool.ledger() as ledger:
-        view = read_account(ledger, visit.account_id, None)
-        history = ledger.account_history(visit.account_id)
-    sources = _source_of(history)
+    view = await visit.state.consent.read(visit.account_id, None)
     rows = choices(policy, view.country, view.decided)
+    decided = sorted({c.entry for c in rows if c.entry})
+    sources = await _read(visit, lambda ledger: _sources(ledger, decided)) if decided else {}
     purposes = [
         {
             "name": name,
@@ -324,13 +348,27 @@ def _record(visit: Visit, decisions: list[ConsentDecision]) -> tuple[int, int, s
 
 async def _change(visit: Visit, decisions: list[ConsentDecision]) -> Response:
     try:
-        first, last, head = await run_in_threadpool(_record, visit, decisions)
+        if len(decisions) == 1 and decisions[0].recipient is None:
+            first, last, head = await _record_one(visit, decisions[0])
+        else:
+            first, last, head = await run_in_threadpool(_record, visit, decisions)
     except GoneError:
         return visit.render("error.html", 410, problem="erased")
     except (NotFoundError, UsageError):
         return visit.render("error.html", 404, problem="unknown")
     query = urllib.parse.urlencode({"first": first, "last": last, "head": head})
     return _redirect(f"{PREFIX}/receipt?{query}", visit.center.config)
+
+
+async def _record_one(visit: Visit, decision: ConsentDecision) -> tuple[int, int, str]:
+    """One choice (no recipient), the way ``PUT /v1/me/consent`` records one: the standing
+    from the consent view, then the one-entry append on the worker's own event loop."""
+    view = await visit.state.consent.read(visit.account_id, None)
+    check_decision(decision, Standing(view.known, view.erased))
+    head = await visit.state.consent.append(decision)
+    if decision.decision is Decision.DENY:
+        visit.state.scans.request()
+    return head.seq, head.seq, str(head)
 
 
 def _decided(visit: Visit, purpose: str, decision: Decision, **extra: Any) -> ConsentDecision:
@@ -475,8 +513,13 @@ async def receipt_json(request: Request) -> Response:
 async def recipients_page(visit: Visit) -> Response:
     policy = visit.state.policy
 
-    found = await _read(visit, lambda ledger: recipients_of(ledger, policy, visit.account_id))
-    return visit.render("recipients.html", page_id="recipients", recipients=found)
+    def read(ledger: LedgerStore) -> tuple[list[Any], dict[int, str]]:
+        found = recipients_of(ledger, policy, visit.account_id)
+        decided = sorted({c.entry for r in found for c in r.share if c.entry})
+        return found, _sources(ledger, decided) if decided else {}
+
+    found, sources = await _read(visit, read)
+    return visit.render("recipients.html", page_id="recipients", recipients=found, sources=sources)
 
 
 @router.get("/whereis")
