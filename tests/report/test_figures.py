@@ -207,7 +207,10 @@ def test_erasures_ledger_models_and_ropa(built: ReportWorkspace, report: dict[st
     head = invoker()("ledger", "head", "-w", str(built.ws.root)).stdout.strip()
     assert f"{report['ledger']['head']['seq']}:{report['ledger']['head']['hash']}" == head
     assert report["ledger"]["head"]["seq"] == last
-    assert report["models"] == {"recorded": False, "models": []}
+    with _db(built) as db:
+        (registered,) = db.execute("SELECT COUNT(*) FROM models").fetchone()
+    assert report["models"]["recorded"] is True
+    assert len(report["models"]["models"]) == registered
     purposes = [a["purpose"] for a in report["ropa"]["activities"]]
     assert purposes == list(built.ws.policy().purposes)
     assert all(a["recipients"][0]["name"] == RECIPIENT for a in report["ropa"]["activities"])

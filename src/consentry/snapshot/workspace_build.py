@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +73,18 @@ class _ScrubberOnFirstUse:
 class WorkspaceRecipe:
     """Makes a workspace build's record maker again in a worker process (its scrubber's
     detectors cannot be pickled): the worker reads the workspace's secret, policy and accounts
-    itself, so it needs the workspace folder (shared storage on a cluster)."""
+    itself, so it needs the workspace folder (shared storage on a cluster). The secret travels
+    with the recipe: the parent may have it only from its own environment (``CONSENTRY_SECRET``
+    set for one command), which a worker on another node does not share."""
 
     root: Path
     recipient: str | None
     names: bool
+    secret: bytes = field(repr=False)
 
     def __call__(self) -> RecordMaker:
         ws = Workspace.open(self.root)
-        secret = ws.secret()
-        pseudonyms = Pseudonymiser(secret, self.recipient)
+        pseudonyms = Pseudonymiser(self.secret, self.recipient)
         source = WorkspaceSource(ws.content_dir)
         chosen = detectors(names=self.names)
         scrub = _ScrubberOnFirstUse(lambda: make_scrubber(source, pseudonyms, chosen))
@@ -115,5 +117,5 @@ def workspace_builder(
         detectors=tuple(d.name for d in chosen),
         workspace=ws.root,
         executor=executor or LocalExecutor(1),
-        recipe=WorkspaceRecipe(ws.root, recipient, names),
+        recipe=WorkspaceRecipe(ws.root, recipient, names, secret),
     )
