@@ -34,6 +34,16 @@ def is_workspace(folder: Path) -> bool:
     return check(folder)
 
 
+def plain_parts(relative: str) -> list[str] | None:
+    """The names of a ``/``-separated relative path when each is a plain name (not empty, not
+    ``.`` or ``..``), else None: what a manifest or a request names then only ever points
+    inside the folder it is taken under."""
+    parts = relative.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return None
+    return parts
+
+
 def _forms(path: Path) -> Iterator[Path]:
     """The path as written (``..`` folded) and as resolved (symbolic links followed)."""
     yield Path(os.path.abspath(path))  # noqa: PTH100 (resolve would follow links)

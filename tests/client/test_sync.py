@@ -183,3 +183,35 @@ def test_loads_with_datasets(platform: Platform, tmp_path: Path) -> None:
     loaded = datasets.load_dataset(str(copy_dir), split="train", cache_dir=str(tmp_path / "hf"))
     assert sorted(loaded["record_id"]) == sorted(records_of(copy_dir))
     assert len(loaded) == pq.ParquetFile(next((copy_dir / "data").iterdir())).metadata.num_rows
+
+
+def test_a_folder_sync_did_not_make_is_left_alone(platform: Platform, tmp_path: Path) -> None:
+    p = platform
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    sid = json.loads((tmp_path / "s1" / MANIFEST_NAME).read_text())["snapshot_id"]
+    mine = tmp_path / "licensee" / sid
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("the licensee's own file")
+    from consentry.client import SyncError
+
+    with pytest.raises(SyncError, match="not a snapshot sync made"):
+        sync(p.url, p.key, tmp_path / "licensee")
+    assert [x.name for x in mine.iterdir()] == ["notes.txt"]
+    assert (mine / "notes.txt").read_text() == "the licensee's own file"
+
+
+def test_a_manifest_naming_a_path_outside_writes_nothing_there(
+    platform: Platform, tmp_path: Path
+) -> None:
+    p = platform
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    manifest_path = tmp_path / "s1" / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["shards"][0]["path"] = "../../../../outside.parquet"
+    manifest_path.write_text(json.dumps(manifest))  # a broken or hostile platform's manifest
+    from consentry.client import SyncError
+
+    with pytest.raises(SyncError, match="not a plain relative path"):
+        sync(p.url, p.key, tmp_path / "licensee")
+    assert not (tmp_path / "outside.parquet").exists()
+    assert [x.name for x in (tmp_path / "licensee").iterdir()] == [".consentry-sync"]

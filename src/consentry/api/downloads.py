@@ -28,6 +28,7 @@ import anyio
 
 from consentry.api.fields import bounded
 from consentry.api.problems import ProblemError
+from consentry.outputs import plain_parts
 
 CHUNK: Final = 1 << 20
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII digits only
@@ -103,8 +104,8 @@ def open_regular(folder: Path, relative: str, what: str) -> BufferedReader:
     plain name, none a symbolic link, and the last a regular file: 404 otherwise, 410 when it
     is not there. Walked one directory at a time with ``O_NOFOLLOW`` from descriptors already
     open, so a link swapped in during the walk is refused as well."""
-    parts = relative.split("/")
-    if any(p in ("", ".", "..") for p in parts):
+    parts = plain_parts(relative)
+    if parts is None:
         raise _not_servable(what)
     dir_fd = _open_at(str(folder), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, None, what)
     try:

@@ -19,7 +19,6 @@ byte (``platform/<id>.manifest.json``) and downloads in progress (``partial/<id>
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ from consentry.client import copy
 from consentry.client.api import PAGE, LicenseeApi
 from consentry.client.errors import ChecksumError, SyncError
 from consentry.errors import UsageError
-from consentry.outputs import write_file
+from consentry.outputs import plain_parts, write_file
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
+from consentry.snapshot.writer import file_sha256
 
 STATE_DIR: Final = ".consentry-sync"
 EXTRAS: Final = ("README.md", "croissant.json")
@@ -56,9 +56,13 @@ class SyncResult:
     cursor: str | None = None
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+def _inside(folder: Path, relative: str, what: str) -> Path:
+    """Where a name the server or its manifest gives goes: under ``folder`` and nowhere else
+    (a hostile or broken server naming ``../x`` writes nothing outside DIR)."""
+    parts = plain_parts(relative)
+    if parts is None:
+        raise SyncError(f"the server named {what} {relative!r}, which is not a plain relative path")
+    return folder.joinpath(*parts)
 
 
 class Sync:
@@ -86,7 +90,9 @@ class Sync:
         result = SyncResult()
         for snapshot in self.api.snapshots():
             sid = str(snapshot["snapshot_id"])
-            if not (self.folder / sid / MANIFEST_NAME).is_file():
+            if "/" in sid:
+                raise SyncError(f"the server named a snapshot {sid!r}: not a plain name")
+            if not (_inside(self.folder, sid, "a snapshot") / MANIFEST_NAME).is_file():
                 self.download(sid)
                 result.downloaded.append(sid)
         self.apply_events(result)
@@ -122,12 +128,19 @@ class Sync:
         write_file(platform / f"{snapshot_id}.manifest.json", lambda fh: fh.write(manifest_bytes))
         for f in partial.rglob("*.etag"):
             f.unlink()
-        os.replace(partial, self.folder / snapshot_id)
+        target = self.folder / snapshot_id
+        try:
+            os.replace(partial, target)
+        except OSError as exc:  # a folder of that name, not a snapshot, is in DIR: left alone
+            raise SyncError(
+                f"{target} exists and is not a snapshot sync made (no {MANIFEST_NAME}): move it "
+                f"away and run sync again; the verified download waits in {partial}"
+            ) from exc
         self.progress.note(f"{snapshot_id}: {leaves:,} records, verified, published")
 
     def _fetch(self, snapshot_id: str, name: str, partial: Path, sha256: str | None) -> bytes:
         """``name`` whole in ``partial`` (resumed), checked; its bytes for the manifest."""
-        path = partial / name
+        path = _inside(partial, name, f"a file of snapshot {snapshot_id}")
         path.parent.mkdir(parents=True, exist_ok=True)
         etag_file = path.with_name(path.name + ".etag")
         etag = etag_file.read_text() if etag_file.exists() else None
@@ -152,7 +165,7 @@ class Sync:
             os.fsync(out.fileno())
         self.progress.done(f"{snapshot_id}/{name}")
         want = sha256 or served
-        got = _sha256(path)
+        got = file_sha256(path)
         if want is not None and got != want:
             path.unlink()
             etag_file.unlink(missing_ok=True)
