@@ -10,8 +10,12 @@ ConsentryError
 │   ├── LedgerIntegrityError   the chain does not verify (names the first bad entry)
 │   └── LedgerBackendError     the database refused or is unreachable
 ├── ImportDataError       input that cannot be read at all
-└── SnapshotError         a snapshot that does not verify, or a proof that does not hold
-    └── SnapshotKeyError       built with another pseudonym key than this workspace's
+├── SnapshotError         a snapshot that does not verify, or a proof that does not hold
+│   ├── SnapshotKeyError       built with another pseudonym key than this workspace's
+│   └── ChecksumError          a downloaded file is not the one its manifest names (sync)
+└── SyncError             the server answered what a licensee's sync cannot go on with
+    ├── ServerUnreachableError no answer from the server, or it failed (5xx)
+    └── BadKeyError            the server refused the licensee key (401/403)
 """
 
 from __future__ import annotations
@@ -96,3 +100,26 @@ class SnapshotKeyError(SnapshotError):
     records can be re-derived here, so listing each of them as a problem would say nothing."""
 
     exit_code = 10
+
+
+class SyncError(ConsentryError):
+    """The server answered something a sync cannot go on with (a problem it reported)."""
+
+    exit_code = 11
+
+
+class ServerUnreachableError(SyncError):
+    """No answer from the server (down, wrong URL, network), or it failed (5xx)."""
+
+    exit_code = 12
+
+
+class BadKeyError(SyncError):
+    """The server refused the key (401/403): not a licensee key, revoked, or mistyped."""
+
+    exit_code = 13
+
+
+class ChecksumError(SnapshotError):
+    """A downloaded file is not the one the manifest names (SHA-256 or Merkle root): nothing
+    of that snapshot is published."""

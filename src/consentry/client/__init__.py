@@ -3,8 +3,8 @@ compliance feed names, and attest them. Needs no workspace and none of the ledge
 ``httpx`` and ``pyarrow`` (and the snapshot format's own modules)."""
 
 from consentry.client.api import LicenseeApi
-from consentry.client.errors import BadKeyError, ChecksumError, ServerUnreachableError, SyncError
 from consentry.client.sync import Progress, Sync, SyncResult, sync
+from consentry.errors import BadKeyError, ChecksumError, ServerUnreachableError, SyncError
 
 __all__ = [
     "BadKeyError",

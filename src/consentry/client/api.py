@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, Final
 
 import httpx
 
-from consentry.client.errors import BadKeyError, ServerUnreachableError, SyncError
+from consentry.errors import BadKeyError, ServerUnreachableError, SyncError
 
 CHUNK: Final = 1 << 20
 PAGE: Final = 10_000

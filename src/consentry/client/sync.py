@@ -28,8 +28,7 @@ from typing import Any, Final
 
 from consentry.client import copy
 from consentry.client.api import PAGE, LicenseeApi
-from consentry.client.errors import ChecksumError, SyncError
-from consentry.errors import UsageError
+from consentry.errors import ChecksumError, SyncError, UsageError
 from consentry.outputs import plain_parts, write_file
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
 from consentry.snapshot.writer import file_sha256
