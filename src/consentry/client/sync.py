@@ -75,6 +75,12 @@ class Sync:
         self.state_dir = folder / STATE_DIR
         self.progress = progress or Progress()
 
+    def _snapshot_dir(self, snapshot_id: str) -> Path:
+        """DIR's folder for a snapshot the server names: one plain name, never a path."""
+        if "/" in snapshot_id:
+            raise SyncError(f"the server named a snapshot {snapshot_id!r}: not a plain name")
+        return _inside(self.folder, snapshot_id, "a snapshot")
+
     # ---- state --------------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
@@ -89,9 +95,7 @@ class Sync:
         result = SyncResult()
         for snapshot in self.api.snapshots():
             sid = str(snapshot["snapshot_id"])
-            if "/" in sid:
-                raise SyncError(f"the server named a snapshot {sid!r}: not a plain name")
-            if not (_inside(self.folder, sid, "a snapshot") / MANIFEST_NAME).is_file():
+            if not (self._snapshot_dir(sid) / MANIFEST_NAME).is_file():
                 self.download(sid)
                 result.downloaded.append(sid)
         self.apply_events(result)
@@ -189,8 +193,8 @@ class Sync:
                     seen.add((e["snapshot_id"], e["table"], e["record_id"], e.get("account", "")))
         return seen
 
-    def _journal(self, events: list[dict[str, Any]]) -> None:
-        seen = self._journaled()
+    def _journal(self, events: list[dict[str, Any]], seen: set[tuple[str, str, str, str]]) -> None:
+        """Append the removals not yet in the journal (``seen``, updated) to it."""
         at = datetime.now(UTC).isoformat()
         lines = []
         for e in events:
@@ -227,11 +231,12 @@ class Sync:
         # A new copy starts from the first event: another copy of the same recipient may have
         # acknowledged events this one still has to apply.
         cursor: str | None = state.get("cursor", "0")
+        journaled = self._journaled()  # read once: each page adds to it
         while True:
             events, next_cursor = self.api.events(cursor, page)
             if not events:
                 break
-            self._journal(events)
+            self._journal(events, journaled)
             touched: dict[str, list[copy.Removal]] = {}
             for e in events:
                 touched.setdefault(e["snapshot_id"], []).append(
@@ -241,7 +246,7 @@ class Sync:
                 )
             attestations = []
             for sid, removals in sorted(touched.items()):
-                here = self.folder / sid
+                here = self._snapshot_dir(sid)
                 if not (here / MANIFEST_NAME).is_file():
                     continue  # not held here: nothing to remove, nothing to attest
                 result.removed += copy.apply_deletions(here, removals)
