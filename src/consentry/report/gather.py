@@ -9,16 +9,20 @@ Each figure comes from the library function the CLI prints it with (``recorded_s
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from consentry import __version__
+from consentry.compliance.attestations import Attestations
 from consentry.compliance.feed import ComplianceFeed
 from consentry.compliance.recipients import DEFAULT_ACK_DAYS, Recipients, holder_key
 from consentry.errors import ConsentryError
 from consentry.ledger import LedgerStore
+from consentry.models.exposure import exposures_of
+from consentry.models.lineage import Models
 from consentry.report import consent
 from consentry.report.health import last_verification
 from consentry.report.ropa import record_of_processing
@@ -60,7 +64,7 @@ def gather(ws: Workspace, ledger: LedgerStore, options: Options | None = None) -
         "snapshots": snapshots(ledger, options),
         "recipients": recipients(ledger, at),
         "erasures": erasures(ws, options.since),
-        "models": models(ledger),
+        "models": models(ledger, policy.retrain_within_days, at),
         "ropa": record_of_processing(ws, ledger, policy),
         "head": {"seq": head.seq, "hash": head.hash},
     }
@@ -147,7 +151,7 @@ def _from_manifest(folder: Path, check: bool) -> dict[str, Any]:
 
 def recipients(ledger: LedgerStore, at: datetime) -> list[dict[str, Any]]:
     """Each holder (the internal snapshots first): records held, events sent, acknowledged,
-    pending, overdue and its deadline; ``attested`` when the workspace records attestations."""
+    pending, overdue and its deadline, and the snapshots it attested."""
     feed = ComplianceFeed(ledger)
     overdue = {holder_key(o.recipient): o for o in feed.overdue(at)}
     held: dict[str, tuple[int, int]] = {}
@@ -191,32 +195,15 @@ def recipients(ledger: LedgerStore, at: datetime) -> list[dict[str, Any]]:
             "oldest_overdue": None if late is None else late.oldest.isoformat(),
             "deadline": None if late is None else late.deadline.isoformat(),
         }
-        if attested is not None:
-            row["attested"] = attested.get(key, 0)
+        row["attested"] = attested.get(key, 0)
         out.append(row)
     return out
 
 
-def _has_table(ledger: LedgerStore, name: str) -> bool:
-    # Both backends run each statement on its own (PostgreSQL in autocommit): a failed probe
-    # leaves nothing to undo. The drivers raise their own kinds for a missing table.
-    try:
-        ledger.query(f"SELECT 1 FROM {name} WHERE 1 = 0")
-    except Exception:
-        return False
-    return True
-
-
-def _attestations(ledger: LedgerStore) -> dict[str, int] | None:
-    """Attestations per recipient, when this workspace's schema records them (another part of
-    Consentry adds them); None when it does not."""
-    if not _has_table(ledger, "attestations"):
-        return None
-    try:
-        rows = ledger.query("SELECT recipient, COUNT(*) FROM attestations GROUP BY recipient")
-    except Exception:
-        return None
-    return {str(r[0]): int(r[1]) for r in rows}
+def _attestations(ledger: LedgerStore) -> dict[str, int]:
+    """Per holder, the snapshots whose deletions it attested (``compliance feed``'s
+    ``attested``): the latest attestation of each snapshot, counted once."""
+    return Counter(a.recipient for a in Attestations(ledger).latest().values())
 
 
 # ---- erasures and models -------------------------------------------------------------------------
@@ -250,19 +237,27 @@ def erasures(ws: Workspace, since: datetime | None) -> list[dict[str, Any]]:
     return out
 
 
-def models(ledger: LedgerStore) -> dict[str, Any]:
-    """Registered models and the snapshots they were trained on, when the workspace records
-    them (a ``models`` table); otherwise the section says it is not recorded."""
-    if not _has_table(ledger, "models"):
-        return {"recorded": False, "models": []}
-    try:
-        table = ledger.query_arrow("SELECT * FROM models")
-    except Exception:
-        return {"recorded": False, "models": []}
-    return {"recorded": True, "models": [_plain(r) for r in table.to_pylist()]}
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in row.items()
-    }
+def models(ledger: LedgerStore, retrain_within_days: int, at: datetime) -> list[dict[str, Any]]:
+    """Every registered model (``consentry model list``), with its exposure as ``consentry
+    model exposure`` counts it: the records of its snapshots a compliance event has named."""
+    out = []
+    for exposure in exposures_of(ledger, Models(ledger).all(), retrain_within_days):
+        m = exposure.model.to_json()
+        deadline = exposure.deadline
+        out.append(
+            {
+                "id": m["id"],
+                "recipient": m["recipient"],
+                "name": m["name"],
+                "version": m["version"],
+                "trained_at": m["trained_at"],
+                "snapshots": len(m["snapshots"]),
+                "records": m["records"],
+                "exposed_records": exposure.records,
+                "exposed_accounts": exposure.accounts,
+                "deadline": deadline.isoformat() if deadline else None,
+                "overdue": exposure.overdue(at),
+                "retired": m["retired"],
+            }
+        )
+    return out
