@@ -79,7 +79,7 @@ class Exposure:
         """When the model must be retrained or unlearned (None: nothing to do)."""
         if self.since is None:
             return None
-        return max(self.since, self.model.trained_at) + timedelta(days=self.deadline_days)
+        return retrain_deadline(self.since, self.model.trained_at, self.deadline_days)
 
     def overdue(self, at: datetime | None = None) -> bool:
         deadline = self.deadline
@@ -234,6 +234,12 @@ def _batches(models: list[Model]) -> Iterator[list[Model]]:
         yield batch
 
 
+def retrain_deadline(since: datetime, trained_at: datetime, days: int) -> datetime:
+    """When a model exposed ``since`` must be retrained or unlearned: the policy's days from
+    its first exposure, or from its training when it was trained on records already named."""
+    return max(since, trained_at) + timedelta(days=days)
+
+
 @dataclass(frozen=True, slots=True)
 class OverdueModel:
     model: Model
@@ -263,7 +269,7 @@ def overdue_models(
         if model is None:
             continue
         since = from_us(int(first))
-        deadline = max(since, model.trained_at) + timedelta(days=deadline_days)
+        deadline = retrain_deadline(since, model.trained_at, deadline_days)
         if to_us(deadline) < to_us(at):
             out.append(OverdueModel(model, int(records), since, deadline))
     return sorted(out, key=lambda o: (o.deadline, o.model.model_id))
