@@ -32,9 +32,7 @@ from consentry.policy.frame import StateIndex
 from consentry.snapshot import state_parts
 from consentry.snapshot.arrays import concat
 from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
-from consentry.snapshot.census import (
-    SCAN_CHUNK,
-)
+from consentry.snapshot.census import SCAN_CHUNK
 from consentry.snapshot.executors import Executor, LocalExecutor, Session, session_of
 from consentry.snapshot.manifest import (
     MANIFEST_NAME,
@@ -74,12 +72,6 @@ from consentry.snapshot.writer import ShardInfo, WorkFolder
 #: noise).
 DEFAULT_BATCH: Final = 16_384
 DEFAULT_SHARD_ROWS: Final = 1_000_000
-#: Included rows gathered before records are made: scrubbing costs ~6 ms per call, so fewer
-#: rows cost more calls, but each call's working set (texts scrubbed detector by detector,
-#: pseudonyms, the encoded row group) sets the records pass's peak memory. Measured at 10M posts
-#: (peak RSS, CPU-seconds): 64k rows 440 MB, 28.0 s; 32k 379 MB, 29.3 s; 16k 348 MB, 28.6 s
-#: (before the phone validator's frame cycle was fixed, which had inflated larger chunks more).
-RECORD_CHUNK: Final = 16_384
 CROISSANT_TYPES: Final = {
     "record_id": "sc:Text",
     "author": "sc:Text",
