@@ -56,12 +56,10 @@ from consentry.snapshot.steps import (
     MakerRecipe,
     StepContext,
     SteppedCensus,
-    bucket_count,
     dedup_tasks,
     load,
     plan_shards,
     save,
-    scan_bucket,
 )
 from consentry.snapshot.writer import ShardInfo, WorkFolder
 
@@ -293,7 +291,7 @@ class Builder:
     def _census(self, spec: BuildSpec, ctx: StepContext, run: Session) -> SteppedCensus:
         """The census map over every bucket, then its global reductions (duplicates, reposts)
         and the settled verdicts, bucket by bucket."""
-        buckets = bucket_count(self.source, spec.batch_size)
+        buckets = self.source.buckets(spec.batch_size)
         self.progress.phase("census", self.source.count())
         summaries: list[CensusSummary] = []
         for summary in run.map("census", range(buckets)):
@@ -321,7 +319,7 @@ class Builder:
         for bucket in range(len(census.summaries)):
             reasons, entries = census.settled(bucket)
             local = 0
-            for batch in scan_bucket(self.source, bucket, RECORD_COLUMNS, ctx.batch_size):
+            for batch in self.source.scan_bucket(bucket, RECORD_COLUMNS, ctx.batch_size):
                 end = local + batch.num_rows
                 rows, kept, _ = included(batch, reasons[local:end], entries[local:end])
                 if rows.num_rows:

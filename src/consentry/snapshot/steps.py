@@ -114,25 +114,6 @@ class StepContext:
         object.__setattr__(self, "_made", {})
 
 
-# ---- buckets of a source ---------------------------------------------------------------------
-
-
-def bucket_count(source: ContentSource, batch_size: int) -> int:
-    """The source's content buckets (one for a source without buckets of its own)."""
-    count = getattr(source, "buckets", None)
-    return int(count(batch_size)) if count is not None else 1
-
-
-def scan_bucket(
-    source: ContentSource, bucket: int, columns: Sequence[str], batch_size: int
-) -> Iterator[pa.RecordBatch]:
-    scan = getattr(source, "scan_bucket", None)
-    if scan is None:
-        yield from source.scan(columns, batch_size)
-    else:
-        yield from scan(bucket, columns, batch_size)
-
-
 # ---- files of the steps ----------------------------------------------------------------------
 
 
@@ -209,7 +190,7 @@ class CensusMap:
             return CensusSummary(**done)
         authors = [
             b.column("author_id")
-            for b in scan_bucket(ctx.source, bucket, ["author_id"], ctx.batch_size)
+            for b in ctx.source.scan_bucket(bucket, ["author_id"], ctx.batch_size)
         ]
         ids = pa.chunked_array(authors, pa.string()) if authors else pa.array([], pa.string())
         accounts, consent = read_state(ctx.steps / "state", ids)
@@ -221,7 +202,7 @@ class CensusMap:
         tally = np.zeros(len(Reason), dtype=np.int64)
         age_unknown = 0
         offset = 0
-        batches = scan_bucket(ctx.source, bucket, CENSUS_COLUMNS, ctx.batch_size)
+        batches = ctx.source.scan_bucket(bucket, CENSUS_COLUMNS, ctx.batch_size)
         for batch in coalesced(batches, SCAN_CHUNK):
             part = census_of_batch(batch, index, ctx.policy, ctx.on)
             parts["reason"].append(part.reasons)
@@ -472,7 +453,7 @@ class RecordsMap:
             reasons = column(load(bucket_file(ctx.steps, "settled", bucket)), "reason", np.int8)
             entries = column(load(bucket_file(ctx.steps, "census", bucket)), "entry", np.int64)
             local = 0
-            for batch in scan_bucket(ctx.source, bucket, RECORD_COLUMNS, ctx.batch_size):
+            for batch in ctx.source.scan_bucket(bucket, RECORD_COLUMNS, ctx.batch_size):
                 end = local + batch.num_rows
                 rows, kept_entries, keep = included(batch, reasons[local:end], entries[local:end])
                 if rows.num_rows:
