@@ -227,3 +227,11 @@ def screenshot(page: Page, name: str, width: int) -> Path:
     path = SCREENSHOTS / f"{name}-{width}px.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def follow(page: Page, selector: str) -> None:
+    """Click the link or submit button ``selector`` and wait until the page it leads to has
+    loaded. A bare ``click`` returns once the navigation commits, before the new document is
+    parsed, so a count read straight after it can see an empty page."""
+    with page.expect_navigation(wait_until="load"):
+        page.click(selector)

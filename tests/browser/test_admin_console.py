@@ -16,7 +16,7 @@ from tests.report.workspace import ReportWorkspace, build
 from consentry.api.keys import ApiKeys, Role
 
 from .conftest import SERVED_ORIGINS
-from .harness import WIDTHS, Pages, check_accessibility, screenshot
+from .harness import WIDTHS, Pages, check_accessibility, follow, screenshot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -48,7 +48,7 @@ def signed_in(page: Page, url: str, key: str) -> Page:
     page.goto(f"{url}/admin")
     assert page.url.endswith("/admin/signin")
     page.fill("#key", key)
-    page.click("#signin")
+    follow(page, "#signin")
     page.wait_for_url(f"{url}/admin")
     return page
 
@@ -85,7 +85,7 @@ def test_a_licensee_key_gets_no_page(pages: Pages, console: tuple[str, str]) -> 
     page = pages()
     page.goto(f"{url}/admin/signin")
     page.fill("#key", "csk_0000000000000000_not-a-key")
-    page.click("#signin")
+    follow(page, "#signin")
     assert page.locator("#signin-failed").is_visible()
     page.goto(f"{url}/admin/ropa")
     assert page.url.endswith("/admin/signin")

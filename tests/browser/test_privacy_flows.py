@@ -14,7 +14,7 @@ from consentry.compliance.recipients import Recipients
 from consentry.ledger.entries import EntryKind
 from consentry.web import sessions
 
-from .harness import WIDTHS, ConsentryServer, Pages, check_accessibility, screenshot
+from .harness import WIDTHS, ConsentryServer, Pages, check_accessibility, follow, screenshot
 from .test_privacy_pages import signed_in
 
 if TYPE_CHECKING:  # Playwright is imported only where the browser fixture found it
@@ -51,13 +51,13 @@ def test_a_share_choice_for_one_recipient_and_its_receipt(
     server = consentry_server
     _recipient(server, "lab-one")
     page = signed_in(pages(locale="en-GB"), server, server.accounts[SHARE])
-    page.click("#nav-recipients")
+    follow(page, "#nav-recipients")
     section = page.locator("#recipient-lab-one")
     assert "privacy@lab-one.example" in section.inner_text()
     for width in WIDTHS:
         screenshot(page, f"privacy-recipients-{server.backend}", width)
         check_accessibility(page)
-    page.click("#share-lab-one-grant")
+    follow(page, "#share-lab-one-grant")
     row = page.locator("#receipt-entries tr[data-seq]")
     assert row.count() == 1
     assert "lab-one" in row.inner_text()
@@ -90,9 +90,9 @@ def test_a_share_choice_for_one_recipient_and_its_receipt(
 def test_refuse_everything_in_one_click(pages: Pages, consentry_server: ConsentryServer) -> None:
     server = consentry_server
     page = signed_in(pages(locale="en-GB"), server, server.accounts[REFUSE])
-    page.click("#choice-train-posts-grant")
-    page.click("#receipt-back")
-    page.click("#refuse-all")
+    follow(page, "#choice-train-posts-grant")
+    follow(page, "#receipt-back")
+    follow(page, "#refuse-all")
     rows = page.locator("#receipt-entries tr[data-seq]")
     with server.ws.ledger() as ledger:
         purposes = list(server.ws.policy().purposes)
@@ -102,7 +102,7 @@ def test_refuse_everything_in_one_click(pages: Pages, consentry_server: Consentr
     assert _consents(server, REFUSE)[-len(purposes) :] == [
         (p, "deny", None, "web") for p in purposes
     ]
-    page.click("#receipt-back")
+    follow(page, "#receipt-back")
     current = page.locator(".choice .current")
     assert {current.nth(i).get_attribute("data-decision") for i in range(current.count())} == {
         "deny"
@@ -113,18 +113,18 @@ def test_refuse_everything_in_one_click(pages: Pages, consentry_server: Consentr
 def test_the_language_switch_both_ways(pages: Pages, consentry_server: ConsentryServer) -> None:
     server = consentry_server
     page = signed_in(pages(locale="en-GB"), server, server.accounts[LANGS])
-    page.click("#nav-rights")
+    follow(page, "#nav-rights")
     assert page.get_attribute("html", "lang") == "en"
     english = page.locator("h1").inner_text()
-    page.click("#lang-fr")
+    follow(page, "#lang-fr")
     assert page.url.endswith("/privacy/rights")  # the same page, now in French
     assert page.get_attribute("html", "lang") == "fr"
     assert page.locator("h1").inner_text() == "Mes données et mes droits" != english
     check_accessibility(page)
-    page.click("#nav-choices")  # the choice sticks from page to page
+    follow(page, "#nav-choices")  # the choice sticks from page to page
     assert page.locator("#refuse-all").inner_text() == "Tout refuser"
     check_accessibility(page)
-    page.click("#lang-en")
+    follow(page, "#lang-en")
     assert page.get_attribute("html", "lang") == "en"
     assert page.locator("#refuse-all").inner_text() == "Refuse everything"
 
@@ -142,7 +142,7 @@ def test_a_cross_site_post_without_the_csrf_token_is_refused(
         '<input type="hidden" name="scope" value="posts">'
         '<button id="go" name="decision" value="grant">win a prize</button></form>'
     )
-    page.click("#go")
+    follow(page, "#go")
     page.wait_for_load_state()
     assert "/privacy/receipt" not in page.url
     assert page.locator("#receipt-entries").count() == 0
@@ -185,7 +185,7 @@ def test_a_person_never_sees_another_persons_data(
     server = consentry_server
     victim_id, intruder_id = server.accounts[VICTIM], server.accounts[INTRUDER]
     victim = signed_in(pages(locale="en-GB"), server, victim_id)
-    victim.click("#choice-answer-posts-grant")
+    follow(victim, "#choice-answer-posts-grant")
     receipt = victim.url
     intruder = signed_in(pages(locale="en-GB"), server, intruder_id)
     intruder.goto(receipt)

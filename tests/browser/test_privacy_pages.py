@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .harness import WIDTHS, ConsentryServer, Pages, check_accessibility, screenshot
+from .harness import WIDTHS, ConsentryServer, Pages, check_accessibility, follow, screenshot
 
 if TYPE_CHECKING:  # Playwright is imported only where the browser fixture found it
     from playwright.sync_api import Page
@@ -49,7 +49,7 @@ def test_one_click_records_one_choice_shown_on_its_receipt(
     page = signed_in(pages(locale="en-GB"), consentry_server, account)
     with consentry_server.ws.ledger() as ledger:
         before = ledger.head().seq
-    page.click("#choice-train-posts-grant")
+    follow(page, "#choice-train-posts-grant")
     row = page.locator("#receipt-entries tr[data-seq]").first
     seq, digest = int(row.get_attribute("data-seq") or "0"), row.get_attribute("data-hash")
     assert seq > before
@@ -83,7 +83,7 @@ def test_a_choice_by_keyboard_alone(pages: Pages, consentry_server: ConsentrySer
 def test_a_choice_without_javascript(pages: Pages, sqlite_server: ConsentryServer) -> None:
     account = sqlite_server.accounts[6]
     page = signed_in(pages(locale="en-GB", java_script_enabled=False), sqlite_server, account)
-    page.click("#choice-fine_tune-posts-grant")  # a plain form POST: no script on the page
+    follow(page, "#choice-fine_tune-posts-grant")  # a plain form POST: no script on the page
     page.wait_for_selector("#receipt-entries", timeout=10_000)
     with sqlite_server.ws.ledger() as ledger:
         last = ledger.account_history(account)[-1]
@@ -109,10 +109,10 @@ def test_erasure_from_the_page_with_its_confirmation(
     server = consentry_server
     account = server.accounts[5]
     page = signed_in(pages(locale="en-GB"), server, account)
-    page.click("#nav-rights")
-    page.click("#erase-start")
+    follow(page, "#nav-rights")
+    follow(page, "#erase-start")
     check_accessibility(page)  # the confirmation step
-    page.click("#erase-confirm")
+    follow(page, "#erase-confirm")
     page.goto(f"{server.url}/privacy/rights")
     assert page.locator("#erased-done").is_visible()
     check_accessibility(page)
