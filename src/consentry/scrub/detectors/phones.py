@@ -399,6 +399,12 @@ class PhoneValidator:
                     self._grouped.setdefault(length, _Shelf()).add(rank, region, plan)
         self._prefixes = sorted({prefix for prefix, _ in self._trunk})
         self._window_heads = frozenset("+(0" + "".join(p[0] for p in self._prefixes))
+        # What every run holding a window worth reading has (``_by_windows``): a head at its
+        # start or after a space, and eight digits from there on. RE2 tells it for the batch;
+        # most runs refused whole (card blocks, a date and a figure) lack it, and reading
+        # their windows in Python was a third of the detector's time on number-rich text.
+        heads = "".join(sorted("\\" + c if c in "\\]^-" else c for c in self._window_heads))
+        self._may_hold_window = f"(?:^| )[{heads}][^0-9]*(?:[0-9][^0-9]*){{7}}"
 
     def _readings(self, text: str, digits: str, *, bare: bool = True) -> list[_Reading]:
         """The readings of ``text`` (phone-shaped, with these ``digits``) worth a check, in
@@ -563,7 +569,10 @@ class PhoneValidator:
         rel_start: list[int] = []
         rel_end: list[int] = []
         read = common | resolved
-        for i in np.flatnonzero(~read | (~ok & has_space)).tolist():
+        again = ~read | (~ok & has_space)
+        if (again & read).any():
+            again &= ~read | matches(self._may_hold_window)
+        for i in np.flatnonzero(again).tolist():
             spans = self._by_windows(texts[i]) if read[i] else self(texts[i])
             for a, b in spans:
                 idx.append(i)
