@@ -106,3 +106,20 @@ def test_reddit_a_dump_with_a_few_other_objects_first_is_still_a_dump(tmp_path: 
     out = consentry("import", "reddit", str(dump), "-w", str(ws.root)).output
     (total,) = [r for r in summary_rows(out) if r[0] == "total"]
     assert total[2:] == ["9", "4", "0", "5"]  # 2 accounts + 2 items; the 5 others rejected
+
+
+def test_a_refused_strict_import_keeps_its_number(tmp_path: Path, make_export: MakeExport) -> None:
+    """The next import after a refused one is numbered after it: the two never share a
+    quarantine file nor an id in their messages, even within the same second."""
+    from consentry.platform.canonical import import_canonical
+
+    ws = Workspace.init(tmp_path / "ws")
+    export = make_export(accounts=[account(1)], content=[item(1), item(2, author=9)])
+    refused = import_canonical(ws, export, strict=True)
+    assert not refused.committed and refused.total.rejected == 1
+    taken = import_canonical(ws, export)
+    assert taken.committed
+    assert int(taken.import_id[:6]) == int(refused.import_id[:6]) + 1
+    assert refused.quarantine is not None and taken.quarantine is not None
+    assert refused.quarantine != taken.quarantine
+    assert len(refused.quarantine.read_text("utf-8").splitlines()) == 1

@@ -406,6 +406,7 @@ def test_a_truncated_outbox_keeps_what_came_before(tmp_path: Path) -> None:
     assert list(by_id(records)) == [f"{ME}/statuses/1"]
     (rejection,) = rejections
     assert rejection.line == 2 and "the rest of the outbox was not read" in rejection.reason
+    assert rejection.incomplete  # the import as a whole fails: the rest is unread
 
 
 @pytest.mark.parametrize(

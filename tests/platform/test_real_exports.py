@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -178,6 +179,28 @@ def test_the_x_archive_imports_every_valid_item(x_archive: Path, tmp_path: Path)
     assert_adds_up(report, read, rejected=len(oracle.received))
     assert report.by_kind["interaction"].imported == len(oracle.likes)
     assert report.warnings == {}  # the archive's account is complete: nothing was derived
+
+
+def test_the_x_archive_cut_short_keeps_what_was_read_and_fails(
+    x_archive: Path, tmp_path: Path
+) -> None:
+    """A download broken partway (the file ends inside a tweet): the tweets before the cut
+    are imported, and the import says the file was not read to its end and fails, so that
+    no one takes the copy for the whole archive."""
+    copy = tmp_path / "archive"
+    shutil.copytree(x_archive, copy)
+    tweets = copy / "data" / "tweets.js"
+    text = tweets.read_text("utf-8")
+    tweets.write_text(text[: len(text) * 2 // 3], "utf-8")
+    oracle = XOracle.read(x_archive)
+    before_cut = [t for t in oracle.tweets if json.dumps(t["id_str"]) in text[: len(text) * 2 // 3]]
+    report = import_x_archive(Workspace.init(tmp_path / "ws"), copy)
+    assert list(report.incomplete) == ["data/tweets.js"]
+    assert "not read" in report.incomplete["data/tweets.js"]
+    assert report.failed and report.committed
+    imported = report.counts("data/tweets.js", "content").imported
+    # Every tweet whose id precedes the cut but the one the cut falls in.
+    assert len(before_cut) - 1 <= imported <= len(before_cut) < len(oracle.tweets)
 
 
 def test_the_x_archive_snapshot_holds_the_owners_public_words_only(

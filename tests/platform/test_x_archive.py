@@ -457,6 +457,7 @@ def test_broken_json_keeps_the_tweets_before_it(tmp_path: Path) -> None:
         "invalid JSON" in rejection.reason and "rest of this file was not read" in rejection.reason
     )
     assert rejection.line is not None and rejection.line > 1
+    assert rejection.incomplete  # the import as a whole fails: the rest of the file is unread
 
 
 def test_a_data_file_without_the_ytd_wrapper_is_rejected_not_executed(tmp_path: Path) -> None:

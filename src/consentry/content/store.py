@@ -6,6 +6,7 @@ Layout (``<workspace>/content``)::
     .lock                          held by the one import writing at a time
     imports/000007.json            commit marker of import 7: its files, counts, and per-bucket
                                    totals; a segment is visible only once its marker exists
+    imports/issued                 the last import number handed out, committed or not
     items/b05/000007.parquet       segment: the versions import 7 wrote to bucket 5 of items
     accounts/b03/000001.parquet
     interactions/b61/000002.parquet

@@ -193,6 +193,28 @@ def equal_values(a: pa.Array, b: pa.Array) -> Mask:
 # ---- the writer ---------------------------------------------------------------------------------
 
 
+#: The last import number handed out, committed or not: an import refused (``--strict``) or
+#: interrupted keeps its number, so that its quarantine file and its messages never name the
+#: same import as the next one.
+_ISSUED = "issued"
+
+
+def _last_issued(root: Path) -> int:
+    try:
+        text = (root / "imports" / _ISSUED).read_text("ascii").strip()
+    except FileNotFoundError:
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
+def _issue(root: Path, seq: int) -> None:
+    folder = root / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{_ISSUED}.tmp"
+    tmp.write_text(f"{seq}\n", "ascii")
+    os.replace(tmp, folder / _ISSUED)
+
+
 class ImportWriter:
     """Stages one import's rows and commits them; holds the store's lock until done."""
 
@@ -223,7 +245,8 @@ class ImportWriter:
         store.ensure_layout()
         self._lock()
         self.committed = store.committed()
-        self.seq = max(self.committed, default=0) + 1
+        self.seq = max(max(self.committed, default=0), _last_issued(self.root)) + 1
+        _issue(self.root, self.seq)
         self.id = f"{self.seq:06d}-{self.started_at:%Y%m%dT%H%M%SZ}"
         self._clean_leftovers()
         self.staging = self.root / "staging" / f"{self.seq:06d}"

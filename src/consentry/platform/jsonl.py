@@ -283,7 +283,15 @@ def import_parquet(
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         ingest.reject(
-            Rejection(file, None, None, f"not a readable Parquet file: {exc}", None, kind.value)
+            Rejection(
+                file,
+                None,
+                None,
+                f"not a readable Parquet file: {exc}",
+                None,
+                kind.value,
+                incomplete=True,
+            )
         )
         return
     size = path.stat().st_size

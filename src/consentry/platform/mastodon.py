@@ -75,6 +75,7 @@ from consentry.platform.sources import (
     ParsedRecord,
     Progress,
     RowError,
+    UnsafeMemberError,
     feed,
     find_root,
     has_lone_surrogate,
@@ -212,6 +213,7 @@ def _records(
                 reason=f"{exc.reason} (text line {exc.line}); the rest of the outbox was not read",
                 raw=None,
                 kind="content",
+                incomplete=True,
             )
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             yield Rejection(
@@ -220,6 +222,8 @@ def _records(
                 field=None,
                 reason=f"cannot be read: {exc}; the rest of the outbox was not read",
                 raw=None,
+                # A link refused on purpose is a rejection; a damaged file fails the import.
+                incomplete=not isinstance(exc, UnsafeMemberError),
             )
 
 

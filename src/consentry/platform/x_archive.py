@@ -93,6 +93,7 @@ from consentry.platform.sources import (
     Progress,
     RecordKind,
     RowError,
+    UnsafeMemberError,
     feed,
     find_root,
     has_lone_surrogate,
@@ -298,7 +299,13 @@ def _items(tree: ArchiveTree, name: str, kind: str) -> Iterator[JsonItem | Rejec
             stream.end()
     except JsonStreamError as exc:
         yield Rejection(
-            file, exc.line, None, f"{exc.reason}; the rest of this file was not read", None, kind
+            file,
+            exc.line,
+            None,
+            f"{exc.reason}; the rest of this file was not read",
+            None,
+            kind,
+            incomplete=True,
         )
     except (zipfile.BadZipFile, OSError, EOFError) as exc:  # e.g. a CRC error in a damaged zip
         yield Rejection(
@@ -308,6 +315,8 @@ def _items(tree: ArchiveTree, name: str, kind: str) -> Iterator[JsonItem | Rejec
             f"cannot be read: {exc}; the rest of this file was not read",
             None,
             kind,
+            # A link refused on purpose is a rejection; a damaged file fails the import.
+            incomplete=not isinstance(exc, UnsafeMemberError),
         )
 
 
