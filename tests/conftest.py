@@ -48,6 +48,21 @@ def with_search_path(url: str, schema: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}options={option}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_output_memory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Where the files Consentry writes are remembered (``consentry.outputs``): a folder of
+    the session's, not the home of whoever runs the tests; subprocesses inherit it."""
+    from consentry.outputs import STATE_ENV
+
+    before = os.environ.get(STATE_ENV)
+    os.environ[STATE_ENV] = str(tmp_path_factory.mktemp("consentry-state"))
+    yield
+    if before is None:
+        os.environ.pop(STATE_ENV, None)
+    else:
+        os.environ[STATE_ENV] = before
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
     """The test server's URL, checked reachable once per session."""

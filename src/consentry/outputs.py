@@ -7,6 +7,13 @@ snapshot, the workspace's own ``snapshots/``). A folder is replaced (``--force``
 is one Consentry made for that purpose, which the caller's ``ours`` test recognises; a file
 output never replaces a folder. Every refusal is a ``UsageError`` naming the path and why.
 
+A file output replaces an existing file only when Consentry can prove it wrote that file and no
+one changed it since: each file it writes is remembered (resolved path, size, SHA-256) in
+``written.jsonl`` under ``$CONSENTRY_STATE_DIR`` (default ``$XDG_STATE_HOME/consentry``, else
+``~/.local/state/consentry``), so that ``signals robots --out robots.txt`` can run every day
+while a ``--out`` that names someone's document, a link or a device is refused. An empty file
+(``mktemp``'s) holds nothing to lose and may be written.
+
 Commands that write a file (``scrub OUT``, ``export --out``, and a future ``signals`` output)
 call ``check_output_file``; commands that write a folder call ``check_output_folder`` and
 publish with ``replace_folder``.
@@ -14,6 +21,9 @@ publish with ``replace_folder``.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -106,13 +116,86 @@ def refuse_protected(
             )
 
 
+STATE_ENV = "CONSENTRY_STATE_DIR"
+_WRITTEN = "written.jsonl"
+
+
+def _state_dir() -> Path | None:
+    if os.environ.get(STATE_ENV):
+        return Path(os.environ[STATE_ENV])
+    if os.environ.get("XDG_STATE_HOME"):
+        return Path(os.environ["XDG_STATE_HOME"]) / "consentry"
+    home = _home()
+    return None if home is None else home / ".local" / "state" / "consentry"
+
+
+def _fingerprint(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return path.stat().st_size, digest.hexdigest()
+
+
+def remember_written(path: Path) -> None:
+    """Record that Consentry wrote the file ``path`` as it is now (see the module docstring).
+    Where nothing can be recorded (a read-only home), the file is only never replaced."""
+    folder = _state_dir()
+    if folder is None:
+        return
+    size, sha256 = _fingerprint(path)
+    line = json.dumps({"path": str(path.resolve()), "size": size, "sha256": sha256}) + "\n"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with (folder / _WRITTEN).open("a", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # whole lines, when two commands finish at once
+            fh.write(line)
+    except OSError:
+        return
+
+
+def written_by_consentry(path: Path) -> bool:
+    """Whether the file ``path`` is, byte for byte, the last one Consentry wrote there."""
+    folder = _state_dir()
+    if folder is None:
+        return False
+    wanted = str(path.resolve())
+    last: dict[str, object] | None = None
+    try:
+        with (folder / _WRITTEN).open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # a line cut by a crash
+                if isinstance(entry, dict) and entry.get("path") == wanted:
+                    last = entry
+    except OSError:
+        return False
+    if last is None or last.get("size") != path.stat().st_size:
+        return False
+    return _fingerprint(path) == (last["size"], last.get("sha256"))
+
+
 def check_output_file(path: Path, *, role: str, workspace: Path | None = None) -> None:
-    """A file output: never a folder, never inside a workspace, in a folder that exists."""
+    """A file output: never a folder, never inside a workspace, in a folder that exists, and
+    never over a file Consentry did not write (see the module docstring)."""
     refuse_protected(path, role=role, workspace=workspace)
+    if path.is_symlink():
+        raise UsageError(f"{role} {path} is a symbolic link: name the file itself")
     if path.is_dir():
         raise UsageError(f"{role} {path} is a folder: give the name of a file to write")
     if not path.parent.is_dir():
         raise UsageError(f"{role} {path}: the folder {path.parent} does not exist")
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise UsageError(f"{role} {path} is not a regular file: Consentry never writes over it")
+    if path.stat().st_size > 0 and not written_by_consentry(path):
+        raise UsageError(
+            f"{role} {path} exists and is not a file Consentry wrote (or it changed since): "
+            "Consentry replaces only what it made; choose another name, or move it away yourself"
+        )
 
 
 def check_output_folder(
@@ -175,11 +258,14 @@ def replace_folder(new: Path, out: Path) -> None:
     shutil.rmtree(aside)
 
 
-def write_file(path: Path, write: Callable[[BinaryIO], T], *, mode: int | None = None) -> T:
+def write_file(
+    path: Path, write: Callable[[BinaryIO], T], *, mode: int | None = None, remember: bool = True
+) -> T:
     """Write ``path`` through ``write`` under a fresh name beside it, then rename it into place:
     a reader never sees half a file, a crash leaves no half file in its place, and nothing but
     that temporary name is ever removed. ``mode`` widens the private default (0600), e.g. for a
-    file the platform's web server publishes. Call ``check_output_file`` first."""
+    file the platform's web server publishes. Call ``check_output_file`` first. ``remember``:
+    record the file as Consentry's (``remember_written``); a workspace's own files need not."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -192,4 +278,6 @@ def write_file(path: Path, write: Callable[[BinaryIO], T], *, mode: int | None =
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if remember:
+        remember_written(path)
     return result

@@ -247,3 +247,49 @@ def test_the_filesystem_root_is_refused_for_every_output() -> None:
         refuse_protected(Path("/"), role="--out", workspace=None)
     with pytest.raises(UsageError, match="is the filesystem root"):
         refuse_protected(Path("/tmp/.."), role="--out", workspace=None)
+
+
+#: Every command with a file output, as it is run again by cron: each must replace its own
+#: last output and nothing else.
+FILE_OUTPUTS = {
+    "scrub": ("scrub", "in.jsonl", "{out}", "--format", "jsonl"),
+    "export": ("export", "1001", "--out", "{out}"),
+    "report": ("report", "--format", "json", "--out", "{out}"),
+    "robots": ("signals", "robots", "--out", "{out}"),
+    "tdmrep": ("signals", "tdmrep", "--out", "{out}"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(FILE_OUTPUTS))
+def test_a_file_output_replaces_only_the_file_consentry_wrote(
+    run: Run, ws: Path, tmp_path: Path, command: str
+) -> None:
+    (tmp_path / "in.jsonl").write_text('{"text": "call +33 6 12 34 56 78"}\n')
+
+    def args(out: str) -> list[str]:
+        return [a.format(out=out) for a in FILE_OUTPUTS[command]]
+
+    # Someone's document, a link to it and a device are refused, and left as they were.
+    (tmp_path / "thesis.txt").write_text("five years of work\n")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "thesis.txt")
+    refusals = {
+        "thesis.txt": "is not a file Consentry wrote",
+        "link.txt": "is a symbolic link",
+        "/dev/null": "is not a regular file",
+    }
+    for out, message in refusals.items():
+        result = run(*args(out), code=USAGE)
+        assert message in result.output and "Traceback" not in result.output
+    assert (tmp_path / "thesis.txt").read_text() == "five years of work\n"
+    assert (tmp_path / "link.txt").is_symlink()
+    # Its own output it replaces, run after run; an empty file (mktemp's) it may fill.
+    (tmp_path / "empty.out").write_text("")
+    run(*args("empty.out"))
+    assert (tmp_path / "empty.out").stat().st_size > 0
+    run(*args("out.txt"))
+    run(*args("out.txt"))
+    # Once changed by hand, the file is no longer Consentry's to replace.
+    with (tmp_path / "out.txt").open("a") as fh:
+        fh.write("my note\n")
+    assert "is not a file Consentry wrote" in run(*args("out.txt"), code=USAGE).output
+    assert (tmp_path / "out.txt").read_text().endswith("my note\n")

@@ -16,7 +16,7 @@ import typer
 
 from consentry.cli.common import WorkspaceOption, console, handle_errors, open_workspace
 from consentry.errors import ImportDataError, UsageError
-from consentry.outputs import check_output_file
+from consentry.outputs import check_output_file, remember_written
 from consentry.scrub import MentionResolver, Pseudonymiser, scrub_array
 from consentry.scrub.scrubber import REPLACED_TYPES
 
@@ -145,6 +145,7 @@ class _Writer:
         if self.fmt == "parquet" and self._parquet is None:
             pq.write_table(pa.table({}), self.tmp)
         os.replace(self.tmp, self.path)
+        remember_written(self.path)
 
     def close(self) -> None:
         if self._jsonl is not None:

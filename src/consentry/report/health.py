@@ -31,7 +31,7 @@ def verify_and_record(ws: Workspace, ledger: LedgerStore) -> dict[str, Any]:
     except LedgerIntegrityError as exc:
         doc = {"at": at, "ok": False, "problem": str(exc), "first_bad_entry": exc.seq}
     payload = json.dumps(doc, indent=2).encode("utf-8") + b"\n"
-    write_file(ws.root / VERIFICATION_NAME, lambda fh: fh.write(payload))
+    write_file(ws.root / VERIFICATION_NAME, lambda fh: fh.write(payload), remember=False)
     return doc
 
 
