@@ -19,19 +19,19 @@ byte (``platform/<id>.manifest.json``) and downloads in progress (``partial/<id>
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from consentry.client import copy
-from consentry.client.api import PAGE, LicenseeApi
+from consentry.client.api import CHUNK, PAGE, LicenseeApi
 from consentry.errors import ChecksumError, SyncError, UsageError
 from consentry.outputs import plain_parts, write_file
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
-from consentry.snapshot.writer import file_sha256
 
 STATE_DIR: Final = ".consentry-sync"
 EXTRAS: Final = ("README.md", "croissant.json")
@@ -131,6 +131,9 @@ class Sync:
         write_file(platform / f"{snapshot_id}.manifest.json", lambda fh: fh.write(manifest_bytes))
         for f in partial.rglob("*.etag"):
             f.unlink()
+        # Dated after its shards (bytes unchanged): the copy's first refresh trusts the shards
+        # just verified on a stat instead of hashing them again (copy.refresh).
+        os.utime(partial / MANIFEST_NAME)
         target = self.folder / snapshot_id
         try:
             os.replace(partial, target)
@@ -155,7 +158,8 @@ class Sync:
                 self.progress.file(f"{snapshot_id}/{name}", total)
             self.progress.advance(n)
 
-        with path.open("ab" if start else "wb") as out:
+        with path.open("ab" if start else "wb") as fh:
+            out = _HashingFile(fh, path if start else None)
             if sha256 is not None and not etag_file.exists():
                 etag_file.write_text(f'"{sha256}"')
             served, _ = self.api.download(
@@ -164,11 +168,11 @@ class Sync:
             )  # fmt: skip
             if served and not etag_file.exists():
                 etag_file.write_text(f'"{served}"')
-            out.flush()
-            os.fsync(out.fileno())
+            fh.flush()
+            os.fsync(fh.fileno())
         self.progress.done(f"{snapshot_id}/{name}")
         want = sha256 or served
-        got = file_sha256(path)
+        got = out.digest.hexdigest()
         if want is not None and got != want:
             path.unlink()
             etag_file.unlink(missing_ok=True)
@@ -261,6 +265,28 @@ class Sync:
                 f"{len(events):,} event(s) applied and acknowledged through {through}"
             )
         result.cursor = cursor
+
+
+class _HashingFile:
+    """A download's file, hashed as it is written: the bytes are checked without being read
+    back. A resumed file's first part (``resumed``, from a killed run) is hashed once first."""
+
+    def __init__(self, fh: BinaryIO, resumed: Path | None) -> None:
+        self.fh = fh
+        self.digest = hashlib.sha256()
+        if resumed is not None:
+            with resumed.open("rb") as old:
+                while chunk := old.read(CHUNK):
+                    self.digest.update(chunk)
+
+    def write(self, chunk: bytes, /) -> int:
+        self.digest.update(chunk)
+        return self.fh.write(chunk)
+
+    def restart(self) -> None:
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.digest = hashlib.sha256()
 
 
 def _ends_with_newline(path: Path) -> bool:
