@@ -16,12 +16,13 @@ from tests.client.test_copy_properties import _snapshot
 
 from consentry.client import copy
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
+from consentry.snapshot.writer import file_sha256
 
 
 def _hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The files ``copy`` hashes from now on (the real hash still computed)."""
     seen: list[Path] = []
-    real = copy.file_sha256
+    real = file_sha256
 
     def counting(path: Path) -> str:
         seen.append(path)
