@@ -10,11 +10,12 @@ byte (``platform/<id>.manifest.json``) and downloads in progress (``partial/<id>
    the manifest's SHA-256 (the others against the server's checksum), the whole against the
    manifest's Merkle root; only then is the folder renamed into DIR (atomic: a reader never
    sees half a snapshot).
-2. The events after the saved cursor are fetched a page at a time; the records they name are
-   journaled (before, so a kill loses no line; a line is never written twice) and removed
-   (``copy.apply_deletions``); the page is acknowledged with one attestation per snapshot it
-   touched; then the cursor is saved. A kill anywhere repeats at most the current page, which
-   changes nothing the second time.
+2. The events after the saved cursor are fetched a page at a time, up to ``BATCH`` of them; the
+   records they name are journaled page by page (before, so a kill loses no line; a line is
+   never written twice) and removed (``copy.apply_deletions``, once per snapshot per batch);
+   the batch is acknowledged with one attestation per snapshot it touched; then the cursor is
+   saved. A kill anywhere repeats at most the current batch, which changes nothing the second
+   time.
 """
 
 from __future__ import annotations
