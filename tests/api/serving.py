@@ -22,25 +22,33 @@ def free_port() -> int:
 
 
 def start_serve(
-    *args: str, env: Mapping[str, str], log: Path
+    *args: str, env: Mapping[str, str], log: Path, timeout: float = 60.0
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`consentry serve --port P ARGS…`, its output in ``log``, once it answers ``/healthz``:
-    the process and its base URL. A server that does not start is killed and its log shown."""
+    the process and its base URL. A server that does not start within ``timeout`` seconds (a
+    loaded machine imports slowly: callers may give more) is killed and its log shown."""
     port = free_port()
     command = [sys.executable, "-m", "consentry.cli.main", "serve", "--port", str(port), *args]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while True:
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                 return proc, base
         except httpx.TransportError:
             pass
-        if proc.poll() is not None or time.monotonic() > deadline:
+        exited = proc.poll()
+        if exited is not None or time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"consentry serve did not start:\n{log.read_text()}")
+            proc.wait()
+            why = (
+                f"exited with {exited}"
+                if exited is not None
+                else f"did not answer {base}/healthz within {timeout:.0f} s"
+            )
+            raise AssertionError(f"consentry serve {why}:\n{log.read_text()}")
         time.sleep(0.2)
 
 

@@ -34,7 +34,9 @@ class Platform:
 
 @pytest.fixture
 def platform(run: Run, tmp_path: Path) -> Iterator[Platform]:  # noqa: F811
-    proc, url = start_serve(env=dict(os.environ), log=tmp_path / "serve.log")
+    # Generous: under a loaded machine (other suites, builds) the server's imports alone took
+    # over a minute once; the wait is on /healthz, so a quick start costs nothing more.
+    proc, url = start_serve(env=dict(os.environ), log=tmp_path / "serve.log", timeout=240)
     with Workspace.open(tmp_path / "ws").ledger() as ledger:
         key = ApiKeys(ledger).create(Role.LICENSEE, recipient="acme").secret
     try:

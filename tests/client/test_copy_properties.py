@@ -54,9 +54,16 @@ def _snapshot(folder: Path, shards: list[list[int]]) -> None:
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[list[list[int]], list[int]]:
     ids = draw(st.lists(st.integers(0, 500), min_size=1, max_size=60, unique=True))
+    # In record_id order (the attestation reuses the manifest's root), in order within each
+    # shard but not across them, or in no order (both sorted by the attestation).
+    order = draw(st.sampled_from(["sorted", "shards reversed", "random"]))
+    if order != "random":
+        ids.sort()
     cuts = sorted(draw(st.lists(st.integers(0, len(ids)), max_size=3)))
     bounds = [0, *cuts, len(ids)]
     shards = [ids[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    if order == "shards reversed":
+        shards.reverse()
     named = draw(st.lists(st.sampled_from([*ids, 9999]), max_size=30))
     return shards, named
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Final
+from typing import Any, Final, Protocol
 
 import httpx
 
@@ -16,6 +16,14 @@ from consentry.errors import BadKeyError, ServerUnreachableError, SyncError
 
 CHUNK: Final = 1 << 20
 PAGE: Final = 10_000
+
+
+class Sink(Protocol):
+    """Where a download's bytes go: ``write`` each chunk; ``restart`` when the server sends the
+    whole file instead of the rest (it changed), so that what was written is dropped."""
+
+    def write(self, chunk: bytes, /) -> object: ...
+    def restart(self) -> None: ...
 
 
 def _problem(response: httpx.Response) -> str:
@@ -85,7 +93,7 @@ class LicenseeApi:
         self,
         snapshot_id: str,
         path: str,
-        out: BinaryIO,
+        out: Sink,
         *,
         start: int,
         etag: str | None,
@@ -107,8 +115,7 @@ class LicenseeApi:
                 return r.headers.get("x-checksum-sha256"), size
             self._check(r)
             if r.status_code == 200 and start > 0:
-                out.seek(0)
-                out.truncate()
+                out.restart()
                 start = 0
             length = int(r.headers.get("content-length", "0"))
             progress(start, start + length)

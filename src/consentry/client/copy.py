@@ -13,6 +13,7 @@ recomputed from the shards as they are. So a copy killed mid-way is finished by 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,30 +58,37 @@ def _languages(folder: Path) -> list[str]:
     return [line[2:] for line in m.group(1).splitlines()] if m else []
 
 
+def _hits(batch: pa.RecordBatch, drop: pa.Array, named: pa.Array | None) -> pa.Array:
+    """Which rows of ``batch`` are named: by ``record_id``, or by (``record_id``, ``account``)
+    for interactions (``named``, the pairs joined as below)."""
+    if named is None:
+        return pc.is_in(batch.column("record_id"), value_set=drop)
+    pairs = pc.binary_join_element_wise(batch.column("record_id"), batch.column("account"), "\x00")
+    return pc.is_in(pairs, value_set=named)
+
+
 def _rewrite(path: Path, drop: pa.Array, account: pa.Array | None) -> tuple[int, int]:
     """Rewrite the shard without the rows whose ``record_id`` (and ``account``, for
-    interactions) is named; (rows before, rows after). Untouched when none is there."""
+    interactions) is named; (rows before, rows after). Untouched when none is there.
+
+    Both passes go ``_BATCH`` rows at a time (the first reads the key columns only, to learn
+    whether the shard must be rewritten at all), so memory does not grow with the shard."""
     pf = pq.ParquetFile(path)
-    ids = pq.read_table(path, columns=["record_id", *(["account"] if account is not None else [])])
-    if account is None:
-        hit = pc.is_in(ids["record_id"], value_set=drop)
-    else:
-        pairs = pc.binary_join_element_wise(ids["record_id"], ids["account"], "\x00")
-        named = pc.binary_join_element_wise(drop, account, "\x00")
-        hit = pc.is_in(pairs, value_set=named)
-    removed = int(pc.sum(hit).as_py() or 0)
+    named = None if account is None else pc.binary_join_element_wise(drop, account, "\x00")
+    keys = ["record_id", *(["account"] if account is not None else [])]
+    removed = sum(
+        int(pc.sum(_hits(b, drop, named)).as_py() or 0)
+        for b in pf.iter_batches(batch_size=_BATCH, columns=keys)
+    )
     before = pf.metadata.num_rows
     if removed == 0:
         return before, before
     schema = pf.schema_arrow
 
     def write(fh: BinaryIO) -> None:
-        offset = 0
         with pq.ParquetWriter(fh, schema, compression="zstd") as writer:
             for batch in pf.iter_batches(batch_size=_BATCH):
-                mask = hit.slice(offset, batch.num_rows)
-                offset += batch.num_rows
-                kept = batch.filter(pc.invert(mask))
+                kept = batch.filter(pc.invert(_hits(batch, drop, named)))
                 if kept.num_rows:  # an empty row group trips readers (datasets)
                     writer.write_batch(kept)
 
@@ -88,10 +96,17 @@ def _rewrite(path: Path, drop: pa.Array, account: pa.Array | None) -> tuple[int,
     return before, before - removed
 
 
-def _shard(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
+def _current(folder: Path, info: dict[str, Any], since_ns: int) -> dict[str, Any]:
+    """The manifest's entry for a shard, brought up to date. A shard of the size the manifest
+    records and not written since the manifest was (``since_ns``, its mtime) is the one the
+    manifest describes: trusted without reading it, so a refresh costs a ``stat`` per shard
+    that did not change, never a re-hash of the whole copy."""
     path = folder / info["path"]
+    st = path.stat()
+    if st.st_size == int(info.get("bytes", -1)) and st.st_mtime_ns < since_ns:
+        return info
     rows = pq.ParquetFile(path).metadata.num_rows
-    return {**info, "rows": rows, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    return {**info, "rows": rows, "bytes": st.st_size, "sha256": file_sha256(path)}
 
 
 def apply_deletions(folder: Path, removals: Iterable[Removal]) -> int:
@@ -120,9 +135,13 @@ def apply_deletions(folder: Path, removals: Iterable[Removal]) -> int:
 def refresh(folder: Path, manifest: Manifest | None = None) -> Manifest:
     """Make the manifest and the card describe the shards as they are (no write when they do)."""
     manifest = manifest or Manifest.load(folder)
-    shards = [_shard(folder, s) for s in manifest.shards]
-    interactions = [_shard(folder, s) for s in manifest.interactions]
+    since = (folder / MANIFEST_NAME).stat().st_mtime_ns
+    shards = [_current(folder, s, since) for s in manifest.shards]
+    interactions = [_current(folder, s, since) for s in manifest.interactions]
     if shards == manifest.shards and interactions == manifest.interactions:
+        # Any shard re-read above was found as the manifest says: dating the manifest now (its
+        # bytes unchanged) lets the next refresh trust it on a stat.
+        os.utime(folder / MANIFEST_NAME)
         return manifest
     manifest.shards, manifest.interactions = shards, interactions
     root, leaves = merkle_root(folder, manifest.shard_infos())
@@ -145,18 +164,45 @@ def refresh(folder: Path, manifest: Manifest | None = None) -> Manifest:
     return manifest
 
 
+def _in_record_id_order(folder: Path, shards: Iterable[dict[str, Any]]) -> bool:
+    """Whether the records, in shard and row order, are already in ``record_id`` order (each
+    shard sorted, each after the one before): then the manifest's Merkle tree and the
+    attestation's have the same leaves in the same order. One shard's ids read at a time."""
+    last: str | None = None
+    for s in shards:
+        ids = pq.read_table(folder / s["path"], columns=["record_id"])["record_id"]
+        if len(ids) == 0:
+            continue
+        ids = ids.combine_chunks()
+        if len(ids) > 1 and not pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
+            return False
+        first = ids[0].as_py()
+        if last is not None and first.encode() <= last.encode():
+            return False
+        last = ids[-1].as_py()
+    return True
+
+
 def attestation(folder: Path, snapshot_id: str) -> dict[str, Any]:
-    """The proof, for the acknowledgement, that the copy holds only what remains."""
-    manifest = Manifest.load(folder)
-    ids: list[pa.ChunkedArray] = []
-    entries: list[pa.ChunkedArray] = []
-    for s in manifest.shards:
-        t = pq.read_table(folder / s["path"], columns=["record_id", "consent_entry"])
-        ids.append(t["record_id"])
-        entries.append(t["consent_entry"])
-    all_ids = pa.chunked_array([c for a in ids for c in a.chunks], pa.string())
-    all_entries = pa.chunked_array([c for a in entries for c in a.chunks], pa.int64())
-    root, count = remaining_root(all_ids, all_entries)
+    """The proof, for the acknowledgement, that the copy holds only what remains.
+
+    After ``refresh`` the manifest's root is the root over the shards as they are (verified
+    against the records at download, recomputed from them at every change), so when the
+    records are in ``record_id`` order already it is the attestation's root as well, and the
+    copy is not hashed a second time. Otherwise the records are sorted (all ids in memory)."""
+    manifest = refresh(folder)
+    if _in_record_id_order(folder, manifest.shards):
+        root, count = str(manifest.merkle["root"]), int(manifest.merkle["leaves"])
+    else:
+        ids: list[pa.ChunkedArray] = []
+        entries: list[pa.ChunkedArray] = []
+        for s in manifest.shards:
+            t = pq.read_table(folder / s["path"], columns=["record_id", "consent_entry"])
+            ids.append(t["record_id"])
+            entries.append(t["consent_entry"])
+        all_ids = pa.chunked_array([c for a in ids for c in a.chunks], pa.string())
+        all_entries = pa.chunked_array([c for a in entries for c in a.chunks], pa.int64())
+        root, count = remaining_root(all_ids, all_entries)
     return {
         "snapshot_id": snapshot_id,
         "merkle_root": root,
