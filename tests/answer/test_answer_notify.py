@@ -118,3 +118,38 @@ def test_sqlite_polls(tmp_path: Path) -> None:
         finally:
             live.close()
     assert took < 1.0, took
+
+
+@pytest.mark.postgres
+def test_a_lost_listening_connection_falls_back_to_polling(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The server ends the listening connection: the worker polls (every 100 ms) until it
+    listens again, and the deny is still seen within a second."""
+    with open_ledger(postgres_url, create=True) as writer:
+        _granted(writer)
+        live = LiveAnswers(
+            postgres_url, ContentStore(tmp_path / "content"), POLICY, import_interval=1.0
+        )
+        live.start(AnswerIndex.from_batches([_items()], writer, POLICY))
+        try:
+            assert live._listener is not None
+            channel = live._listener.channel
+            ended = writer.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE query = %s AND pid <> pg_backend_pid()",
+                (f'LISTEN "{channel}"',),
+            )
+            assert [tuple(r) for r in ended] == [(True,)]
+            deadline = time.monotonic() + 3
+            while live.listening and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not live.listening  # it noticed
+            took = _seconds_until_denied(writer, [live], limit=3.0)
+            deadline = time.monotonic() + 5
+            while not live.listening and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert live.listening  # and listens again
+        finally:
+            live.close()
+    assert took < 1.0, took

@@ -75,6 +75,7 @@ class LiveAnswers:
         self._interval = interval
         self._listen = listen
         self._listener: LedgerListener | None = None
+        self._listen_failed = False
         self._import_interval = import_interval
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -146,7 +147,14 @@ class LiveAnswers:
         try:
             self._listener = LedgerListener(self._ledger)
         except Exception:  # polling still keeps the index fresh, only slower
-            log.exception("answer index: cannot LISTEN on the ledger, polling only")
+            # Retried every second: said once, not every second of an outage.
+            if not self._listen_failed:
+                log.exception("answer index: cannot LISTEN on the ledger, polling only")
+            self._listen_failed = True
+        else:
+            if self._listen_failed:
+                log.info("answer index: listening on the ledger again")
+            self._listen_failed = False
 
     def _poll_interval(self) -> float:
         if self._interval is not None:
@@ -168,20 +176,26 @@ class LiveAnswers:
             return False
 
     def _run(self) -> None:
-        next_poll = time.monotonic() + self._poll_interval()
+        # The next poll is due a poll interval after the last one, reckoned afresh each time:
+        # losing the notifications shortens the interval at once, not after the longer one.
+        last_poll = time.monotonic()
         next_import = time.monotonic() + self._import_interval
         while not self._stop.is_set():
-            notified = self._wait(max(0.0, min(next_poll, next_import) - time.monotonic()))
+            due = min(last_poll + self._poll_interval(), next_import)
+            notified = self._wait(max(0.0, due - time.monotonic()))
             try:
                 now = time.monotonic()
-                if notified or now >= next_poll:
-                    next_poll = now + self._poll_interval()
+                if notified or now >= last_poll + self._poll_interval():
+                    last_poll = now
                     self.refresh()
                 if now >= next_import:
                     next_import = now + self._import_interval
                     self.refresh_imports()
                     if self._listener is None:
                         self._open_listener()
+                        if self._listener is not None:
+                            # What was appended before LISTEN took effect is not notified.
+                            last_poll = -float("inf")
             except Exception:  # a database hiccup must not end the thread: retried next time
                 log.exception("answer index: refresh failed, retrying")
                 self._stop.wait(min(1.0, self._poll_interval()))
