@@ -16,7 +16,9 @@ from consentry.answer import AnswerIndex, LiveAnswers
 from consentry.content.store import ContentStore
 from consentry.ledger import LedgerStore, open_ledger
 from consentry.model import AccountChange, ConsentDecision, Decision
+from consentry.platform.canonical import import_canonical
 from consentry.policy.loader import default_policy_text, parse_policy
+from consentry.workspace import Workspace
 
 POLICY = parse_policy(default_policy_text(), source="test")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -153,3 +155,22 @@ def test_a_lost_listening_connection_falls_back_to_polling(
         finally:
             live.close()
     assert took < 1.0, took
+
+
+def test_start_up_reports_its_progress(
+    tmp_path: Path, demo_platform: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Building from a real content store, the worker says how far it is, as a share of the
+    store's items (from its commit marker), up to all of them."""
+    ws = Workspace.init(tmp_path / "ws")
+    import_canonical(ws, demo_platform)
+    store = ContentStore(ws.content_dir)
+    total = store.counts().items
+    live = LiveAnswers(ws.db_url, store, ws.policy(), import_interval=3600)
+    with caplog.at_level("INFO", logger="consentry.answer"):
+        live.start()
+    live.close()
+    lines = [r.getMessage() for r in caplog.records if "items read" in r.getMessage()]
+    assert len(lines) >= 5, lines
+    assert lines[-1].startswith(f"answer index: {total} of {total} items read (100%"), lines
+    assert len(live.index) > 0

@@ -102,11 +102,21 @@ class LiveAnswers:
         assert self._ledger is not None
         started = time.monotonic()
         seen = [0]
+        # From the newest commit marker (no data read): progress as a share of the whole.
+        total = max(1, self._store.counts().items)
+        # A line every tenth, or every million items on a store larger than ten million.
+        step = max(1, min(1_000_000, total // 10))
 
         def progress(n: int) -> None:
             seen[0] += n
-            if seen[0] % 1_000_000 < n:
-                log.info("answer index: %d items read", seen[0])
+            if seen[0] // step > (seen[0] - n) // step:
+                log.info(
+                    "answer index: %d of %d items read (%.0f%%, %.1f s)",
+                    seen[0],
+                    total,
+                    100 * seen[0] / total,
+                    time.monotonic() - started,
+                )
 
         self.index = AnswerIndex.build(self._store, self._ledger, self._policy, progress=progress)
         log.info(
