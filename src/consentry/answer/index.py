@@ -107,6 +107,8 @@ class Verdicts:
 
 
 _CODE_NAMES: Final = [Reason(i).code if i else ELIGIBLE for i in range(len(Reason))]
+#: The names by code, ``UNKNOWN`` last (the code of an id the index does not hold).
+_NAMES: Final = np.array([*_CODE_NAMES, UNKNOWN], dtype=object)
 
 
 class AnswerIndex:
@@ -188,8 +190,14 @@ class AnswerIndex:
             if authors
             else pa.array([], pa.string())
         )
-        index.accounts = AccountTable(pc.unique(author_ids), policy)
-        slot, _ = index.accounts.lookup(author_ids)
+        # Encoded once (a hash table in Arrow): the authors are looked up by their distinct
+        # ids only, then spread by the codes; looking every item's author up was a fifth of
+        # the start-up (1M items).
+        encoded = pc.dictionary_encode(author_ids)
+        index.accounts = AccountTable(encoded.dictionary, policy)
+        distinct, _ = index.accounts.lookup(encoded.dictionary)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        slot = distinct[codes] if len(codes) else np.empty(0, np.int64)
         index._set_items(
             np.concatenate(keys) if keys else np.empty(0, np.uint64),
             slot.astype(np.uint32),
@@ -342,10 +350,12 @@ class AnswerIndex:
     def verdicts(self, ids: Sequence[str], purpose: str, *, on: date | None = None) -> Verdicts:
         """``eligible``, the one reason code, or ``unknown``, for each of ``ids``."""
         reason, found = self.reasons(ids, purpose, on=on)
-        codes = [
-            _CODE_NAMES[r] if f else UNKNOWN for r, f in zip(reason.tolist(), found, strict=True)
-        ]
-        return Verdicts(list(ids), codes, self.seq)
+        # One gather of the names (no Python per id): profiled at 1,000 ids, the comprehension
+        # it replaces was a quarter of the call.
+        code = np.where(found, reason.astype(np.int64), len(_CODE_NAMES))
+        return Verdicts(
+            ids if isinstance(ids, list) else list(ids), _NAMES[code].tolist(), self.seq
+        )
 
 
 def _reposts(batch: pa.RecordBatch | pa.Table, keys: U64) -> tuple[U64, U64]:

@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from consentry.answer import LiveAnswers
+from consentry.answer import LiveAnswers, Verdicts
 from consentry.api.auth import AssistantDep, State
 from consentry.api.fields import plain
 from consentry.api.problems import ProblemError
@@ -41,6 +41,12 @@ class EligibleAnswer(BaseModel):
     verdicts: dict[str, str] = Field(
         description="per content id: `eligible`, the one reason code, or `unknown`"
     )
+
+
+def answer_bytes(found: Verdicts, purpose: str) -> bytes:
+    """The answer's JSON (``EligibleAnswer``), written by orjson: the benchmark times this."""
+    verdicts = dict(zip(found.ids, found.codes, strict=True))
+    return orjson.dumps({"purpose": purpose, "ledger_seq": found.seq, "verdicts": verdicts})
 
 
 def live_answers(state: State) -> LiveAnswers:
@@ -78,13 +84,8 @@ async def eligible(body: EligibleRequest, holder: AssistantDep, state: State) ->
     started = time.perf_counter()
     found = live.verdicts(body.content_ids, body.purpose)
     took_ms = (time.perf_counter() - started) * 1000
-    payload = {
-        "purpose": body.purpose,
-        "ledger_seq": found.seq,
-        "verdicts": dict(zip(found.ids, found.codes, strict=True)),
-    }
     return Response(
-        orjson.dumps(payload),
+        answer_bytes(found, body.purpose),
         media_type="application/json",
         headers={"Server-Timing": f"verdicts;dur={took_ms:.3f}"},
     )
