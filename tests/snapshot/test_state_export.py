@@ -122,7 +122,9 @@ def _same_share_state(ledger: LedgerStore, earlier: Resolved, folder: Path) -> N
     assert _sorted(consent, *keys) == _sorted(oracle, *keys)
 
 
-def test_a_worker_read_returns_no_more_rows_than_its_chunk(tmp_path: Path) -> None:
+def test_a_worker_read_returns_no_more_rows_than_its_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The read of a bucket's state: partitions larger than a chunk are read chunk by chunk,
     and only the partitions holding an asked account are opened at all."""
     ledger = _ledger(tmp_path / "l.db")
@@ -136,12 +138,8 @@ def test_a_worker_read_returns_no_more_rows_than_its_chunk(tmp_path: Path) -> No
             seen.append(batch.num_rows)
             yield batch
 
-    state_parts._slices = counted  # type: ignore[assignment]
-    try:
-        asked = pa.array(["acct00001", "acct00002"])
-        accounts, _ = read_state(tmp_path / "st", asked, rows=8)
-    finally:
-        state_parts._slices = real  # type: ignore[assignment]
+    monkeypatch.setattr(state_parts, "_slices", counted)
+    accounts, _ = read_state(tmp_path / "st", pa.array(["acct00001", "acct00002"]), rows=8)
     assert sorted(accounts["account_id"].to_pylist()) == ["acct00001", "acct00002"]
     assert seen and max(seen) <= 8
     # Two accounts: at most two partitions of each table were read, not all 300 accounts.
