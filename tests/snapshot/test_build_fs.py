@@ -17,8 +17,9 @@ from consentry.policy import load_policy
 from consentry.snapshot.build import Builder, BuildSpec
 from consentry.snapshot.build_fs import Location, build_at, staging_for
 from consentry.snapshot.records import RecordMaker
+from consentry.snapshot.source import MemorySource
 
-from .conftest import Build, KeyedPseudonyms, MemorySource, content_table, interactions_table
+from .conftest import Build, KeyedPseudonyms, content_table, interactions_table
 from .conftest import no_scrub as _no_scrub
 from .test_steps import snapshot_files
 
