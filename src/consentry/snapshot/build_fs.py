@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -51,8 +52,8 @@ class Location:
     def parse(cls, text: str | Path) -> Location:
         """A plain path or a URI."""
         if isinstance(text, Path) or "://" not in text:
-            path = Path(text).absolute()
-            return cls(pafs.LocalFileSystem(), str(path), path)
+            path = Path(text)  # as given: messages and records name it as the user did
+            return cls(pafs.LocalFileSystem(), str(path.absolute()), path)
         try:
             fs, path = pafs.FileSystem.from_uri(text)
         except (ValueError, OSError) as e:  # ArrowInvalid is a ValueError
@@ -108,10 +109,11 @@ def check_remote(target: Location, *, force: bool) -> None:
         raise UsageError(f"--out {target} already holds a snapshot: --force replaces it")
 
 
-def publish_remote(staged: Path, target: Location, *, force: bool) -> None:
+def publish_remote(staged: Path, target: Location, *, force: bool, keep: bool = False) -> None:
     """Copy the published snapshot ``staged`` through ``target.fs``: into ``.NAME.partial``
     beside the target, then moved into place (atomic where the filesystem renames, as local
-    and HDFS do; an object store copies). ``staged`` is removed once it is there."""
+    and HDFS do; an object store copies). ``staged`` is removed once it is there, unless
+    ``keep`` (a copy the workspace has recorded, as ``snapshot build`` does)."""
     check_remote(target, force=force)  # again: it may have appeared while the build ran
     parent, _, name = target.path.rpartition("/")
     partial = f"{parent}/.{name}.partial" if parent else f".{name}.partial"
@@ -132,7 +134,8 @@ def publish_remote(staged: Path, target: Location, *, force: bool) -> None:
         fs.delete_dir(target.path)  # checked above: a snapshot of ours, and --force
     fs.delete_file(f"{partial}/{COPY_MARK}")
     fs.move(partial, target.path)
-    shutil.rmtree(staged)
+    if not keep:
+        shutil.rmtree(staged)
 
 
 def staging_for(target: Location, root: Path) -> Path:
@@ -150,12 +153,17 @@ def build_at(
     staging: Path,
     sink: IncludedSink | None = None,
     hook: PublishHook | None = None,
+    run: Callable[[BuildSpec], BuildResult] | None = None,
+    keep: bool = False,
 ) -> BuildResult:
     """Build ``spec`` (its ``out`` ignored) and publish it at ``target``; ``staging`` is the
-    local folder a target with no local path is built in first (see ``staging_for``)."""
+    local folder a target with no local path is built in first (see ``staging_for``), kept
+    there if ``keep``. ``run`` builds a spec instead of ``builder.build`` (the CLI records the
+    delivery of what it builds)."""
+    build = run or (lambda s: builder.build(s, sink, hook))
     if target.local is not None:
-        return builder.build(dataclasses.replace(spec, out=target.local), sink, hook)
+        return build(dataclasses.replace(spec, out=target.local))
     check_remote(target, force=spec.force)  # before hours of work, not after
-    result = builder.build(dataclasses.replace(spec, out=staging, force=True), sink, hook)
-    publish_remote(staging, target, force=spec.force)
+    result = build(dataclasses.replace(spec, out=staging, force=True))
+    publish_remote(staging, target, force=spec.force, keep=keep)
     return result
