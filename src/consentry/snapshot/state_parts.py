@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 #: Partitions of the state at least, by the top bits of the account key.
 STATE_PARTITIONS: Final = 16
 #: Ledger entries per partition, at most on average (see ``partitions_for``).
-PARTITION_ENTRIES: Final = 262_144
+PARTITION_ENTRIES: Final = 65_536
 #: Rows of a state file read at a time.
 READ_ROWS: Final = 65_536
 #: Ledger entries (``seq`` values) per read of ``export_state``: no read returns more rows.
