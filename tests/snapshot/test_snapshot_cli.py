@@ -163,3 +163,21 @@ def test_names_detector_on_request(cli, tmp_path: Path) -> None:  # type: ignore
     assert named["counts"]["pii_replaced"].get("name", 0) > 0
     assert "name" not in plain["counts"]["pii_replaced"]
     assert "re-derived" in cli("snapshot", "verify", "named").output
+
+
+def test_out_as_a_file_uri(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("snapshot", "build", "--purpose", "train", "--out", "plain")
+    cli("snapshot", "build", "--purpose", "train", "--out", f"file://{tmp_path}/by-uri")
+    plain = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*"))
+    assert plain == sorted(
+        p.relative_to(tmp_path / "by-uri") for p in (tmp_path / "by-uri").rglob("*")
+    )
+    for rel in plain:
+        if (tmp_path / "plain" / rel).is_file():
+            assert (tmp_path / "plain" / rel).read_bytes() == (
+                tmp_path / "by-uri" / rel
+            ).read_bytes()
+    assert (
+        "pyarrow.fs"
+        in cli("snapshot", "build", "--purpose", "train", "--out", "nosuch://x/y", code=2).output
+    )

@@ -31,12 +31,13 @@ from consentry.cli.common import (
     secret_source,
     uncut,
 )
-from consentry.compliance.deliveries import Deliveries
+from consentry.compliance.deliveries import Deliveries, Delivery
 from consentry.compliance.erasure import erased_record_ids
 from consentry.compliance.recipients import Recipients
 from consentry.errors import SnapshotError, UsageError, WorkspaceError
 from consentry.ledger import AsOf
 from consentry.snapshot.build import DEFAULT_BATCH, DEFAULT_SHARD_ROWS, BuildResult, BuildSpec
+from consentry.snapshot.build_fs import Location, build_at, staging_for
 from consentry.snapshot.executors import executor as make_executor
 from consentry.snapshot.inspect import (
     SHOWN_COLUMNS,
@@ -81,7 +82,14 @@ class _RichProgress:
 @handle_errors
 def build(
     purpose: Annotated[str, typer.Option(help="What the snapshot is for: train, fine_tune, …")],
-    out: Annotated[Path, typer.Option(help="Folder to publish the snapshot in.")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Folder to publish the snapshot in: a path, or a pyarrow.fs URI (file:///…, "
+            "s3://…, gs://…, hdfs://…; a non-local one is built under the workspace's "
+            "snapshots/.staging/, recorded there, then copied)."
+        ),
+    ],
     recipient: Annotated[
         str | None,
         typer.Option(help="Third party it goes to (also requires `share` consent)."),
@@ -137,9 +145,10 @@ def build(
             f"no content in {ws.content_dir}: import a platform export first: "
             "`consentry import canonical DIR` (or x-archive, mastodon, reddit)"
         )
+    target = Location.parse(out)
     spec = BuildSpec(
         purpose=purpose,
-        out=out,
+        out=target.local or staging_for(target, ws.root / "snapshots"),
         recipient=recipient,
         as_of=AsOf.parse(as_of),
         batch_size=batch_size,
@@ -165,7 +174,16 @@ def build(
             names=names,
             executor=runner,
         )
-        result, delivery = Deliveries(ledger, ws.deliveries_dir).build(builder, spec)
+        deliveries = Deliveries(ledger, ws.deliveries_dir)
+        recorded: list[Delivery] = []
+
+        def run(built: BuildSpec) -> BuildResult:
+            result, delivery = deliveries.build(builder, built)
+            recorded.append(delivery)
+            return result
+
+        result = build_at(builder, spec, target, staging=spec.out, run=run, keep=True)
+        (delivery,) = recorded
         progress.stop()
     print_summary(result)
     console.print(

@@ -468,17 +468,34 @@ class LedgerStore(ABC):
         """Each account's state as of a position: ``account_id``, ``country``, ``birth_date``,
         ``protected``, ``status``, ``created_seq``."""
         resolved = as_of if isinstance(as_of, Resolved) else self.resolve(as_of)
+        return fold_account_states(
+            self.account_rows(0, resolved.position.seq, resolved.at_bound, account_id=account_id)
+        )
+
+    def account_rows(
+        self, after: int, upto: int, at_bound: int = 2**62, *, account_id: str | None = None
+    ) -> pa.Table:
+        """The account entries (every kind but consent) of ``seq`` in (``after``, ``upto``], as
+        ``fold_account_states`` takes them: a caller may read the ledger window by window and
+        fold each account's rows apart (the snapshot build's partitioned state)."""
         sql = (
             "SELECT account_id, kind, attr_mask, coalesce(country, '') AS country,"
             " coalesce(birth_date, '') AS birth_date, coalesce(protected, -1) AS protected,"
             " coalesce(status, '') AS status, seq, at_us FROM ledger_entries"
-            " WHERE kind <> 'consent' AND seq <= ? AND at_us <= ?"
+            " WHERE kind <> 'consent' AND seq > ? AND seq <= ? AND at_us <= ?"
         )
-        params: list[object] = [resolved.position.seq, resolved.at_bound]
+        params: list[object] = [after, upto, at_bound]
         if account_id is not None:
             sql += " AND account_id = ?"
             params.append(account_id)
-        return fold_account_states(self._query_arrow(self._sql(sql), params))
+        return self._query_arrow(self._sql(sql), params)
+
+    def consent_rows(
+        self, after: int, upto: int, purposes: Sequence[str] | None, at_bound: int = 2**62
+    ) -> pa.Table:
+        """The consent entries of ``seq`` in (``after``, ``upto``], as ``fold_consent_state``
+        takes them (see ``account_rows``)."""
+        return self._consent_rows(after, upto, purposes, at_bound)
 
     def erased_accounts(self) -> pa.Array:
         """Ids of accounts erased on request (``consentry erase``): nothing of theirs may be

@@ -208,11 +208,11 @@ class Builder:
         )
         state = ctx.steps / "state"
         if not state_parts.written(state):
-            # The one moment the whole state is in one process: written partitioned by
-            # account hash, then each task reads only its accounts' share.
-            index_tables = self.state_tables(spec, resolved)
-            state_parts.write_state(state, *index_tables)
-            del index_tables
+            # Partitioned by account hash, window by window and partition by partition: no
+            # process ever holds every account's state; each task reads its accounts' share.
+            state_parts.export_state(
+                state, self.ledger, resolved, self._purposes(spec), spec.recipient
+            )
             release_freed_memory()
         with session_of(self.executor, ctx) as run:
             census = self._census(spec, ctx, run)
@@ -336,7 +336,7 @@ class Builder:
         self, spec: BuildSpec, resolved: Resolved, *, use_checkpoints: bool = True
     ) -> tuple[pa.Table, pa.Table]:
         """The account and consent state the build of ``spec`` decides on."""
-        purposes = [spec.purpose] + ([SHARE] if spec.recipient and spec.purpose != SHARE else [])
+        purposes = self._purposes(spec)
         accounts = self.ledger.account_states(resolved)
         consent = self.ledger.consent_state(
             resolved,
@@ -345,6 +345,11 @@ class Builder:
             use_checkpoints=use_checkpoints,
         )
         return accounts, consent
+
+    @staticmethod
+    def _purposes(spec: BuildSpec) -> list[str]:
+        """The purposes whose consent the build of ``spec`` reads."""
+        return [spec.purpose] + ([SHARE] if spec.recipient and spec.purpose != SHARE else [])
 
     def _build_id(self, spec: BuildSpec, resolved: Resolved) -> str:
         identity = {

@@ -6,32 +6,57 @@ Written once per build into the work folder (``.OUT.partial/steps/state``) as Ar
 one per partition and table, sealed by a marker; a resumed build reads it again. IPC rather
 than Parquet: a task maps the file and filters it slice by slice, with nothing to decode (reading
 16 Parquet partitions per bucket cost more than the bucket's census).
+
+``export_state`` writes it straight from the ledger without ever holding every account's state:
+the ledger is read ``EXPORT_ROWS`` entries at a time, each window's rows appended to the raw
+file of their partition, then each partition folded on its own (a fold is per account, so the
+folds of the partitions are the fold of the whole). The number of partitions grows with the
+ledger (``partitions_for``): a partition, hence the parent's fold and a worker's mapped read,
+stays near ``PARTITION_ENTRIES`` entries however many accounts there are.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
+from consentry.ledger.state import fold_account_states, fold_consent_state
 
-#: Partitions of the state, by the top bits of the account key.
+if TYPE_CHECKING:
+    from consentry.ledger import LedgerStore, Resolved
+
+#: Partitions of the state at least, by the top bits of the account key.
 STATE_PARTITIONS: Final = 16
-_SHIFT: Final = np.uint64(64 - 4)  # log2(STATE_PARTITIONS)
+#: Ledger entries per partition, at most on average (see ``partitions_for``).
+PARTITION_ENTRIES: Final = 65_536
 #: Rows of a state file read at a time.
 READ_ROWS: Final = 65_536
+#: Ledger entries (``seq`` values) per read of ``export_state``: no read returns more rows.
+EXPORT_ROWS: Final = 65_536
 TABLES: Final = ("accounts", "consent")
 MARKER: Final = "state.done"
 
 
-def _partitions(ids: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
-    out: np.ndarray[Any, np.dtype[np.int64]] = (hash_ids(ids) >> _SHIFT).astype(np.int64)
+def partitions_for(entries: int, per_partition: int = PARTITION_ENTRIES) -> int:
+    """Partitions for a ledger of ``entries``: a power of two (a partition is the top bits of
+    the account hash), at least ``STATE_PARTITIONS``."""
+    count = STATE_PARTITIONS
+    while count * per_partition < entries:
+        count *= 2
+    return count
+
+
+def _partitions(ids: Any, count: int = STATE_PARTITIONS) -> np.ndarray[Any, np.dtype[np.int64]]:
+    shift = np.uint64(64 - (count.bit_length() - 1))
+    out: np.ndarray[Any, np.dtype[np.int64]] = (hash_ids(ids) >> shift).astype(np.int64)
     return out
 
 
@@ -39,45 +64,118 @@ def written(folder: Path) -> bool:
     return (folder / MARKER).is_file()
 
 
-def write_state(folder: Path, accounts: pa.Table, consent: pa.Table) -> None:
-    """Write ``accounts`` (``account_states``) and ``consent`` (``consent_state``) by partition."""
+def _file(folder: Path, name: str, p: int) -> Path:
+    return folder / f"{name}-{p:02d}.arrow"
+
+
+def _write_part(target: Path, table: pa.Table) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table, max_chunksize=READ_ROWS)
+    os.replace(tmp, target)
+
+
+def _seal(folder: Path, count: int) -> None:
+    (folder / MARKER).write_text(json.dumps({"partitions": count}), "utf-8")
+
+
+def write_state(
+    folder: Path, accounts: pa.Table, consent: pa.Table, partitions: int = STATE_PARTITIONS
+) -> None:
+    """Write ``accounts`` (``account_states``) and ``consent`` (``consent_state``) by partition
+    (state already folded and held whole; ``export_state`` goes without)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in zip(TABLES, (accounts, consent), strict=True):
         ids = table["account_id"].combine_chunks() if table.num_rows else pa.array([], pa.string())
-        part = _partitions(ids)
+        part = _partitions(ids, partitions)
         order = np.argsort(part, kind="stable")
-        bounds = np.searchsorted(part[order], np.arange(STATE_PARTITIONS + 1))
-        for p in range(STATE_PARTITIONS):
+        bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+        for p in range(partitions):
             rows = pa.array(order[bounds[p] : bounds[p + 1]], pa.int64())
-            target = folder / f"{name}-{p:02d}.arrow"
-            tmp = target.with_name(target.name + ".tmp")
-            part_table = table.take(rows)
-            with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-                w.write_table(part_table, max_chunksize=READ_ROWS)
-            os.replace(tmp, target)
-    (folder / MARKER).write_text(json.dumps({"partitions": STATE_PARTITIONS}), "utf-8")
+            _write_part(_file(folder, name, p), table.take(rows))
+    _seal(folder, partitions)
 
 
-def read_state(folder: Path, ids: Any) -> tuple[pa.Table, pa.Table]:
+def export_state(
+    folder: Path,
+    ledger: LedgerStore,
+    resolved: Resolved,
+    purposes: Sequence[str],
+    recipient: str | None,
+    *,
+    rows: int = EXPORT_ROWS,
+    per_partition: int = PARTITION_ENTRIES,
+) -> int:
+    """Write the state ``ledger.account_states(resolved)`` and ``ledger.consent_state(resolved,
+    purposes=…, recipient=…)`` would give, by partition, reading at most ``rows`` entries at a
+    time and folding one partition at a time. Returns the number of partitions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    upto, bound = resolved.position.seq, resolved.at_bound
+    count = partitions_for(upto, per_partition)
+    raw = {name: [folder / f"raw-{name}-{p:02d}.arrows" for p in range(count)] for name in TABLES}
+    writers: dict[tuple[str, int], pa.ipc.RecordBatchStreamWriter] = {}
+    schemas: dict[str, pa.Schema] = {}
+    try:
+        for after in range(0, upto, rows):
+            end = min(after + rows, upto)
+            windows = (
+                ledger.account_rows(after, end, bound),
+                ledger.consent_rows(after, end, purposes, bound),
+            )
+            for name, table in zip(TABLES, windows, strict=True):
+                if not table.num_rows:
+                    continue
+                table = table.combine_chunks()
+                # SQLite types a column by the values it returns: one schema for every window.
+                schema = schemas.setdefault(name, table.schema)
+                table = table.cast(schema)
+                part = _partitions(table["account_id"], count)
+                order = np.argsort(part, kind="stable")  # stable: seq order within a partition
+                bounds = np.searchsorted(part[order], np.arange(count + 1))
+                for p in np.flatnonzero(np.diff(bounds)).tolist():
+                    writer = writers.get((name, p))
+                    if writer is None:
+                        writer = pa.ipc.new_stream(str(raw[name][p]), schema)
+                        writers[name, p] = writer
+                    writer.write_table(table.take(pa.array(order[bounds[p] : bounds[p + 1]])))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for p in range(count):
+        for name in TABLES:
+            path = raw[name][p]
+            entries = pa.ipc.open_stream(str(path)).read_all() if (name, p) in writers else None
+            state = (
+                fold_account_states(entries)
+                if name == "accounts"
+                else fold_consent_state(entries, recipient)
+            )
+            _write_part(_file(folder, name, p), state)
+            del entries, state
+            path.unlink(missing_ok=True)
+    _seal(folder, count)
+    return count
+
+
+def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Table, pa.Table]:
     """(accounts, consent) of the accounts ``ids`` only: only the partitions that hold some are
-    opened, and each is read ``READ_ROWS`` at a time and filtered."""
+    opened, and each is read ``READ_ROWS`` (or ``rows``) at a time and filtered."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
+    count = int(json.loads((folder / MARKER).read_text("utf-8"))["partitions"])
     wanted = pc.unique(ids.drop_null()) if len(ids) else pa.array([], pa.string())
-    parts = set(np.unique(_partitions(wanted)).tolist()) if len(wanted) else set()
+    parts = set(np.unique(_partitions(wanted, count)).tolist()) if len(wanted) else set()
     out: list[pa.Table] = []
     for name in TABLES:
         pieces: list[pa.Table] = []
         schema: pa.Schema | None = None
-        for p in range(STATE_PARTITIONS):
-            path = folder / f"{name}-{p:02d}.arrow"
-            with pa.memory_map(str(path)) as mapped:
+        for p in range(count):
+            with pa.memory_map(str(_file(folder, name, p))) as mapped:
                 reader = pa.ipc.open_file(mapped)
                 schema = reader.schema
                 if p not in parts:
                     continue
-                for i in range(reader.num_record_batches):
-                    batch = reader.get_batch(i)
+                for batch in _slices(reader, rows):
                     keep = pc.is_in(batch.column("account_id"), value_set=wanted)
                     chosen = batch.filter(keep)
                     if chosen.num_rows:
@@ -86,3 +184,13 @@ def read_state(folder: Path, ids: Any) -> tuple[pa.Table, pa.Table]:
         assert schema is not None
         out.append(pa.concat_tables(pieces).cast(schema) if pieces else schema.empty_table())
     return out[0], out[1]
+
+
+def _slices(reader: pa.ipc.RecordBatchFileReader, rows: int | None) -> Any:
+    for i in range(reader.num_record_batches):
+        batch = reader.get_batch(i)
+        if rows is None or batch.num_rows <= rows:
+            yield batch
+            continue
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)

@@ -335,16 +335,14 @@ class InteractionsMap:
         sink_entries: list[npt.NDArray[np.int64]] = []
         if any_batch:
             maker = ctx.record_maker()
-            ids = (
-                pa.chunked_array([b.column("account_id") for b in linked], pa.string())
-                if linked
-                else pa.array([], pa.string())
-            )
-            accounts, consent = read_state(ctx.steps / "state", ids)
-            index = StateIndex(accounts, consent, ctx.purpose, recipient=ctx.recipient)
             work = WorkFolder.at(ctx.work)
             writer = work.shard_writer(INTERACTIONS_SHARD, INTERACTION_SCHEMA)
             for batch in coalesced(linked, SCAN_CHUNK):
+                # The state of this chunk's accounts only: every interacting account's at once
+                # grew with the accounts of the platform (a verdict reads its own row alone).
+                accounts, consent = read_state(ctx.steps / "state", batch.column("account_id"))
+                index = StateIndex(accounts, consent, ctx.purpose, recipient=ctx.recipient)
+                del accounts, consent
                 reasons, entries = interaction_verdicts(batch, index, ctx.policy, ctx.on)
                 writer.write(maker.interactions(batch, reasons, entries, keys))
                 kept = np.nonzero(reasons == Reason.ELIGIBLE)[0]

@@ -1,0 +1,146 @@
+"""The build's ledger state, written partitioned straight from the ledger: window by window and
+partition by partition, so that no read (the parent's nor a worker's) holds every account; and
+the same state the ledger's own whole-state queries give (the oracle)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from consentry.ledger import open_ledger
+from consentry.ledger.store import AsOf, LedgerStore, Resolved
+from consentry.model import AccountChange, ConsentDecision, Decision, Scope
+from consentry.snapshot import state_parts
+from consentry.snapshot.state_parts import export_state, partitions_for, read_state
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+ACCOUNTS = 300
+
+
+def _ledger(path: Path) -> LedgerStore:
+    store = open_ledger(f"sqlite:///{path}", create=True)
+    items: list[ConsentDecision | AccountChange] = []
+    for i in range(ACCOUNTS):
+        aid = f"acct{i:05d}"
+        items.append(
+            AccountChange(
+                aid,
+                T0 - timedelta(days=400),
+                {
+                    "country": ("DE", "US", "FR")[i % 3],
+                    "birth_date": date(1970 + i % 50, 1, 1),
+                    "protected": i % 7 == 0,
+                    "status": "active",
+                },
+                created=True,
+            )
+        )
+        items.append(ConsentDecision(aid, "train", Decision.GRANT, T0 + timedelta(seconds=i)))
+        if i % 3 == 0:  # a later, narrower decision: the fold must see both, in order
+            items.append(
+                ConsentDecision(
+                    aid, "train", Decision.DENY, T0 + timedelta(days=1), scope=Scope.ASSISTANT
+                )
+            )
+        if i % 5 == 0:
+            items.append(ConsentDecision(aid, "share", Decision.GRANT, T0))
+        if i % 4 == 0:  # a recipient's own decisions: counted only when that recipient asks
+            who = "lab" if i % 8 == 0 else "other"
+            items.append(
+                ConsentDecision(aid, "share", Decision.DENY, T0 + timedelta(hours=1), recipient=who)
+            )
+    store.append(items)
+    return store
+
+
+def _sorted(table: pa.Table, *keys: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = table.sort_by([(k, "ascending") for k in keys]).to_pylist()
+    return rows
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> LedgerStore:
+    return _ledger(tmp_path / "ledger.db")
+
+
+def test_exported_state_is_the_ledgers_state_read_in_small_windows(
+    ledger: LedgerStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolved = ledger.resolve(None)
+    assert resolved.position.seq > 4 * 50  # several windows of 50 entries
+    largest: list[int] = []
+    for name in ("account_rows", "consent_rows"):
+        real = getattr(type(ledger), name)
+
+        def counted(self: LedgerStore, *a: Any, _real: Any = real, **k: Any) -> pa.Table:
+            got: pa.Table = _real(self, *a, **k)
+            largest.append(got.num_rows)
+            return got
+
+        monkeypatch.setattr(type(ledger), name, counted)
+    count = export_state(
+        tmp_path / "state", ledger, resolved, ["train", "share"], None, rows=50, per_partition=40
+    )
+    monkeypatch.undo()
+    # The ledger holds over 600 entries: more partitions than the least, and no read of the
+    # ledger returned more than one window, so none returned every account.
+    assert count == partitions_for(resolved.position.seq, 40) > state_parts.STATE_PARTITIONS
+    assert largest and max(largest) <= 50 < ACCOUNTS
+    assert not list((tmp_path / "state").glob("raw-*"))  # the raw windows are gone
+    ids = pa.array([f"acct{i:05d}" for i in range(ACCOUNTS)] + ["nobody"])
+    accounts, consent = read_state(tmp_path / "state", ids, rows=16)
+    oracle_accounts = ledger.account_states(resolved)
+    oracle_consent = ledger.consent_state(resolved, purposes=["train", "share"])
+    assert accounts.num_rows == ACCOUNTS
+    assert _sorted(accounts, "account_id") == _sorted(oracle_accounts, "account_id")
+    keys = ("account_id", "purpose", "scope")
+    assert _sorted(consent, *keys) == _sorted(oracle_consent, *keys)
+
+
+def test_a_recipient_and_a_past_position_fold_as_the_ledger_does(
+    ledger: LedgerStore, tmp_path: Path
+) -> None:
+    head = ledger.resolve(None).position.seq
+    # Halfway through the ledger, and as of a time (decisions effective by then only).
+    for earlier in (
+        ledger.resolve(AsOf(seq=head // 2)),
+        ledger.resolve(AsOf(time=T0 + timedelta(seconds=ACCOUNTS // 2))),
+    ):
+        _same_share_state(ledger, earlier, tmp_path / str(earlier.position.seq))
+
+
+def _same_share_state(ledger: LedgerStore, earlier: Resolved, folder: Path) -> None:
+    export_state(folder, ledger, earlier, ["train", "share"], "lab", rows=64, per_partition=64)
+    accounts, consent = read_state(folder, pa.array([f"acct{i:05d}" for i in range(ACCOUNTS)]))
+    assert _sorted(accounts, "account_id") == _sorted(ledger.account_states(earlier), "account_id")
+    oracle = ledger.consent_state(earlier, purposes=["train", "share"], recipient="lab")
+    keys = ("account_id", "purpose", "scope")
+    assert _sorted(consent, *keys) == _sorted(oracle, *keys)
+
+
+def test_a_worker_read_returns_no_more_rows_than_its_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read of a bucket's state: partitions larger than a chunk are read chunk by chunk,
+    and only the partitions holding an asked account are opened at all."""
+    ledger = _ledger(tmp_path / "l.db")
+    resolved = ledger.resolve(None)
+    export_state(tmp_path / "st", ledger, resolved, ["train"], None, per_partition=10_000)
+    seen: list[int] = []
+    real = state_parts._slices
+
+    def counted(reader: Any, rows: int | None) -> Any:
+        for batch in real(reader, rows):
+            seen.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(state_parts, "_slices", counted)
+    accounts, _ = read_state(tmp_path / "st", pa.array(["acct00001", "acct00002"]), rows=8)
+    assert sorted(accounts["account_id"].to_pylist()) == ["acct00001", "acct00002"]
+    assert seen and max(seen) <= 8
+    # Two accounts: at most two partitions of each table were read, not all 300 accounts.
+    assert sum(seen) < ACCOUNTS
