@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from consentry.web import sessions
 from consentry.web.config import CenterConfig
-from consentry.web.pages import _is_https
+from consentry.web.requests import is_https
 
 KEY = sessions.session_key(b"w" * 32)
 accounts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1)
@@ -61,7 +61,7 @@ def _request(scheme: str, forwarded: str | None) -> Request:
 
 def test_secure_behind_tls_or_a_trusted_proxy_only() -> None:
     trusting, wary = CenterConfig(trust_forwarded_proto=True), CenterConfig()
-    assert _is_https(_request("https", None), wary)
-    assert not _is_https(_request("http", "https"), wary)  # anyone can send the header
-    assert _is_https(_request("http", "https"), trusting)
-    assert not _is_https(_request("http", "http"), trusting)
+    assert is_https(_request("https", None), wary)
+    assert not is_https(_request("http", "https"), wary)  # anyone can send the header
+    assert is_https(_request("http", "https"), trusting)
+    assert not is_https(_request("http", "http"), trusting)

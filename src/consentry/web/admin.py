@@ -19,14 +19,13 @@ import json
 import math
 import threading
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from consentry.api.keys import ApiKeys, Role
 from consentry.api.state import ServiceState, service_state
@@ -34,10 +33,10 @@ from consentry.errors import UsageError
 from consentry.ledger import LedgerStore
 from consentry.report import Options, document, gather
 from consentry.report.health import VERIFICATION_NAME
-from consentry.web import sessions
+from consentry.web import requests, sessions
 from consentry.web.config import CenterConfig, load_config
-from consentry.web.i18n import LANGUAGES, choose
 from consentry.web.render import secure
+from consentry.web.requests import form_fields, is_https, language, redirect
 from consentry.web.sessions import Session
 from consentry.workspace import Workspace
 
@@ -90,7 +89,7 @@ def console(request: Request) -> Console:
 
 
 def _lang(request: Request) -> str:
-    return choose(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    return language(request, LANG_COOKIE)
 
 
 def _page(
@@ -98,12 +97,6 @@ def _page(
 ) -> Response:
     html = document.environment(lang).get_template(template).render(lang=lang, **context)
     response = HTMLResponse(html, status_code=status)
-    secure(response.headers, config, personal=True)
-    return response
-
-
-def _redirect(location: str, config: CenterConfig) -> Response:
-    response = RedirectResponse(location, status_code=303)
     secure(response.headers, config, personal=True)
     return response
 
@@ -143,10 +136,10 @@ async def _visit(request: Request) -> Visit | Response:
     cookie = request.cookies.get(COOKIE)
     session = sessions.decode(found.key, cookie)
     if session is None:
-        return _redirect(SIGN_IN + ("?expired=1" if cookie else ""), found.config)
+        return redirect(SIGN_IN + ("?expired=1" if cookie else ""), found.config)
     state = service_state(request)
     if not await run_in_threadpool(_live_admin, state, session.account_id):
-        response = _redirect(SIGN_IN + "?expired=1", found.config)
+        response = redirect(SIGN_IN + "?expired=1", found.config)
         response.delete_cookie(COOKIE, path=PREFIX)
         return response
     bucket = f"key:{session.account_id}"
@@ -242,8 +235,7 @@ async def sign_in(request: Request) -> Response:
     found = console(request)
     state = service_state(request)
     lang = _lang(request)
-    body = (await request.body()).decode("utf-8", "replace")
-    fields = {k: v[-1] for k, v in urllib.parse.parse_qs(body).items()}
+    fields = await form_fields(request)
     token = fields.get("key", "").strip()
     # The limiter of failed sign-ins is the client's address: nobody guesses keys at speed.
     client = request.client.host if request.client else "unknown"
@@ -257,24 +249,17 @@ async def sign_in(request: Request) -> Response:
         return _page("admin/signin.html", lang, found.config, 403, failed="not-admin")
     key_id = token.split("_")[1]
     session = sessions.new_session(key_id, found.config.session_minutes)
-    response = _redirect(PREFIX, found.config)
+    response = redirect(PREFIX, found.config)
     response.set_cookie(
         COOKIE,
         sessions.encode(found.key, session),
         max_age=found.config.session_minutes * 60,
         path=PREFIX,
-        secure=_is_https(request, found.config),
+        secure=is_https(request, found.config),
         httponly=True,
         samesite="strict",  # nobody arrives at the console from another site's link
     )
     return response
-
-
-def _is_https(request: Request, config: CenterConfig) -> bool:
-    if request.url.scheme == "https":
-        return True
-    forwarded = (request.headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-    return config.trust_forwarded_proto and forwarded == "https"
 
 
 @router.post("/signout")
@@ -282,27 +267,19 @@ async def sign_out(request: Request) -> Response:
     visit = await _visit(request)
     if isinstance(visit, Response):
         return visit
-    body = (await request.body()).decode("utf-8", "replace")
-    fields = {k: v[-1] for k, v in urllib.parse.parse_qs(body).items()}
+    fields = await form_fields(request)
     if not sessions.csrf_valid(visit.console.key, visit.session, fields.get("csrf")):
         return visit.render("admin/error.html", 403, problem="csrf")
-    response = _redirect(f"{SIGN_IN}?signed_out=1", visit.console.config)
+    response = redirect(f"{SIGN_IN}?signed_out=1", visit.console.config)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
 
 
 @router.get("/lang/{lang}")
 async def switch_language(lang: str, request: Request) -> Response:
-    config = console(request).config
-    back = request.query_params.get("next") or PREFIX
-    if not back.startswith(PREFIX) or back.startswith("//") or "\\" in back:
-        back = PREFIX
-    response = _redirect(back, config)
-    if lang in LANGUAGES:
-        response.set_cookie(
-            LANG_COOKIE, lang, max_age=365 * 86400, path=PREFIX, httponly=True, samesite="lax"
-        )
-    return response
+    return requests.switch_language(
+        lang, request, prefix=PREFIX, cookie=LANG_COOKIE, config=console(request).config
+    )
 
 
 # ---- pages ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -40,10 +40,11 @@ from consentry.ledger.entries import EntryKind
 from consentry.model import SHARE, AccountStatus, ConsentDecision, Decision, Source
 from consentry.model import Scope as ContentScope
 from consentry.policy.choices import choices
-from consentry.web import sessions
+from consentry.web import requests, sessions
 from consentry.web.config import CenterConfig, load_config
-from consentry.web.i18n import LANG_COOKIE, LANGUAGES, choose
+from consentry.web.i18n import LANG_COOKIE
 from consentry.web.render import STATIC, Rendered, page, render, respond, secure
+from consentry.web.requests import form_fields, is_https, language, redirect
 from consentry.web.sessions import Session
 
 PREFIX: Final = "/privacy"
@@ -108,13 +109,7 @@ class Visit:
 
 
 def _lang(request: Request) -> str:
-    return choose(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-
-
-def _redirect(location: str, config: CenterConfig) -> Response:
-    response = RedirectResponse(location, status_code=303)
-    secure(response.headers, config, personal=True)
-    return response
+    return language(request, LANG_COOKIE)
 
 
 async def _visit(request: Request) -> Visit | Response:
@@ -124,7 +119,7 @@ async def _visit(request: Request) -> Visit | Response:
     session = sessions.decode(found.key, request.cookies.get(sessions.COOKIE))
     if session is None:
         expired = "?expired=1" if request.cookies.get(sessions.COOKIE) else ""
-        return _redirect(SIGN_IN + expired, found.config)
+        return redirect(SIGN_IN + expired, found.config)
     state = service_state(request)
     visit = Visit(request, state, found, session, _lang(request))
     rate = state.settings.person_rate
@@ -139,8 +134,7 @@ async def _visit(request: Request) -> Visit | Response:
 
 async def _form(request: Request, visit: Visit) -> dict[str, str] | Response:
     """The form's fields, once its CSRF token is the session's; a 403 page otherwise."""
-    body = (await request.body()).decode("utf-8", "replace")
-    fields = {k: v[-1] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+    fields = await form_fields(request)
     if not sessions.csrf_valid(visit.center.key, visit.session, fields.get("csrf")):
         return visit.render("error.html", 403, problem="csrf")
     return fields
@@ -190,13 +184,6 @@ async def _read(visit: Visit, read: Callable[[LedgerStore], T]) -> T:
     return await run_in_threadpool(run)
 
 
-def _is_https(request: Request, config: CenterConfig) -> bool:
-    if request.url.scheme == "https":
-        return True
-    forwarded = (request.headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-    return config.trust_forwarded_proto and forwarded == "https"
-
-
 # ---- sign-in, sign-out, language ----------------------------------------------------------------
 
 
@@ -237,13 +224,13 @@ def _sign_in(request: Request, token: str) -> Response:
         return page("signin.html", _lang(request), found.config, {"failed": True}, status=401)
     session = sessions.new_session(account, found.config.session_minutes)
     # 303 to the bare address: the token leaves the URL bar and the history.
-    response = _redirect(PREFIX, found.config)
+    response = redirect(PREFIX, found.config)
     response.set_cookie(
         sessions.COOKIE,
         sessions.encode(found.key, session),
         max_age=found.config.session_minutes * 60,
         path=PREFIX,
-        secure=_is_https(request, found.config),
+        secure=is_https(request, found.config),
         httponly=True,
         # Lax, not Strict: the platform's link is a cross-site navigation, and a Strict cookie
         # would not come back on the redirect that follows it. Cross-site POSTs still come
@@ -263,24 +250,16 @@ async def sign_in_page(request: Request) -> Response:
 @router.post("/signout")
 @posted
 async def sign_out(visit: Visit, fields: dict[str, str]) -> Response:
-    response = _redirect(f"{SIGN_IN}?signed_out=1", visit.center.config)
+    response = redirect(f"{SIGN_IN}?signed_out=1", visit.center.config)
     response.delete_cookie(sessions.COOKIE, path=PREFIX)
     return response
 
 
 @router.get("/lang/{lang}")
 async def switch_language(lang: str, request: Request) -> Response:
-    config = center(request).config
-    back = request.query_params.get("next") or PREFIX
-    # Only a page of the privacy center: never an open redirect.
-    if not back.startswith(PREFIX) or back.startswith("//") or "\\" in back:
-        back = PREFIX
-    response = _redirect(back, config)
-    if lang in LANGUAGES:
-        response.set_cookie(
-            LANG_COOKIE, lang, max_age=365 * 86400, path=PREFIX, httponly=True, samesite="lax"
-        )
-    return response
+    return requests.switch_language(
+        lang, request, prefix=PREFIX, cookie=LANG_COOKIE, config=center(request).config
+    )
 
 
 # ---- my choices and their receipts ---------------------------------------------------------------
@@ -357,7 +336,7 @@ async def _change(visit: Visit, decisions: list[ConsentDecision]) -> Response:
     except (NotFoundError, UsageError):
         return visit.render("error.html", 404, problem="unknown")
     query = urllib.parse.urlencode({"first": first, "last": last, "head": head})
-    return _redirect(f"{PREFIX}/receipt?{query}", visit.center.config)
+    return redirect(f"{PREFIX}/receipt?{query}", visit.center.config)
 
 
 async def _record_one(visit: Visit, decision: ConsentDecision) -> tuple[int, int, str]:
@@ -593,7 +572,7 @@ async def erase_account(visit: Visit, fields: dict[str, str]) -> Response:
         await run_in_threadpool(_erase, visit)
     except UsageError:  # the ledger never saw the account: nothing to erase
         return visit.render("error.html", 404, problem="unknown-account")
-    return _redirect(f"{PREFIX}/rights?erased=1", visit.center.config)
+    return redirect(f"{PREFIX}/rights?erased=1", visit.center.config)
 
 
 def _certificate(visit: Visit) -> dict[str, Any] | None:
