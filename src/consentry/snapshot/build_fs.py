@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 import pyarrow.fs as pafs
 
 from consentry.errors import UsageError
-from consentry.snapshot.manifest import FORMAT, MANIFEST_NAME
+from consentry.snapshot.manifest import FORMAT, MANIFEST_NAME, Manifest
 
 if TYPE_CHECKING:
     from consentry.snapshot.build import (
@@ -82,9 +81,10 @@ def _local_path(fs: pafs.FileSystem, path: str) -> Path | None:
 
 
 def _holds_our_manifest(fs: pafs.FileSystem, folder: str) -> bool:
+    """``writer.is_snapshot`` read through ``fs``: the same rule for what --force replaces."""
     try:
         with fs.open_input_stream(f"{folder}/{MANIFEST_NAME}") as f:
-            return bool(json.loads(f.read().decode("utf-8")).get("format") == FORMAT)
+            return Manifest.from_json(f.read().decode("utf-8")).format == FORMAT
     except (OSError, ValueError, TypeError):
         return False
 

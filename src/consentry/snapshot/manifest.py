@@ -91,8 +91,11 @@ class Manifest:
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:
-        data = json.loads((folder / MANIFEST_NAME).read_text("utf-8"))
-        return cls(**data)
+        return cls.from_json((folder / MANIFEST_NAME).read_text("utf-8"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        return cls(**json.loads(text))
 
     def shard_infos(self, key: str = "shards") -> list[ShardInfo]:
         return [ShardInfo(**s) for s in getattr(self, key)]
