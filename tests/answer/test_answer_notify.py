@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from consentry.answer import AnswerIndex, LiveAnswers
+from consentry.answer.live import REFRESH_GAP
 from consentry.content.store import ContentStore
 from consentry.ledger import LedgerStore, open_ledger
 from consentry.model import AccountChange, ConsentDecision, Decision
@@ -174,3 +175,48 @@ def test_start_up_reports_its_progress(
     assert len(lines) >= 5, lines
     assert lines[-1].startswith(f"answer index: {total} of {total} items read (100%"), lines
     assert len(live.index) > 0
+
+
+class _CountingLive(LiveAnswers):
+    """A worker that counts its catch-ups with the head."""
+
+    catch_ups = 0
+
+    def refresh(self) -> int:
+        self.catch_ups += 1
+        return super().refresh()
+
+
+@pytest.mark.postgres
+def test_a_stream_of_appends_is_folded_in_few_catch_ups(postgres_url: str, tmp_path: Path) -> None:
+    """300 appends in about 1.5 s, each notified: the worker catches up a few times a tenth of a
+    second (the queued notifications drained, ``REFRESH_GAP`` between catch-ups), not once per
+    append, and still answers the last one within a second."""
+    with open_ledger(postgres_url, create=True) as writer:
+        _granted(writer)
+        live = _CountingLive(
+            postgres_url, ContentStore(tmp_path / "content"), POLICY, interval=SLOW_POLL,
+            import_interval=3600,
+        )  # fmt: skip
+        live.start(AnswerIndex.from_batches([_items()], writer, POLICY))
+        try:
+            assert live.listening
+            time.sleep(0.3)
+            before = live.catch_ups
+            started = time.monotonic()
+            for i in range(300):
+                decision = Decision.DENY if i % 2 == 0 else Decision.GRANT
+                writer.append([ConsentDecision("ok", "answer", decision, datetime.now(UTC))])
+                time.sleep(0.005)
+            writer.append([ConsentDecision("ok", "answer", Decision.DENY, datetime.now(UTC))])
+            last = time.monotonic()
+            while live.verdicts(IDS, "answer").codes != ["consent_denied"] * 3:
+                assert time.monotonic() - last < 1.0, "the last deny was not seen within 1 s"
+                time.sleep(0.002)
+            catch_ups = live.catch_ups - before
+            seconds = time.monotonic() - started
+        finally:
+            live.close()
+    # At most one catch-up per REFRESH_GAP (and one for the end), far below one per append.
+    assert catch_ups <= seconds / REFRESH_GAP + 2, (catch_ups, seconds)
+    assert catch_ups < 100, catch_ups

@@ -42,6 +42,10 @@ LISTENING_POLL_INTERVAL: Final = 1.0
 IMPORT_INTERVAL: Final = 1.0
 #: Longest wait for a notification at once: how soon ``close`` is heard.
 _WAIT_SLICE: Final = 0.25
+#: Least seconds between two catch-ups on notifications: under a stream of changes a worker
+#: folds what arrived meanwhile in one catch-up instead of one per append, which took its
+#: requests' core (freshness stays this plus one fold, well within the second promised).
+REFRESH_GAP: Final = 0.05
 _HEAD_SQL: Final = "SELECT coalesce(MAX(seq), 0) FROM ledger_entries"
 _CHANGED_SQL: Final = (
     "SELECT DISTINCT account_id FROM ledger_entries WHERE seq > ? AND seq <= ?"
@@ -196,7 +200,9 @@ class LiveAnswers:
             try:
                 now = time.monotonic()
                 if notified or now >= last_poll + self._poll_interval():
-                    last_poll = now
+                    if notified and now < last_poll + REFRESH_GAP:
+                        self._stop.wait(last_poll + REFRESH_GAP - now)
+                    last_poll = time.monotonic()
                     self.refresh()
                 if now >= next_import:
                     next_import = now + self._import_interval
