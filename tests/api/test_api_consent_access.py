@@ -19,23 +19,25 @@ from consentry.api.consent_access import PostgresAccess
 from consentry.errors import LedgerBackendError, UsageError
 from consentry.ledger import LedgerStore, open_ledger
 from consentry.ledger.entries import Position
-from consentry.model import AccountChange, ConsentDecision, Decision, Scope
+from consentry.model import AccountChange, ConsentDecision, Decision, Scope, Source
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 decision = st.builds(
-    lambda purpose, scope, grant, minutes, to: ConsentDecision(
+    lambda purpose, scope, grant, minutes, to, source: ConsentDecision(
         "?",
         purpose,
         Decision.GRANT if grant else Decision.DENY,
         T0 + timedelta(minutes=minutes),
         scope=scope,
         recipient=to if purpose == "share" else None,
+        source=source,
     ),
     st.sampled_from(["train", "share", "answer"]),
     st.none() | st.sampled_from(list(Scope)),
     st.booleans(),
     st.integers(0, 5),  # few distinct times: ties decided by ledger order
     st.none() | st.sampled_from(["acme", "other"]),
+    st.sampled_from(list(Source)),
 )
 change = st.builds(
     lambda country, minutes: AccountChange(
@@ -71,6 +73,11 @@ def test_same_truth_as_the_ledger(
         k: (d.decision, d.seq, d.at) for k, d in view.decided.items()
     }
     assert view.country == states[0]["country"]
+    # Where each decision in force came from, as the privacy center shows it.
+    source_of = dict(
+        ledger.query("SELECT seq, source FROM ledger_entries WHERE account_id = ?", (account,))
+    )
+    assert view.sources == {d.seq: source_of[d.seq] for d in view.decided.values()}
     assert view.known
     assert not read_account(ledger, uuid.uuid4().hex, recipient).known
 

@@ -24,7 +24,7 @@ from consentry.policy.choices import Decided
 
 _COUNTRY_BIT: Final = 1 << ACCOUNT_ATTRIBUTES.index("country")
 #: The columns of a row ``fold_account`` folds; ``account_rows(tagged=True)`` adds one after them.
-ROW_WIDTH: Final = 10
+ROW_WIDTH: Final = 11
 
 
 def account_rows(where: str, *, tagged: bool = False) -> str:
@@ -34,11 +34,11 @@ def account_rows(where: str, *, tagged: bool = False) -> str:
     tag = ", NULL" if tagged else ""
     account = ", account_id" if tagged else ""
     return (
-        f"SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL, ''{tag}"
+        f"SELECT '~head', '', '', '', '', coalesce(MAX(seq), 0), 0, 0, NULL, '', ''{tag}"
         " FROM ledger_entries UNION ALL"
         " SELECT kind, coalesce(purpose, ''), coalesce(scope, ''), coalesce(decision, ''),"
         " coalesce(recipient, ''), seq, at_us, coalesce(attr_mask, 0), country,"
-        f" coalesce(status, ''){account}"
+        f" coalesce(status, ''), coalesce(source, ''){account}"
         f" FROM ledger_entries WHERE {where}"
     )
 
@@ -56,6 +56,9 @@ class AccountView:
     #: Whether it was ever erased (``compliance.erasure``: an account change to ``erased``).
     erased: bool
     decided: dict[tuple[str, str], Decided]  # (purpose, scope) → the decision in force
+    #: Where each decision in force came from (its entry's ``source``), by sequence number:
+    #: the privacy center shows it, and reading it here spares the page a second query.
+    sources: dict[int, str]
 
 
 def read_account(ledger: LedgerStore, account_id: str, recipient: str | None) -> AccountView:
@@ -72,7 +75,8 @@ def fold_account(
     country_at: tuple[int, int] | None = None
     country: str | None = None
     known = erased = False
-    for kind, purpose, scope, decision, to, seq, at_us, mask, ctry, status in rows:
+    source_of: dict[int, str] = {}
+    for kind, purpose, scope, decision, to, seq, at_us, mask, ctry, status, source in rows:
         if kind == "~head":
             head_seq = int(seq)
             continue
@@ -86,9 +90,11 @@ def fold_account(
         if to and to != recipient:
             continue
         value = (*order, 1 if decision == "grant" else 0)
+        source_of[int(seq)] = str(source)
         for s in (scope,) if scope else SCOPES:
             key = (purpose, s)
             if key not in latest or order > latest[key][:2]:
                 latest[key] = value
     decided = {k: Decided(v[2], v[1], from_us(v[0])) for k, v in latest.items()}
-    return AccountView(account_id, head_seq, country, known, erased, decided)
+    sources = {d.seq: source_of[d.seq] for d in decided.values()}
+    return AccountView(account_id, head_seq, country, known, erased, decided, sources)

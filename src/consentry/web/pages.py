@@ -284,14 +284,12 @@ def _erased(history: list[LedgerEntry]) -> LedgerEntry | None:
 
 
 async def _choices_data(visit: Visit) -> dict[str, Any]:
-    """The page's data in the reads the API's ``GET /v1/me/consent`` makes (the same view,
-    batched on PostgreSQL's event-loop pool), plus where the choices in force were made: a
-    primary-key read, only for a person who ever chose."""
+    """The page's data in the one read the API's ``GET /v1/me/consent`` makes (the same view,
+    batched on PostgreSQL's event-loop pool), where the choices in force were made included."""
     policy = visit.state.policy
     view = await visit.state.consent.read(visit.account_id, None)
     rows = choices(policy, view.country, view.decided)
-    decided = sorted({c.entry for c in rows if c.entry})
-    sources = await _read(visit, lambda ledger: _sources(ledger, decided)) if decided else {}
+    sources = view.sources
     purposes = [
         {
             "name": name,
