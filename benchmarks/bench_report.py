@@ -44,7 +44,8 @@ from consentry.ledger.bulk import (
 )
 from consentry.ledger.entries import ATTR_BIT, to_us
 from consentry.report import Options, document, gather
-from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest
+from consentry.snapshot.roots import merkle_root
 from consentry.snapshot.writer import ShardInfo, file_sha256
 from consentry.workspace import Workspace
 

@@ -41,7 +41,8 @@ from consentry.client import sync
 from consentry.client.copy import Removal, apply_deletions, attestation
 from consentry.compliance.recipients import Recipients
 from consentry.ledger.entries import to_us
-from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest
+from consentry.snapshot.roots import merkle_root
 from consentry.snapshot.writer import file_sha256
 from consentry.workspace import Workspace
 

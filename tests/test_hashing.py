@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from unittest.mock import patch
 
 import pyarrow as pa
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from consentry.hashing import digests, joined_digests
 from consentry.scrub.pseudonym import Pseudonymiser, _base32_array
+from consentry.snapshot import merkle
 from consentry.snapshot.merkle import (
     EMPTY_ROOT,
     StreamingRoot,
     audit_path,
     leaf_hash,
+    pieces,
     root_from_path,
     root_of,
 )
@@ -83,6 +87,29 @@ def test_streaming_root_in_any_batches_is_rfc6962s(size: int, cuts: list[int]) -
     tree.add_leaves(iter(leaves[done:]))  # any iterable, not only lists
     assert tree.count == size
     assert tree.root() == _mth(leaves) == root_of(leaves)
+
+
+@given(st.integers(1, 4), st.lists(st.integers(0, 40), max_size=10))
+def test_shards_cut_into_pieces_fold_to_rfc6962s_root(height: int, sizes: list[int]) -> None:
+    # Blocks of 2..16 leaves here (65,536 in use): the same cuts, at sizes a test can afford.
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(sum(sizes))]
+    with patch.object(merkle, "BLOCK_HEIGHT", height):
+        tree = StreamingRoot()
+        start = 0
+        for size in sizes:
+            p = pieces(leaves[start : start + size], start)
+            assert p.count == size
+            tree.add_pieces(p)
+            start += size
+    assert tree.count == len(leaves)
+    assert tree.root() == _mth(leaves)
+
+
+def test_pieces_out_of_place_are_refused() -> None:
+    tree = StreamingRoot()
+    tree.add_leaves([leaf_hash(b"a")])
+    with pytest.raises(ValueError, match="from leaf 0 added to a tree of 1"):
+        tree.add_pieces(pieces([leaf_hash(b"b")], 0))
 
 
 def test_published_vector() -> None:

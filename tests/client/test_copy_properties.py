@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentry.client.copy import Removal, apply_deletions, attestation
-from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, leaf_data, merkle_root
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, leaf_data
 from consentry.snapshot.merkle import leaf_hash, root_of
+from consentry.snapshot.roots import merkle_root
 from consentry.snapshot.writer import file_sha256
 
 

@@ -15,7 +15,8 @@ import pytest
 from tests.client.test_copy_properties import _snapshot
 
 from consentry.client import copy
-from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest
+from consentry.snapshot.roots import merkle_root
 from consentry.snapshot.writer import file_sha256
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from consentry.model import Reason
-from consentry.snapshot.manifest import Manifest, merkle_root
+from consentry.snapshot.manifest import Manifest
+from consentry.snapshot.roots import merkle_root
 
 from .conftest import EXPECTED, Build, KeyedPseudonyms, ids_of, read_records
 

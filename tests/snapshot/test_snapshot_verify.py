@@ -101,7 +101,7 @@ def test_rederivation_catches_a_record_that_should_not_be_there(
         0, "record_id", pa.array(ids_of(KeyedPseudonyms(b"k" * 32), ["c2"]))
     )
     pq.write_table(pa.concat_tables([table, extra]), shard)
-    from consentry.snapshot.manifest import merkle_root
+    from consentry.snapshot.roots import merkle_root
     from consentry.snapshot.writer import file_sha256
 
     manifest.shards[0]["sha256"] = file_sha256(shard)

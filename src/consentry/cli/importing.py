@@ -39,9 +39,10 @@ from consentry.cli.common import (
     uncut,
 )
 from consentry.cli.compliance import scan
+from consentry.cores import every_core
 from consentry.errors import ImportDataError
 from consentry.platform.canonical import export_size, import_canonical
-from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, all_cores, import_workers
+from consentry.platform.ingest import DEFAULT_MAX_TEXT_CHARS, import_workers
 from consentry.platform.lines import ZSTD_MAX_WINDOW
 from consentry.platform.mastodon import import_mastodon, mastodon_size
 from consentry.platform.reddit import import_reddit, reddit_size
@@ -100,7 +101,7 @@ def importing(what: str, total_bytes: int | None = None) -> Iterator[Callable[[i
 
 
 def _workers(chosen: int | None) -> int:
-    return all_cores() if chosen is None else chosen
+    return every_core() if chosen is None else chosen
 
 
 def report_import(report: ImportReport) -> None:

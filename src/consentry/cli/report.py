@@ -15,9 +15,7 @@ import typer
 from consentry.cli.common import WorkspaceOption, console, handle_errors, open_workspace
 from consentry.errors import UsageError
 from consentry.outputs import check_output_file, write_file
-from consentry.report import Options, document, gather, record_of_processing, verify_and_record
 from consentry.times import parse_rfc3339
-from consentry.web.i18n import LANGUAGES
 
 
 class Format(StrEnum):
@@ -74,6 +72,11 @@ def report_command(
 
     Example: `consentry report --format pdf --out report.pdf --since 2024-07-01 --lang fr`
     """
+    # Here, not at the top: the report's libraries (Altair, Jinja2, WeasyPrint, the web's
+    # catalogues) would otherwise load with every other command, and in every build worker.
+    from consentry.report import Options, gather, record_of_processing, verify_and_record
+    from consentry.web.i18n import LANGUAGES
+
     if lang not in LANGUAGES:
         raise UsageError(f"--lang {lang!r}: use one of {', '.join(LANGUAGES)}")
     ws = open_workspace(workspace)
@@ -106,6 +109,8 @@ def report_command(
 
 
 def _render(data: dict[str, Any], output_format: Format, lang: str, *, ropa: bool) -> bytes:
+    from consentry.report import document
+
     if output_format is Format.JSON:
         doc = data["ropa"] if ropa else data
         return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

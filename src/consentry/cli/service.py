@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from consentry.api import protocol, tokens
+from consentry.api import tokens
 from consentry.api.keys import ApiKeys, NewKey, Role
 from consentry.api.metering import Meter, check_month, current_period
 from consentry.api.plans import Plan, Plans
@@ -25,8 +25,8 @@ from consentry.cli.common import (
     open_workspace,
     uncut,
 )
+from consentry.db_urls import redact
 from consentry.errors import UsageError
-from consentry.ledger.postgres import redact
 from consentry.workspace import ENV_ROOT
 
 keys_app = typer.Typer(help="API keys for licensees and operators.", no_args_is_help=True)
@@ -55,7 +55,10 @@ def serve(
 
     Example: `consentry serve --port 8000 --workers 4 --redis redis://127.0.0.1:6379/0`
     """
+    # Here, not at the top: uvicorn and the HTTP protocol load only for the service.
     import uvicorn
+
+    from consentry.api import protocol
 
     ws = open_workspace(workspace)
     tokens.signing_key(ws)  # made once here rather than raced for by the workers

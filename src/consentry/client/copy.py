@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 
 from consentry.client.proof import remaining_root
 from consentry.outputs import write_file
-from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, dataset_card, merkle_root
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, dataset_card
+from consentry.snapshot.roots import merkle_root
 from consentry.snapshot.writer import file_sha256
 
 CARD: Final = "README.md"

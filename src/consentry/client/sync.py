@@ -8,8 +8,8 @@ byte (``platform/<id>.manifest.json``) and downloads in progress (``partial/<id>
 1. Each snapshot delivered and not yet in DIR is downloaded into ``partial/<id>/``, resuming
    every file where a killed run left it (``Range`` + ``If-Range``), each file checked against
    the manifest's SHA-256 (the others against the server's checksum), the whole against the
-   manifest's Merkle root; only then is the folder renamed into DIR (atomic: a reader never
-   sees half a snapshot).
+   manifest's Merkle root (each shard hashed by a worker process while the next downloads);
+   only then is the folder renamed into DIR (atomic: a reader never sees half a snapshot).
 2. The events after the saved cursor are fetched a page at a time, up to ``BATCH`` of them; the
    records they name are journaled page by page (before, so a kill loses no line; a line is
    never written twice) and removed (``copy.apply_deletions``, once per snapshot per batch);
@@ -32,7 +32,8 @@ from consentry.client import copy
 from consentry.client.api import CHUNK, PAGE, LicenseeApi
 from consentry.errors import ChecksumError, SyncError, UsageError
 from consentry.outputs import plain_parts, write_file
-from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, merkle_root
+from consentry.snapshot.manifest import MANIFEST_NAME, Manifest
+from consentry.snapshot.roots import ShardRoots
 
 STATE_DIR: Final = ".consentry-sync"
 EXTRAS: Final = ("README.md", "croissant.json")
@@ -118,11 +119,17 @@ class Sync:
             raise ChecksumError(
                 f"the manifest served for {snapshot_id} names {manifest.snapshot_id}"
             )
-        for shard in [*manifest.shards, *manifest.interactions]:
-            self._fetch(snapshot_id, str(shard["path"]), partial, str(shard["sha256"]))
-        for name in EXTRAS:
-            self._fetch(snapshot_id, name, partial, None)
-        root, leaves = merkle_root(partial, manifest.shard_infos())
+        # Each data shard is hashed into the Merkle tree by a worker while the next downloads.
+        with ShardRoots() as tree:
+            for shard in manifest.shards:
+                path = str(shard["path"])
+                self._fetch(snapshot_id, path, partial, str(shard["sha256"]))
+                tree.add(_inside(partial, path, f"a file of snapshot {snapshot_id}"))
+            for shard in manifest.interactions:
+                self._fetch(snapshot_id, str(shard["path"]), partial, str(shard["sha256"]))
+            for name in EXTRAS:
+                self._fetch(snapshot_id, name, partial, None)
+            root, leaves = tree.root()
         if (root, leaves) != (manifest.merkle["root"], manifest.merkle["leaves"]):
             raise ChecksumError(
                 f"snapshot {snapshot_id}: the Merkle root of the records downloaded ({root}, "

@@ -58,7 +58,6 @@ in one thread). Every rejection lands in ``<workspace>/quarantine/<import-id>.js
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -110,7 +109,6 @@ __all__ = [
     "Ingest",
     "RecordKind",
     "Rejection",
-    "all_cores",
     "import_workers",
 ]
 
@@ -132,14 +130,6 @@ def import_workers(workers: int) -> Iterator[None]:
         yield
     finally:
         _WORKERS.reset(token)
-
-
-def all_cores() -> int:
-    """The cores this process may run on (a container's or ``taskset``'s limit included)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 #: Records buffered by the per-record path before they are validated as one Arrow batch.

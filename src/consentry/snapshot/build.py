@@ -41,6 +41,7 @@ from consentry.snapshot.manifest import (
     croissant,
     dataset_card,
     shard_leaves,
+    split_leaf_hashes,
 )
 from consentry.snapshot.merkle import StreamingRoot
 from consentry.snapshot.records import (
@@ -235,7 +236,7 @@ class Builder:
                 shards.append(done.shard)
                 pii.update(done.pii)
                 resumed += done.resumed
-                tree.add_leaves(shard_leaves(work.path / done.shard.path))
+                tree.add_leaves(split_leaf_hashes(done.leaves))
                 self.progress.advance(sum(census.rows_of(b) for b in plan.buckets))
         if not shards:  # no content at all: one empty shard keeps the layout uniform
             empty = work.shard_writer("data/part-00000.parquet", RECORD_SCHEMA).close()

@@ -6,24 +6,17 @@ results back in task order: what a build writes cannot depend on which one ran i
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, Protocol
 
+from consentry.cores import every_core
 from consentry.errors import ConsentryError
 from consentry.snapshot.steps import StepContext, run_task
 
 EXECUTORS = ("local", "ray")
-
-
-def every_core() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class Session(Protocol):

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 from consentry import __version__
 from consentry.hashing import digests
 from consentry.model import Reason
-from consentry.snapshot.merkle import StreamingRoot, leaf_hash
+from consentry.snapshot.merkle import leaf_hash
 from consentry.snapshot.writer import ShardInfo
 
 MANIFEST_NAME: Final = "manifest.json"
@@ -45,6 +46,16 @@ def leaf_hashes(record_ids: Any, consent_entries: Any) -> list[bytes]:
     return list(digests(hashlib.sha256(b"\x00"), data.to_pylist()))
 
 
+def joined_leaf_hashes(record_ids: Any, consent_entries: Any) -> bytes:
+    """``leaf_hashes`` as one buffer, 32 bytes a leaf: what a worker sends back."""
+    return b"".join(leaf_hashes(record_ids, consent_entries))
+
+
+def split_leaf_hashes(joined: bytes) -> list[bytes]:
+    """The leaf hashes of ``joined_leaf_hashes``' buffer, one ``bytes`` each (cut in C)."""
+    return np.frombuffer(joined, dtype="V32").tolist() if joined else []
+
+
 def iter_leaves(root: Path, shards: Sequence[ShardInfo]) -> Iterator[tuple[str, int | None, bytes]]:
     """(record_id, consent_entry, leaf hash) of every record, in Merkle order."""
     for shard in shards:
@@ -59,13 +70,6 @@ def shard_leaves(path: Path) -> list[bytes]:
     """Leaf hashes of one shard's records, in row order."""
     table = pq.read_table(path, columns=["record_id", "consent_entry"])
     return leaf_hashes(table["record_id"], table["consent_entry"])
-
-
-def merkle_root(root: Path, shards: Sequence[ShardInfo]) -> tuple[str, int]:
-    tree = StreamingRoot()
-    for shard in shards:
-        tree.add_leaves(shard_leaves(root / shard.path))
-    return tree.root().hex(), tree.count
 
 
 @dataclass

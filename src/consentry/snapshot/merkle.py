@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
 
 from consentry.hashing import digests
 
@@ -31,12 +34,43 @@ _NODE = hashlib.sha256(b"\x01")
 
 def _perfect_root(level: list[bytes]) -> bytes:
     """Root of a perfect subtree (a power-of-two number of leaf hashes), built level by level:
-    each level is one joined buffer, each node one SHA-256 of a 64-byte slice of it, from a
-    copy of a state already fed 0x01 (``hashing.digests``' loop, no stack to manage)."""
+    each level is one joined buffer, cut into its 64-byte pairs by NumPy (one ``bytes`` each,
+    made in C: slicing a memoryview in Python cost as much as the hashing), each node one
+    SHA-256 from a copy of a state already fed 0x01 (``hashing.digests``' loop)."""
     while len(level) > 1:
-        buf = memoryview(b"".join(level))
-        level = digests(_NODE, [buf[i : i + 64] for i in range(0, len(buf), 64)])
+        level = digests(_NODE, np.frombuffer(b"".join(level), dtype="V64").tolist())
     return level[0]
+
+
+#: Leaves per block that a worker roots on its own (2^16): blocks start at multiples of their
+#: size in the whole tree, so a block's root is one of the tree's subtrees wherever its shard
+#: starts, and the workers' blocks are folded by one process with few hashes left to do.
+BLOCK_HEIGHT: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """The leaves from position ``start`` of a tree as ``StreamingRoot.add_pieces`` takes
+    them: the loose leaves up to the first whole block, the roots of the whole blocks, the loose
+    leaves after the last one."""
+
+    start: int
+    head: list[bytes]
+    blocks: list[bytes]
+    tail: list[bytes]
+
+    @property
+    def count(self) -> int:
+        return len(self.head) + (len(self.blocks) << BLOCK_HEIGHT) + len(self.tail)
+
+
+def pieces(leaf_hashes: list[bytes], start: int) -> Pieces:
+    """``leaf_hashes``, the leaves from position ``start`` on, cut into ``Pieces``."""
+    size = 1 << BLOCK_HEIGHT
+    first = min(len(leaf_hashes), -start % size)
+    end = first + ((len(leaf_hashes) - first) >> BLOCK_HEIGHT << BLOCK_HEIGHT)
+    blocks = [_perfect_root(leaf_hashes[i : i + size]) for i in range(first, end, size)]
+    return Pieces(start, leaf_hashes[:first], blocks, leaf_hashes[end:])
 
 
 @dataclass
@@ -60,6 +94,17 @@ class StreamingRoot:
             self._push(size.bit_length() - 1, _perfect_root(leaves[done : done + size]))
             done += size
             self.count += size
+
+    def add_pieces(self, p: Pieces) -> None:
+        """Add the leaves ``p`` holds: the same tree as adding them one by one (a block is
+        pushed as the subtree it is, at a count its size divides)."""
+        if p.start != self.count:
+            raise ValueError(f"pieces from leaf {p.start} added to a tree of {self.count}")
+        self.add_leaves(p.head)
+        for block in p.blocks:
+            self._push(BLOCK_HEIGHT, block)
+            self.count += 1 << BLOCK_HEIGHT
+        self.add_leaves(p.tail)
 
     def _push(self, height: int, h: bytes) -> None:
         stack = self._stack

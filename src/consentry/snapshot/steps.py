@@ -49,6 +49,7 @@ from consentry.snapshot.census import (
     content_keys,
 )
 from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows, partition_of
+from consentry.snapshot.manifest import joined_leaf_hashes, shard_leaves
 from consentry.snapshot.records import (
     INTERACTION_SCHEMA,
     RECORD_COLUMNS,
@@ -389,6 +390,9 @@ class ShardResult:
     shard: ShardInfo
     pii: dict[str, int]
     resumed: bool
+    #: The Merkle leaf hashes of the shard's records in row order, joined (32 bytes each):
+    #: hashed by the worker that made them, so the build's process only folds them.
+    leaves: bytes
 
 
 def plan_shards(
@@ -422,7 +426,8 @@ class RecordsMap:
         work = WorkFolder.at(ctx.work)
         sealed = work.sealed(plan.relative)
         if sealed is not None:
-            return ShardResult(sealed, dict(pii_counts(ctx.work / plan.relative)), True)
+            path = ctx.work / plan.relative
+            return ShardResult(sealed, dict(pii_counts(path)), True, b"".join(shard_leaves(path)))
         maker = ctx.record_maker()
         maker.prepare()
         writer = work.shard_writer(plan.relative, RECORD_SCHEMA)
@@ -430,6 +435,7 @@ class RecordsMap:
         pending: list[pa.RecordBatch] = []
         pending_entries: list[npt.NDArray[np.int64]] = []
         pending_rows: list[npt.NDArray[np.int64]] = []
+        leaves: list[bytes] = []
         width = len(REFERENCE_COLUMNS)
 
         def flush() -> None:
@@ -441,6 +447,9 @@ class RecordsMap:
             parents = contains(plan.references, codes.ravel()).reshape(-1, width)
             records, counts = maker.make(rows, np.concatenate(pending_entries), parents)
             writer.write(records)
+            leaves.append(
+                joined_leaf_hashes(records.column("record_id"), records.column("consent_entry"))
+            )
             pii.update(counts)
             pending.clear()
             pending_entries.clear()
@@ -470,7 +479,7 @@ class RecordsMap:
                 )
             offset += local
         flush()
-        return ShardResult(writer.close(), dict(pii), False)
+        return ShardResult(writer.close(), dict(pii), False, b"".join(leaves))
 
 
 def pii_counts(path: Path) -> Counter[str]:

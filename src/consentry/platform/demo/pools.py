@@ -13,8 +13,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
-from faker import Faker
-
 LANGS: Final = ("fr", "en", "de")
 #: Faker locale for sentences (English lorem of en_GB is Latin: take en_US) and for names.
 SENTENCE_LOCALE: Final = {"fr": "fr_FR", "en": "en_US", "de": "de_DE"}
@@ -196,6 +194,8 @@ def _split(template: str) -> tuple[str, str]:
 
 def build_pools(seed: int) -> Pools:
     """The pools for one seed (deterministic: Faker is seeded per locale)."""
+    from faker import Faker  # here: Faker takes longer to import than most commands run
+
     sentences: dict[str, tuple[str, ...]] = {}
     first: dict[str, tuple[str, ...]] = {}
     last: dict[str, tuple[str, ...]] = {}
