@@ -8,8 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consentry.ledger import open_ledger
 from consentry.ledger.store import AsOf, LedgerStore, Resolved
@@ -144,3 +147,30 @@ def test_a_worker_read_returns_no_more_rows_than_its_chunk(
     assert seen and max(seen) <= 8
     # Two accounts: at most two partitions of each table were read, not all 300 accounts.
     assert sum(seen) < ACCOUNTS
+
+
+@given(
+    st.lists(st.integers(0, 30), max_size=60).map(sorted),
+    st.sets(st.integers(0, 35), max_size=20).map(sorted),
+)
+def test_rows_of_a_sorted_key_column_are_those_a_scan_finds(
+    column: list[int], wanted: list[int]
+) -> None:
+    got = state_parts._rows_of(np.array(column, np.uint64), np.array(wanted, np.uint64))
+    assert got.tolist() == [i for i, k in enumerate(column) if k in set(wanted)]
+
+
+def test_accounts_sharing_a_hash_are_told_apart_by_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every id hashes alike: the hash finds candidates, the id decides.
+    monkeypatch.setattr(state_parts, "hash_ids", lambda ids: np.zeros(len(ids), np.uint64))
+    accounts = pa.table({"account_id": ["a", "b", "c"], "status": ["active"] * 3})
+    consent = pa.table({"account_id": ["b", "a", "b"], "purpose": ["train", "train", "share"]})
+    state_parts.write_state(tmp_path, accounts, consent)
+    got_accounts, got_consent = read_state(tmp_path, pa.array(["b"]))
+    assert got_accounts.to_pylist() == [{"account_id": "b", "status": "active"}]
+    assert got_consent.to_pylist() == [
+        {"account_id": "b", "purpose": "train"},
+        {"account_id": "b", "purpose": "share"},
+    ]
