@@ -156,8 +156,9 @@ def test_a_worker_read_returns_no_more_rows_than_its_chunk(
 def test_rows_of_a_sorted_key_column_are_those_a_scan_finds(
     column: list[int], wanted: list[int]
 ) -> None:
-    got = state_parts._rows_of(np.array(column, np.uint64), np.array(wanted, np.uint64))
-    assert got.tolist() == [i for i, k in enumerate(column) if k in set(wanted)]
+    rows, which = state_parts._rows_of(np.array(column, np.uint64), np.array(wanted, np.uint64))
+    assert rows.tolist() == [i for i, k in enumerate(column) if k in set(wanted)]
+    assert [wanted[w] for w in which.tolist()] == [column[r] for r in rows.tolist()]
 
 
 def test_accounts_sharing_a_hash_are_told_apart_by_id(
@@ -174,3 +175,7 @@ def test_accounts_sharing_a_hash_are_told_apart_by_id(
         {"account_id": "b", "purpose": "train"},
         {"account_id": "b", "purpose": "share"},
     ]
+    # Two ids asked that share a hash: each row is checked against both.
+    both_accounts, both_consent = read_state(tmp_path, pa.array(["c", "b"]))
+    assert both_accounts["account_id"].to_pylist() == ["b", "c"]
+    assert both_consent["account_id"].to_pylist() == ["b", "b"]

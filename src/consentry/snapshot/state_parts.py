@@ -169,13 +169,21 @@ def export_state(
 
 def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Table, pa.Table]:
     """(accounts, consent) of the accounts ``ids`` only: only the partitions that hold some are
-    opened, and each is read ``READ_ROWS`` (or ``rows``) at a time and filtered."""
+    opened, and each is read ``READ_ROWS`` (or ``rows``) at a time; in each read the accounts'
+    rows are found by binary search of their hashes, then checked by id."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
     count = int(json.loads((folder / MARKER).read_text("utf-8"))["partitions"])
     wanted = pc.unique(ids.drop_null()) if len(ids) else pa.array([], pa.string())
-    keys = np.unique(hash_ids(wanted)) if len(wanted) else np.empty(0, dtype=np.uint64)
-    parts = set(np.unique(_partitions(wanted, count)).tolist()) if len(wanted) else set()
+    hashes = hash_ids(wanted) if len(wanted) else np.empty(0, dtype=np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    keys, wanted = hashes[order], wanted.take(pa.array(order, pa.int64()))
+    # Two of the ids asked may share a hash: then a row's id is checked against all of them.
+    shared = bool(len(keys) > 1 and np.any(keys[1:] == keys[:-1]))
+    search = np.unique(keys) if shared else keys
+    # The keys of partition p are a run of the sorted keys (a partition is the top bits).
+    shift = np.uint64(64 - (count.bit_length() - 1))
+    bounds = np.searchsorted(search >> shift, np.arange(count + 1, dtype=np.uint64))
     out: list[pa.Table] = []
     for name in TABLES:
         pieces: list[pa.Table] = []
@@ -184,15 +192,21 @@ def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Tabl
             with pa.memory_map(str(_file(folder, name, p))) as mapped:
                 reader = pa.ipc.open_file(mapped)
                 schema = reader.schema
-                if p not in parts:
+                lo, hi = int(bounds[p]), int(bounds[p + 1])
+                if lo == hi:
                     continue
                 for batch in _slices(reader, rows):
-                    near = _rows_of(batch.column(KEY).to_numpy(), keys)
+                    near, which = _rows_of(batch.column(KEY).to_numpy(), search[lo:hi])
                     if not len(near):
                         continue
                     chosen = batch.take(pa.array(near))
-                    # The hash narrows; the ids decide (two ids may share a hash).
-                    chosen = chosen.filter(pc.is_in(chosen.column("account_id"), value_set=wanted))
+                    # The hash narrows; the id decides.
+                    same = (
+                        pc.is_in(chosen.column("account_id"), value_set=wanted)
+                        if shared
+                        else pc.equal(chosen.column("account_id"), wanted.take(which + lo))
+                    )
+                    chosen = chosen.filter(same)
                     if chosen.num_rows:
                         # A copy: the mapped file is closed when the block ends.
                         pieces.append(pa.Table.from_batches([chosen]).combine_chunks())
@@ -206,19 +220,20 @@ def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Tabl
     return out[0], out[1]
 
 
-def _rows_of(sorted_keys: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> Any:
-    """The rows of an ascending key column whose key is one of ``wanted`` (a key may have
-    several rows: an account's consent per purpose), in row order."""
+def _rows_of(sorted_keys: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> tuple[Any, Any]:
+    """The rows of an ascending key column whose key is one of ``wanted`` (ascending, each
+    once; a key may have several rows: an account's consent per purpose), in row order, and
+    for each the position in ``wanted`` of its key."""
     lo = np.searchsorted(sorted_keys, wanted, side="left")
     hi = np.searchsorted(sorted_keys, wanted, side="right")
-    hit = hi > lo
+    hit = np.flatnonzero(hi > lo)
     lo, hi = lo[hit], hi[hit]
     if not len(lo):
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     # Each range lo..hi spelled out: a running count restarted at every range's start.
     lengths = hi - lo
     starts = np.repeat(lo - np.cumsum(lengths) + lengths, lengths)
-    return starts + np.arange(int(lengths.sum()))
+    return starts + np.arange(int(lengths.sum())), np.repeat(hit, lengths)
 
 
 def _slices(reader: pa.ipc.RecordBatchFileReader, rows: int | None) -> Any:

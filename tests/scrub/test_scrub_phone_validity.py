@@ -1,0 +1,60 @@
+"""The phone detector's verdict on one number in one region is ``phonenumbers``' own: parse,
+then ``is_valid_number`` (the oracle, called here directly), whatever the detector keeps or
+reuses between calls. Numbers are written the ways that reach that verdict: with ``00`` (read
+in every region), with a plus, nationally; the regions include the default list's."""
+
+from __future__ import annotations
+
+import phonenumbers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentry.scrub.detectors import phones
+
+REGIONS = st.sampled_from([*phones.DEFAULT_REGIONS[:12], "BR", "JP", "IT", "CI", "SM"])
+# Codes of one region and of many, non-geographic ones, and codes no plan has (28, 999).
+CODES = st.sampled_from(
+    ["1", "33", "39", "44", "49", "55", "81", "225", "378", "800", "979", "28", "999"]
+)
+
+
+def oracle(text: str, region: str) -> bool:
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(text, region)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+@st.composite
+def written(draw: st.DrawFn) -> str:
+    lead = draw(st.sampled_from(["00", "+", "0", "", "0011 "]))
+    code = draw(CODES) if lead in ("00", "+", "0011 ") else ""
+    # Italian-style leading zeros, short and long numbers, separators.
+    body = draw(st.from_regex(r"0{0,2}[0-9]{4,11}", fullmatch=True))
+    sep = draw(st.sampled_from(["", " ", "-"]))
+    return f"{lead}{code}{sep}{body}"
+
+
+@settings(max_examples=400)
+@given(written(), REGIONS)
+def test_a_verdict_is_phonenumbers(text: str, region: str) -> None:
+    assert phones._is_valid.__wrapped__(text, region) == oracle(text, region)
+
+
+@settings(max_examples=100)
+@given(written(), st.lists(REGIONS, min_size=2, max_size=6))
+def test_a_verdict_is_the_same_asked_again_in_other_regions(text: str, regions: list[str]) -> None:
+    # Asked in region after region (what a number written with 00 is), verdicts reused
+    # between regions stay each region's own.
+    assert [phones._is_valid(text, r) for r in regions] == [oracle(text, r) for r in regions]
+
+
+def test_valid_numbers_of_real_plans_are_found() -> None:
+    # Examples phonenumbers ships for its regions, written with 00 and read from France.
+    for region in ("US", "DE", "IT", "BR", "JP"):
+        example = phonenumbers.example_number(region)
+        assert example is not None
+        text = "00" + phonenumbers.format_number(
+            example, phonenumbers.PhoneNumberFormat.E164
+        ).lstrip("+")
+        assert phones._is_valid(text, "FR") == oracle(text, "FR") is True, text
