@@ -45,10 +45,8 @@ from consentry.snapshot.manifest import (
 )
 from consentry.snapshot.merkle import StreamingRoot
 from consentry.snapshot.records import (
-    RECORD_COLUMNS,
     RECORD_SCHEMA,
     RecordMaker,
-    included,
 )
 from consentry.snapshot.source import ContentSource
 from consentry.snapshot.steps import (
@@ -58,6 +56,7 @@ from consentry.snapshot.steps import (
     StepContext,
     SteppedCensus,
     dedup_tasks,
+    included_ids,
     load,
     plan_shards,
     save,
@@ -104,7 +103,8 @@ class IncludedSink(Protocol):
     without reading the content a second time."""
 
     def content(self, rows: pa.RecordBatch, entries: npt.NDArray[np.int64]) -> None:
-        """Included items (``RECORD_COLUMNS``) and their authorising entries, in scan order."""
+        """Included items (their ``steps.SINK_COLUMNS``) and their authorising entries, in scan
+        order."""
         ...
 
     def interactions(self, rows: pa.RecordBatch, entries: npt.NDArray[np.int64]) -> None:
@@ -220,14 +220,15 @@ class Builder:
             release_freed_memory()
             self.progress.phase("interactions", None)
             save(ctx.steps / "included-keys.arrow", pa.table({"key": census.included_keys}))
-            (result,) = run.map("interactions", [0])
+            interacting = run.map("interactions", [0])
+            # The records do not need the interactions: their tasks start now too, after the
+            # interactions' one task, which then runs beside them instead of alone.
+            plans = plan_shards(census.summaries, spec.shard_rows, census.references)
+            pending = run.map("records", plans)
+            (result,) = interacting
             interactions, interaction_counts = self._interactions(ctx, result, sink)
             census.forget_included_keys()
             self.progress.phase("records", census.rows)
-            plans = plan_shards(census.summaries, spec.shard_rows, census.references)
-            pending = run.map("records", plans)
-            if sink is not None:
-                self._tell_sink(ctx, census, sink)
             tree = StreamingRoot()
             shards: list[ShardInfo] = []
             pii: Counter[str] = Counter()
@@ -237,6 +238,9 @@ class Builder:
                 pii.update(done.pii)
                 resumed += done.resumed
                 tree.add_leaves(split_leaf_hashes(done.leaves))
+                if sink is not None:  # every included item, as stored, in scan order
+                    for rows, entries in included_ids(plan.included_file(ctx.steps)):
+                        sink.content(rows, entries)
                 self.progress.advance(sum(census.rows_of(b) for b in plan.buckets))
         if not shards:  # no content at all: one empty shard keeps the layout uniform
             empty = work.shard_writer("data/part-00000.parquet", RECORD_SCHEMA).close()
@@ -314,18 +318,6 @@ class Builder:
                 entries = batch.column("entry").to_numpy().astype(np.int64)
                 sink.interactions(batch.drop_columns(["entry"]), entries)
         return [result.shard], {"input": result.seen, "included": result.shard.rows}
-
-    def _tell_sink(self, ctx: StepContext, census: SteppedCensus, sink: IncludedSink) -> None:
-        """Every included item, as stored, in scan order (while workers write the records)."""
-        for bucket in range(len(census.summaries)):
-            reasons, entries = census.settled(bucket)
-            local = 0
-            for batch in self.source.scan_bucket(bucket, RECORD_COLUMNS, ctx.batch_size):
-                end = local + batch.num_rows
-                rows, kept, _ = included(batch, reasons[local:end], entries[local:end])
-                if rows.num_rows:
-                    sink.content(rows, kept)
-                local = end
 
     def state_index(
         self, spec: BuildSpec, resolved: Resolved, *, use_checkpoints: bool = True

@@ -72,6 +72,8 @@ RECORD_CHUNK: Final = 16_384
 #: Hash partitions settled by one dedup task.
 PARTITIONS_PER_TASK: Final = 8
 INTERACTIONS_SHARD: Final = "interactions/part-00000.parquet"
+#: What a build's ``IncludedSink`` is told of each included item, with its authorising entry.
+SINK_COLUMNS: Final = ("content_id", "author_id", "kind", "repost_of")
 
 
 class MakerRecipe(Protocol):
@@ -384,6 +386,11 @@ class ShardPlan:
     def relative(self) -> str:
         return f"data/part-{self.index:05d}.parquet"
 
+    def included_file(self, steps: Path) -> Path:
+        """The ids (``SINK_COLUMNS``) and entries of the shard's items, one batch per scan
+        batch: the build tells its sink from them instead of reading the content again."""
+        return steps / "included" / f"part-{self.index:05d}.arrow"
+
 
 @dataclass(frozen=True, slots=True)
 class ShardResult:
@@ -427,10 +434,16 @@ class RecordsMap:
         sealed = work.sealed(plan.relative)
         if sealed is not None:
             path = ctx.work / plan.relative
+            if not plan.included_file(ctx.steps).is_file():  # sealed by a build without them
+                told = _IncludedIds(plan.included_file(ctx.steps))
+                for rows, kept_entries, _ in _included_rows(ctx, plan):
+                    told.add(rows, kept_entries)
+                told.close()
             return ShardResult(sealed, dict(pii_counts(path)), True, b"".join(shard_leaves(path)))
         maker = ctx.record_maker()
         maker.prepare()
         writer = work.shard_writer(plan.relative, RECORD_SCHEMA)
+        told = _IncludedIds(plan.included_file(ctx.steps))
         pii: Counter[str] = Counter()
         pending: list[pa.RecordBatch] = []
         pending_entries: list[npt.NDArray[np.int64]] = []
@@ -455,31 +468,73 @@ class RecordsMap:
             pending_entries.clear()
             pending_rows.clear()
 
-        offset = plan.first_row
-        for bucket in plan.buckets:
-            reasons = column(load(bucket_file(ctx.steps, "settled", bucket)), "reason", np.int8)
-            entries = column(load(bucket_file(ctx.steps, "census", bucket)), "entry", np.int64)
-            local = 0
-            for batch in ctx.source.scan_bucket(bucket, RECORD_COLUMNS, ctx.batch_size):
-                end = local + batch.num_rows
-                rows, kept_entries, keep = included(batch, reasons[local:end], entries[local:end])
-                if rows.num_rows:
-                    pending.append(rows)
-                    pending_entries.append(kept_entries)
-                    pending_rows.append(keep + offset + local)
-                if sum(b.num_rows for b in pending) >= RECORD_CHUNK:
-                    flush()
-                local = end
-            if local != len(reasons):
-                from consentry.errors import ConsentryError
-
-                raise ConsentryError(
-                    f"content changed during the build (bucket {bucket}: {len(reasons)} items "
-                    f"in the census, {local} when writing): build again"
-                )
-            offset += local
+        for rows, kept_entries, scan_rows in _included_rows(ctx, plan):
+            told.add(rows, kept_entries)
+            pending.append(rows)
+            pending_entries.append(kept_entries)
+            pending_rows.append(scan_rows)
+            if sum(b.num_rows for b in pending) >= RECORD_CHUNK:
+                flush()
         flush()
+        told.close()  # before the shard is sealed: a sealed shard's ids are always there
         return ShardResult(writer.close(), dict(pii), False, b"".join(leaves))
+
+
+def _included_rows(
+    ctx: StepContext, plan: ShardPlan
+) -> Iterator[tuple[pa.RecordBatch, npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """The included items of a shard's buckets, as stored, a scan batch at a time (none of
+    a batch without any): rows, authorising entries, scan rows."""
+    offset = plan.first_row
+    for bucket in plan.buckets:
+        reasons = column(load(bucket_file(ctx.steps, "settled", bucket)), "reason", np.int8)
+        entries = column(load(bucket_file(ctx.steps, "census", bucket)), "entry", np.int64)
+        local = 0
+        for batch in ctx.source.scan_bucket(bucket, RECORD_COLUMNS, ctx.batch_size):
+            end = local + batch.num_rows
+            rows, kept_entries, keep = included(batch, reasons[local:end], entries[local:end])
+            if rows.num_rows:
+                yield rows, kept_entries, keep + offset + local
+            local = end
+        if local != len(reasons):
+            from consentry.errors import ConsentryError
+
+            raise ConsentryError(
+                f"content changed during the build (bucket {bucket}: {len(reasons)} items "
+                f"in the census, {local} when writing): build again"
+            )
+        offset += local
+
+
+class _IncludedIds:
+    """The included items' ``SINK_COLUMNS`` and entries, written as they come (Arrow IPC,
+    one batch per call), published by ``close`` with a rename."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        self.writer: pa.ipc.RecordBatchStreamWriter | None = None
+
+    def add(self, rows: pa.RecordBatch, entries: npt.NDArray[np.int64]) -> None:
+        batch = rows.select(list(SINK_COLUMNS)).append_column("entry", pa.array(entries))
+        if self.writer is None:
+            self.writer = pa.ipc.new_stream(str(self.tmp), batch.schema)
+        self.writer.write_batch(batch)
+
+    def close(self) -> None:
+        if self.writer is None:  # nothing included: an empty file says so
+            self.writer = pa.ipc.new_stream(str(self.tmp), pa.schema([]))
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+
+def included_ids(path: Path) -> Iterator[tuple[pa.RecordBatch, npt.NDArray[np.int64]]]:
+    """What ``_IncludedIds`` wrote: (``SINK_COLUMNS``, entries) per batch, in scan order."""
+    with pa.ipc.open_stream(str(path)) as reader:
+        for batch in reader:
+            entries = batch.column("entry").to_numpy().astype(np.int64, copy=False)
+            yield batch.drop_columns(["entry"]), entries
 
 
 def pii_counts(path: Path) -> Counter[str]:
