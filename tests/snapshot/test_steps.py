@@ -117,6 +117,40 @@ def test_the_build_process_killed_then_resumed_with_other_workers(
     assert snapshot_files(out) == reference
 
 
+@pytest.mark.parametrize("ids_lost", [False, True])
+def test_the_sink_hears_every_item_once_after_a_resumed_build(
+    build: Build, ledger: LedgerStore, tmp_path: Path, ids_lost: bool
+) -> None:
+    # The delivery map is told from the ids each records task wrote beside its shard; a shard
+    # sealed without them (a partial folder of an earlier version) has them written again.
+    told = RecordingSink()
+    build("reference", batch_size=2, shard_rows=4, sink=told)
+    out = tmp_path / "crashed"
+    partial = tmp_path / ".crashed.partial"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.snapshot.slow_build", ledger.url, str(out), "0.3", "2"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(partial.glob("data/*.done")) and time.monotonic() < deadline:
+        assert proc.poll() is None, "the build ended before it could be killed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = list(partial.glob("steps/included/*.arrow"))
+    assert kept, "a sealed shard without its ids"
+    if ids_lost:
+        for path in kept:
+            path.unlink()
+    resumed_sink = RecordingSink()
+    resumed = build("crashed", batch_size=2, shard_rows=4, sink=resumed_sink)
+    assert resumed.resumed_shards >= 1
+    assert resumed_sink.content_rows == told.content_rows
+    assert resumed_sink.interaction_rows == told.interaction_rows
+
+
 def test_partitioned_state_gives_just_the_accounts_asked(tmp_path: Path) -> None:
     ids = [f"acct-{i}" for i in range(500)]
     accounts = pa.table({"account_id": ids, "country": ["FR"] * 500})

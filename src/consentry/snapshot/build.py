@@ -208,14 +208,15 @@ class Builder:
             batch_size=spec.batch_size,
         )
         state = ctx.steps / "state"
-        if not state_parts.written(state):
-            # Partitioned by account hash, window by window and partition by partition: no
-            # process ever holds every account's state; each task reads its accounts' share.
-            state_parts.export_state(
-                state, self.ledger, resolved, self._purposes(spec), spec.recipient
-            )
-            release_freed_memory()
+        # The session first: local workers start while this process exports the state.
         with session_of(self.executor, ctx) as run:
+            if not state_parts.written(state):
+                # Partitioned by account hash, window by window and partition by partition: no
+                # process ever holds every account's state; each task reads its accounts' share.
+                state_parts.export_state(
+                    state, self.ledger, resolved, self._purposes(spec), spec.recipient
+                )
+                release_freed_memory()
             census = self._census(spec, ctx, run)
             release_freed_memory()
             self.progress.phase("interactions", None)

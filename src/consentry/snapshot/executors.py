@@ -51,6 +51,10 @@ def _install(ctx: StepContext) -> None:
     _CONTEXT = ctx
 
 
+def _ready() -> None:
+    """A worker's first task: nothing but being started."""
+
+
 def _run_installed(step: str, task: Any) -> Any:
     assert _CONTEXT is not None, "worker started without the build's context"
     return run_task(_CONTEXT, step, task)
@@ -66,6 +70,9 @@ class _Pool:
             initializer=_install,
             initargs=(ctx,),
         )
+        # Processes start on submission: started now, each worker's start-up (an interpreter,
+        # the library, the context) overlaps what the build does before its first step.
+        self._started = [self.pool.submit(_ready) for _ in range(workers)]
 
     def map(self, step: str, tasks: Sequence[Any]) -> Iterator[Any]:
         futures: list[Future[Any]] = [self.pool.submit(_run_installed, step, t) for t in tasks]
