@@ -41,7 +41,6 @@ from consentry.snapshot.manifest import (
     croissant,
     dataset_card,
     shard_leaves,
-    split_leaf_hashes,
 )
 from consentry.snapshot.merkle import StreamingRoot
 from consentry.snapshot.records import (
@@ -224,7 +223,8 @@ class Builder:
             interacting = run.map("interactions", [0])
             # The records do not need the interactions: their tasks start now too, after the
             # interactions' one task, which then runs beside them instead of alone.
-            plans = plan_shards(census.summaries, spec.shard_rows, census.references)
+            included = [census.included_rows(b) for b in range(len(census.summaries))]
+            plans = plan_shards(census.summaries, spec.shard_rows, census.references, included)
             pending = run.map("records", plans)
             (result,) = interacting
             interactions, interaction_counts = self._interactions(ctx, result, sink)
@@ -238,7 +238,7 @@ class Builder:
                 shards.append(done.shard)
                 pii.update(done.pii)
                 resumed += done.resumed
-                tree.add_leaves(split_leaf_hashes(done.leaves))
+                tree.add_pieces(done.pieces)
                 if sink is not None:  # every included item, as stored, in scan order
                     for rows, entries in included_ids(plan.included_file(ctx.steps)):
                         sink.content(rows, entries)

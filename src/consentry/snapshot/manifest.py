@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -44,16 +43,6 @@ def leaf_hashes(record_ids: Any, consent_entries: Any) -> list[bytes]:
         record_ids.cast(pa.binary()), entries.cast(pa.binary()), b"\x00"
     )
     return list(digests(hashlib.sha256(b"\x00"), data.to_pylist()))
-
-
-def joined_leaf_hashes(record_ids: Any, consent_entries: Any) -> bytes:
-    """``leaf_hashes`` as one buffer, 32 bytes a leaf: what a worker sends back."""
-    return b"".join(leaf_hashes(record_ids, consent_entries))
-
-
-def split_leaf_hashes(joined: bytes) -> list[bytes]:
-    """The leaf hashes of ``joined_leaf_hashes``' buffer, one ``bytes`` each (cut in C)."""
-    return np.frombuffer(joined, dtype="V32").tolist() if joined else []
 
 
 def iter_leaves(root: Path, shards: Sequence[ShardInfo]) -> Iterator[tuple[str, int | None, bytes]]:

@@ -49,7 +49,8 @@ from consentry.snapshot.census import (
     content_keys,
 )
 from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows, partition_of
-from consentry.snapshot.manifest import joined_leaf_hashes, shard_leaves
+from consentry.snapshot.manifest import leaf_hashes, shard_leaves
+from consentry.snapshot.merkle import Pieces, pieces
 from consentry.snapshot.records import (
     INTERACTION_SCHEMA,
     RECORD_COLUMNS,
@@ -379,6 +380,7 @@ class ShardPlan:
     index: int
     buckets: tuple[int, ...]
     first_row: int  # scan row of the shard's first item
+    first_leaf: int  # Merkle position of the shard's first record (included items before it)
     #: References between included items from the shard's rows (``Census.references`` codes).
     references: npt.NDArray[np.int64]
 
@@ -397,16 +399,19 @@ class ShardResult:
     shard: ShardInfo
     pii: dict[str, int]
     resumed: bool
-    #: The Merkle leaf hashes of the shard's records in row order, joined (32 bytes each):
-    #: hashed by the worker that made them, so the build's process only folds them.
-    leaves: bytes
+    #: The shard's records as Merkle pieces (its whole blocks rooted, its loose leaves at
+    #: both ends): hashed by the worker that made them; the build's process folds the pieces.
+    pieces: Pieces
 
 
 def plan_shards(
-    summaries: Sequence[CensusSummary], shard_rows: int, references: npt.NDArray[np.int64]
+    summaries: Sequence[CensusSummary],
+    shard_rows: int,
+    references: npt.NDArray[np.int64],
+    included: Sequence[int],
 ) -> list[ShardPlan]:
     """Whole buckets, in order, a new shard once one holds ``shard_rows`` input items: the same
-    content, the same shards."""
+    content, the same shards. ``included``: the included items of each bucket."""
     groups: list[list[int]] = []
     sizes: list[int] = []
     for s in summaries:
@@ -416,12 +421,13 @@ def plan_shards(
         groups[-1].append(s.bucket)
         sizes[-1] += s.rows
     plans: list[ShardPlan] = []
-    start = 0
+    start = leaf = 0
     width = len(REFERENCE_COLUMNS)
     for i, (group, size) in enumerate(zip(groups, sizes, strict=True)):
         lo, hi = np.searchsorted(references, [start * width, (start + size) * width])
-        plans.append(ShardPlan(i, tuple(group), start, references[lo:hi].copy()))
+        plans.append(ShardPlan(i, tuple(group), start, leaf, references[lo:hi].copy()))
         start += size
+        leaf += sum(included[b] for b in group)
     return plans
 
 
@@ -439,7 +445,9 @@ class RecordsMap:
                 for rows, kept_entries, _ in _included_rows(ctx, plan):
                     told.add(rows, kept_entries)
                 told.close()
-            return ShardResult(sealed, dict(pii_counts(path)), True, b"".join(shard_leaves(path)))
+            return ShardResult(
+                sealed, dict(pii_counts(path)), True, pieces(shard_leaves(path), plan.first_leaf)
+            )
         maker = ctx.record_maker()
         maker.prepare()
         writer = work.shard_writer(plan.relative, RECORD_SCHEMA)
@@ -448,7 +456,7 @@ class RecordsMap:
         pending: list[pa.RecordBatch] = []
         pending_entries: list[npt.NDArray[np.int64]] = []
         pending_rows: list[npt.NDArray[np.int64]] = []
-        leaves: list[bytes] = []
+        leaves: list[bytes] = []  # leaf hashes
         width = len(REFERENCE_COLUMNS)
 
         def flush() -> None:
@@ -460,9 +468,7 @@ class RecordsMap:
             parents = contains(plan.references, codes.ravel()).reshape(-1, width)
             records, counts = maker.make(rows, np.concatenate(pending_entries), parents)
             writer.write(records)
-            leaves.append(
-                joined_leaf_hashes(records.column("record_id"), records.column("consent_entry"))
-            )
+            leaves.extend(leaf_hashes(records.column("record_id"), records.column("consent_entry")))
             pii.update(counts)
             pending.clear()
             pending_entries.clear()
@@ -477,7 +483,7 @@ class RecordsMap:
                 flush()
         flush()
         told.close()  # before the shard is sealed: a sealed shard's ids are always there
-        return ShardResult(writer.close(), dict(pii), False, b"".join(leaves))
+        return ShardResult(writer.close(), dict(pii), False, pieces(leaves, plan.first_leaf))
 
 
 def _included_rows(
@@ -599,6 +605,11 @@ class SteppedCensus:
 
     def _census(self, bucket: int) -> pa.Table:
         return load(bucket_file(self.steps, "census", bucket))
+
+    def included_rows(self, bucket: int) -> int:
+        """How many of the bucket's items are in the snapshot (settled as eligible)."""
+        reasons = column(load(bucket_file(self.steps, "settled", bucket)), "reason", np.int8)
+        return int(np.count_nonzero(reasons == Reason.ELIGIBLE))
 
     def settled(self, bucket: int) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
         reasons = column(load(bucket_file(self.steps, "settled", bucket)), "reason", np.int8)
