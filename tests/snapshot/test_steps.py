@@ -93,10 +93,9 @@ def test_a_worker_killed_mid_step_then_resumed_gives_the_same_bytes(
     assert snapshot_files(out) == reference
 
 
-def test_the_build_process_killed_then_resumed_with_other_workers(
-    build: Build, ledger: LedgerStore, tmp_path: Path
-) -> None:
-    reference = snapshot_files(build("reference", batch_size=2, shard_rows=4).out)
+def _killed_once_a_shard_is_sealed(ledger: LedgerStore, tmp_path: Path) -> Path:
+    """A slowed build of ``tmp_path/crashed`` on 2 workers, killed with its workers (SIGKILL to
+    the process group) once one shard is sealed; its partial folder."""
     out = tmp_path / "crashed"
     partial = tmp_path / ".crashed.partial"
     proc = subprocess.Popen(
@@ -112,9 +111,17 @@ def test_the_build_process_killed_then_resumed_with_other_workers(
     os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers, all at once
     proc.wait()
     assert not out.exists()
+    return partial
+
+
+def test_the_build_process_killed_then_resumed_with_other_workers(
+    build: Build, ledger: LedgerStore, tmp_path: Path
+) -> None:
+    reference = snapshot_files(build("reference", batch_size=2, shard_rows=4).out)
+    _killed_once_a_shard_is_sealed(ledger, tmp_path)
     resumed = build("crashed", batch_size=2, shard_rows=4, executor=LocalExecutor(1))
     assert resumed.resumed_shards >= 1
-    assert snapshot_files(out) == reference
+    assert snapshot_files(tmp_path / "crashed") == reference
 
 
 @pytest.mark.parametrize("ids_lost", [False, True])
@@ -125,20 +132,7 @@ def test_the_sink_hears_every_item_once_after_a_resumed_build(
     # sealed without them (a partial folder of an earlier version) has them written again.
     told = RecordingSink()
     build("reference", batch_size=2, shard_rows=4, sink=told)
-    out = tmp_path / "crashed"
-    partial = tmp_path / ".crashed.partial"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.snapshot.slow_build", ledger.url, str(out), "0.3", "2"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while not list(partial.glob("data/*.done")) and time.monotonic() < deadline:
-        assert proc.poll() is None, "the build ended before it could be killed"
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    partial = _killed_once_a_shard_is_sealed(ledger, tmp_path)
     kept = list(partial.glob("steps/included/*.arrow"))
     assert kept, "a sealed shard without its ids"
     if ids_lost:
