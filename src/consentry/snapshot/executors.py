@@ -72,7 +72,8 @@ class _Pool:
         )
         # Processes start on submission: started now, each worker's start-up (an interpreter,
         # the library, the context) overlaps what the build does before its first step.
-        self._started = [self.pool.submit(_ready) for _ in range(workers)]
+        for _ in range(workers):
+            self.pool.submit(_ready)
 
     def map(self, step: str, tasks: Sequence[Any]) -> Iterator[Any]:
         futures: list[Future[Any]] = [self.pool.submit(_run_installed, step, t) for t in tasks]

@@ -56,9 +56,13 @@ def partitions_for(entries: int, per_partition: int = PARTITION_ENTRIES) -> int:
     return count
 
 
+def _shift(count: int) -> np.uint64:
+    """A key's partition among ``count`` (a power of two) is its top bits: the key >> this."""
+    return np.uint64(64 - (count.bit_length() - 1))
+
+
 def _partitions(ids: Any, count: int = STATE_PARTITIONS) -> np.ndarray[Any, np.dtype[np.int64]]:
-    shift = np.uint64(64 - (count.bit_length() - 1))
-    out: np.ndarray[Any, np.dtype[np.int64]] = (hash_ids(ids) >> shift).astype(np.int64)
+    out: np.ndarray[Any, np.dtype[np.int64]] = (hash_ids(ids) >> _shift(count)).astype(np.int64)
     return out
 
 
@@ -182,8 +186,7 @@ def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Tabl
     shared = bool(len(keys) > 1 and np.any(keys[1:] == keys[:-1]))
     search = np.unique(keys) if shared else keys
     # The keys of partition p are a run of the sorted keys (a partition is the top bits).
-    shift = np.uint64(64 - (count.bit_length() - 1))
-    bounds = np.searchsorted(search >> shift, np.arange(count + 1, dtype=np.uint64))
+    bounds = np.searchsorted(search >> _shift(count), np.arange(count + 1, dtype=np.uint64))
     out: list[pa.Table] = []
     for name in TABLES:
         pieces: list[pa.Table] = []

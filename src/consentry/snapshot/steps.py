@@ -49,7 +49,7 @@ from consentry.snapshot.census import (
     content_keys,
 )
 from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows, partition_of
-from consentry.snapshot.manifest import leaf_hashes, shard_leaves
+from consentry.snapshot.manifest import leaf_hashes
 from consentry.snapshot.merkle import Pieces, pieces
 from consentry.snapshot.records import (
     INTERACTION_SCHEMA,
@@ -58,6 +58,7 @@ from consentry.snapshot.records import (
     RecordMaker,
     included,
 )
+from consentry.snapshot.roots import shard_pieces
 from consentry.snapshot.source import ContentSource
 from consentry.snapshot.state_parts import read_state
 from consentry.snapshot.writer import ShardInfo, WorkFolder
@@ -446,7 +447,7 @@ class RecordsMap:
                     told.add(rows, kept_entries)
                 told.close()
             return ShardResult(
-                sealed, dict(pii_counts(path)), True, pieces(shard_leaves(path), plan.first_leaf)
+                sealed, dict(pii_counts(path)), True, shard_pieces(str(path), plan.first_leaf)
             )
         maker = ctx.record_maker()
         maker.prepare()
