@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.hashing import digests, joined_digests
+from consentry.hashing import digests, joined_digests, sha256_each, sha256_pieces
 from consentry.scrub.pseudonym import Pseudonymiser, _base32_array
 from consentry.snapshot import merkle
 from consentry.snapshot.merkle import (
@@ -42,6 +42,41 @@ def test_digests_are_those_of_a_fresh_object_per_value(values: list[bytes]) -> N
     )
     # The state copied from is never changed.
     assert keyed.digest() == hashlib.blake2b(key=KEY, digest_size=15).digest()
+
+
+@given(
+    st.binary(max_size=70),
+    st.lists(st.one_of(st.none(), st.binary(max_size=200)), max_size=40),
+    st.integers(0, 5),
+    st.integers(1, 3),
+)
+def test_sha256_of_a_column_is_hashlibs_per_value(
+    prefix: bytes, values: list[bytes | None], skip: int, chunks: int
+) -> None:
+    # Sliced and chunked arrays too: the offsets are read from where the slice starts.
+    arr = pa.array(values, pa.binary())[skip:]
+    cut = len(arr) // chunks
+    column = pa.chunked_array([arr[:cut], arr[cut:]], pa.binary()) if chunks > 1 else arr
+    assert sha256_each(prefix, column) == b"".join(
+        hashlib.sha256(prefix + (v or b"")).digest() for v in values[skip:]
+    )
+    text = pa.array([None if v is None else v.hex() for v in values], pa.string())
+    assert sha256_each(prefix, text) == b"".join(
+        hashlib.sha256(prefix + (b"" if v is None else v.hex().encode())).digest() for v in values
+    )
+
+
+@given(st.binary(max_size=3), st.integers(1, 70), st.integers(0, 9), st.randoms())
+def test_sha256_of_fixed_pieces_is_hashlibs(
+    prefix: bytes, width: int, count: int, rnd: object
+) -> None:
+    data = bytes(rnd.getrandbits(8) for _ in range(width * count))  # type: ignore[attr-defined]
+    assert sha256_pieces(prefix, data, width) == b"".join(
+        hashlib.sha256(prefix + data[i : i + width]).digest() for i in range(0, len(data), width)
+    )
+    if width > 1:
+        with pytest.raises(ValueError, match="are not pieces of"):
+            sha256_pieces(prefix, data + b"x", width)
 
 
 @given(st.integers(0, 40), st.sampled_from([(10, "u_"), (15, "c_")]), st.randoms())

@@ -1,4 +1,4 @@
-"""The root of a snapshot's shards hashed by worker processes is the root one process computes
+"""The root of a snapshot's shards hashed by worker threads is the root one process computes
 leaf by leaf (``StreamingRoot`` over every leaf, itself checked against RFC 6962 in
 ``tests/test_hashing.py``), whatever the shards' sizes and where they fall on the blocks."""
 
@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from consentry.snapshot import roots
 from consentry.snapshot.manifest import shard_leaves
 from consentry.snapshot.merkle import BLOCK_HEIGHT, StreamingRoot
 from consentry.snapshot.roots import ShardRoots
@@ -44,26 +43,26 @@ def one_process_root(paths: list[Path]) -> tuple[str, int]:
     [
         [BLOCK + 5, 3, 2 * BLOCK - 1, BLOCK],  # shards off the blocks, a tiny one, one on them
         [BLOCK, BLOCK, 0, 1],  # whole blocks, an empty shard
+        [10, 20, 30],  # no whole block at all
     ],
 )
+@pytest.mark.parametrize("workers", [1, 2])
 def test_workers_fold_to_the_one_process_root(
-    tmp_path: Path, sizes: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sizes: list[int], workers: int
 ) -> None:
     paths = write_shards(tmp_path, sizes)
-    monkeypatch.setattr(roots, "POOL_MIN_ROWS", 0)
-    with ShardRoots(workers=2) as shard_roots:
+    with ShardRoots(workers) as shard_roots:
         for path in paths:
             shard_roots.add(path)
-        assert shard_roots._pool is not None  # the workers did hash
         got = shard_roots.root()
     assert got == one_process_root(paths)
     assert got[1] == sum(sizes)
 
 
-def test_a_small_snapshot_is_hashed_here(tmp_path: Path) -> None:
-    paths = write_shards(tmp_path, [10, 20, 30])
-    with ShardRoots(workers=2) as shard_roots:
-        for path in paths:
-            shard_roots.add(path)
-        assert shard_roots._pool is None  # 60 records do not repay a worker's start
-        assert shard_roots.root() == one_process_root(paths)
+def test_a_shard_whose_footer_disagrees_is_refused(tmp_path: Path) -> None:
+    (path,) = write_shards(tmp_path, [5])
+    with ShardRoots(2) as shard_roots:
+        shard_roots.add(path)
+        shard_roots._added += 1  # as if the footer had counted one more row than is read
+        with pytest.raises(ValueError, match="5 leaves in shards whose footers count 6"):
+            shard_roots.root()

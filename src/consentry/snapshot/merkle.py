@@ -14,11 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-import numpy as np
-
-from consentry.hashing import digests
+from consentry.hashing import sha256_pieces
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+#: Bytes of a hash: a run of leaves is passed around joined, ``HASH`` bytes a leaf.
+HASH: Final = 32
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -29,17 +30,21 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-_NODE = hashlib.sha256(b"\x01")
+def joined(leaf_hashes: bytes | bytearray | Iterable[bytes]) -> bytes:
+    """Leaf hashes as one buffer, ``HASH`` bytes each, whether given joined or one by one."""
+    if isinstance(leaf_hashes, bytes | bytearray):
+        if len(leaf_hashes) % HASH:
+            raise ValueError(f"{len(leaf_hashes)} bytes are not whole {HASH}-byte hashes")
+        return bytes(leaf_hashes)
+    return b"".join(leaf_hashes)
 
 
-def _perfect_root(level: list[bytes]) -> bytes:
-    """Root of a perfect subtree (a power-of-two number of leaf hashes), built level by level:
-    each level is one joined buffer, cut into its 64-byte pairs by NumPy (one ``bytes`` each,
-    made in C: slicing a memoryview in Python cost as much as the hashing), each node one
-    SHA-256 from a copy of a state already fed 0x01 (``hashing.digests``' loop)."""
-    while len(level) > 1:
-        level = digests(_NODE, np.frombuffer(b"".join(level), dtype="V64").tolist())
-    return level[0]
+def _perfect_root(level: bytes) -> bytes:
+    """Root of a perfect subtree (a power-of-two number of joined leaf hashes), built level by
+    level: each level's 64-byte pairs hashed in one call."""
+    while len(level) > HASH:
+        level = sha256_pieces(b"\x01", level, 2 * HASH)
+    return level
 
 
 #: Leaves per block that a worker roots on its own (2^16): blocks start at multiples of their
@@ -52,25 +57,27 @@ BLOCK_HEIGHT: Final = 16
 class Pieces:
     """The leaves from position ``start`` of a tree as ``StreamingRoot.add_pieces`` takes
     them: the loose leaves up to the first whole block, the roots of the whole blocks, the loose
-    leaves after the last one."""
+    leaves after the last one (leaves joined)."""
 
     start: int
-    head: list[bytes]
+    head: bytes
     blocks: list[bytes]
-    tail: list[bytes]
+    tail: bytes
 
     @property
     def count(self) -> int:
-        return len(self.head) + (len(self.blocks) << BLOCK_HEIGHT) + len(self.tail)
+        return (len(self.head) + len(self.tail)) // HASH + (len(self.blocks) << BLOCK_HEIGHT)
 
 
-def pieces(leaf_hashes: list[bytes], start: int) -> Pieces:
+def pieces(leaf_hashes: bytes | bytearray | Iterable[bytes], start: int) -> Pieces:
     """``leaf_hashes``, the leaves from position ``start`` on, cut into ``Pieces``."""
+    leaves = joined(leaf_hashes)
+    count = len(leaves) // HASH
     size = 1 << BLOCK_HEIGHT
-    first = min(len(leaf_hashes), -start % size)
-    end = first + ((len(leaf_hashes) - first) >> BLOCK_HEIGHT << BLOCK_HEIGHT)
-    blocks = [_perfect_root(leaf_hashes[i : i + size]) for i in range(first, end, size)]
-    return Pieces(start, leaf_hashes[:first], blocks, leaf_hashes[end:])
+    first = min(count, -start % size)
+    end = first + ((count - first) >> BLOCK_HEIGHT << BLOCK_HEIGHT)
+    blocks = [_perfect_root(leaves[i * HASH : (i + size) * HASH]) for i in range(first, end, size)]
+    return Pieces(start, leaves[: first * HASH], blocks, leaves[end * HASH :])
 
 
 @dataclass
@@ -80,18 +87,20 @@ class StreamingRoot:
     count: int = 0
     _stack: list[tuple[int, bytes]] = field(default_factory=list)  # (height, hash)
 
-    def add_leaves(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Add leaves in order. A batch is cut into the largest perfect subtrees that the
-        count so far allows (a subtree of 2^k leaves may start only at a multiple of 2^k),
-        each built level by level and pushed as one stack entry: the same tree, hence the
-        same root, as adding the leaves one by one."""
-        leaves = leaf_hashes if isinstance(leaf_hashes, list) else list(leaf_hashes)
+    def add_leaves(self, leaf_hashes: bytes | bytearray | Iterable[bytes]) -> None:
+        """Add leaves in order (joined, or one by one). A batch is cut into the largest
+        perfect subtrees that the count so far allows (a subtree of 2^k leaves may start only
+        at a multiple of 2^k), each built level by level and pushed as one stack entry: the
+        same tree, hence the same root, as adding the leaves one by one."""
+        leaves = joined(leaf_hashes)
+        total = len(leaves) // HASH
         done = 0
-        while done < len(leaves):
-            left = len(leaves) - done
+        while done < total:
+            left = total - done
             aligned = self.count & -self.count if self.count else left
             size = 1 << (min(aligned, left).bit_length() - 1)
-            self._push(size.bit_length() - 1, _perfect_root(leaves[done : done + size]))
+            subtree = leaves[done * HASH : (done + size) * HASH]
+            self._push(size.bit_length() - 1, _perfect_root(subtree))
             done += size
             self.count += size
 
@@ -122,7 +131,7 @@ class StreamingRoot:
         return acc
 
 
-def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
+def root_of(leaf_hashes: bytes | Sequence[bytes]) -> bytes:
     tree = StreamingRoot()
     tree.add_leaves(leaf_hashes)
     return tree.root()

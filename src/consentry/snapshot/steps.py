@@ -457,7 +457,7 @@ class RecordsMap:
         pending: list[pa.RecordBatch] = []
         pending_entries: list[npt.NDArray[np.int64]] = []
         pending_rows: list[npt.NDArray[np.int64]] = []
-        leaves: list[bytes] = []  # leaf hashes
+        leaves = bytearray()  # leaf hashes, joined
         width = len(REFERENCE_COLUMNS)
 
         def flush() -> None:

@@ -22,7 +22,8 @@ from consentry.model import Reason
 from consentry.snapshot.build import Builder, BuildSpec
 from consentry.snapshot.census import CENSUS_COLUMNS, normalised_text, take_census
 from consentry.snapshot.manifest import MANIFEST_NAME, Manifest, iter_leaves, leaf_data
-from consentry.snapshot.merkle import audit_path, leaf_hash, root_from_path, root_of
+from consentry.snapshot.merkle import audit_path, leaf_hash, root_from_path
+from consentry.snapshot.roots import merkle_root
 from consentry.snapshot.workspace_build import key_fingerprint
 from consentry.snapshot.writer import file_sha256
 
@@ -72,11 +73,10 @@ def verify_files(folder: Path) -> VerifyReport:
         if rows != shard.rows:
             report.problems.append(f"{shard.path}: {rows} rows, manifest says {shard.rows}")
     if not report.problems:
-        leaves = [h for _, _, h in iter_leaves(folder, manifest.shard_infos())]
-        root = root_of(leaves).hex()
-        if root != manifest.merkle["root"] or len(leaves) != manifest.merkle["leaves"]:
+        root, leaves = merkle_root(folder, manifest.shard_infos())
+        if root != manifest.merkle["root"] or leaves != manifest.merkle["leaves"]:
             report.problems.append(
-                f"Merkle root {root} over {len(leaves)} records differs from the manifest's "
+                f"Merkle root {root} over {leaves} records differs from the manifest's "
                 f"{manifest.merkle['root']} over {manifest.merkle['leaves']}"
             )
     return report

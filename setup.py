@@ -1,0 +1,13 @@
+"""The one thing pyproject.toml cannot yet say without an experimental table: the C extension.
+
+``consentry._sha256`` hashes Merkle leaves and nodes many per call (``src/consentry/_sha256.c``
+says why); the hashing is OpenSSL's libcrypto, the one CPython's hashlib links.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension("consentry._sha256", sources=["src/consentry/_sha256.c"], libraries=["crypto"])
+    ]
+)
