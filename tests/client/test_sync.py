@@ -19,10 +19,10 @@ import pytest
 from tests.api.serving import free_port
 from tests.compliance.conftest import ACCOUNTS, CONTENT, records_of, write_export
 
-from consentry.client import BadKeyError, ServerUnreachableError, sync
+from consentry.client import BadKeyError, ServerUnreachableError, SyncError, sync
 from consentry.client.api import LicenseeApi
 from consentry.client.copy import attestation
-from consentry.client.sync import Sync, SyncResult
+from consentry.client.sync import Progress, Sync, SyncResult
 from consentry.snapshot.manifest import MANIFEST_NAME
 
 from .conftest import Platform
@@ -239,3 +239,31 @@ def test_events_are_applied_and_attested_once_per_batch(platform: Platform, tmp_
     later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     p.run("compliance", "overdue", "--at", later)  # every batch's attestation was accepted
     assert sync(p.url, p.key, local).events == 0
+
+
+def test_a_rate_limited_sync_waits_as_told_and_finishes(platform: Platform, tmp_path: Path) -> None:
+    # The key's whole burst (60 a minute, the default) spent first: from then on the server
+    # answers 429 with Retry-After until a request's turn comes, one a second.
+    p = platform
+    p.run("snapshot", "build", "--purpose", "train", "--recipient", "acme", "--out", "s1")
+    auth = {"Authorization": f"Bearer {p.key}"}
+    with httpx.Client(base_url=p.url, headers=auth) as client:
+        while client.get("/v1/snapshots").status_code != 429:
+            pass
+    with (
+        LicenseeApi(p.url, p.key, max_wait=0) as impatient,
+        pytest.raises(SyncError, match=r"429 .*rate limit of 60 requests per minute"),
+    ):
+        impatient.snapshots()
+    notes: list[str] = []
+
+    class Told(Progress):
+        def note(self, text: str) -> None:
+            notes.append(text)
+
+    done = sync(p.url, p.key, tmp_path / "licensee", Told())
+    assert len(done.downloaded) == 1
+    waits = [n for n in notes if n.startswith("the server asks to wait")]
+    assert waits and all("rate limit" in n for n in waits)
+    copy_dir = _only_snapshot(tmp_path / "licensee")
+    assert (copy_dir / MANIFEST_NAME).read_bytes() == (tmp_path / "s1" / MANIFEST_NAME).read_bytes()

@@ -2,10 +2,15 @@
 
 Only what ``consentry.api.routes.licensees`` serves: the snapshots delivered, their files (with
 ``Range`` to resume), the compliance events from a cursor, and the acknowledgement.
+
+A server that asks to wait (429 over the plan's requests per minute, 503 while its database is
+away, each with ``Retry-After``) is waited for and asked again, up to ``max_wait`` seconds in
+all per call: a snapshot of more shards than the plan allows requests a minute still syncs.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final, Protocol
@@ -16,6 +21,10 @@ from consentry.errors import BadKeyError, ServerUnreachableError, SyncError
 
 CHUNK: Final = 1 << 20
 PAGE: Final = 10_000
+#: Seconds a call may spend waiting on ``Retry-After`` before its answer counts as a failure.
+MAX_WAIT: Final = 300.0
+#: The statuses that ask a client to come back later.
+_LATER: Final = (429, 503)
 
 
 class Sink(Protocol):
@@ -37,8 +46,20 @@ def _problem(response: httpx.Response) -> str:
 class LicenseeApi:
     """``server``: the service's base URL; ``key``: the recipient's licensee key."""
 
-    def __init__(self, server: str, key: str, *, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        server: str,
+        key: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        max_wait: float = MAX_WAIT,
+        on_wait: Callable[[float, str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.server = server.rstrip("/")
+        self.max_wait = max_wait
+        self._on_wait = on_wait
+        self._sleep = sleep
         self._client = httpx.Client(
             base_url=self.server,
             headers={"Authorization": f"Bearer {key}"},
@@ -82,9 +103,30 @@ class LicenseeApi:
                 f"cannot reach {self.server}: {exc.__class__.__name__} {exc}; is the server up?"
             ) from None
 
+    def _retry_after(self, response: httpx.Response, waited: float) -> float | None:
+        """Seconds to wait before asking again, or None when the answer stands."""
+        if response.status_code not in _LATER:
+            return None
+        try:
+            wait = max(0.0, float(response.headers.get("retry-after", "")))
+        except ValueError:  # absent, or an HTTP date: this server sends seconds
+            return None
+        if waited + wait > self.max_wait:
+            return None
+        if self._on_wait is not None:
+            self._on_wait(wait, f"{response.status_code}: {_problem(response)}")
+        return wait
+
     def _json(self, method: str, path: str, **kw: Any) -> Any:
+        waited = 0.0
         with self._calling():
-            return self._check(self._client.request(method, path, **kw)).json()
+            while True:
+                response = self._client.request(method, path, **kw)
+                wait = self._retry_after(response, waited)
+                if wait is None:
+                    return self._check(response).json()
+                self._sleep(wait)
+                waited += wait
 
     def snapshots(self) -> list[dict[str, Any]]:
         return list(self._json("GET", "/v1/snapshots")["snapshots"])
@@ -109,20 +151,38 @@ class LicenseeApi:
             if etag:
                 headers["If-Range"] = etag
         url = f"/v1/snapshots/{snapshot_id}/files/{path}"
-        with self._calling(), self._client.stream("GET", url, headers=headers) as r:
-            if r.status_code == 416 and start > 0:
-                size = start  # already whole
-                return r.headers.get("x-checksum-sha256"), size
-            self._check(r)
-            if r.status_code == 200 and start > 0:
-                out.restart()
-                start = 0
-            length = int(r.headers.get("content-length", "0"))
-            progress(start, start + length)
-            for chunk in r.iter_bytes(CHUNK):
-                out.write(chunk)
-                progress(len(chunk), None)
-            return r.headers.get("x-checksum-sha256"), start + length
+        waited = 0.0
+        while True:
+            with self._calling(), self._client.stream("GET", url, headers=headers) as r:
+                if r.status_code >= 400:
+                    r.read()  # the problem's body, for the message: a stream holds none yet
+                wait = self._retry_after(r, waited)
+                if wait is None:
+                    return self._receive(r, out, start, progress)
+            self._sleep(wait)
+            waited += wait
+
+    def _receive(
+        self,
+        r: httpx.Response,
+        out: Sink,
+        start: int,
+        progress: Callable[[int, int | None], None],
+    ) -> tuple[str | None, int]:
+        """The body of a download's answer into ``out`` (``download`` says how)."""
+        if r.status_code == 416 and start > 0:
+            size = start  # already whole
+            return r.headers.get("x-checksum-sha256"), size
+        self._check(r)
+        if r.status_code == 200 and start > 0:
+            out.restart()
+            start = 0
+        length = int(r.headers.get("content-length", "0"))
+        progress(start, start + length)
+        for chunk in r.iter_bytes(CHUNK):
+            out.write(chunk)
+            progress(len(chunk), None)
+        return r.headers.get("x-checksum-sha256"), start + length
 
     def events(self, cursor: str | None, limit: int = PAGE) -> tuple[list[dict[str, Any]], str]:
         params: dict[str, Any] = {"limit": limit}

@@ -316,5 +316,10 @@ def _ends_with_newline(path: Path) -> bool:
 
 def sync(server: str, key: str, folder: Path, progress: Progress | None = None) -> SyncResult:
     """Download what is new, apply and attest the deletions since the saved cursor."""
-    with LicenseeApi(server, key) as api:
-        return Sync(api, folder, progress).run()
+    told = progress or Progress()
+
+    def waiting(seconds: float, why: str) -> None:
+        told.note(f"the server asks to wait {seconds:g} s ({why}); waiting")
+
+    with LicenseeApi(server, key, on_wait=waiting) as api:
+        return Sync(api, folder, told).run()
