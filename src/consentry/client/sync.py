@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +58,11 @@ class SyncResult:
     removed: int = 0
     attested: list[str] = field(default_factory=list)
     cursor: str | None = None
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def _inside(folder: Path, relative: str, what: str) -> Path:
@@ -110,26 +116,38 @@ class Sync:
     def download(self, snapshot_id: str) -> None:
         partial = self.state_dir / "partial" / snapshot_id
         partial.mkdir(parents=True, exist_ok=True)
-        manifest_bytes = self._fetch(snapshot_id, MANIFEST_NAME, partial, None)
-        try:
-            manifest = Manifest(**json.loads(manifest_bytes))
-        except (ValueError, TypeError) as exc:
-            raise SyncError(f"the manifest of {snapshot_id} is not one: {exc}") from None
-        if manifest.snapshot_id != snapshot_id:
-            raise ChecksumError(
-                f"the manifest served for {snapshot_id} names {manifest.snapshot_id}"
-            )
-        # Each data shard is hashed into the Merkle tree by a worker while the next downloads.
-        with ShardRoots() as tree:
-            for shard in manifest.shards:
-                path = str(shard["path"])
-                self._fetch(snapshot_id, path, partial, str(shard["sha256"]))
-                tree.add(_inside(partial, path, f"a file of snapshot {snapshot_id}"))
-            for shard in manifest.interactions:
-                self._fetch(snapshot_id, str(shard["path"]), partial, str(shard["sha256"]))
-            for name in EXTRAS:
-                self._fetch(snapshot_id, name, partial, None)
-            root, leaves = tree.root()
+        # Each file is made durable (fsync) by a thread while the next downloads; all of them
+        # are before the folder is published.
+        with ThreadPoolExecutor(1, thread_name_prefix="fsync") as durable:
+            written = [durable.submit(_fsync, self._fetch(snapshot_id, MANIFEST_NAME, partial))]
+            manifest_bytes = (partial / MANIFEST_NAME).read_bytes()
+            try:
+                manifest = Manifest(**json.loads(manifest_bytes))
+            except (ValueError, TypeError) as exc:
+                raise SyncError(f"the manifest of {snapshot_id} is not one: {exc}") from None
+            if manifest.snapshot_id != snapshot_id:
+                raise ChecksumError(
+                    f"the manifest served for {snapshot_id} names {manifest.snapshot_id}"
+                )
+            # Each data shard is hashed into the Merkle tree by a thread while the next
+            # downloads.
+            with ShardRoots() as tree:
+                for shard in manifest.shards:
+                    path = self._fetch(
+                        snapshot_id, str(shard["path"]), partial, str(shard["sha256"])
+                    )
+                    written.append(durable.submit(_fsync, path))
+                    tree.add(path)
+                for shard in manifest.interactions:
+                    path = self._fetch(
+                        snapshot_id, str(shard["path"]), partial, str(shard["sha256"])
+                    )
+                    written.append(durable.submit(_fsync, path))
+                for name in EXTRAS:
+                    written.append(durable.submit(_fsync, self._fetch(snapshot_id, name, partial)))
+                root, leaves = tree.root()
+            for done in written:
+                done.result()
         if (root, leaves) != (manifest.merkle["root"], manifest.merkle["leaves"]):
             raise ChecksumError(
                 f"snapshot {snapshot_id}: the Merkle root of the records downloaded ({root}, "
@@ -154,8 +172,9 @@ class Sync:
             ) from exc
         self.progress.note(f"{snapshot_id}: {leaves:,} records, verified, published")
 
-    def _fetch(self, snapshot_id: str, name: str, partial: Path, sha256: str | None) -> bytes:
-        """``name`` whole in ``partial`` (resumed), checked; its bytes for the manifest."""
+    def _fetch(self, snapshot_id: str, name: str, partial: Path, sha256: str | None = None) -> Path:
+        """``name`` whole in ``partial`` (resumed), checked against ``sha256`` (else the
+        server's checksum); where it is (written, not yet made durable)."""
         path = _inside(partial, name, f"a file of snapshot {snapshot_id}")
         path.parent.mkdir(parents=True, exist_ok=True)
         etag_file = path.with_name(path.name + ".etag")
@@ -178,8 +197,6 @@ class Sync:
             )  # fmt: skip
             if served and not etag_file.exists():
                 etag_file.write_text(f'"{served}"')
-            fh.flush()
-            os.fsync(fh.fileno())
         self.progress.done(f"{snapshot_id}/{name}")
         want = sha256 or served
         got = out.digest.hexdigest()
@@ -190,7 +207,7 @@ class Sync:
                 f"{name} of snapshot {snapshot_id}: SHA-256 {got}, the manifest says {want}; "
                 "the partial file was removed, run sync again"
             )
-        return path.read_bytes() if name == MANIFEST_NAME else b""
+        return path
 
     # ---- deletions ----------------------------------------------------------------------
 
