@@ -19,6 +19,7 @@ from consentry.scrub.pseudonym import Pseudonymiser, _base32_array
 from consentry.snapshot import merkle
 from consentry.snapshot.merkle import (
     EMPTY_ROOT,
+    PiecesBuilder,
     StreamingRoot,
     audit_path,
     leaf_hash,
@@ -137,6 +138,27 @@ def test_shards_cut_into_pieces_fold_to_rfc6962s_root(height: int, sizes: list[i
             tree.add_pieces(p)
             start += size
     assert tree.count == len(leaves)
+    assert tree.root() == _mth(leaves)
+
+
+@given(st.integers(1, 3), st.integers(0, 20), st.lists(st.integers(0, 12), max_size=8))
+def test_pieces_given_a_run_at_a_time_fold_to_rfc6962s_root(
+    height: int, start: int, runs: list[int]
+) -> None:
+    # A shard whose leaves come a batch at a time, starting anywhere in the tree.
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(start + sum(runs))]
+    with patch.object(merkle, "BLOCK_HEIGHT", height):
+        tree = StreamingRoot()
+        tree.add_leaves(leaves[:start])
+        builder = PiecesBuilder(start)
+        at = start
+        for run in runs:
+            builder.add(leaves[at : at + run])
+            at += run
+        p = builder.finish()
+        assert p.count == sum(runs)
+        assert p == pieces(leaves[start:], start)
+        tree.add_pieces(p)
     assert tree.root() == _mth(leaves)
 
 

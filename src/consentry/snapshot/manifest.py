@@ -54,10 +54,19 @@ def iter_leaves(root: Path, shards: Sequence[ShardInfo]) -> Iterator[tuple[str, 
             yield rid, entry, leaf_hash(leaf_data(rid, entry))
 
 
+#: Records read at a time for their leaves: the leaf data of a whole 1M-record shard, held by
+#: each of the threads hashing shards, would make memory grow with the shards hashed at once.
+LEAF_BATCH: Final = 1 << 17
+
+
 def shard_leaves(path: Path) -> bytes:
     """Leaf hashes of one shard's records, in row order, joined."""
-    table = pq.read_table(path, columns=["record_id", "consent_entry"])
-    return leaf_hashes(table["record_id"], table["consent_entry"])
+    columns = ["record_id", "consent_entry"]
+    with pq.ParquetFile(path) as shard:
+        return b"".join(
+            leaf_hashes(batch.column(0), batch.column(1))
+            for batch in shard.iter_batches(LEAF_BATCH, columns=columns)
+        )
 
 
 @dataclass

@@ -69,15 +69,45 @@ class Pieces:
         return (len(self.head) + len(self.tail)) // HASH + (len(self.blocks) << BLOCK_HEIGHT)
 
 
+class PiecesBuilder:
+    """``Pieces`` of the leaves from position ``start`` on, given a run at a time: each block
+    is rooted once its last leaf comes, so only the leaves of an unfinished block are held."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self._head: bytes | None = None  # set once the first block boundary is reached
+        self._blocks: list[bytes] = []
+        self._loose = b""  # the leaves since the last boundary (or since start)
+        self._at = start  # the position of the first loose leaf
+
+    def add(self, leaf_hashes: bytes | bytearray | Iterable[bytes]) -> None:
+        run = self._loose + joined(leaf_hashes)
+        count = len(run) // HASH
+        size = 1 << BLOCK_HEIGHT
+        first = -self._at % size  # leaves before the next boundary (0 once past one)
+        if first >= count and first > 0:
+            self._loose = run
+            return
+        if self._head is None:
+            self._head = run[: first * HASH]
+        done = first
+        while done + size <= count:
+            self._blocks.append(_perfect_root(run[done * HASH : (done + size) * HASH]))
+            done += size
+        self._loose = run[done * HASH :]
+        self._at += done
+
+    def finish(self) -> Pieces:
+        if self._head is None:  # no boundary reached: every leaf is loose before a block
+            return Pieces(self.start, self._loose, [], b"")
+        return Pieces(self.start, self._head, self._blocks, self._loose)
+
+
 def pieces(leaf_hashes: bytes | bytearray | Iterable[bytes], start: int) -> Pieces:
     """``leaf_hashes``, the leaves from position ``start`` on, cut into ``Pieces``."""
-    leaves = joined(leaf_hashes)
-    count = len(leaves) // HASH
-    size = 1 << BLOCK_HEIGHT
-    first = min(count, -start % size)
-    end = first + ((count - first) >> BLOCK_HEIGHT << BLOCK_HEIGHT)
-    blocks = [_perfect_root(leaves[i * HASH : (i + size) * HASH]) for i in range(first, end, size)]
-    return Pieces(start, leaves[: first * HASH], blocks, leaves[end * HASH :])
+    builder = PiecesBuilder(start)
+    builder.add(leaf_hashes)
+    return builder.finish()
 
 
 @dataclass

@@ -17,14 +17,19 @@ from types import TracebackType
 import pyarrow.parquet as pq
 
 from consentry.cores import every_core
-from consentry.snapshot.manifest import shard_leaves
-from consentry.snapshot.merkle import Pieces, StreamingRoot, pieces
+from consentry.snapshot.manifest import LEAF_BATCH, leaf_hashes
+from consentry.snapshot.merkle import Pieces, PiecesBuilder, StreamingRoot
 from consentry.snapshot.writer import ShardInfo
 
 
 def shard_pieces(path: str, start: int) -> Pieces:
-    """The pieces of one shard whose first record is leaf ``start`` of the tree."""
-    return pieces(shard_leaves(Path(path)), start)
+    """The pieces of one shard whose first record is leaf ``start`` of the tree, its records
+    read a batch at a time (a thread holds one batch and one unfinished block)."""
+    builder = PiecesBuilder(start)
+    with pq.ParquetFile(path) as shard:
+        for batch in shard.iter_batches(LEAF_BATCH, columns=["record_id", "consent_entry"]):
+            builder.add(leaf_hashes(batch.column(0), batch.column(1)))
+    return builder.finish()
 
 
 class ShardRoots:
@@ -35,7 +40,8 @@ class ShardRoots:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = every_core() if workers is None else max(1, workers)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="merkle")
-        self._submitted: list[Future[Pieces]] = []
+        self._submitted: list[Future[Pieces]] = []  # in shard order, not yet folded
+        self._tree = StreamingRoot()
         self._added = 0
 
     def add(self, path: Path) -> None:
@@ -43,12 +49,15 @@ class ShardRoots:
         rows = pq.ParquetFile(path).metadata.num_rows
         self._submitted.append(self._pool.submit(shard_pieces, str(path), self._added))
         self._added += rows
+        # The shards hashed so far folded now: their loose leaves are not kept to the end.
+        while self._submitted and self._submitted[0].done():
+            self._tree.add_pieces(self._submitted.pop(0).result())
 
     def root(self) -> tuple[str, int]:
         """The root (hex) and the number of leaves of every shard added."""
-        tree = StreamingRoot()
-        for future in self._submitted:
-            tree.add_pieces(future.result())
+        tree = self._tree
+        while self._submitted:
+            tree.add_pieces(self._submitted.pop(0).result())
         if tree.count != self._added:
             raise ValueError(f"{tree.count} leaves in shards whose footers count {self._added}")
         return tree.root().hex(), tree.count
