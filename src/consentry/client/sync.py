@@ -8,7 +8,7 @@ byte (``platform/<id>.manifest.json``) and downloads in progress (``partial/<id>
 1. Each snapshot delivered and not yet in DIR is downloaded into ``partial/<id>/``, resuming
    every file where a killed run left it (``Range`` + ``If-Range``), each file checked against
    the manifest's SHA-256 (the others against the server's checksum), the whole against the
-   manifest's Merkle root (each shard hashed by a worker process while the next downloads);
+   manifest's Merkle root (each shard hashed by a thread while the next downloads);
    only then is the folder renamed into DIR (atomic: a reader never sees half a snapshot).
 2. The events after the saved cursor are fetched a page at a time, up to ``BATCH`` of them; the
    records they name are journaled page by page (before, so a kill loses no line; a line is
