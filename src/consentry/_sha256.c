@@ -14,9 +14,30 @@
 #include <openssl/sha.h>
 #include <stdint.h>
 
-static int prefixed(SHA256_CTX *base, Py_buffer *prefix) {
-    if (!SHA256_Init(base)) return 0;
-    return prefix->len == 0 || SHA256_Update(base, prefix->buf, (size_t)prefix->len);
+/* The digests of n messages after ``prefix``: message i is bytes[off[i]:off[i + 1]] when
+ * ``off`` is given, else the i-th ``width`` bytes. A new bytes object, or NULL with an error. */
+static PyObject *digests(Py_buffer *prefix, const unsigned char *bytes, const int32_t *off,
+                         Py_ssize_t width, Py_ssize_t n) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n * SHA256_DIGEST_LENGTH);
+    if (out == NULL) return NULL;
+    unsigned char *digest = (unsigned char *)PyBytes_AS_STRING(out);
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    SHA256_CTX base, ctx;
+    ok = SHA256_Init(&base) &&
+         (prefix->len == 0 || SHA256_Update(&base, prefix->buf, (size_t)prefix->len));
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        const unsigned char *at = off ? bytes + off[i] : bytes + i * width;
+        size_t len = off ? (size_t)(off[i + 1] - off[i]) : (size_t)width;
+        ctx = base;
+        ok = SHA256_Update(&ctx, at, len) && SHA256_Final(digest + i * SHA256_DIGEST_LENGTH, &ctx);
+    }
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        Py_CLEAR(out);
+        PyErr_SetString(PyExc_RuntimeError, "OpenSSL's SHA-256 failed");
+    }
+    return out;
 }
 
 PyDoc_STRVAR(many_doc,
@@ -28,36 +49,19 @@ static PyObject *many(PyObject *self, PyObject *args) {
     Py_buffer prefix, data, offsets;
     if (!PyArg_ParseTuple(args, "y*y*y*:many", &prefix, &data, &offsets)) return NULL;
     PyObject *out = NULL;
-    if (offsets.len % 4 != 0 || offsets.len < 4) {
+    Py_ssize_t n = offsets.len / 4 - 1;
+    const int32_t *off = (const int32_t *)offsets.buf;
+    if (offsets.len % 4 != 0 || n < 0) {
         PyErr_SetString(PyExc_ValueError, "offsets: n + 1 int32 values are needed");
         goto done;
     }
-    Py_ssize_t n = offsets.len / 4 - 1;
-    const int32_t *off = (const int32_t *)offsets.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > data.len) {
             PyErr_Format(PyExc_ValueError, "offsets[%zd]: outside the data or decreasing", i);
             goto done;
         }
     }
-    out = PyBytes_FromStringAndSize(NULL, n * SHA256_DIGEST_LENGTH);
-    if (out == NULL) goto done;
-    unsigned char *digest = (unsigned char *)PyBytes_AS_STRING(out);
-    const unsigned char *bytes = (const unsigned char *)data.buf;
-    int ok = 1;
-    Py_BEGIN_ALLOW_THREADS
-    SHA256_CTX base, ctx;
-    ok = prefixed(&base, &prefix);
-    for (Py_ssize_t i = 0; ok && i < n; i++) {
-        ctx = base;
-        ok = SHA256_Update(&ctx, bytes + off[i], (size_t)(off[i + 1] - off[i])) &&
-             SHA256_Final(digest + i * SHA256_DIGEST_LENGTH, &ctx);
-    }
-    Py_END_ALLOW_THREADS
-    if (!ok) {
-        Py_CLEAR(out);
-        PyErr_SetString(PyExc_RuntimeError, "OpenSSL's SHA-256 failed");
-    }
+    out = digests(&prefix, (const unsigned char *)data.buf, off, 0, n);
 done:
     PyBuffer_Release(&prefix);
     PyBuffer_Release(&data);
@@ -76,28 +80,9 @@ static PyObject *fixed(PyObject *self, PyObject *args) {
     PyObject *out = NULL;
     if (width <= 0 || data.len % width != 0) {
         PyErr_Format(PyExc_ValueError, "%zd bytes are not pieces of %zd", data.len, width);
-        goto done;
+    } else {
+        out = digests(&prefix, (const unsigned char *)data.buf, NULL, width, data.len / width);
     }
-    Py_ssize_t n = data.len / width;
-    out = PyBytes_FromStringAndSize(NULL, n * SHA256_DIGEST_LENGTH);
-    if (out == NULL) goto done;
-    unsigned char *digest = (unsigned char *)PyBytes_AS_STRING(out);
-    const unsigned char *bytes = (const unsigned char *)data.buf;
-    int ok = 1;
-    Py_BEGIN_ALLOW_THREADS
-    SHA256_CTX base, ctx;
-    ok = prefixed(&base, &prefix);
-    for (Py_ssize_t i = 0; ok && i < n; i++) {
-        ctx = base;
-        ok = SHA256_Update(&ctx, bytes + i * width, (size_t)width) &&
-             SHA256_Final(digest + i * SHA256_DIGEST_LENGTH, &ctx);
-    }
-    Py_END_ALLOW_THREADS
-    if (!ok) {
-        Py_CLEAR(out);
-        PyErr_SetString(PyExc_RuntimeError, "OpenSSL's SHA-256 failed");
-    }
-done:
     PyBuffer_Release(&prefix);
     PyBuffer_Release(&data);
     return out;
