@@ -2,12 +2,16 @@
 
 ``consentry._sha256`` hashes Merkle leaves and nodes many per call (``src/consentry/_sha256.c``
 says why); the hashing is OpenSSL's libcrypto, the one CPython's hashlib links.
+``consentry._blake2b`` does the same for BLAKE2b (pseudonyms, text hashes), on its own.
 """
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("consentry._sha256", sources=["src/consentry/_sha256.c"], libraries=["crypto"])
+        Extension("consentry._sha256", sources=["src/consentry/_sha256.c"], libraries=["crypto"]),
+        Extension(
+            "consentry._blake2b", sources=["src/consentry/_blake2b.c"], extra_compile_args=["-O3"]
+        ),
     ]
 )

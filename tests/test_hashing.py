@@ -1,7 +1,8 @@
-"""The batch hashing loops keep the exact digests: ``hashing.digests`` against a fresh hashlib
-object per value, the vectorised base32 of pseudonyms against ``base64.b32encode``, and the
-Merkle root built from perfect subtrees against RFC 6962's recursive definition (written here
-from the RFC, not from the module) and its published test vector."""
+"""The batch hashing loops keep the exact digests: SHA-256 and BLAKE2b of each value of a column
+against hashlib (the oracle, one value per call), the vectorised base32 of pseudonyms against
+``base64.b32encode``, and the Merkle root built from perfect subtrees against RFC 6962's
+recursive definition (written here from the RFC, not from the module) and its published test
+vector."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.hashing import digests, joined_digests, sha256_each, sha256_pieces
+from consentry import _blake2b
+from consentry.hashing import blake2b_each, sha256_each, sha256_pieces
 from consentry.scrub.pseudonym import Pseudonymiser, _base32_array
 from consentry.snapshot import merkle
 from consentry.snapshot.merkle import (
@@ -31,18 +33,39 @@ from consentry.snapshot.merkle import (
 KEY = bytes(range(32))
 
 
-@given(st.lists(st.binary(max_size=300), max_size=50))
-def test_digests_are_those_of_a_fresh_object_per_value(values: list[bytes]) -> None:
-    keyed = hashlib.blake2b(key=KEY, digest_size=15)
-    assert digests(keyed, values) == [
-        hashlib.blake2b(v, key=KEY, digest_size=15).digest() for v in values
-    ]
-    prefixed = hashlib.sha256(b"\x00")
-    assert joined_digests(prefixed, values) == b"".join(
-        hashlib.sha256(b"\x00" + v).digest() for v in values
+@given(
+    st.sampled_from([b"", b"k", KEY, bytes(range(64))]),
+    st.sampled_from([1, 10, 15, 16, 32, 64]),
+    st.lists(st.one_of(st.none(), st.binary(max_size=300)), max_size=40),
+    st.integers(0, 5),
+)
+def test_blake2b_of_a_column_is_hashlibs_per_value(
+    key: bytes, size: int, values: list[bytes | None], skip: int
+) -> None:
+    # Messages of 0 to 300 bytes cross BLAKE2b's block (128) and the key's block; sliced and
+    # chunked arrays are read from where the slice starts; a null is an empty value.
+    arr = pa.array(values, pa.binary())[skip:]
+    want = b"".join(
+        hashlib.blake2b(v or b"", key=key, digest_size=size).digest() for v in values[skip:]
     )
-    # The state copied from is never changed.
-    assert keyed.digest() == hashlib.blake2b(key=KEY, digest_size=15).digest()
+    assert blake2b_each(key, size, arr) == want
+    cut = len(arr) // 2
+    assert blake2b_each(key, size, pa.chunked_array([arr[:cut], arr[cut:]], pa.binary())) == want
+    text = pa.array([None if v is None else v.hex() for v in values], pa.string())
+    assert blake2b_each(key, size, text) == b"".join(
+        hashlib.blake2b(b"" if v is None else v.hex().encode(), key=key, digest_size=size).digest()
+        for v in values
+    )
+
+
+def test_blake2b_refuses_what_blake2b_cannot_be() -> None:
+    ends = b"\x00\x00\x00\x00"
+    with pytest.raises(ValueError, match="key is at most 64 bytes"):
+        _blake2b.many(b"k" * 65, 16, b"", ends)
+    with pytest.raises(ValueError, match="digest is 1 to 64 bytes"):
+        _blake2b.many(b"", 65, b"", ends)
+    with pytest.raises(ValueError, match="outside the data"):
+        _blake2b.many(b"", 16, b"", ends + b"\x05\x00\x00\x00")
 
 
 @given(

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from consentry.scrub.detectors import phones
 
-REGIONS = st.sampled_from([*phones.DEFAULT_REGIONS[:12], "BR", "JP", "IT", "CI", "SM"])
+# Every default region: their international prefixes differ (00, 011 in North America, 0011
+# and carrier codes in Australia and Brazil, 001 in Thailand, several in Korea, 810 in Russia).
+REGIONS = st.sampled_from([*phones.DEFAULT_REGIONS, "CI", "SM"])
 # Codes of one region and of many, non-geographic ones, and codes no plan has (28, 999).
 CODES = st.sampled_from(
     ["1", "33", "39", "44", "49", "55", "81", "225", "378", "800", "979", "28", "999"]
@@ -27,12 +29,15 @@ def oracle(text: str, region: str) -> bool:
 
 @st.composite
 def written(draw: st.DrawFn) -> str:
-    lead = draw(st.sampled_from(["00", "+", "0", "", "0011 "]))
-    code = draw(CODES) if lead in ("00", "+", "0011 ") else ""
+    lead = draw(st.sampled_from(["00", "+", "0", "", "0011 ", "001-", "0015", "00700"]))
+    code = draw(CODES) if lead in ("00", "+", "0011 ", "001-", "0015", "00700") else ""
     # Italian-style leading zeros, short and long numbers, separators.
     body = draw(st.from_regex(r"0{0,2}[0-9]{4,11}", fullmatch=True))
     sep = draw(st.sampled_from(["", " ", "-"]))
-    return f"{lead}{code}{sep}{body}"
+    # Separators inside the number too (``001-555-123-4567``), sometimes a second 0 after 00.
+    cut = draw(st.integers(0, len(body)))
+    inner = draw(st.sampled_from(["", " ", "-", ".", ") ", "/"]))
+    return f"{lead}{code}{sep}{body[:cut]}{inner}{body[cut:]}"
 
 
 @settings(max_examples=400)
@@ -46,6 +51,17 @@ def test_a_verdict_is_phonenumbers(text: str, region: str) -> None:
 def test_a_verdict_is_the_same_asked_again_in_other_regions(text: str, regions: list[str]) -> None:
     # Asked in region after region (what a number written with 00 is), verdicts reused
     # between regions stay each region's own.
+    assert [phones._is_valid(text, r) for r in regions] == [oracle(text, r) for r in regions]
+
+
+@settings(max_examples=200)
+@given(st.from_regex(r"00[1-9][0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{4}", fullmatch=True))
+def test_a_number_dialled_abroad_is_read_in_every_region_as_phonenumbers_reads_it(
+    text: str,
+) -> None:
+    # What the detector asks of a number written with 00: each default region in turn (each
+    # strips its own international prefix, or none, and reads what is left).
+    regions = phones.DEFAULT_REGIONS
     assert [phones._is_valid(text, r) for r in regions] == [oracle(text, r) for r in regions]
 
 

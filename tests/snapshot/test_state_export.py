@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from consentry.ledger import open_ledger
 from consentry.ledger.store import AsOf, LedgerStore, Resolved
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
+from consentry.policy.frame import StateIndex
 from consentry.snapshot import state_parts
 from consentry.snapshot.state_parts import export_state, partitions_for, read_state
 
@@ -179,3 +180,44 @@ def test_accounts_sharing_a_hash_are_told_apart_by_id(
     both_accounts, both_consent = read_state(tmp_path, pa.array(["c", "b"]))
     assert both_accounts["account_id"].to_pylist() == ["b", "c"]
     assert both_consent["account_id"].to_pylist() == ["b", "b"]
+
+
+def test_a_keyed_read_frames_items_as_the_whole_state_does(
+    ledger: LedgerStore, tmp_path: Path
+) -> None:
+    """The keys a read hands ``StateIndex`` (each row's, in ascending order) spare it hashing
+    and sorting again; the frame of every item is the one an index of the ledger's whole
+    state gives (the oracle), for the purpose and for a recipient's ``share``."""
+    resolved = ledger.resolve(None)
+    export_state(tmp_path / "st", ledger, resolved, ["train", "share"], "lab", per_partition=64)
+    asked = pa.array([f"acct{i:05d}" for i in range(0, ACCOUNTS + 40, 3)])  # some unknown
+    state = state_parts.read_keyed_state(tmp_path / "st", asked)
+    for table, keys in ((state.accounts, state.account_keys), (state.consent, state.consent_keys)):
+        assert keys.tolist() == state_parts.hash_ids(table["account_id"]).tolist()
+        assert keys.tolist() == sorted(keys.tolist())
+    keyed = StateIndex(
+        state.accounts,
+        state.consent,
+        "train",
+        recipient=True,
+        keys=(state.account_keys, state.consent_keys),
+    )
+    whole = StateIndex(
+        ledger.account_states(resolved),
+        ledger.consent_state(resolved, purposes=["train", "share"], recipient="lab"),
+        "train",
+        recipient=True,
+    )
+    n = len(asked)
+    items = pa.table(
+        {
+            "author_id": asked,
+            "kind": pa.array(["post", "assistant_prompt"] * n)[:n],
+            "visibility": pa.array(["public"] * n),
+            "deleted": pa.array([False] * n),
+        }
+    )
+    assert keyed.frame(items).to_pylist() == whole.frame(items).to_pylist()
+    assert keyed.frame(items)["account_known"].to_pylist().count(True) == len(
+        [i for i in range(0, ACCOUNTS + 40, 3) if i < ACCOUNTS]
+    )

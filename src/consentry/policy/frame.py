@@ -27,6 +27,13 @@ _SCOPE_VALUES: Final = pa.array([scope.value for scope in Scope])
 NONE: Final = -1
 
 I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+#: The account attributes a frame carries.
+ACCOUNT_COLUMNS: Final = ("country", "birth_date", "protected", "status")
+
+
+def _ascending(keys: U64) -> bool:
+    return bool(len(keys) < 2 or np.all(keys[1:] >= keys[:-1]))
 
 
 def item_scope(kind: Any) -> Any:
@@ -68,7 +75,17 @@ class StateIndex:
     least ``purpose`` (and ``share`` for recipient snapshots).
     """
 
-    def __init__(self, accounts: pa.Table, consent: pa.Table, purpose: str, *, recipient: bool):
+    def __init__(
+        self,
+        accounts: pa.Table,
+        consent: pa.Table,
+        purpose: str,
+        *,
+        recipient: bool,
+        keys: tuple[U64, U64] | None = None,
+    ):
+        """``keys``: when the caller has them (``state_parts.read_keyed_state``), the key of
+        each row of ``accounts`` and of ``consent``, ``accounts`` in ascending key order."""
         self.purpose = purpose
         self.recipient = recipient
         ids = (
@@ -76,47 +93,68 @@ class StateIndex:
             if accounts.num_rows
             else pa.array([], pa.string())
         )
-        keys = hash_ids(ids)
-        order = np.argsort(keys, kind="stable")
-        self._keys = keys[order]
-        taken = pa.array(order, pa.int64())
-        self._ids = ids.take(taken)
-        self._columns = {
-            name: accounts[name].combine_chunks().take(taken)
-            if accounts.num_rows
-            else pa.array([], accounts.schema.field(name).type)
-            for name in ("country", "birth_date", "protected", "status")
-        }
-        self.consent = self._decisions(consent, purpose)
-        self.share = self._decisions(consent, SHARE) if recipient else None
+        if keys is not None and _ascending(keys[0]):
+            self._keys = keys[0]
+            self._ids = ids
+            self._columns = {
+                name: accounts[name].combine_chunks()
+                if accounts.num_rows
+                else pa.array([], accounts.schema.field(name).type)
+                for name in ACCOUNT_COLUMNS
+            }
+        else:
+            account_keys = hash_ids(ids)
+            order = np.argsort(account_keys, kind="stable")
+            self._keys = account_keys[order]
+            taken = pa.array(order, pa.int64())
+            self._ids = ids.take(taken)
+            self._columns = {
+                name: accounts[name].combine_chunks().take(taken)
+                if accounts.num_rows
+                else pa.array([], accounts.schema.field(name).type)
+                for name in ACCOUNT_COLUMNS
+            }
+        consent_keys = None if keys is None else keys[1]
+        self.consent = self._decisions(consent, purpose, consent_keys)
+        self.share = self._decisions(consent, SHARE, consent_keys) if recipient else None
 
-    def lookup(self, ids: Any) -> tuple[I64, npt.NDArray[np.bool_]]:
-        """Position of each id in the index, and whether it is there."""
+    def lookup(self, ids: Any, keys: U64 | None = None) -> tuple[I64, npt.NDArray[np.bool_]]:
+        """Position of each id in the index, and whether it is there (``keys``: their
+        ``hash_ids``, when the caller has them)."""
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
         n = len(ids)
         if len(self._keys) == 0:
             return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_)
-        keys = hash_ids(ids)
+        if keys is None:
+            keys = hash_ids(ids)
         # Searching the keys in ascending order is several times faster on millions of sorted
         # keys (each search starts near where the previous one ended; memory is walked forwards).
-        order = np.argsort(keys)
-        pos = np.empty(n, dtype=np.int64)
-        pos[order] = np.searchsorted(self._keys, keys[order])
+        if _ascending(keys):
+            pos = np.searchsorted(self._keys, keys).astype(np.int64)
+        else:
+            order = np.argsort(keys)
+            pos = np.empty(n, dtype=np.int64)
+            pos[order] = np.searchsorted(self._keys, keys[order])
         pos[pos >= len(self._keys)] = 0
         candidate = self._keys[pos] == keys
         same = pc.equal(self._ids.take(pa.array(pos)), ids)
         known = candidate & pc.fill_null(same, False).to_numpy(zero_copy_only=False)
         return pos.astype(np.int64), known
 
-    def _decisions(self, consent: pa.Table, purpose: str) -> _Decisions:
+    def _decisions(self, consent: pa.Table, purpose: str, keys: U64 | None) -> _Decisions:
         out = _Decisions(len(self._keys))
-        chosen = consent.filter(pc.equal(consent["purpose"], purpose))
-        if chosen.num_rows == 0 or len(self._keys) == 0:
+        if consent.num_rows == 0 or len(self._keys) == 0:
             return out
+        mask = pc.equal(consent["purpose"], purpose)
+        chosen = consent.filter(mask)
+        if chosen.num_rows == 0:
+            return out
+        if keys is not None:
+            keys = keys[pc.fill_null(mask, False).to_numpy(zero_copy_only=False)]
         # Decisions of accounts without state are left out: such an author is unknown, and
         # its content excluded, whatever it decided.
-        idx, known = self.lookup(chosen["account_id"])
+        idx, known = self.lookup(chosen["account_id"], keys)
         codes = pc.index_in(chosen["scope"], value_set=_SCOPE_VALUES)
         if codes.null_count:
             raise ValueError("a consent state row has no scope")

@@ -21,7 +21,6 @@ through the census, and a copy of it when spilled (at 10M items, 20 MB at the ce
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
-from consentry.hashing import digests
+from consentry.hashing import blake2b_each
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
@@ -118,12 +117,7 @@ def _replace_where(arr: pa.Array, mask: pa.Array, fn: Callable[[pa.Array], pa.Ar
 def _text_hashes(texts: Any) -> npt.NDArray[np.void]:
     """128-bit BLAKE2b of each text's UTF-8 bytes (null: of no bytes). 128 bits: a collision
     would silently drop someone's post as a duplicate."""
-    # Bytes straight from Arrow (no str decoded to be encoded again), each hash from a copy
-    # of an empty state (cheaper than a constructor call with parameters).
-    data = pc.fill_null(texts.cast(pa.binary()), b"").to_pylist()
-    empty = hashlib.blake2b(digest_size=16)
-    buf = b"".join(digests(empty, data))
-    return np.frombuffer(buf, dtype="V16")
+    return np.frombuffer(blake2b_each(b"", 16, texts), dtype="V16")
 
 
 def coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -175,6 +177,24 @@ def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Tabl
     """(accounts, consent) of the accounts ``ids`` only: only the partitions that hold some are
     opened, and each is read ``READ_ROWS`` (or ``rows``) at a time; in each read the accounts'
     rows are found by binary search of their hashes, then checked by id."""
+    state = read_keyed_state(folder, ids, rows)
+    return state.accounts, state.consent
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedState:
+    """What ``read_keyed_state`` read: rows in ascending order of their account's key, and
+    the keys (``hash_ids`` of each row's ``account_id``), which ``StateIndex`` then need not
+    compute nor sort again."""
+
+    accounts: pa.Table
+    consent: pa.Table
+    account_keys: npt.NDArray[np.uint64]
+    consent_keys: npt.NDArray[np.uint64]
+
+
+def read_keyed_state(folder: Path, ids: Any, rows: int | None = None) -> KeyedState:
+    """``read_state``, with each row's key."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
     count = int(json.loads((folder / MARKER).read_text("utf-8"))["partitions"])
@@ -187,9 +207,10 @@ def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Tabl
     search = np.unique(keys) if shared else keys
     # The keys of partition p are a run of the sorted keys (a partition is the top bits).
     bounds = np.searchsorted(search >> _shift(count), np.arange(count + 1, dtype=np.uint64))
-    out: list[pa.Table] = []
+    out: list[tuple[pa.Table, npt.NDArray[np.uint64]]] = []
     for name in TABLES:
-        pieces: list[pa.Table] = []
+        pieces: list[pa.RecordBatch] = []
+        found: list[npt.NDArray[np.uint64]] = []
         schema: pa.Schema | None = None
         for p in range(count):
             with pa.memory_map(str(_file(folder, name, p))) as mapped:
@@ -199,28 +220,32 @@ def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Tabl
                 if lo == hi:
                     continue
                 for batch in _slices(reader, rows):
-                    near, which = _rows_of(batch.column(KEY).to_numpy(), search[lo:hi])
+                    batch_keys = batch.column(KEY).to_numpy()
+                    near, which = _rows_of(batch_keys, search[lo:hi])
                     if not len(near):
                         continue
-                    chosen = batch.take(pa.array(near))
-                    # The hash narrows; the id decides.
+                    # The hash narrows; the id decides. Only then are the rows taken, every
+                    # column at once (into new buffers: the mapped file is closed after).
+                    near_ids = batch.column("account_id").take(pa.array(near))
                     same = (
-                        pc.is_in(chosen.column("account_id"), value_set=wanted)
+                        pc.is_in(near_ids, value_set=wanted)
                         if shared
-                        else pc.equal(chosen.column("account_id"), wanted.take(which + lo))
+                        else pc.equal(near_ids, wanted.take(pa.array(which + lo)))
                     )
-                    chosen = chosen.filter(same)
-                    if chosen.num_rows:
-                        # A copy: the mapped file is closed when the block ends.
-                        pieces.append(pa.Table.from_batches([chosen]).combine_chunks())
+                    chosen = near[pc.fill_null(same, False).to_numpy(zero_copy_only=False)]
+                    if len(chosen):
+                        pieces.append(batch.take(pa.array(chosen)))
+                        found.append(batch_keys[chosen])
         assert schema is not None
         schema = schema.remove(schema.get_field_index(KEY))
-        out.append(
-            pa.concat_tables(pieces).drop_columns([KEY]).cast(schema)
+        table = (
+            pa.Table.from_batches(pieces).drop_columns([KEY]).cast(schema).combine_chunks()
             if pieces
             else schema.empty_table()
         )
-    return out[0], out[1]
+        out.append((table, np.concatenate(found) if found else np.empty(0, dtype=np.uint64)))
+    (accounts, account_keys), (consent, consent_keys) = out
+    return KeyedState(accounts, consent, account_keys, consent_keys)
 
 
 def _rows_of(sorted_keys: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> tuple[Any, Any]:

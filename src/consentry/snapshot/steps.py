@@ -60,7 +60,7 @@ from consentry.snapshot.records import (
 )
 from consentry.snapshot.roots import shard_pieces
 from consentry.snapshot.source import ContentSource
-from consentry.snapshot.state_parts import read_state
+from consentry.snapshot.state_parts import read_keyed_state
 from consentry.snapshot.writer import ShardInfo, WorkFolder
 
 STEPS_DIR: Final = "steps"
@@ -176,6 +176,15 @@ def bucket_file(steps: Path, kind: str, bucket: int) -> Path:
 # ---- census map ------------------------------------------------------------------------------
 
 
+def _index_of(ctx: StepContext, ids: Any) -> StateIndex:
+    """The ledger state of the accounts ``ids``, read from the build's partitions."""
+    state = read_keyed_state(ctx.steps / "state", ids)
+    keys = (state.account_keys, state.consent_keys)
+    return StateIndex(
+        state.accounts, state.consent, ctx.purpose, recipient=ctx.recipient, keys=keys
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CensusSummary:
     bucket: int
@@ -198,9 +207,7 @@ class CensusMap:
             for b in ctx.source.scan_bucket(bucket, ["author_id"], ctx.batch_size)
         ]
         ids = pa.chunked_array(authors, pa.string()) if authors else pa.array([], pa.string())
-        accounts, consent = read_state(ctx.steps / "state", ids)
-        index = StateIndex(accounts, consent, ctx.purpose, recipient=ctx.recipient)
-        del accounts, consent
+        index = _index_of(ctx, ids)
         parts: dict[str, list[Any]] = {
             k: [] for k in ("reason", "entry", "key", "cand", "ref", "rrow", "rorig")
         }
@@ -345,9 +352,7 @@ class InteractionsMap:
             for batch in coalesced(linked, SCAN_CHUNK):
                 # The state of this chunk's accounts only: every interacting account's at once
                 # grew with the accounts of the platform (a verdict reads its own row alone).
-                accounts, consent = read_state(ctx.steps / "state", batch.column("account_id"))
-                index = StateIndex(accounts, consent, ctx.purpose, recipient=ctx.recipient)
-                del accounts, consent
+                index = _index_of(ctx, batch.column("account_id"))
                 reasons, entries = interaction_verdicts(batch, index, ctx.policy, ctx.on)
                 writer.write(maker.interactions(batch, reasons, entries, keys))
                 kept = np.nonzero(reasons == Reason.ELIGIBLE)[0]

@@ -54,6 +54,7 @@ from consentry.scrub.registry import RegexDetector
 
 _GROUP: Final = re.compile(r"\+?\(?\d[\d()]*")
 _MAX_DIGITS: Final = 15  # E.164
+_MIN_LENGTH_FOR_NSN: Final = 2  # ``parse``'s: no national number is shorter than this
 _PLUS_SIGNS: Final = ("+", "\uff0b")
 
 
@@ -74,6 +75,9 @@ def _is_valid(text: str, region: str) -> bool:
     stripped = _after_plus(text)
     if stripped is not None and not _has_country_code(text):
         return _valid_after_unknown_code(stripped, region)
+    after_idd = _after_idd(text, region) if text.startswith("00") else None
+    if after_idd is not None:
+        return _valid_after_idd(after_idd)
     number = _parse(text, region)
     return number is not None and _valid_number(
         number.country_code,
@@ -111,6 +115,54 @@ def _parse(text: str, region: str, *, keep_raw_input: bool = False) -> PhoneNumb
     except phonenumbers.NumberParseException as exc:
         traceback.clear_frames(exc.__traceback__)
         return None
+
+
+#: What a number written with its international prefix may hold besides digits, for
+#: ``_after_idd`` to read it as ``parse`` does (anything else goes to ``parse`` itself).
+_IDD_SHAPED: Final = re.compile(r"00[0-9 .()/-]*[0-9]")
+
+
+@functools.cache
+def _idd_prefix(region: str) -> re.Pattern[str] | None:
+    metadata = PhoneMetadata.metadata_for_region(region)
+    prefix = None if metadata is None else metadata.international_prefix
+    return None if prefix is None else re.compile(prefix)
+
+
+def _after_idd(text: str, region: str) -> str | None:
+    """The digits after the region's international prefix when ``parse`` reads ``text`` in
+    ``region`` as dialled from there to another country (``00``, ``0011``, ``001`` and
+    carrier codes…), or None when it reads it otherwise.
+
+    A number written with ``00`` is read in every default region; most have ``00`` for
+    prefix and so read the same number, which ``_valid_after_idd`` then checks once, not once
+    per region (``parse`` is ~50 µs). The steps are ``parse``'s own: the digits matched by the
+    region's pattern at the start, kept only if a digit other than 0 follows."""
+    if not _IDD_SHAPED.fullmatch(text):
+        return None
+    idd = _idd_prefix(region)
+    if idd is None:
+        return None
+    digits = text.translate(_NOT_DIGITS)
+    match = idd.match(digits)
+    if match is None:
+        return None
+    rest = digits[match.end() :]
+    return None if rest.startswith("0") else rest
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_after_idd(rest: str) -> bool:
+    """``parse`` and ``is_valid_number`` of a number dialled abroad, ``rest`` being the digits
+    after the international prefix: as written with ``+``, except that an unknown country
+    code makes it invalid (``parse`` retries without the prefix only after a ``+``), and so
+    does a number too short after the prefix."""
+    if len(rest) <= _MIN_LENGTH_FOR_NSN or not any(
+        int(rest[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3) if n <= len(rest)
+    ):
+        return False
+    verdict = _valid_international(rest)
+    return _is_valid("+" + rest, "ZZ") if verdict is None else verdict
 
 
 def _after_plus(text: str) -> str | None:

@@ -1,0 +1,3 @@
+from typing_extensions import Buffer
+
+def many(key: Buffer, size: int, data: Buffer, offsets: Buffer, /) -> bytes: ...
