@@ -215,3 +215,17 @@ def test_audit_paths_lead_to_the_root(size: int, data: st.DataObject) -> None:
     index = data.draw(st.integers(0, size - 1))
     path = audit_path(leaves, index)
     assert root_from_path(leaves[index], index, size, path) == _mth(leaves)
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=40),
+    st.integers(0, 5),
+)
+def test_pseudonyms_of_a_sliced_column_with_nulls_keep_their_rows(
+    ids: list[str | None], skip: int
+) -> None:
+    p = Pseudonymiser(b"s" * 32, None)
+    arr = pa.array(ids, pa.string())[skip:]
+    got = p.accounts(arr)
+    got.validate(full=True)
+    assert got.to_pylist() == [None if i is None else p.account(i) for i in ids[skip:]]

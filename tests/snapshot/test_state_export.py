@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consentry.content.buckets import hash_ids
 from consentry.ledger import open_ledger
 from consentry.ledger.store import AsOf, LedgerStore, Resolved
 from consentry.model import AccountChange, ConsentDecision, Decision, Scope
@@ -193,7 +194,7 @@ def test_a_keyed_read_frames_items_as_the_whole_state_does(
     asked = pa.array([f"acct{i:05d}" for i in range(0, ACCOUNTS + 40, 3)])  # some unknown
     state = state_parts.read_keyed_state(tmp_path / "st", asked)
     for table, keys in ((state.accounts, state.account_keys), (state.consent, state.consent_keys)):
-        assert keys.tolist() == state_parts.hash_ids(table["account_id"]).tolist()
+        assert keys.tolist() == hash_ids(table["account_id"]).tolist()
         assert keys.tolist() == sorted(keys.tolist())
     keyed = StateIndex(
         state.accounts,
@@ -221,3 +222,16 @@ def test_a_keyed_read_frames_items_as_the_whole_state_does(
     assert keyed.frame(items)["account_known"].to_pylist().count(True) == len(
         [i for i in range(0, ACCOUNTS + 40, 3) if i < ACCOUNTS]
     )
+
+
+def test_state_sealed_in_another_layout_is_written_again(tmp_path: Path) -> None:
+    # A build resumed from an older Consentry's work folder: its seal names no layout (IPC
+    # files then), so the state is exported again rather than read in the wrong format.
+    accounts = pa.table({"account_id": ["a"], "status": ["active"]})
+    consent = pa.table({"account_id": ["a"], "purpose": ["train"]})
+    state_parts.write_state(tmp_path, accounts, consent)
+    assert state_parts.written(tmp_path)
+    (tmp_path / state_parts.MARKER).write_text('{"partitions": 16}', "utf-8")
+    assert not state_parts.written(tmp_path)
+    (tmp_path / state_parts.MARKER).write_text("not json", "utf-8")
+    assert not state_parts.written(tmp_path)

@@ -188,3 +188,19 @@ def test_ray_gives_the_same_bytes_as_local_workers(build: Build, local_ray: None
     got = build("ray", executor=RayExecutor(), sink=told)
     assert snapshot_files(got.out) == reference
     assert told.content_rows
+
+
+def test_step_files_are_streams_and_those_of_an_earlier_layout_still_load(
+    tmp_path: Path,
+) -> None:
+    # A build resumed from work an earlier Consentry began: its step files are IPC files.
+    from consentry.snapshot.steps import load, save
+
+    table = pa.table({"reason": pa.array([0, 3, 1], pa.int8()), "entry": [5, 6, 7]})
+    save(tmp_path / "new.arrow", table)
+    assert not (tmp_path / "new.arrow").read_bytes().startswith(b"ARROW1")
+    assert load(tmp_path / "new.arrow").equals(table)
+    old = str(tmp_path / "old.arrow")
+    with pa.OSFile(old, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    assert load(tmp_path / "old.arrow").equals(table)

@@ -84,6 +84,24 @@ def _base32_array(prefix: str, macs: bytes, size: int, count: int) -> pa.StringA
     )
 
 
+def _with_nulls(ids: pa.Array, present: pa.Array) -> pa.StringArray:
+    """``present`` (the pseudonyms of the non-null ``ids``, in order, all of one width) spread
+    back over the rows of ``ids``, nulls where they are: the same bytes, other offsets. Most
+    of a build's reference columns are null, and hashing a null as an empty id cost three
+    times the hashing of the others."""
+    valid = pc.is_valid(ids)
+    width = len(present[0].as_py().encode()) if len(present) else 0
+    offsets = np.zeros(len(ids) + 1, dtype=np.int32)
+    np.cumsum(valid.to_numpy(zero_copy_only=False) * np.int32(width), out=offsets[1:])
+    data = pa.py_buffer(b"")
+    if len(present):
+        start = int(np.frombuffer(present.buffers()[1], dtype=np.int32)[present.offset])
+        data = present.buffers()[2].slice(start)
+    return pa.StringArray.from_buffers(
+        len(ids), pa.py_buffer(offsets.tobytes()), data, valid.buffers()[1], ids.null_count
+    )
+
+
 class Pseudonymiser:
     """Pseudonyms for one recipient (``None``: snapshots not shared with a third party)."""
 
@@ -139,6 +157,8 @@ class Pseudonymiser:
                 ids = ids.cast(pa.string())
             else:
                 raise TypeError(f"ids must be strings, not {ids.type}")
+        if ids.null_count:
+            return _with_nulls(ids, self.array(domain, ids.drop_null()))
         # Every value hashed, repeated ones too: a MAC of an id costs less than finding its
         # repeats would. A slice at a time: the base32 digits' buffers (8 bytes per 5 of MAC)
         # stay small for a chunk of a build.
@@ -148,10 +168,7 @@ class Pseudonymiser:
             values = ids.slice(start, _MAC_SLICE)
             macs = blake2b_each(self._keys[domain], size, values)
             pieces.append(_base32_array(PREFIX[domain], macs, size, len(values)))
-        mapped = pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
-        if ids.null_count:
-            return pc.if_else(pc.is_valid(ids), mapped, pa.scalar(None, pa.string()))
-        return mapped
+        return pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
 
     def accounts(self, ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
         return self.array(Domain.ACCOUNT, ids)

@@ -2,10 +2,12 @@
 state of the accounts it needs (a bucket's authors, the interacting accounts), in bounded chunks:
 its memory follows what it is given, not the number of accounts on the platform.
 
-Written once per build into the work folder (``.OUT.partial/steps/state``) as Arrow IPC files,
+Written once per build into the work folder (``.OUT.partial/steps/state``) as Arrow IPC streams,
 one per partition and table, sealed by a marker; a resumed build reads it again. IPC rather
 than Parquet: a task maps the file and filters it slice by slice, with nothing to decode (reading
-16 Parquet partitions per bucket cost more than the bucket's census).
+16 Parquet partitions per bucket cost more than the bucket's census). Streams rather than IPC
+files: a task reads every batch in order, and opening a file reads its footer through Arrow's
+I/O threads, a wait per partition and task (twice the cost of the read, on a busy machine).
 
 ``export_state`` writes it straight from the ledger without ever holding every account's state:
 the ledger is read ``EXPORT_ROWS`` entries at a time, each window's rows appended to the raw
@@ -45,6 +47,8 @@ READ_ROWS: Final = 65_536
 EXPORT_ROWS: Final = 65_536
 TABLES: Final = ("accounts", "consent")
 MARKER: Final = "state.done"
+#: What the marker says of the files: IPC streams (an earlier layout wrote IPC files).
+LAYOUT: Final = "ipc-stream"
 #: The column of each row's ``hash_ids(account_id)`` in a partition's file (not in what is read).
 KEY: Final = "account_key"
 
@@ -69,11 +73,16 @@ def _partitions(ids: Any, count: int = STATE_PARTITIONS) -> np.ndarray[Any, np.d
 
 
 def written(folder: Path) -> bool:
-    return (folder / MARKER).is_file()
+    """Sealed, in this layout (a build resumed by an older Consentry's work writes it again)."""
+    try:
+        seal = json.loads((folder / MARKER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(seal, dict) and seal.get("layout") == LAYOUT
 
 
 def _file(folder: Path, name: str, p: int) -> Path:
-    return folder / f"{name}-{p:02d}.arrow"
+    return folder / f"{name}-{p:02d}.arrows"
 
 
 def _write_part(target: Path, table: pa.Table) -> None:
@@ -86,13 +95,13 @@ def _write_part(target: Path, table: pa.Table) -> None:
     order = np.argsort(keys, kind="stable")
     table = table.take(pa.array(order)).append_column(KEY, pa.array(keys[order], pa.uint64()))
     tmp = target.with_name(target.name + ".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
         w.write_table(table, max_chunksize=READ_ROWS)
     os.replace(tmp, target)
 
 
 def _seal(folder: Path, count: int) -> None:
-    (folder / MARKER).write_text(json.dumps({"partitions": count}), "utf-8")
+    (folder / MARKER).write_text(json.dumps({"partitions": count, "layout": LAYOUT}), "utf-8")
 
 
 def write_state(
@@ -214,7 +223,7 @@ def read_keyed_state(folder: Path, ids: Any, rows: int | None = None) -> KeyedSt
         schema: pa.Schema | None = None
         for p in range(count):
             with pa.memory_map(str(_file(folder, name, p))) as mapped:
-                reader = pa.ipc.open_file(mapped)
+                reader = pa.ipc.open_stream(mapped)
                 schema = reader.schema
                 lo, hi = int(bounds[p]), int(bounds[p + 1])
                 if lo == hi:
@@ -264,9 +273,8 @@ def _rows_of(sorted_keys: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) ->
     return starts + np.arange(int(lengths.sum())), np.repeat(hit, lengths)
 
 
-def _slices(reader: pa.ipc.RecordBatchFileReader, rows: int | None) -> Any:
-    for i in range(reader.num_record_batches):
-        batch = reader.get_batch(i)
+def _slices(reader: pa.ipc.RecordBatchStreamReader, rows: int | None) -> Any:
+    for batch in reader:
         if rows is None or batch.num_rows <= rows:
             yield batch
             continue

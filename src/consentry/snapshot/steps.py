@@ -122,18 +122,30 @@ class StepContext:
 # ---- files of the steps ----------------------------------------------------------------------
 
 
+#: How an Arrow IPC file begins (an IPC stream does not).
+_IPC_FILE_MAGIC: Final = b"ARROW1"
+
+
 def save(path: Path, table: pa.Table) -> None:
-    """Write an Arrow IPC file under a fresh name, then rename it into place."""
+    """Write an Arrow IPC stream under a fresh name, then rename it into place. A stream, not
+    an IPC file: a step reads the whole table, and opening a file reads its footer through
+    Arrow's I/O threads (a wait per file, several files per task)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     os.replace(tmp, path)
 
 
 def load(path: Path) -> pa.Table:
+    """What ``save`` wrote (or, in the work of a build begun by an earlier Consentry, an IPC
+    file)."""
     with pa.memory_map(str(path)) as source:
-        table: pa.Table = pa.ipc.open_file(source).read_all()
+        if source.read(len(_IPC_FILE_MAGIC)) == _IPC_FILE_MAGIC:
+            table: pa.Table = pa.ipc.open_file(source).read_all()
+        else:
+            source.seek(0)
+            table = pa.ipc.open_stream(source).read_all()
     return table
 
 

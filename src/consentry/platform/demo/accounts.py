@@ -121,8 +121,16 @@ def make_accounts(n: int, rng: np.random.Generator, r: random.Random, pools: Poo
         names.append(f"{first} {last}")
         base = _handle_base(r, first, last)
         handle = base
+        tries = 0
         while handle.lower() in taken:
-            handle = f"{base[:11]}{r.randint(0, 9999)}"
+            tries += 1
+            # Among millions of accounts a common name's four-digit suffixes run out, and
+            # drawing them again and again took hours: then eight digits.
+            handle = (
+                f"{base[:11]}{r.randint(0, 9999)}"
+                if tries <= 3
+                else f"{base[:7]}{r.randint(0, 99_999_999)}"
+            )
         taken.add(handle.lower())
         handles.append(handle)
         ids.append(account_id(i))
