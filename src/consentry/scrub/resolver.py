@@ -9,6 +9,7 @@ the first pair given wins; both ways the handle itself is gone from the text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +17,21 @@ import pyarrow.compute as pc
 
 from consentry.content.hash_index import HashIndex
 from consentry.scrub.pseudonym import Pseudonymiser
+
+
+class Mentions(Protocol):
+    """What the scrubber asks of mentions: ``MentionResolver`` (every handle in memory), or a
+    build's partitioned handles (``snapshot.handle_parts``)."""
+
+    def resolve(self, handles: pa.Array) -> pa.Array:
+        """The account pseudonym of each handle (without ``@``), null where unknown."""
+        ...
+
+
+def normalised_handles(handles: pa.Array) -> pa.Array:
+    """Handles as they are compared: without a leading ``@`` (or fullwidth ``＠``), lower-case."""
+    result: pa.Array = pc.utf8_lower(pc.utf8_ltrim(handles, characters="@\uff20"))
+    return result
 
 
 class MentionResolver:
@@ -30,7 +46,7 @@ class MentionResolver:
         if len(h) != len(ids):
             raise ValueError(f"{len(h)} handles but {len(ids)} account ids")
         valid = pc.and_(pc.is_valid(h), pc.is_valid(ids))
-        h = pc.utf8_lower(pc.utf8_ltrim(h.filter(valid), characters="@\uff20"))
+        h = normalised_handles(h.filter(valid))
         ids = ids.filter(valid)
         # First occurrence of each handle: unique() keeps first-seen order, index_in finds it.
         distinct = pc.unique(h)

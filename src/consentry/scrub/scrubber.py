@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from consentry.scrub.detectors import BUILTIN, SCRUBBING
 from consentry.scrub.found import Found, concat, settle_overlaps
 from consentry.scrub.registry import Detector, needs
-from consentry.scrub.resolver import MentionResolver
+from consentry.scrub.resolver import Mentions
 from consentry.scrub.splice import splice
 from consentry.scrub.types import KEPT_TYPES, PII_TYPES, PLACEHOLDERS, TYPE_CODE, Span
 
@@ -159,7 +159,7 @@ class _RowsHolding:
         return rows
 
 
-def _handle_replacements(values: pa.Array, mentions: MentionResolver | None) -> pa.Array:
+def _handle_replacements(values: pa.Array, mentions: Mentions | None) -> pa.Array:
     """``@`` + the account's pseudonym for platform handles, ``@<USER>`` for the others.
 
     A list slug (``@alice/friends``) goes with the handle: it is part of the account's URL.
@@ -188,7 +188,7 @@ def _pii_lists(n_rows: int, rows: np.ndarray, kinds: np.ndarray) -> pa.ListArray
 def _scrub_chunk(
     texts: pa.Array,
     detectors: Sequence[Detector],
-    mentions: MentionResolver | None,
+    mentions: Mentions | None,
     counts: np.ndarray,
 ) -> tuple[pa.Array, pa.ListArray]:
     arr = _as_strings(texts)
@@ -212,7 +212,7 @@ def _scrub_chunk(
 def scrub_array(
     texts: ArrayLike,
     *,
-    mentions: MentionResolver | None = None,
+    mentions: Mentions | None = None,
     detectors: Sequence[Detector] | None = None,
 ) -> ScrubResult:
     """Scrub every text; see the module docstring. ``detectors`` default: the built-in ones
@@ -232,7 +232,7 @@ def scrub_array(
 def scrub_text(
     text: str,
     *,
-    mentions: MentionResolver | None = None,
+    mentions: Mentions | None = None,
     detectors: Sequence[Detector] | None = None,
 ) -> str:
     """One text (for tests and the odd caller; batches go through ``scrub_array``)."""

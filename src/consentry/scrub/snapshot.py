@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.registry import Detector
-from consentry.scrub.resolver import MentionResolver
+from consentry.scrub.resolver import MentionResolver, Mentions
 from consentry.scrub.scrubber import ArrayLike, scrub_array
 
 
@@ -17,7 +17,7 @@ from consentry.scrub.scrubber import ArrayLike, scrub_array
 class SnapshotScrubber:
     """Callable on a text column: (scrubbed texts, ``pii`` lists). Picklable, for executors."""
 
-    mentions: MentionResolver
+    mentions: Mentions
     detectors: Sequence[Detector] | None = None
 
     def __call__(self, texts: ArrayLike) -> tuple[ArrayLike, ArrayLike]:

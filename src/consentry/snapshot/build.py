@@ -29,7 +29,7 @@ from consentry.ledger import AsOf, LedgerStore, Resolved
 from consentry.model import SHARE, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
-from consentry.snapshot import state_parts
+from consentry.snapshot import handle_parts, state_parts
 from consentry.snapshot.arrays import concat
 from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
 from consentry.snapshot.census import SCAN_CHUNK
@@ -215,6 +215,10 @@ class Builder:
                 state_parts.export_state(
                     state, self.ledger, resolved, self._purposes(spec), spec.recipient
                 )
+                release_freed_memory()
+            if not handle_parts.written(ctx.handles):
+                # Likewise every account's handle, for mentions, by the handle's hash.
+                handle_parts.export_handles(ctx.handles, self.source)
                 release_freed_memory()
             census = self._census(spec, ctx, run)
             release_freed_memory()

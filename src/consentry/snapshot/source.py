@@ -55,6 +55,10 @@ class ContentSource(Protocol):
         """``id`` and ``handle`` of every known account (for mentions)."""
         ...
 
+    def account_parts(self) -> Iterator[pa.Table]:
+        """``accounts()``'s rows, in the same order, a part at a time (a bucket of the store)."""
+        ...
+
     def count(self) -> int:
         """Number of content items ``scan`` yields."""
         ...
@@ -104,6 +108,9 @@ class MemorySource:
 
     def accounts(self) -> pa.Table:
         return self._accounts
+
+    def account_parts(self) -> Iterator[pa.Table]:
+        yield self._accounts
 
     def count(self) -> int:
         return int(self.content.num_rows)
@@ -172,6 +179,15 @@ class WorkspaceSource:
     def accounts(self) -> pa.Table:
         table = self.store.accounts(("account_id", "handle"))
         return table.rename_columns(["id", "handle"])
+
+    def account_parts(self) -> Iterator[pa.Table]:
+        from consentry.content.schema import ACCOUNTS
+
+        for bucket in range(self.store.buckets(ACCOUNTS)):
+            table = self.store.current(
+                ACCOUNTS, bucket, ("account_id", "handle"), committed=self.committed
+            )
+            yield table.rename_columns(["id", "handle"])
 
     def count(self) -> int:
         if not self.imports:

@@ -103,11 +103,22 @@ class StepContext:
     def steps(self) -> Path:
         return self.work / STEPS_DIR
 
+    @property
+    def handles(self) -> Path:
+        """Every account's handle, by partition (``handle_parts``), for mentions."""
+        return self.steps / "handles"
+
     def record_maker(self) -> RecordMaker:
         if isinstance(self.maker, RecordMaker):
             return self.maker
         if "maker" not in self._made:
-            self._made["maker"] = self.maker()
+            maker = self.maker()
+            # A scrubber that can resolve mentions against the build's partitioned handles,
+            # rather than an index of every handle in each worker, is told where they are.
+            use_handles = getattr(maker.scrub, "use_handles", None)
+            if use_handles is not None:
+                use_handles(self.handles)
+            self._made["maker"] = maker
         return self._made["maker"]
 
     def __getstate__(self) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from consentry.ledger import LedgerStore
 from consentry.scrub.detectors import SCRUBBING
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.registry import Detector
-from consentry.scrub.snapshot import snapshot_scrubber
+from consentry.scrub.snapshot import SnapshotScrubber, snapshot_scrubber
 from consentry.snapshot.arrow_memory import build_memory_pool, release_freed_memory
 from consentry.snapshot.build import Builder, Progress, SilentProgress
 from consentry.snapshot.executors import Executor, LocalExecutor
+from consentry.snapshot.handle_parts import PartitionedMentions
 from consentry.snapshot.records import RecordMaker, Scrubber
 from consentry.snapshot.source import WorkspaceSource
 from consentry.workspace import Workspace
@@ -41,27 +42,40 @@ def detectors(*, names: bool) -> list[Detector]:
 
 
 def make_scrubber(
-    source: WorkspaceSource, pseudonyms: Pseudonymiser, chosen: Sequence[Detector]
+    source: WorkspaceSource,
+    pseudonyms: Pseudonymiser,
+    chosen: Sequence[Detector],
+    handles: Path | None = None,
 ) -> Scrubber:
-    """The scrubber, with mentions of platform accounts turned into their pseudonyms."""
+    """The scrubber, with mentions of platform accounts turned into their pseudonyms: looked
+    up in a build's partitioned ``handles`` (``snapshot.handle_parts``) when given, else in an
+    index of every account's handle."""
+    if handles is not None:
+        return SnapshotScrubber(PartitionedMentions(handles, pseudonyms), chosen)
     return snapshot_scrubber(source.accounts(), pseudonyms, detectors=chosen)
 
 
 class _ScrubberOnFirstUse:
     """The snapshot scrubber, made when pass 2 begins (``RecordMaker.prepare``) or first
-    scrubs: its index of every account's handle (~5 MB at 100,000 accounts) is then not
-    resident through the census and the interactions, which never scrub."""
+    scrubs: what it holds is then not resident through the census and the interactions, which
+    never scrub. A build's steps tell it where their partitioned handles are (``use_handles``):
+    without them it indexes every account's handle (~5 MB at 100,000 accounts)."""
 
-    def __init__(self, make: Callable[[], Scrubber]) -> None:
+    def __init__(self, make: Callable[[Path | None], Scrubber]) -> None:
         self._make = make
+        self._handles: Path | None = None
         self._scrub: Scrubber | None = None
+
+    def use_handles(self, folder: Path) -> None:
+        self._handles = folder
+        self._scrub = None
 
     def prepare(self) -> Scrubber:
         if self._scrub is None:
             # Under the build's allocator: what reading every account frees is given back,
             # not kept by Arrow's default pool for the rest of the process (``arrow_memory``).
             with build_memory_pool():
-                self._scrub = self._make()
+                self._scrub = self._make(self._handles)
             release_freed_memory()
         return self._scrub
 
@@ -87,7 +101,7 @@ class WorkspaceRecipe:
         pseudonyms = Pseudonymiser(self.secret, self.recipient)
         source = WorkspaceSource(ws.content_dir)
         chosen = detectors(names=self.names)
-        scrub = _ScrubberOnFirstUse(lambda: make_scrubber(source, pseudonyms, chosen))
+        scrub = _ScrubberOnFirstUse(lambda at: make_scrubber(source, pseudonyms, chosen, at))
         return RecordMaker(pseudonyms, scrub, ws.policy().time_granularity)
 
 
@@ -105,7 +119,7 @@ def workspace_builder(
     source = WorkspaceSource(ws.content_dir)
     policy = ws.policy()
     chosen = detectors(names=names)
-    scrub = _ScrubberOnFirstUse(lambda: make_scrubber(source, pseudonyms, chosen))
+    scrub = _ScrubberOnFirstUse(lambda at: make_scrubber(source, pseudonyms, chosen, at))
     maker = RecordMaker(pseudonyms, scrub, policy.time_granularity)
     return Builder(
         ledger=ledger,

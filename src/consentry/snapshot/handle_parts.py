@@ -1,0 +1,178 @@
+"""Every account's handle, partitioned by the hash of the handle, so that a records task finds
+the accounts its texts mention without holding every handle of the platform.
+
+A mention (``@alice``) becomes ``@`` + the pseudonym of the account with that handle, so a
+records task must look up any handle. An index of every handle in each worker (``scrub.
+MentionResolver``) grew with the platform: 2.4 GB per worker at 10,000,000 accounts. Here the
+build's process writes the handles once into the work folder (``.OUT.partial/steps/handles``),
+``PARTITIONS`` Arrow IPC streams by the top bits of the handle's hash, each sorted by that hash;
+a task maps the partitions its handles fall in and binary-searches the mapped keys, so that it
+reads the pages it needs and keeps only the ids it found.
+
+The export reads the accounts a bucket of the content store at a time, appending each part's
+rows to the raw stream of their partition, then folds one partition at a time: its memory is a
+bucket and a partition, not every account. The same pairs win as in ``MentionResolver``: the
+first given (in ``ContentSource.account_parts`` order) of those sharing a handle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from consentry.content.buckets import hash_ids
+from consentry.content.store import first_per_key
+from consentry.scrub.pseudonym import Pseudonymiser
+from consentry.scrub.resolver import normalised_handles
+from consentry.snapshot.source import ContentSource
+
+#: 256: at 500M accounts the build's process folds ~2M handles at a time; a task's lookup is a
+#: binary search in a mapped file, whatever the partition's size.
+PARTITIONS: Final = 256
+_SHIFT: Final = np.uint64(64 - 8)
+MARKER: Final = "handles.done"
+LAYOUT: Final = "ipc-stream"
+SCHEMA: Final = pa.schema([("key", pa.uint64()), ("handle", pa.string()), ("id", pa.string())])
+
+
+def _file(folder: Path, p: int) -> Path:
+    return folder / f"handles-{p:03d}.arrows"
+
+
+def written(folder: Path) -> bool:
+    try:
+        seal = json.loads((folder / MARKER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(seal, dict) and seal.get("layout") == LAYOUT
+
+
+def export_handles(folder: Path, source: ContentSource) -> int:
+    """Write the handles of ``source``'s accounts by partition; returns how many were kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = [folder / f"raw-{p:03d}.arrows" for p in range(PARTITIONS)]
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+    try:
+        for part in source.account_parts():
+            handles, ids = part.column("handle"), part.column("id")
+            valid = pc.and_(pc.is_valid(handles), pc.is_valid(ids))
+            handles = normalised_handles(handles.filter(valid))
+            ids = ids.filter(valid)
+            if isinstance(handles, pa.ChunkedArray):
+                handles, ids = handles.combine_chunks(), ids.combine_chunks()
+            if not len(handles):
+                continue
+            keys = hash_ids(handles)
+            table = pa.table({"key": keys, "handle": handles, "id": ids.cast(pa.string())})
+            where = (keys >> _SHIFT).astype(np.int64)
+            order = np.argsort(where, kind="stable")  # stable: the pairs' order within a part
+            bounds = np.searchsorted(where[order], np.arange(PARTITIONS + 1))
+            for p in np.flatnonzero(np.diff(bounds)).tolist():
+                writer = writers.get(p)
+                if writer is None:
+                    writer = writers[p] = pa.ipc.new_stream(str(raw[p]), SCHEMA)
+                writer.write_table(table.take(pa.array(order[bounds[p] : bounds[p + 1]])))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    kept = 0
+    for p in range(PARTITIONS):
+        pairs = pa.ipc.open_stream(str(raw[p])).read_all() if p in writers else SCHEMA.empty_table()
+        if pairs.num_rows:
+            pairs = pairs.take(pa.array(first_per_key(pairs.column("handle"))))
+            order = np.argsort(pairs.column("key").to_numpy(), kind="stable")
+            pairs = pairs.take(pa.array(order)).combine_chunks()
+        kept += pairs.num_rows
+        tmp = _file(folder, p).with_name(_file(folder, p).name + ".tmp")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as w:
+            w.write_table(pairs)
+        os.replace(tmp, _file(folder, p))
+        raw[p].unlink(missing_ok=True)
+        del pairs
+    (folder / MARKER).write_text(json.dumps({"layout": LAYOUT, "handles": kept}), "utf-8")
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionedMentions:
+    """Mentions resolved against the handles ``export_handles`` wrote (picklable: a folder
+    and the recipient's pseudonymiser)."""
+
+    folder: Path
+    pseudonymiser: Pseudonymiser
+
+    def account_ids(self, handles: pa.Array) -> pa.Array:
+        """The account id of each handle (without ``@``), null where unknown."""
+        if isinstance(handles, pa.ChunkedArray):
+            handles = handles.combine_chunks()
+        wanted = pc.utf8_lower(handles)
+        n = len(wanted)
+        valid = _mask(pc.is_valid(wanted))
+        keys = hash_ids(wanted)
+        where = (keys >> _SHIFT).astype(np.int64)
+        rows_found: list[npt.NDArray[np.int64]] = []
+        ids_found: list[pa.Array] = []
+        for p in np.unique(where[valid]).tolist():
+            rows = np.flatnonzero(valid & (where == p))
+            ids, hit = self._find(p, keys[rows], wanted.take(pa.array(rows)))
+            if len(hit):
+                rows_found.append(rows[hit])
+                ids_found.append(ids)
+        if not rows_found:
+            return pa.nulls(n, pa.string())
+        found = pa.concat_arrays(ids_found)
+        index = np.full(n, -1, dtype=np.int64)
+        index[np.concatenate(rows_found)] = np.arange(len(found))
+        result: pa.Array = found.take(pa.array(index, pa.int64(), mask=index < 0))
+        return result
+
+    def _find(
+        self, p: int, keys: npt.NDArray[np.uint64], wanted: pa.Array
+    ) -> tuple[pa.Array, npt.NDArray[np.int64]]:
+        """The ids of the handles of partition ``p`` among ``wanted`` (their ``keys``), and
+        which of ``wanted`` they are."""
+        with pa.memory_map(str(_file(self.folder, p))) as mapped:
+            table = pa.ipc.open_stream(mapped).read_all()
+            if table.num_rows == 0:
+                return pa.array([], pa.string()), np.empty(0, dtype=np.int64)
+            table = table.combine_chunks()
+            column = table.column("key").chunk(0)
+            sorted_keys = np.frombuffer(column.buffers()[1], dtype=np.uint64)[
+                column.offset : column.offset + len(column)
+            ]
+            lo = np.searchsorted(sorted_keys, keys, side="left")
+            hi = np.searchsorted(sorted_keys, keys, side="right")
+            hit = hi > lo
+            candidate = np.where(hit, lo, 0)
+            handles = table.column("handle")
+            same = hit & _mask(pc.equal(handles.take(pa.array(candidate)), wanted))
+            # Several handles share the hash (a collision: almost never): compare with each.
+            for row in np.flatnonzero(hit & ~same & (hi - lo > 1)).tolist():
+                value = wanted[row].as_py()
+                for pos in range(int(lo[row]), int(hi[row])):
+                    if handles[pos].as_py() == value:
+                        candidate[row], same[row] = pos, True
+                        break
+            # ``take`` copies: nothing kept points into the mapped file once it is closed.
+            ids = table.column("id").take(pa.array(candidate[same])).combine_chunks()
+        return ids, np.flatnonzero(same).astype(np.int64)
+
+    def resolve(self, handles: pa.Array) -> pa.Array:
+        """The account pseudonym of each handle (without ``@``), null where unknown."""
+        ids = self.account_ids(handles)
+        if ids.null_count == len(ids):
+            return pa.nulls(len(ids), pa.string())
+        result: pa.Array = self.pseudonymiser.accounts(ids)
+        return result
+
+
+def _mask(arr: Any) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
