@@ -68,7 +68,8 @@ def test_partitioned_handles_resolve_as_the_whole_index_does(
     with pytest.MonkeyPatch.context() as mp:
         if collide:
             mp.setattr(handle_parts, "hash_ids", lambda ids: np.zeros(len(ids), np.uint64))
-        handle_parts.export_handles(folder, _Parts(accounts, cuts))  # type: ignore[arg-type]
+        parts = _Parts(accounts, cuts)
+        handle_parts.export_handles(folder, parts, 2 ** len(cuts))  # type: ignore[arg-type]
         assert handle_parts.written(folder)
         mentions = handle_parts.PartitionedMentions(folder, pseudonyms)
         query = pa.array(asked, pa.string())
@@ -81,7 +82,8 @@ def test_a_worker_reads_only_the_partitions_its_handles_fall_in(
 ) -> None:
     ids = [f"id{i}" for i in range(3000)]
     accounts = pa.table({"id": ids, "handle": [f"user{i}" for i in range(3000)]})
-    handle_parts.export_handles(tmp_path, _Parts(accounts, [1000, 2000]))  # type: ignore[arg-type]
+    parts = _Parts(accounts, [1000, 2000])
+    handle_parts.export_handles(tmp_path, parts, 64)  # type: ignore[arg-type]
     opened: list[str] = []
     real = pa.memory_map
 
@@ -96,4 +98,6 @@ def test_a_worker_reads_only_the_partitions_its_handles_fall_in(
         "id2999",
         None,
     ]
-    assert len(opened) <= 3 < handle_parts.PARTITIONS
+    assert len(opened) <= 3 < 64
+    with pytest.raises(ValueError, match="power of two"):
+        handle_parts.export_handles(tmp_path / "x", parts, 48)  # type: ignore[arg-type]

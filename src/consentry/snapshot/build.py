@@ -217,8 +217,10 @@ class Builder:
                 )
                 release_freed_memory()
             if not handle_parts.written(ctx.handles):
-                # Likewise every account's handle, for mentions, by the handle's hash.
-                handle_parts.export_handles(ctx.handles, self.source)
+                # Likewise every account's handle, for mentions, by the handle's hash, in as
+                # many partitions as the state (both grow with the ledger).
+                partitions = state_parts.partitions_for(resolved.position.seq)
+                handle_parts.export_handles(ctx.handles, self.source, partitions)
                 release_freed_memory()
             census = self._census(spec, ctx, run)
             release_freed_memory()

@@ -5,7 +5,8 @@ A mention (``@alice``) becomes ``@`` + the pseudonym of the account with that ha
 records task must look up any handle. An index of every handle in each worker (``scrub.
 MentionResolver``) grew with the platform: 2.4 GB per worker at 10,000,000 accounts. Here the
 build's process writes the handles once into the work folder (``.OUT.partial/steps/handles``),
-``PARTITIONS`` Arrow IPC streams by the top bits of the handle's hash, each sorted by that hash;
+as many Arrow IPC streams as the ledger state has partitions (``state_parts.partitions_for``:
+they grow with the ledger), by the top bits of the handle's hash, each sorted by that hash;
 a task maps the partitions its handles fall in and binary-searches the mapped keys, so that it
 reads the pages it needs and keeps only the ids it found.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,18 +33,22 @@ from consentry.content.store import first_per_key
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.resolver import normalised_handles
 from consentry.snapshot.source import ContentSource
+from consentry.snapshot.state_parts import STATE_PARTITIONS
 
-#: 256: at 500M accounts the build's process folds ~2M handles at a time; a task's lookup is a
-#: binary search in a mapped file, whatever the partition's size.
-PARTITIONS: Final = 256
-_SHIFT: Final = np.uint64(64 - 8)
 MARKER: Final = "handles.done"
 LAYOUT: Final = "ipc-stream"
 SCHEMA: Final = pa.schema([("key", pa.uint64()), ("handle", pa.string()), ("id", pa.string())])
 
 
 def _file(folder: Path, p: int) -> Path:
-    return folder / f"handles-{p:03d}.arrows"
+    return folder / f"handles-{p:05d}.arrows"
+
+
+def _partition_of(keys: npt.NDArray[np.uint64], count: int) -> npt.NDArray[np.int64]:
+    """The partition of each key among ``count`` (a power of two): its top bits."""
+    if count == 1:  # (a shift by 64 bits is not defined)
+        return np.zeros(len(keys), dtype=np.int64)
+    return (keys >> np.uint64(64 - (count.bit_length() - 1))).astype(np.int64)
 
 
 def written(folder: Path) -> bool:
@@ -55,10 +59,13 @@ def written(folder: Path) -> bool:
     return isinstance(seal, dict) and seal.get("layout") == LAYOUT
 
 
-def export_handles(folder: Path, source: ContentSource) -> int:
-    """Write the handles of ``source``'s accounts by partition; returns how many were kept."""
+def export_handles(folder: Path, source: ContentSource, partitions: int = STATE_PARTITIONS) -> int:
+    """Write the handles of ``source``'s accounts in ``partitions`` (a power of two); returns
+    how many were kept."""
+    if partitions < 1 or partitions & (partitions - 1):
+        raise ValueError(f"partitions must be a power of two, not {partitions}")
     folder.mkdir(parents=True, exist_ok=True)
-    raw = [folder / f"raw-{p:03d}.arrows" for p in range(PARTITIONS)]
+    raw = [folder / f"raw-{p:05d}.arrows" for p in range(partitions)]
     writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     try:
         for part in source.account_parts():
@@ -72,9 +79,9 @@ def export_handles(folder: Path, source: ContentSource) -> int:
                 continue
             keys = hash_ids(handles)
             table = pa.table({"key": keys, "handle": handles, "id": ids.cast(pa.string())})
-            where = (keys >> _SHIFT).astype(np.int64)
+            where = _partition_of(keys, partitions)
             order = np.argsort(where, kind="stable")  # stable: the pairs' order within a part
-            bounds = np.searchsorted(where[order], np.arange(PARTITIONS + 1))
+            bounds = np.searchsorted(where[order], np.arange(partitions + 1))
             for p in np.flatnonzero(np.diff(bounds)).tolist():
                 writer = writers.get(p)
                 if writer is None:
@@ -84,7 +91,7 @@ def export_handles(folder: Path, source: ContentSource) -> int:
         for writer in writers.values():
             writer.close()
     kept = 0
-    for p in range(PARTITIONS):
+    for p in range(partitions):
         pairs = pa.ipc.open_stream(str(raw[p])).read_all() if p in writers else SCHEMA.empty_table()
         if pairs.num_rows:
             pairs = pairs.take(pa.array(first_per_key(pairs.column("handle"))))
@@ -97,17 +104,34 @@ def export_handles(folder: Path, source: ContentSource) -> int:
         os.replace(tmp, _file(folder, p))
         raw[p].unlink(missing_ok=True)
         del pairs
-    (folder / MARKER).write_text(json.dumps({"layout": LAYOUT, "handles": kept}), "utf-8")
+    seal = {"layout": LAYOUT, "handles": kept, "partitions": partitions}
+    (folder / MARKER).write_text(json.dumps(seal), "utf-8")
     return kept
 
 
-@dataclass(frozen=True, slots=True)
 class PartitionedMentions:
     """Mentions resolved against the handles ``export_handles`` wrote (picklable: a folder
     and the recipient's pseudonymiser)."""
 
-    folder: Path
-    pseudonymiser: Pseudonymiser
+    __slots__ = ("_count", "folder", "pseudonymiser")
+
+    def __init__(self, folder: Path, pseudonymiser: Pseudonymiser) -> None:
+        self.folder = folder
+        self.pseudonymiser = pseudonymiser
+        self._count: int | None = None
+
+    def __getstate__(self) -> tuple[Path, Pseudonymiser]:
+        return self.folder, self.pseudonymiser
+
+    def __setstate__(self, state: tuple[Path, Pseudonymiser]) -> None:
+        self.folder, self.pseudonymiser = state
+        self._count = None
+
+    def _partitions(self) -> int:
+        if self._count is None:
+            seal = json.loads((self.folder / MARKER).read_text("utf-8"))
+            self._count = int(seal["partitions"])
+        return self._count
 
     def account_ids(self, handles: pa.Array) -> pa.Array:
         """The account id of each handle (without ``@``), null where unknown."""
@@ -117,7 +141,7 @@ class PartitionedMentions:
         n = len(wanted)
         valid = _mask(pc.is_valid(wanted))
         keys = hash_ids(wanted)
-        where = (keys >> _SHIFT).astype(np.int64)
+        where = _partition_of(keys, self._partitions())
         rows_found: list[npt.NDArray[np.int64]] = []
         ids_found: list[pa.Array] = []
         for p in np.unique(where[valid]).tolist():
