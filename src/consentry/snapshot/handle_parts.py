@@ -18,10 +18,9 @@ first given (in ``ContentSource.account_parts`` order) of those sharing a handle
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -32,8 +31,9 @@ from consentry.content.buckets import hash_ids
 from consentry.content.store import first_per_key
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.resolver import normalised_handles
+from consentry.snapshot.arrays import bool_mask
 from consentry.snapshot.source import ContentSource
-from consentry.snapshot.state_parts import STATE_PARTITIONS
+from consentry.snapshot.state_parts import STATE_PARTITIONS, seal, sealed
 
 MARKER: Final = "handles.done"
 LAYOUT: Final = "ipc-stream"
@@ -52,11 +52,7 @@ def _partition_of(keys: npt.NDArray[np.uint64], count: int) -> npt.NDArray[np.in
 
 
 def written(folder: Path) -> bool:
-    try:
-        seal = json.loads((folder / MARKER).read_text("utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(seal, dict) and seal.get("layout") == LAYOUT
+    return sealed(folder / MARKER, LAYOUT) is not None
 
 
 def export_handles(folder: Path, source: ContentSource, partitions: int = STATE_PARTITIONS) -> int:
@@ -104,8 +100,7 @@ def export_handles(folder: Path, source: ContentSource, partitions: int = STATE_
         os.replace(tmp, _file(folder, p))
         raw[p].unlink(missing_ok=True)
         del pairs
-    seal = {"layout": LAYOUT, "handles": kept, "partitions": partitions}
-    (folder / MARKER).write_text(json.dumps(seal), "utf-8")
+    seal(folder / MARKER, LAYOUT, handles=kept, partitions=partitions)
     return kept
 
 
@@ -129,8 +124,10 @@ class PartitionedMentions:
 
     def _partitions(self) -> int:
         if self._count is None:
-            seal = json.loads((self.folder / MARKER).read_text("utf-8"))
-            self._count = int(seal["partitions"])
+            facts = sealed(self.folder / MARKER, LAYOUT)
+            if facts is None:
+                raise FileNotFoundError(f"{self.folder}: no handles written in this layout")
+            self._count = int(facts["partitions"])
         return self._count
 
     def account_ids(self, handles: pa.Array) -> pa.Array:
@@ -139,7 +136,7 @@ class PartitionedMentions:
             handles = handles.combine_chunks()
         wanted = pc.utf8_lower(handles)
         n = len(wanted)
-        valid = _mask(pc.is_valid(wanted))
+        valid = bool_mask(pc.is_valid(wanted))
         keys = hash_ids(wanted)
         where = _partition_of(keys, self._partitions())
         rows_found: list[npt.NDArray[np.int64]] = []
@@ -177,7 +174,7 @@ class PartitionedMentions:
             hit = hi > lo
             candidate = np.where(hit, lo, 0)
             handles = table.column("handle")
-            same = hit & _mask(pc.equal(handles.take(pa.array(candidate)), wanted))
+            same = hit & bool_mask(pc.equal(handles.take(pa.array(candidate)), wanted))
             # Several handles share the hash (a collision: almost never): compare with each.
             for row in np.flatnonzero(hit & ~same & (hi - lo > 1)).tolist():
                 value = wanted[row].as_py()
@@ -196,7 +193,3 @@ class PartitionedMentions:
             return pa.nulls(len(ids), pa.string())
         result: pa.Array = self.pseudonymiser.accounts(ids)
         return result
-
-
-def _mask(arr: Any) -> npt.NDArray[np.bool_]:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)

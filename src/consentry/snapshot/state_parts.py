@@ -72,13 +72,22 @@ def _partitions(ids: Any, count: int = STATE_PARTITIONS) -> np.ndarray[Any, np.d
     return out
 
 
-def written(folder: Path) -> bool:
-    """Sealed, in this layout (a build resumed by an older Consentry's work writes it again)."""
+def sealed(marker: Path, layout: str) -> dict[str, Any] | None:
+    """What ``seal`` wrote in ``marker``, if it names ``layout``: files an older Consentry
+    wrote in another layout (a build resumed from its work) are not read, but written again."""
     try:
-        seal = json.loads((folder / MARKER).read_text("utf-8"))
+        value = json.loads(marker.read_text("utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(seal, dict) and seal.get("layout") == LAYOUT
+        return None
+    return value if isinstance(value, dict) and value.get("layout") == layout else None
+
+
+def seal(marker: Path, layout: str, **facts: int) -> None:
+    marker.write_text(json.dumps({**facts, "layout": layout}), "utf-8")
+
+
+def written(folder: Path) -> bool:
+    return sealed(folder / MARKER, LAYOUT) is not None
 
 
 def _file(folder: Path, name: str, p: int) -> Path:
@@ -101,7 +110,7 @@ def _write_part(target: Path, table: pa.Table) -> None:
 
 
 def _seal(folder: Path, count: int) -> None:
-    (folder / MARKER).write_text(json.dumps({"partitions": count, "layout": LAYOUT}), "utf-8")
+    seal(folder / MARKER, LAYOUT, partitions=count)
 
 
 def write_state(
