@@ -45,6 +45,7 @@ from consentry.content.schema import ITEMS
 from consentry.content.store import ContentStore, bucket_dir, segment_name
 from consentry.ledger import AsOf, LedgerStore, Resolved
 from consentry.ledger.entries import ATTR_BIT, to_us
+from consentry.masks import bool_mask
 from consentry.model import SHARE, AccountStatus, Reason, Scope
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
@@ -529,7 +530,7 @@ def _read_map(policy: Policy, job: _MapJob, window: _Window, on: date) -> _MapRe
         window.deleted
     )
     candidates = delivery.read_map(_MAP_COLUMNS, where=concerned).combine_chunks()
-    cand_deleted = _np(pc.is_in(candidates["content_id"], value_set=window.deleted))
+    cand_deleted = bool_mask(pc.is_in(candidates["content_id"], value_set=window.deleted))
     reasons, erased = _verdicts(policy, candidates, cand_deleted, job.index, on, delivery)
     reposts = delivery.read_map(
         _MAP_COLUMNS,
@@ -583,7 +584,7 @@ def _verdicts(
             }
         )
         frame = index.frame(items, scope=scope)
-        erased[chosen] = _np(pc.equal(frame["status"], AccountStatus.ERASED.value))
+        erased[chosen] = bool_mask(pc.equal(frame["status"], AccountStatus.ERASED.value))
         out[chosen] = verdicts(
             frame,
             policy,
@@ -606,13 +607,6 @@ def _concerned(window: _Window) -> pa.Array:
     """Accounts whose records the window may affect: those with entries, and the authors of
     deleted items."""
     return pc.unique(pa.concat_arrays([window.touched, window.deleted_authors]))
-
-
-def _np(arr: Any) -> npt.NDArray[np.bool_]:
-    out: npt.NDArray[np.bool_] = np.asarray(
-        pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_
-    )
-    return out
 
 
 def _array(column: Any) -> pa.Array:

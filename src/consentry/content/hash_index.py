@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.content.buckets import U64, hash_ids
+from consentry.masks import bool_mask
 
 I64 = npt.NDArray[np.int64]
 
@@ -56,9 +57,9 @@ class HashIndex:
         hashes = hash_ids(keys)
         lo = np.searchsorted(self.hashes, hashes, side="left")
         hi = np.searchsorted(self.hashes, hashes, side="right")
-        hit = (hi > lo) & _mask(pc.is_valid(keys))
+        hit = (hi > lo) & bool_mask(pc.is_valid(keys))
         candidate = np.where(hit, lo, 0)
-        found = hit & _mask(pc.equal(self.values.take(pa.array(candidate)), keys))
+        found = hit & bool_mask(pc.equal(self.values.take(pa.array(candidate)), keys))
         out[found] = candidate[found]
         # Several values share the hash (a collision: almost never): compare with each.
         for row in np.nonzero(hit & ~found & (hi - lo > 1))[0].tolist():
@@ -68,7 +69,3 @@ class HashIndex:
                     out[row] = pos
                     break
         return out
-
-
-def _mask(arr: Any) -> npt.NDArray[np.bool_]:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)

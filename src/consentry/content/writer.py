@@ -47,6 +47,7 @@ from consentry.content.store import (
     marker_path,
     segment_name,
 )
+from consentry.masks import bool_mask
 
 #: Rows are split by bucket and spilled once the buffer reaches this size (Arrow bytes).
 SPILL_BYTES: Final = 64 * 1024 * 1024
@@ -162,10 +163,6 @@ def parquet_options(spec: TableSpec) -> dict[str, Any]:
 # ---- comparing versions -------------------------------------------------------------------------
 
 
-def _np(arr: Any) -> Mask:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
-
-
 def equal_values(a: pa.Array, b: pa.Array) -> Mask:
     """Row-wise equality, null-aware (null == null), for scalars, structs and lists of them."""
     a_null = np.asarray(a.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
@@ -178,7 +175,9 @@ def equal_values(a: pa.Array, b: pa.Array) -> Mask:
             eq &= equal_values(fa, fb)
         return same | eq
     if pa.types.is_list(a.type) or pa.types.is_large_list(a.type):
-        same_len = both_valid & _np(pc.equal(pc.list_value_length(a), pc.list_value_length(b)))
+        same_len = both_valid & bool_mask(
+            pc.equal(pc.list_value_length(a), pc.list_value_length(b))
+        )
         rows = np.nonzero(same_len)[0]
         if len(rows):
             ta, tb = a.take(pa.array(rows)), b.take(pa.array(rows))
@@ -187,7 +186,7 @@ def equal_values(a: pa.Array, b: pa.Array) -> Mask:
             differing = np.unique(parents[~values_equal])
             same_len[rows[differing]] = False
         return same | same_len
-    return same | (both_valid & _np(pc.equal(a, b)))
+    return same | (both_valid & bool_mask(pc.equal(a, b)))
 
 
 # ---- the writer ---------------------------------------------------------------------------------
@@ -665,9 +664,9 @@ class _BucketCommit:
             return current_rows, 0
         # Deleted count: the old ones (never undeleted) plus those this import deletes.
         existing_deleted = existing.num_rows - existing.column("deleted_at").null_count
-        written_deleted = _np(pc.is_valid(to_write.column("deleted_at")))
+        written_deleted = bool_mask(pc.is_valid(to_write.column("deleted_at")))
         keys_written = key_column(to_write, spec)
-        was_deleted = _np(pc.is_in(keys_written, value_set=old_deleted))
+        was_deleted = bool_mask(pc.is_in(keys_written, value_set=old_deleted))
         return current_rows, existing_deleted + int(
             np.count_nonzero(written_deleted & ~was_deleted)
         )
@@ -696,12 +695,12 @@ class _BucketCommit:
             write = np.ones(n, dtype=np.bool_)
             self.count("imported", files)
             if has_deleted:
-                self.count("deleted", files, _np(pc.is_valid(new.column("deleted_at"))))
+                self.count("deleted", files, bool_mask(pc.is_valid(new.column("deleted_at"))))
             return new, write, np.zeros(n, dtype=np.bool_), old_deleted
         new_keys = key_column(new, spec)
         old_keys = key_column(existing, spec)
         where = pc.index_in(new_keys, value_set=old_keys)
-        matched = _np(pc.is_valid(where))
+        matched = bool_mask(pc.is_valid(where))
         rows = pc.fill_null(where, 0)
         old = existing.take(rows)
         if has_deleted:
@@ -718,15 +717,15 @@ class _BucketCommit:
         write = ~same
         unchanged = same.copy()
         if self.also_changed is not None and len(self.also_changed):
-            bumped = unchanged & _np(pc.is_in(new_keys, value_set=self.also_changed))
+            bumped = unchanged & bool_mask(pc.is_in(new_keys, value_set=self.also_changed))
             self.count("imported", files, bumped)
             unchanged &= ~bumped
         self.count("imported", files, write)
         self.count("updated", files, write & matched)
         self.count("unchanged", files, unchanged)
         if has_deleted:
-            newly = write & _np(pc.is_valid(new.column("deleted_at")))
-            newly &= ~(matched & _np(pc.is_valid(old.column("deleted_at"))))
+            newly = write & bool_mask(pc.is_valid(new.column("deleted_at")))
+            newly &= ~(matched & bool_mask(pc.is_valid(old.column("deleted_at"))))
             self.count("deleted", files, newly)
         return new, write, matched, old_deleted
 
@@ -740,7 +739,11 @@ class _BucketCommit:
         in_write = pc.index_in(ids, value_set=to_write.column("content_id"))
         in_new = pc.index_in(ids, value_set=new.column("content_id"))
         in_old = pc.index_in(ids, value_set=existing.column("content_id"))
-        w, nw, od = _np(pc.is_valid(in_write)), _np(pc.is_valid(in_new)), _np(pc.is_valid(in_old))
+        w, nw, od = (
+            bool_mask(pc.is_valid(in_write)),
+            bool_mask(pc.is_valid(in_new)),
+            bool_mask(pc.is_valid(in_old)),
+        )
         missing = ~w & ~nw & ~od
         for i in np.nonzero(missing)[0]:
             line = tombs.column("source_line")[i].as_py()
@@ -777,7 +780,7 @@ class _BucketCommit:
                 table, where = (new, in_new) if source[t] == 0 else (existing, in_old)
                 base_rows.append(table.slice(int(where[t].as_py()), 1))
             base = pa.concat_tables([r.cast(self.spec.schema) for r in base_rows])
-            already = _np(pc.is_valid(base.column("deleted_at")))
+            already = bool_mask(pc.is_valid(base.column("deleted_at")))
             sel = np.nonzero(rest)[0]
             fresh = ~already
             self.count("unchanged", files.take(pa.array(sel)), already)

@@ -82,6 +82,7 @@ from consentry.ledger.bulk import (
     account_payloads,
     decision_payloads,
 )
+from consentry.masks import bool_mask
 from consentry.platform.fields import RecordKind, RecordTypeError, check_record, input_schema
 from consentry.platform.ledger_sync import AccountSync, DecisionSync
 from consentry.platform.quarantine import (
@@ -185,13 +186,13 @@ class KnownAccounts:
         pos = self._first_not_below(keys)
         pos[pos >= len(self._keys)] = 0
         same_hash = self._keys[pos] == keys
-        same_id = _np(pc.equal(self._all.take(pa.array(pos)), ids))
+        same_id = bool_mask(pc.equal(self._all.take(pa.array(pos)), ids))
         found: Mask = same_hash & same_id
         # Another id with the same 64-bit hash sits first: ask the exact way (almost never).
-        doubtful = np.nonzero(same_hash & ~same_id & _np(pc.is_valid(ids)))[0]
+        doubtful = np.nonzero(same_hash & ~same_id & bool_mask(pc.is_valid(ids)))[0]
         if len(doubtful):
             rows = pa.array(doubtful)
-            found[doubtful] = _np(pc.is_in(ids.take(rows), value_set=self._all))
+            found[doubtful] = bool_mask(pc.is_in(ids.take(rows), value_set=self._all))
         return found
 
     def _index_prefixes(self) -> None:
@@ -219,10 +220,6 @@ class KnownAccounts:
             pos[active] += 1
             active = active[pos[active] < end[active]]
         return pos
-
-
-def _np(arr: Any) -> Mask:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), np.bool_)
 
 
 class _RecordBuffer:

@@ -25,6 +25,7 @@ from consentry.content.store import first_per_key
 from consentry.content.writer import equal_values
 from consentry.ledger import LedgerStore
 from consentry.ledger.bulk import ACCOUNT_CHANGE_SCHEMA
+from consentry.masks import bool_mask
 from consentry.model import (
     ACCOUNT_ATTRIBUTES,
 )
@@ -33,10 +34,6 @@ from consentry.platform.keyset import KeySet
 Mask = npt.NDArray[np.bool_]
 
 _STATE_COLUMNS: Final = ("account_id", *ACCOUNT_ATTRIBUTES)
-
-
-def _np(arr: Any) -> Mask:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 def _last_per_account(table: pa.Table) -> pa.Table:
@@ -136,13 +133,13 @@ class AccountSync:
         hit = np.flatnonzero(found >= 0)
         if len(hit):
             same = pc.equal(id_at(found[hit]), ids.take(pa.array(hit)))
-            wrong = hit[~_np(same)]
+            wrong = hit[~bool_mask(same)]
             if len(wrong):
                 every_ids = every()
                 reversed_ids = every_ids.take(pa.array(np.arange(len(every_ids) - 1, -1, -1)))
                 where = pc.index_in(ids.take(pa.array(wrong)), value_set=reversed_ids)
                 at = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-                found[wrong] = np.where(_np(pc.is_valid(where)), len(every_ids) - 1 - at, -1)
+                found[wrong] = np.where(bool_mask(pc.is_valid(where)), len(every_ids) - 1 - at, -1)
         return found
 
     def _current(self, ids: pa.Array) -> tuple[pa.Table, Mask]:

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pycountry
 
 from consentry.errors import UsageError
+from consentry.masks import bool_mask
 from consentry.model import (
     SHARE,
     AccountStatus,
@@ -117,11 +118,6 @@ class Validated:
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def _mask(arr: Any) -> Mask:
-    out = pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
-    return np.asarray(out, dtype=np.bool_)
-
-
 def _str(col: Any, i: int) -> str:
     value = col[i].as_py()
     return str(value)
@@ -137,7 +133,7 @@ def _lengths(col: pa.Array) -> npt.NDArray[np.int64]:
 
 def _blank(col: pa.Array) -> Mask:
     if not pa.types.is_string(col.type):  # e.g. a Parquet timestamp column
-        return _mask(pc.is_null(col))
+        return bool_mask(pc.is_null(col))
     blank: Mask = _lengths(col) == 0  # null or ""
     return blank
 
@@ -148,11 +144,13 @@ def _longer_than(column: pa.Array, limit: int) -> Mask:
     maybe = _lengths(column) > limit
     if not maybe.any():
         return maybe
-    return _mask(pc.greater(pc.utf8_length(column), limit))
+    return bool_mask(pc.greater(pc.utf8_length(column), limit))
 
 
 def _null_if_blank(col: pa.Array) -> pa.Array:
-    empty = (_lengths(col) == 0) & ~_mask(pc.is_null(col)) if col.null_count < len(col) else None
+    empty = (
+        (_lengths(col) == 0) & ~bool_mask(pc.is_null(col)) if col.null_count < len(col) else None
+    )
     if empty is None or not empty.any():
         return col
     return pc.if_else(pa.array(empty), pa.scalar(None, col.type), col)
@@ -218,7 +216,7 @@ class _Checks:
 
     def one_of(self, name: str, allowed: pa.Array, what: str) -> None:
         column = self.col(name)
-        unknown = _mask(pc.and_(pc.is_valid(column), pc.invert(pc.is_in(column, allowed))))
+        unknown = bool_mask(pc.and_(pc.is_valid(column), pc.invert(pc.is_in(column, allowed))))
         self.fail(unknown, name, lambda i: f"unknown {what} {_str(column, i)!r}")
 
     def id_length(self, name: str) -> None:
@@ -230,7 +228,7 @@ class _Checks:
             f"{name} is longer than {MAX_ID_CHARS} characters",
         )
         self.fail(
-            _mask(pc.match_substring_regex(column, ID_CONTROL_CHARS)),
+            bool_mask(pc.match_substring_regex(column, ID_CONTROL_CHARS)),
             name,
             f"{name} contains a control character",
         )
@@ -286,12 +284,12 @@ def check_time(checks: _Checks, name: str, now: datetime) -> pa.Array:
     column = checks.col(name)
     if pa.types.is_timestamp(column.type):
         if column.type.tz is None:
-            checks.fail(_mask(pc.is_valid(column)), name, "time has no UTC offset")
+            checks.fail(bool_mask(pc.is_valid(column)), name, "time has no UTC offset")
             return pa.nulls(len(column), TIMESTAMP)
         parsed = column.cast(TIMESTAMP)
     else:
-        present = _mask(pc.is_valid(column))
-        well_formed = _mask(pc.match_substring_regex(column, _RFC3339))
+        present = bool_mask(pc.is_valid(column))
+        well_formed = bool_mask(pc.match_substring_regex(column, _RFC3339))
         checks.fail(
             present & ~well_formed,
             name,
@@ -305,9 +303,9 @@ def check_time(checks: _Checks, name: str, now: datetime) -> pa.Array:
             normalised = pc.replace_substring_regex(upper, r"(\.\d{6})\d+", r"\1")
             parsed, impossible = _cast_valid(normalised, well_formed, TIMESTAMP)
             checks.fail(impossible, name, lambda i: f"impossible date {_str(column, i)!r}")
-    early = _mask(pc.less(parsed, pa.scalar(EARLIEST_TIME, TIMESTAMP)))
+    early = bool_mask(pc.less(parsed, pa.scalar(EARLIEST_TIME, TIMESTAMP)))
     checks.fail(early, name, lambda i: f"impossible date {_str(column, i)!r} (before 1970)")
-    future = _mask(pc.greater(parsed, pa.scalar(now + CLOCK_SKEW, TIMESTAMP)))
+    future = bool_mask(pc.greater(parsed, pa.scalar(now + CLOCK_SKEW, TIMESTAMP)))
     checks.fail(future, name, lambda i: f"time {_str(column, i)!r} is in the future")
     return parsed
 
@@ -317,8 +315,8 @@ def check_date(checks: _Checks, name: str, today: date) -> pa.Array:
     if pa.types.is_date(column.type):
         parsed = column.cast(pa.date32())
     else:
-        present = _mask(pc.is_valid(column))
-        well_formed = _mask(pc.match_substring_regex(column, _ISO_DATE))
+        present = bool_mask(pc.is_valid(column))
+        well_formed = bool_mask(pc.match_substring_regex(column, _ISO_DATE))
         checks.fail(
             present & ~well_formed,
             name,
@@ -326,9 +324,9 @@ def check_date(checks: _Checks, name: str, today: date) -> pa.Array:
         )
         parsed, impossible = _cast_valid(column, well_formed, pa.date32())
         checks.fail(impossible, name, lambda i: f"impossible date {_str(column, i)!r}")
-    early = _mask(pc.less(parsed, pa.scalar(EARLIEST_BIRTH, pa.date32())))
+    early = bool_mask(pc.less(parsed, pa.scalar(EARLIEST_BIRTH, pa.date32())))
     checks.fail(early, name, lambda i: f"impossible date {_str(column, i)!r} (before 1900)")
-    future = _mask(pc.greater(parsed, pa.scalar(today, pa.date32())))
+    future = bool_mask(pc.greater(parsed, pa.scalar(today, pa.date32())))
     checks.fail(future, name, lambda i: f"date {_str(column, i)!r} is in the future")
     return parsed
 
@@ -348,14 +346,14 @@ def _accounts(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa.
     checks.required("handle")
     handle = pc.replace_substring_regex(checks.col("handle"), r"^@", "")
     checks.fail(
-        _mask(pc.match_substring_regex(handle, r"\s")),
+        bool_mask(pc.match_substring_regex(handle, r"\s")),
         "handle",
         lambda i: f"handle {_str(handle, i)!r} contains whitespace",
     )
     checks.required("created_at")
     created = check_time(checks, "created_at", rules.now)
     country = _null_if_blank(pc.utf8_upper(checks.col("country")))
-    unknown = _mask(pc.and_(pc.is_valid(country), pc.invert(pc.is_in(country, _COUNTRIES))))
+    unknown = bool_mask(pc.and_(pc.is_valid(country), pc.invert(pc.is_in(country, _COUNTRIES))))
     checks.fail(unknown, "country", lambda i: f"unknown country code {_str(country, i)!r}")
     birth = check_date(checks, "birth_date", rules.now.date())
     status = _null_if_blank(checks.col("status"))
@@ -410,7 +408,7 @@ def _content(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa.A
     _ids(checks, RecordKind.CONTENT)
     checks.required("author_id")
     author = checks.col("author_id")
-    unknown = _mask(pc.is_valid(author)) & ~known.contains(author)
+    unknown = bool_mask(pc.is_valid(author)) & ~known.contains(author)
     checks.fail(unknown, "author_id", lambda i: f"unknown author {_str(author, i)!r}")
     checks.required("kind")
     checks.one_of("kind", _CONTENT_KINDS, "kind")
@@ -419,7 +417,9 @@ def _content(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa.A
     checks.required("created_at")
     created = check_time(checks, "created_at", rules.now)
     deleted = check_time(checks, "deleted_at", rules.now)
-    checks.fail(_mask(pc.less(deleted, created)), "deleted_at", "deleted_at is before created_at")
+    checks.fail(
+        bool_mask(pc.less(deleted, created)), "deleted_at", "deleted_at is before created_at"
+    )
     text = pc.fill_null(checks.col("text"), "")
     checks.fail(
         _longer_than(text, rules.max_text_chars),
@@ -452,7 +452,7 @@ def _interactions(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str,
     checks.required("account_id")
     _ids(checks, RecordKind.INTERACTION)
     account = checks.col("account_id")
-    unknown = _mask(pc.is_valid(account)) & ~known.contains(account)
+    unknown = bool_mask(pc.is_valid(account)) & ~known.contains(account)
     checks.fail(unknown, "account_id", lambda i: f"unknown account {_str(account, i)!r}")
     checks.required("content_id")
     checks.required("kind")
@@ -475,7 +475,7 @@ def _decisions(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa
     purpose = checks.col("purpose")
     names = ", ".join(sorted(rules.purposes))
     checks.fail(
-        _mask(pc.and_(pc.is_valid(purpose), pc.invert(pc.is_in(purpose, purposes)))),
+        bool_mask(pc.and_(pc.is_valid(purpose), pc.invert(pc.is_in(purpose, purposes)))),
         "purpose",
         lambda i: f"unknown purpose {_str(purpose, i)!r} (the policy has: {names})",
     )
@@ -491,7 +491,7 @@ def _decisions(checks: _Checks, rules: Rules, known: AccountSet) -> dict[str, pa
     checks.one_of("scope", _SCOPES, "scope")
     recipient = _null_if_blank(checks.col("recipient"))
     checks.fail(
-        _mask(pc.and_(pc.is_valid(recipient), pc.not_equal(purpose, SHARE))),
+        bool_mask(pc.and_(pc.is_valid(recipient), pc.not_equal(purpose, SHARE))),
         "recipient",
         "only a share decision can name a recipient",
     )
@@ -606,10 +606,10 @@ def conform(
                 pass
         reason = type_reason(spec, _arrow_type_name(column.type))
         if spec.droppable:
-            given = np.nonzero(_mask(pc.is_valid(column)))[0].astype(np.int64)
+            given = np.nonzero(bool_mask(pc.is_valid(column)))[0].astype(np.int64)
             warnings.append(Warnings(spec.name, f"{reason}; dropped", given))
             continue
-        rows = _mask(pc.is_valid(column)) & ~bad
+        rows = bool_mask(pc.is_valid(column)) & ~bad
         bad |= rows
         failures.extend(Failure(int(i), spec.name, reason) for i in np.nonzero(rows)[0])
     return pa.table(columns), failures, bad, warnings

@@ -26,6 +26,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consentry.masks import bool_mask
 from consentry.model import (
     ASSISTANT_KINDS,
     SHARE,
@@ -70,31 +71,26 @@ class Context:
     on: date
 
 
-def _mask(arr: pa.Array | pa.ChunkedArray) -> Mask:
-    out: Mask = pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
-    return out.astype(np.bool_, copy=False)
-
-
 def _col(frame: Frame, name: str) -> pa.Array | pa.ChunkedArray:
     return frame.column(name)
 
 
 def _account_deleted(frame: Frame, ctx: Context) -> Mask:
     gone = pa.array([AccountStatus.DELETED.value, AccountStatus.ERASED.value])
-    return _mask(pc.is_in(_col(frame, "status"), value_set=gone))
+    return bool_mask(pc.is_in(_col(frame, "status"), value_set=gone))
 
 
 def _account_inactive(frame: Frame, ctx: Context) -> Mask:
     # An author the ledger did not know as of the position is never included, whatever the
     # policy says about inactive accounts: nothing is known of its age or protection.
-    unknown = ~_mask(_col(frame, "account_known"))
+    unknown = ~bool_mask(_col(frame, "account_known"))
     if Reason.ACCOUNT_INACTIVE not in ctx.policy.exclusions:
         return unknown
     inactive = pc.is_in(
         _col(frame, "status"),
         value_set=pa.array([AccountStatus.DEACTIVATED.value, AccountStatus.SUSPENDED.value]),
     )
-    return unknown | _mask(inactive)
+    return unknown | bool_mask(inactive)
 
 
 def adult_cutoff(on: date, minimum_age: int) -> date:
@@ -113,7 +109,7 @@ def _minor(frame: Frame, ctx: Context) -> Mask:
     policy = ctx.policy
     birth = _col(frame, "birth_date")
     cutoff = pa.scalar(adult_cutoff(ctx.on, policy.minimum_age), pa.date32())
-    minor = _mask(pc.greater(birth, cutoff))
+    minor = bool_mask(pc.greater(birth, cutoff))
     overrides = {
         c: j.minimum_age for c, j in policy.jurisdictions.items() if j.minimum_age is not None
     }
@@ -121,8 +117,8 @@ def _minor(frame: Frame, ctx: Context) -> Mask:
         country = _col(frame, "country")
         for code, age in overrides.items():
             assert age is not None
-            here = _mask(pc.equal(country, code))
-            local = _mask(pc.greater(birth, pa.scalar(adult_cutoff(ctx.on, age), pa.date32())))
+            here = bool_mask(pc.equal(country, code))
+            local = bool_mask(pc.greater(birth, pa.scalar(adult_cutoff(ctx.on, age), pa.date32())))
             minor = np.where(here, local, minor)
     return minor
 
@@ -130,15 +126,15 @@ def _minor(frame: Frame, ctx: Context) -> Mask:
 def _age_unknown(frame: Frame, ctx: Context) -> Mask:
     if ctx.policy.unknown_age == "include":
         return np.zeros(frame.num_rows, dtype=np.bool_)
-    return _mask(pc.is_null(_col(frame, "birth_date")))
+    return bool_mask(pc.is_null(_col(frame, "birth_date")))
 
 
 def _protected(frame: Frame, ctx: Context) -> Mask:
-    return _mask(_col(frame, "protected"))
+    return bool_mask(_col(frame, "protected"))
 
 
 def _direct_message(frame: Frame, ctx: Context) -> Mask:
-    return _mask(pc.equal(_col(frame, "kind"), ContentKind.DM.value))
+    return bool_mask(pc.equal(_col(frame, "kind"), ContentKind.DM.value))
 
 
 def _not_public(frame: Frame, ctx: Context) -> Mask:
@@ -146,11 +142,11 @@ def _not_public(frame: Frame, ctx: Context) -> Mask:
     kind = _col(frame, "kind")
     assistant = pc.is_in(kind, value_set=pa.array(sorted(k.value for k in ASSISTANT_KINDS)))
     public = pc.equal(_col(frame, "visibility"), Visibility.PUBLIC.value)
-    return _mask(pc.invert(pc.or_kleene(public, assistant)))
+    return bool_mask(pc.invert(pc.or_kleene(public, assistant)))
 
 
 def _content_deleted(frame: Frame, ctx: Context) -> Mask:
-    return _mask(_col(frame, "deleted"))
+    return bool_mask(_col(frame, "deleted"))
 
 
 def _default_grants(frame: Frame, ctx: Context, purpose: str) -> Mask:
@@ -159,7 +155,7 @@ def _default_grants(frame: Frame, ctx: Context, purpose: str) -> Mask:
     base = policy.default_for(None, purpose)
     flipped = [c for c in policy.jurisdictions if policy.default_for(c, purpose) != base]
     in_flipped = (
-        _mask(pc.is_in(_col(frame, "country"), value_set=pa.array(flipped)))
+        bool_mask(pc.is_in(_col(frame, "country"), value_set=pa.array(flipped)))
         if flipped
         else np.zeros(frame.num_rows, dtype=np.bool_)
     )
@@ -167,7 +163,7 @@ def _default_grants(frame: Frame, ctx: Context, purpose: str) -> Mask:
 
 
 def _undecided(frame: Frame, column: str) -> Mask:
-    return _mask(pc.is_null(_col(frame, column)))
+    return bool_mask(pc.is_null(_col(frame, column)))
 
 
 def _no_consent(frame: Frame, ctx: Context) -> Mask:
@@ -175,13 +171,13 @@ def _no_consent(frame: Frame, ctx: Context) -> Mask:
 
 
 def _consent_denied(frame: Frame, ctx: Context) -> Mask:
-    return _mask(pc.equal(_col(frame, "consent"), DENY))
+    return bool_mask(pc.equal(_col(frame, "consent"), DENY))
 
 
 def _no_share_consent(frame: Frame, ctx: Context) -> Mask:
     if not ctx.recipient or ctx.purpose == SHARE:
         return np.zeros(frame.num_rows, dtype=np.bool_)
-    denied = _mask(pc.equal(_col(frame, "share"), DENY))
+    denied = bool_mask(pc.equal(_col(frame, "share"), DENY))
     return denied | (_undecided(frame, "share") & ~_default_grants(frame, ctx, SHARE))
 
 

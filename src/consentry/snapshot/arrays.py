@@ -1,6 +1,6 @@
-"""Small array helpers the build's steps share: Arrow masks as numpy, lookups in sorted arrays,
-concatenation of parts that may be none. One home each (they were written out in several
-modules)."""
+"""Small array helpers the build's steps share: lookups in sorted arrays, concatenation of
+parts that may be none. One home each (they were written out in several modules); Arrow masks
+as numpy are ``consentry.masks``'."""
 
 from __future__ import annotations
 
@@ -8,21 +8,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow.compute as pc
-
-
-def bool_mask(arr: Any) -> npt.NDArray[np.bool_]:
-    """An Arrow boolean array (or chunked array) as numpy, null counted as false."""
-    out = pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
-    return np.asarray(out, dtype=np.bool_)
-
-
-def is_null(arr: Any) -> npt.NDArray[np.bool_]:
-    return bool_mask(pc.is_null(arr))
-
-
-def is_valid(arr: Any) -> npt.NDArray[np.bool_]:
-    return bool_mask(pc.is_valid(arr))
 
 
 def locate(

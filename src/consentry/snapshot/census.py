@@ -35,10 +35,11 @@ import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
 from consentry.hashing import blake2b_each
+from consentry.masks import bool_mask, is_null
 from consentry.model import ContentKind, Reason
 from consentry.policy import Policy, verdicts
 from consentry.policy.frame import StateIndex
-from consentry.snapshot.arrays import bool_mask, concat, is_null
+from consentry.snapshot.arrays import concat
 from consentry.snapshot.arrays import contains as contains  # where other modules import it from
 from consentry.snapshot.arrays import locate as locate
 from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows, partition_of

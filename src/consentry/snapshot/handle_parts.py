@@ -29,9 +29,9 @@ import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
 from consentry.content.store import first_per_key
+from consentry.masks import bool_mask
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.resolver import normalised_handles
-from consentry.snapshot.arrays import bool_mask
 from consentry.snapshot.source import ContentSource
 from consentry.snapshot.state_parts import STATE_PARTITIONS, seal, sealed
 

@@ -16,8 +16,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consentry.masks import is_valid
 from consentry.model import ContentKind, Reason
-from consentry.snapshot.arrays import contains, is_valid
+from consentry.snapshot.arrays import contains
 from consentry.snapshot.census import NO_ENTRY, content_keys
 
 RECORD_SCHEMA: Final = pa.schema(
