@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -15,6 +16,7 @@ from typer.testing import CliRunner, Result
 from consentry.cli import common
 from consentry.cli.main import app
 from consentry.scrub.pseudonym import Pseudonymiser
+from consentry.snapshot.source import WorkspaceSource
 from consentry.workspace import Workspace
 
 
@@ -110,6 +112,22 @@ def test_mentions_get_the_authors_pseudonym(cli, tmp_path: Path, platform: Path)
     # No platform handle survives, whatever its case (handles are matched case-insensitively).
     lowered = [(t or "").lower() + " " for t in texts]
     assert not any(f"@{h} " in t for t in lowered for h in expected)
+
+
+def test_a_build_never_holds_every_handle(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mentions are looked up in the handle partitions the build writes (``handle_parts``):
+    no task reads every account's handle into an index of its own (it grew with the platform,
+    2.4 GB per worker at 10M accounts). One worker: the build's own process runs the tasks."""
+
+    def every_handle(self: object) -> pa.Table:
+        raise AssertionError("the build read every account's handle at once")
+
+    monkeypatch.setattr(WorkspaceSource, "accounts", every_handle)
+    cli("snapshot", "build", "--purpose", "train", "--out", "snap", "--workers", "1")
+    texts = pq.read_table(tmp_path / "snap" / "data")["text"].to_pylist()
+    assert any(w.startswith("@u_") for t in texts if t for w in t.split())
 
 
 def test_recipients_unlinkable_and_stable(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

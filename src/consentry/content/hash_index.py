@@ -44,17 +44,26 @@ class HashIndex:
         self.values: pa.Array = values.take(pa.array(order))
         return order
 
+    @classmethod
+    def presorted(cls, values: pa.Array, hashes: U64) -> HashIndex:
+        """The index of ``values`` already in the order of their ``hashes`` (ascending): used
+        as they are, not copied (values in a memory-mapped file stay there)."""
+        index = cls.__new__(cls)
+        index.hashes, index.values = hashes, values
+        return index
+
     def __len__(self) -> int:
         return len(self.hashes)
 
-    def find(self, keys: Any) -> I64:
-        """The position in ``values`` of each key, -1 where it is absent or null."""
+    def find(self, keys: Any, hashes: U64 | None = None) -> I64:
+        """The position in ``values`` of each key, -1 where it is absent or null (``hashes``:
+        ``hash_ids(keys)``, when the caller has them)."""
         if isinstance(keys, pa.ChunkedArray):
             keys = keys.combine_chunks()
         out = np.full(len(keys), -1, dtype=np.int64)
         if len(keys) == 0 or len(self) == 0:
             return out
-        hashes = hash_ids(keys)
+        hashes = hash_ids(keys) if hashes is None else hashes
         lo = np.searchsorted(self.hashes, hashes, side="left")
         hi = np.searchsorted(self.hashes, hashes, side="right")
         hit = (hi > lo) & bool_mask(pc.is_valid(keys))

@@ -107,7 +107,7 @@ class AccountSync:
 
     def _seen_take(self, rows: npt.NDArray[np.int64], parts: list[Any]) -> Any:
         """Rows numbered across ``parts`` (tables or arrays aligned with ``_seen``), in the
-        order asked."""
+        order asked (at least one)."""
         starts = np.asarray(self._seen_starts, dtype=np.int64)
         part = np.searchsorted(starts, rows, side="right") - 1
         pieces = []
@@ -116,8 +116,6 @@ class AccountSync:
             mine = np.flatnonzero(part == p)
             pieces.append(parts[p].take(pa.array(rows[mine] - starts[p])))
             order.append(mine)
-        if not pieces:
-            return parts[0].slice(0, 0) if parts else pa.array([], pa.string())
         tables = isinstance(pieces[0], pa.Table)
         joined = pa.concat_tables(pieces) if tables else pa.concat_arrays(pieces)
         back = np.empty(len(rows), dtype=np.int64)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
+from consentry.masks import bool_mask
 from consentry.model import ASSISTANT_KINDS, SHARE, Scope
 from consentry.policy.eligibility import FRAME_SCHEMA
 
@@ -28,12 +29,18 @@ NONE: Final = -1
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
-#: The account attributes a frame carries.
-ACCOUNT_COLUMNS: Final = ("country", "birth_date", "protected", "status")
 
 
 def _ascending(keys: U64) -> bool:
     return bool(len(keys) < 2 or np.all(keys[1:] >= keys[:-1]))
+
+
+def _in_order(table: pa.Table, name: str, taken: pa.Array | None) -> pa.Array:
+    """One column of ``table`` as one array, its rows taken in ``taken`` order if given."""
+    if not table.num_rows:
+        return pa.array([], table.schema.field(name).type)
+    column = table[name].combine_chunks()
+    return column if taken is None else column.take(taken)
 
 
 def item_scope(kind: Any) -> Any:
@@ -93,27 +100,19 @@ class StateIndex:
             if accounts.num_rows
             else pa.array([], pa.string())
         )
+        taken: pa.Array | None = None  # the rows in key order, when they are not already
         if keys is not None and _ascending(keys[0]):
             self._keys = keys[0]
-            self._ids = ids
-            self._columns = {
-                name: accounts[name].combine_chunks()
-                if accounts.num_rows
-                else pa.array([], accounts.schema.field(name).type)
-                for name in ACCOUNT_COLUMNS
-            }
         else:
             account_keys = hash_ids(ids)
             order = np.argsort(account_keys, kind="stable")
             self._keys = account_keys[order]
             taken = pa.array(order, pa.int64())
-            self._ids = ids.take(taken)
-            self._columns = {
-                name: accounts[name].combine_chunks().take(taken)
-                if accounts.num_rows
-                else pa.array([], accounts.schema.field(name).type)
-                for name in ACCOUNT_COLUMNS
-            }
+        self._ids = ids if taken is None else ids.take(taken)
+        self._columns = {
+            name: _in_order(accounts, name, taken)
+            for name in ("country", "birth_date", "protected", "status")
+        }
         consent_keys = None if keys is None else keys[1]
         self.consent = self._decisions(consent, purpose, consent_keys)
         self.share = self._decisions(consent, SHARE, consent_keys) if recipient else None
@@ -139,7 +138,7 @@ class StateIndex:
         pos[pos >= len(self._keys)] = 0
         candidate = self._keys[pos] == keys
         same = pc.equal(self._ids.take(pa.array(pos)), ids)
-        known = candidate & pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+        known = candidate & bool_mask(same)
         return pos.astype(np.int64), known
 
     def _decisions(self, consent: pa.Table, purpose: str, keys: U64 | None) -> _Decisions:
@@ -151,7 +150,7 @@ class StateIndex:
         if chosen.num_rows == 0:
             return out
         if keys is not None:
-            keys = keys[pc.fill_null(mask, False).to_numpy(zero_copy_only=False)]
+            keys = keys[bool_mask(mask)]
         # Decisions of accounts without state are left out: such an author is unknown, and
         # its content excluded, whatever it decided.
         idx, known = self.lookup(chosen["account_id"], keys)

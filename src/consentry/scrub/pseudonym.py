@@ -149,7 +149,7 @@ class Pseudonymiser:
         return self.pseudonym(Domain.CONTENT, value)
 
     def array(self, domain: Domain, ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-        """Pseudonyms of a string array, computed once per distinct value; nulls stay null."""
+        """Pseudonyms of a string array, a MAC per non-null value; nulls stay null."""
         if isinstance(ids, pa.ChunkedArray):
             return pa.chunked_array([self.array(domain, c) for c in ids.chunks], type=pa.string())
         if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):

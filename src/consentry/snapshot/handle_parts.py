@@ -18,7 +18,6 @@ first given (in ``ContentSource.account_parts`` order) of those sharing a handle
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Final
 
@@ -28,12 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
+from consentry.content.hash_index import HashIndex
 from consentry.content.store import first_per_key
 from consentry.masks import bool_mask
 from consentry.scrub.pseudonym import Pseudonymiser
 from consentry.scrub.resolver import normalised_handles
 from consentry.snapshot.source import ContentSource
 from consentry.snapshot.state_parts import STATE_PARTITIONS, seal, sealed
+from consentry.snapshot.steps import save
 
 MARKER: Final = "handles.done"
 LAYOUT: Final = "ipc-stream"
@@ -94,10 +95,7 @@ def export_handles(folder: Path, source: ContentSource, partitions: int = STATE_
             order = np.argsort(pairs.column("key").to_numpy(), kind="stable")
             pairs = pairs.take(pa.array(order)).combine_chunks()
         kept += pairs.num_rows
-        tmp = _file(folder, p).with_name(_file(folder, p).name + ".tmp")
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as w:
-            w.write_table(pairs)
-        os.replace(tmp, _file(folder, p))
+        save(_file(folder, p), pairs)
         raw[p].unlink(missing_ok=True)
         del pairs
     seal(folder / MARKER, LAYOUT, handles=kept, partitions=partitions)
@@ -169,22 +167,12 @@ class PartitionedMentions:
             sorted_keys = np.frombuffer(column.buffers()[1], dtype=np.uint64)[
                 column.offset : column.offset + len(column)
             ]
-            lo = np.searchsorted(sorted_keys, keys, side="left")
-            hi = np.searchsorted(sorted_keys, keys, side="right")
-            hit = hi > lo
-            candidate = np.where(hit, lo, 0)
-            handles = table.column("handle")
-            same = hit & bool_mask(pc.equal(handles.take(pa.array(candidate)), wanted))
-            # Several handles share the hash (a collision: almost never): compare with each.
-            for row in np.flatnonzero(hit & ~same & (hi - lo > 1)).tolist():
-                value = wanted[row].as_py()
-                for pos in range(int(lo[row]), int(hi[row])):
-                    if handles[pos].as_py() == value:
-                        candidate[row], same[row] = pos, True
-                        break
+            index = HashIndex.presorted(table.column("handle").chunk(0), sorted_keys)
+            at = index.find(wanted, keys)
+            hit = np.flatnonzero(at >= 0).astype(np.int64)
             # ``take`` copies: nothing kept points into the mapped file once it is closed.
-            ids = table.column("id").take(pa.array(candidate[same])).combine_chunks()
-        return ids, np.flatnonzero(same).astype(np.int64)
+            ids = table.column("id").take(pa.array(at[hit])).combine_chunks()
+        return ids, hit
 
     def resolve(self, handles: pa.Array) -> pa.Array:
         """The account pseudonym of each handle (without ``@``), null where unknown."""

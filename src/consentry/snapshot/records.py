@@ -96,18 +96,12 @@ class RecordMaker:
         return pc.floor_temporal(times, unit=self.granularity)
 
     def _content_pseudonyms(self, columns: list[Any]) -> list[Any]:
-        """Pseudonyms of several columns of content ids, each distinct id computed once for
-        all of them (a record is often also the parent, original or conversation of others)."""
-        arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
-        arrays = [a if a.type == pa.string() else a.cast(pa.string()) for a in arrays]
-        joined = self.pseudonyms.contents(pa.concat_arrays(arrays))
-        if isinstance(joined, pa.ChunkedArray):
-            joined = joined.combine_chunks()
+        """Pseudonyms of several columns of content ids, as single arrays."""
         out: list[Any] = []
-        start = 0
-        for array in arrays:
-            out.append(joined.slice(start, len(array)))
-            start += len(array)
+        for column in columns:
+            array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            result = self.pseudonyms.contents(array.cast(pa.string()))
+            out.append(result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result)
         return out
 
     def make(

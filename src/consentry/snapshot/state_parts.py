@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from consentry.content.buckets import hash_ids
 from consentry.ledger.state import fold_account_states, fold_consent_state
+from consentry.masks import bool_mask
 
 if TYPE_CHECKING:
     from consentry.ledger import LedgerStore, Resolved
@@ -215,7 +216,10 @@ def read_keyed_state(folder: Path, ids: Any, rows: int | None = None) -> KeyedSt
     """``read_state``, with each row's key."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    count = int(json.loads((folder / MARKER).read_text("utf-8"))["partitions"])
+    facts = sealed(folder / MARKER, LAYOUT)
+    if facts is None:
+        raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
+    count = int(facts["partitions"])
     wanted = pc.unique(ids.drop_null()) if len(ids) else pa.array([], pa.string())
     hashes = hash_ids(wanted) if len(wanted) else np.empty(0, dtype=np.uint64)
     order = np.argsort(hashes, kind="stable")
@@ -250,7 +254,7 @@ def read_keyed_state(folder: Path, ids: Any, rows: int | None = None) -> KeyedSt
                         if shared
                         else pc.equal(near_ids, wanted.take(pa.array(which + lo)))
                     )
-                    chosen = near[pc.fill_null(same, False).to_numpy(zero_copy_only=False)]
+                    chosen = near[bool_mask(same)]
                     if len(chosen):
                         pieces.append(batch.take(pa.array(chosen)))
                         found.append(batch_keys[chosen])
