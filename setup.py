@@ -7,11 +7,22 @@ says why); the hashing is OpenSSL's libcrypto, the one CPython's hashlib links.
 
 from setuptools import Extension, setup
 
+#: The offsets check both extensions share.
+OFFSETS = "src/consentry/_offsets.h"
+
 setup(
     ext_modules=[
-        Extension("consentry._sha256", sources=["src/consentry/_sha256.c"], libraries=["crypto"]),
         Extension(
-            "consentry._blake2b", sources=["src/consentry/_blake2b.c"], extra_compile_args=["-O3"]
+            "consentry._sha256",
+            sources=["src/consentry/_sha256.c"],
+            depends=[OFFSETS],
+            libraries=["crypto"],
+        ),
+        Extension(
+            "consentry._blake2b",
+            sources=["src/consentry/_blake2b.c"],
+            depends=[OFFSETS],
+            extra_compile_args=["-O3"],
         ),
     ]
 )

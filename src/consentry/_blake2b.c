@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_offsets.h"
+
 #define BLOCK 128
 #define MAX_OUT 64
 #define MAX_KEY 64
@@ -23,7 +25,8 @@ static const uint64_t IV[8] = {
     0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
 };
 
-static const uint8_t SIGMA[12][16] = {
+/* Rounds 10 and 11 use rows 0 and 1 again (RFC 7693, section 3.2: SIGMA[i mod 10]). */
+static const uint8_t SIGMA[10][16] = {
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
     {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
     {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
@@ -34,8 +37,6 @@ static const uint8_t SIGMA[12][16] = {
     {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
     {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
     {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
 };
 
 typedef struct {
@@ -79,7 +80,7 @@ static void compress(chain *s, const uint8_t block[BLOCK], int last) {
     /* Unrolled: the message words' indices become constants, the words stay in registers. */
 #pragma GCC unroll 12
     for (int r = 0; r < 12; r++) {
-        const uint8_t *z = SIGMA[r];
+        const uint8_t *z = SIGMA[r % 10];
         G(0, 4, 8, 12, m[z[0]], m[z[1]]);
         G(1, 5, 9, 13, m[z[2]], m[z[3]]);
         G(2, 6, 10, 14, m[z[4]], m[z[5]]);
@@ -147,8 +148,7 @@ static PyObject *many(PyObject *self, PyObject *args) {
     Py_ssize_t size;
     if (!PyArg_ParseTuple(args, "y*ny*y*:many", &key, &size, &data, &offsets)) return NULL;
     PyObject *out = NULL;
-    Py_ssize_t n = offsets.len / 4 - 1;
-    const int32_t *off = (const int32_t *)offsets.buf;
+    Py_ssize_t n = -1;
     if (key.len > MAX_KEY) {
         PyErr_Format(PyExc_ValueError, "a BLAKE2b key is at most %d bytes", MAX_KEY);
         goto done;
@@ -157,16 +157,9 @@ static PyObject *many(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "a BLAKE2b digest is 1 to %d bytes", MAX_OUT);
         goto done;
     }
-    if (offsets.len % 4 != 0 || n < 0) {
-        PyErr_SetString(PyExc_ValueError, "offsets: n + 1 int32 values are needed");
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > data.len) {
-            PyErr_Format(PyExc_ValueError, "offsets[%zd]: outside the data or decreasing", i);
-            goto done;
-        }
-    }
+    n = checked_messages(&offsets, data.len);
+    if (n < 0) goto done;
+    const int32_t *off = (const int32_t *)offsets.buf;
     out = PyBytes_FromStringAndSize(NULL, n * size);
     if (out == NULL) goto done;
     uint8_t *digest = (uint8_t *)PyBytes_AS_STRING(out);

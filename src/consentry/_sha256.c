@@ -12,6 +12,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <Python.h>
 #include <openssl/sha.h>
+
+#include "_offsets.h"
 #include <stdint.h>
 
 /* The digests of n messages after ``prefix``: message i is bytes[off[i]:off[i + 1]] when
@@ -49,20 +51,9 @@ static PyObject *many(PyObject *self, PyObject *args) {
     Py_buffer prefix, data, offsets;
     if (!PyArg_ParseTuple(args, "y*y*y*:many", &prefix, &data, &offsets)) return NULL;
     PyObject *out = NULL;
-    Py_ssize_t n = offsets.len / 4 - 1;
-    const int32_t *off = (const int32_t *)offsets.buf;
-    if (offsets.len % 4 != 0 || n < 0) {
-        PyErr_SetString(PyExc_ValueError, "offsets: n + 1 int32 values are needed");
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > data.len) {
-            PyErr_Format(PyExc_ValueError, "offsets[%zd]: outside the data or decreasing", i);
-            goto done;
-        }
-    }
-    out = digests(&prefix, (const unsigned char *)data.buf, off, 0, n);
-done:
+    Py_ssize_t n = checked_messages(&offsets, data.len);
+    if (n >= 0)
+        out = digests(&prefix, (const unsigned char *)data.buf, (const int32_t *)offsets.buf, 0, n);
     PyBuffer_Release(&prefix);
     PyBuffer_Release(&data);
     PyBuffer_Release(&offsets);
