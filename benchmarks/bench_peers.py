@@ -405,8 +405,8 @@ def _peer(engine: str, export: Path, out: Path, cutoff: date) -> dict[str, Any]:
 def _build(ws: Path, out: Path) -> dict[str, Any]:
     """The build as a user runs it (the CLI, its defaults: every core), its whole process tree
     sampled for CPU (the build's own ``getrusage`` misses its workers). Its start-up (Python
-    and the command line, in the build and again in each worker) is counted: it is the build's
-    cost as much as any step's; ``_startup`` says how much of it one start is."""
+    and the command line in the build, the steps' modules once in its forkserver) is counted:
+    it is the build's cost as much as any step's; ``_startup`` says how much of it one start is."""
     return build_tree(ws, out)
 
 
@@ -544,7 +544,8 @@ def main() -> None:
         if name == "build":
             print(
                 f"  (of which one start of the command line: {notes['startup_cpu_seconds']:.2f}"
-                " CPU-s, paid by the build and by each worker)",
+                " CPU-s, paid by the build; its forkserver loads the steps' modules once, and"
+                " the workers, forked from it, load nothing)",
                 flush=True,
             )
         figures.append(
