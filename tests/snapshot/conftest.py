@@ -182,6 +182,7 @@ def build(ledger: LedgerStore, tmp_path: Path) -> Build:
         )
         spec.setdefault("batch_size", 4)
         spec.setdefault("shard_rows", 8)
+        spec.setdefault("census_rows", 8)  # two buckets of 4 per census task
         spec.setdefault("purpose", "train")
         return builder.build(BuildSpec(out=tmp_path / out, **spec), sink=sink)
 

@@ -45,7 +45,9 @@ def main(db: str, out: str, delay: float, workers: int = 1) -> None:
         key_fingerprint=hashlib.sha256(b"k" * 32).hexdigest()[:16],
         executor=LocalExecutor(workers),
     )
-    builder.build(BuildSpec(purpose="train", out=Path(out), batch_size=2, shard_rows=4))
+    builder.build(
+        BuildSpec(purpose="train", out=Path(out), batch_size=2, shard_rows=4, census_rows=4)
+    )
 
 
 if __name__ == "__main__":

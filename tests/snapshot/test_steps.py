@@ -19,6 +19,7 @@ from consentry.errors import ConsentryError
 from consentry.ledger.store import LedgerStore
 from consentry.snapshot.executors import LocalExecutor, RayExecutor, executor
 from consentry.snapshot.state_parts import read_state, write_state
+from consentry.snapshot.steps import census_tasks
 
 from .conftest import Build, RecordingSink
 
@@ -204,3 +205,32 @@ def test_step_files_are_streams_and_those_of_an_earlier_layout_still_load(
     with pa.OSFile(old, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     assert load(tmp_path / "old.arrow").equals(table)
+
+
+@pytest.mark.parametrize(
+    ("buckets", "rows", "per_task", "expected"),
+    [
+        # buckets of ~31k items, 131,072 per task: 4 buckets a task
+        (64, 2_000_000, 131_072, [tuple(range(i, i + 4)) for i in range(0, 64, 4)]),
+        # buckets larger than a task: one each
+        (64, 10_000_000, 131_072, [(i,) for i in range(64)]),
+        # the last task takes what is left
+        (5, 10, 4, [(0, 1), (2, 3), (4,)]),
+        (3, 3, 100, [(0, 1, 2)]),
+        # no content: every bucket in one task, and no bucket, no task
+        (4, 0, 8, [(0, 1, 2, 3)]),
+        (0, 0, 8, []),
+    ],
+)
+def test_census_tasks_are_runs_of_buckets_sized_by_items(
+    buckets: int, rows: int, per_task: int, expected: list[tuple[int, ...]]
+) -> None:
+    assert [t.buckets for t in census_tasks(buckets, rows, per_task)] == expected
+
+
+def test_census_tasks_of_several_buckets_give_the_bytes_of_one_bucket_each(build: Build) -> None:
+    """The census's grouping changes what a worker holds, never what the build makes."""
+    reference = snapshot_files(build("one", census_rows=1).out)
+    for census_rows in (8, 1_000):
+        got = build(f"c{census_rows}", census_rows=census_rows, executor=LocalExecutor(2))
+        assert snapshot_files(got.out) == reference, census_rows

@@ -20,3 +20,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 # lazily, MADV_FREE) still count as resident until the kernel needs them: none are kept. Read
 # by jemalloc when it starts (with pyarrow); a value already in the environment is kept.
 os.environ.setdefault(JEMALLOC_CONF, JEMALLOC_DECAY)
+
+from consentry.arrow_without_pandas import skip_pandas_probe  # noqa: E402 (after the settings)
+
+skip_pandas_probe()

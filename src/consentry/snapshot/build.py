@@ -49,11 +49,13 @@ from consentry.snapshot.records import (
 )
 from consentry.snapshot.source import ContentSource
 from consentry.snapshot.steps import (
+    CENSUS_TASK_ROWS,
     CensusSummary,
     InteractionsResult,
     MakerRecipe,
     StepContext,
     SteppedCensus,
+    census_tasks,
     dedup_tasks,
     included_ids,
     load,
@@ -94,6 +96,8 @@ class BuildSpec:
     batch_size: int = DEFAULT_BATCH
     shard_rows: int = DEFAULT_SHARD_ROWS
     force: bool = False
+    #: Items per census task (``steps.census_tasks``): what a worker holds, not what it makes.
+    census_rows: int = CENSUS_TASK_ROWS
 
 
 class IncludedSink(Protocol):
@@ -303,12 +307,12 @@ class Builder:
     def _census(self, spec: BuildSpec, ctx: StepContext, run: Session) -> SteppedCensus:
         """The census map over every bucket, then its global reductions (duplicates, reposts)
         and the settled verdicts, bucket by bucket."""
-        buckets = self.source.buckets(spec.batch_size)
-        self.progress.phase("census", self.source.count())
+        buckets, rows = self.source.buckets(spec.batch_size), self.source.count()
+        self.progress.phase("census", rows)
         summaries: list[CensusSummary] = []
-        for summary in run.map("census", range(buckets)):
-            summaries.append(summary)
-            self.progress.advance(summary.rows)
+        for done in run.map("census", census_tasks(buckets, rows, spec.census_rows)):
+            summaries.extend(done)
+            self.progress.advance(sum(s.rows for s in done))
         census = SteppedCensus(ctx.steps, summaries)
         duplicates = np.sort(concat(list(run.map("dedup", dedup_tasks(census.offsets))), np.int64))
         census.settle(duplicates)

@@ -17,8 +17,8 @@ from consentry.errors import ConsentryError
 from consentry.snapshot.steps import StepContext, run_task
 
 EXECUTORS = ("local", "ray")
-#: What a worker's tasks import (``steps`` and, through the context, the scrubber).
-WORKER_MODULES: Final = ("consentry.snapshot.steps", "consentry.scrub.snapshot")
+#: What the forkserver loads before forking workers (``steps`` and the scrubber).
+WORKER_MODULES: Final = ("consentry.snapshot.worker_start",)
 
 
 class Session(Protocol):

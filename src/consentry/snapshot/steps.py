@@ -1,9 +1,9 @@
 """The build as steps (datatrove's shape: each step a small class with one method, ``run``, over
 one task), whatever executes them: the build's own process, local worker processes, Ray tasks.
 
-- ``CensusMap``, one task per content bucket: the verdict of each item, with the ledger state
-  of that bucket's authors only; what the global reductions need (duplicate candidates,
-  eligible reposts, references of eligible items).
+- ``CensusMap``, one task per run of content buckets (``census_tasks``): the verdict of each
+  item, with the ledger state of those buckets' authors only; what the global reductions need
+  (duplicate candidates, eligible reposts, references of eligible items).
 - ``DedupReduce``, one task per group of hash partitions: exact duplicates (``dedup``).
 - repost settling and the settled verdicts (``reposts``), in the build's process: a graph over
   the whole platform, 16 bytes per eligible repost.
@@ -216,21 +216,58 @@ class CensusSummary:
     age_unknown: int
 
 
-class CensusMap:
-    """One content bucket: verdicts before settling, entries, keys (``census``), duplicate
-    candidates (``candidates``), references (``references``), eligible reposts (``reposts``)."""
+@dataclass(frozen=True, slots=True)
+class CensusTask:
+    buckets: tuple[int, ...]  # consecutive content buckets, each written on its own
 
-    def run(self, ctx: StepContext, bucket: int) -> CensusSummary:
-        marker = bucket_file(ctx.steps, "census", bucket).with_suffix(DONE)
-        done = marked(marker)
-        if done is not None:
-            return CensusSummary(**done)
+
+#: Rows (content items) a census task covers at most, by the store's average bucket: the
+#: ledger state of a task's authors is read once for all its buckets (each read walks every
+#: state partition), and a worker holds that state for as many items as this, at most.
+CENSUS_TASK_ROWS: Final = 131_072
+
+
+def census_tasks(buckets: int, rows: int, per_task: int = CENSUS_TASK_ROWS) -> list[CensusTask]:
+    """The census's tasks: runs of consecutive buckets of about ``per_task`` items in all
+    (``rows`` items in ``buckets`` buckets; content ids hash evenly over buckets)."""
+    average = -(-rows // buckets) if buckets else 0
+    size = max(1, per_task // average) if average else max(buckets, 1)
+    return [
+        CensusTask(tuple(range(first, min(first + size, buckets))))
+        for first in range(0, buckets, size)
+    ]
+
+
+class CensusMap:
+    """Content buckets, each on its own: verdicts before settling, entries, keys (``census``),
+    duplicate candidates (``candidates``), references (``references``), eligible reposts
+    (``reposts``). The task's buckets share one read of their authors' ledger state."""
+
+    def run(self, ctx: StepContext, task: CensusTask) -> list[CensusSummary]:
+        markers = [bucket_file(ctx.steps, "census", b).with_suffix(DONE) for b in task.buckets]
+        done = [marked(m) for m in markers]
+        todo = [b for b, d in zip(task.buckets, done, strict=True) if d is None]
+        index = _index_of(ctx, self._authors(ctx, todo)) if todo else None
+        summaries: list[CensusSummary] = []
+        for bucket, marker, facts in zip(task.buckets, markers, done, strict=True):
+            if facts is not None:
+                summaries.append(CensusSummary(**facts))
+            else:
+                assert index is not None
+                summaries.append(self._bucket(ctx, bucket, index, marker))
+        return summaries
+
+    @staticmethod
+    def _authors(ctx: StepContext, buckets: Sequence[int]) -> Any:
         authors = [
             b.column("author_id")
+            for bucket in buckets
             for b in ctx.source.scan_bucket(bucket, ["author_id"], ctx.batch_size)
         ]
-        ids = pa.chunked_array(authors, pa.string()) if authors else pa.array([], pa.string())
-        index = _index_of(ctx, ids)
+        return pa.chunked_array(authors, pa.string()) if authors else pa.array([], pa.string())
+
+    @staticmethod
+    def _bucket(ctx: StepContext, bucket: int, index: StateIndex, marker: Path) -> CensusSummary:
         parts: dict[str, list[Any]] = {
             k: [] for k in ("reason", "entry", "key", "cand", "ref", "rrow", "rorig")
         }

@@ -1,0 +1,57 @@
+"""Our processes start without pandas (``consentry.arrow_without_pandas``), and pandas still
+works where something asks for it. Each case runs in a fresh interpreter: the look pyarrow
+makes happens once per process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CASES = [
+    # (what the process imports first, what it runs then, what it must print)
+    ("consentry.cli.main", "print('pandas' in sys.modules)", "False"),
+    ("consentry.snapshot.worker_start", "print('pandas' in sys.modules)", "False"),
+    # Arrow's conversions, after the look: still without pandas.
+    (
+        "consentry.cli.main",
+        "pa.array([1, None]); pa.array(np.arange(3)); pa.table({'a': [1]}).column('a').to_pylist()"
+        "; print('pandas' in sys.modules)",
+        "False",
+    ),
+    # Asked for, pandas is imported and used as pyarrow always did: NaN read as null.
+    (
+        "consentry.cli.main",
+        "df = pa.table({'a': [1.5, None]}).to_pandas()"
+        "; print(pa.array(df['a'], from_pandas=True).null_count)",
+        "1",
+    ),
+    (
+        "consentry.cli.main",
+        "import pandas as pd"
+        "; print(pa.Table.from_pandas(pd.DataFrame({'a': [1.0, None]})).num_rows)",
+        "2",
+    ),
+]
+
+
+@pytest.mark.parametrize(("first", "then", "expected"), CASES)
+def test_a_process_of_ours_starts_without_pandas(first: str, then: str, expected: str) -> None:
+    code = f"import sys\nimport {first}\nimport numpy as np\nimport pyarrow as pa\n{then}\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == expected
+
+
+def test_a_library_import_keeps_pyarrows_own_behaviour() -> None:
+    """Importing the library (not the command line) changes nothing in pyarrow."""
+    code = (
+        "import sys\nimport consentry.snapshot.build\nimport pyarrow as pa\n"
+        "pa.array([1])\nprint('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "True"
