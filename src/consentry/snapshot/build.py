@@ -367,9 +367,9 @@ class Builder:
             "detectors": list(self.detectors),
             "shard_rows": spec.shard_rows,
             "batch_size": spec.batch_size,
-            # Shards are cut at the scan's batch edges: a partial build from code that batched
-            # the scan otherwise (whole buckets, before they were streamed) is not resumed.
-            "scan": "steps by bucket",
+            # Shards are cut at the scan's batch edges, and the records read what the census
+            # kept: a partial build from code that did either otherwise is not resumed.
+            "scan": "steps by bucket, records from the census",
             "version": __version__,
         }
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

@@ -176,17 +176,6 @@ class RecordMaker:
         )
 
 
-def included(
-    batch: pa.RecordBatch, reasons: npt.NDArray[np.int8], entries: npt.NDArray[np.int64]
-) -> tuple[pa.RecordBatch, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The rows of a batch that go into the snapshot, their authorising entries and their
-    positions in the batch."""
-    keep = np.nonzero(reasons == Reason.ELIGIBLE)[0]
-    if len(keep) == len(reasons):
-        return batch, entries, keep
-    return batch.take(pa.array(keep)), entries[keep], keep
-
-
 def _in_snapshot(ids: Any, included: npt.NDArray[np.bool_]) -> Any:
     """``ids`` where the item is in the snapshot, null elsewhere (still ids, not pseudonyms)."""
     if isinstance(ids, pa.ChunkedArray):

@@ -7,6 +7,7 @@ URLs and handles because an address contains what looks like both.
 
 from __future__ import annotations
 
+from consentry.scrub.detectors import phones, urls
 from consentry.scrub.detectors.cards import CARDS
 from consentry.scrub.detectors.emails import EMAILS
 from consentry.scrub.detectors.hashtags import CASHTAGS, HASHTAGS
@@ -35,6 +36,13 @@ BUILTIN: tuple[Detector, ...] = (
 #: are kept and never shadow a replaced span (see ``scrubber.detect``), so scrubbing need not
 #: look for them; ``detect_spans`` does, for evaluation and conformance.
 SCRUBBING: tuple[Detector, ...] = tuple(d for d in BUILTIN if d.type not in KEPT_TYPES)
+
+
+def warm() -> None:
+    """Compile now what the detectors compile when first used (``phones.warm``, ``urls.warm``):
+    for a process that forks the ones that scrub."""
+    phones.warm()
+    urls.warm()
 
 
 def default_registry() -> Registry:

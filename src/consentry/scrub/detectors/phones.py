@@ -45,7 +45,6 @@ from phonenumbers import (
     CountryCodeSource,
     PhoneMetadata,
     PhoneNumber,
-    PhoneNumberDesc,
 )
 
 from consentry.scrub.detectors.blocks import joins_blocks
@@ -267,18 +266,14 @@ _TYPES: Final = (
     "uan",
     "voicemail",
 )
-_Desc = tuple[re.Pattern[str], frozenset[int]]
 
 
-def _desc(d: PhoneNumberDesc | None) -> _Desc | None:
-    if d is None or d.national_number_pattern is None:
-        return None
-    return re.compile(d.national_number_pattern), frozenset(d.possible_length or ())
-
-
-def _fits(desc: _Desc, national: str) -> bool:
-    pattern, lengths = desc
-    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+@functools.cache
+def _pattern(source: str) -> re.Pattern[str]:
+    """A plan's pattern, compiled when first used: compiling the default regions' plans costs
+    ~0.3 CPU-s, which a process that only names the detectors (the build's own, while its
+    workers scrub) need not pay. ``warm`` compiles them where processes are forked from."""
+    return re.compile(source)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -287,27 +282,28 @@ class _Plan:
     national numbers (the general pattern and lengths) and the patterns of its types."""
 
     prefix: str
-    general: _Desc
-    types: re.Pattern[str]  # the alternation of every type's pattern
+    general: str  # the national number pattern
+    lengths: frozenset[int]  # possible lengths (none: any)
+    types: str  # the alternation of every type's pattern
     bare: bool  # numbers are written without the trunk prefix
-
-    @property
-    def lengths(self) -> frozenset[int]:
-        return self.general[1]
 
     def valid(self, national: str) -> bool:
         """What ``phonenumbers.is_valid_number_for_region`` says of this national number
         (the general description fits, and one type's pattern does), without building a
         number. Types are tried as one alternation: their own lengths are nearly always the
         general ones, and their patterns spell out their lengths anyway."""
-        return _fits(self.general, national) and self.types.fullmatch(national) is not None
+        return (
+            (not self.lengths or len(national) in self.lengths)
+            and _pattern(self.general).fullmatch(national) is not None
+            and _pattern(self.types).fullmatch(national) is not None
+        )
 
 
 @functools.cache
 def _plan(region: str) -> _Plan | None:
     md = PhoneMetadata.metadata_for_region(region)
-    general = None if md is None else _desc(md.general_desc)
-    if md is None or general is None:
+    general = None if md is None else md.general_desc
+    if md is None or general is None or general.national_number_pattern is None:
         return None
     patterns = [getattr(md, t) for t in _TYPES]
     types = "|".join(
@@ -317,10 +313,19 @@ def _plan(region: str) -> _Plan | None:
     )
     return _Plan(
         prefix=md.national_prefix or "",
-        general=general,
-        types=re.compile(types or "(?!)"),
+        general=general.national_number_pattern,
+        lengths=frozenset(general.possible_length or ()),
+        types=types or "(?!)",
         bare=md.national_prefix is None or region in _NO_TRUNK_WRITTEN,
     )
+
+
+def warm(regions: Sequence[str] = DEFAULT_REGIONS) -> None:
+    """Compile the plans of ``regions`` now (before a process forks the ones that scrub)."""
+    for region in regions:
+        plan = _plan(region)
+        if plan is not None:
+            _pattern(plan.general), _pattern(plan.types)
 
 
 def _valid_international(digits: str) -> bool | None:
@@ -394,7 +399,7 @@ class _Shelf:
             # end) and its types. Lengths need no check: the shelf holds one of each plan's.
             self._any = re.compile(
                 "|".join(
-                    f"(?P<r{i}>(?=(?:{p.general[0].pattern})\\Z)(?:{p.types.pattern}))"
+                    f"(?P<r{i}>(?=(?:{p.general})\\Z)(?:{p.types}))"
                     for i, (_, _, p) in enumerate(self.entries)
                 )
             )
@@ -436,7 +441,7 @@ def _international(code: int, length: int) -> re.Pattern[str] | None:
     for plan in plans:
         if plan is None:
             return None
-        body = f"(?=(?:{plan.general[0].pattern})\\Z)(?:{plan.types.pattern})"
+        body = f"(?=(?:{plan.general})\\Z)(?:{plan.types})"
         if not plan.lengths or length in plan.lengths:
             alternatives.append(body)
         rest = length - len(plan.prefix)

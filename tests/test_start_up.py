@@ -1,6 +1,7 @@
-"""Our processes start without pandas (``consentry.arrow_without_pandas``), and pandas still
-works where something asks for it. Each case runs in a fresh interpreter: the look pyarrow
-makes happens once per process."""
+"""What our processes load when they start: no pandas (``consentry.arrow_without_pandas``),
+though pandas still works where something asks for it; no detector pattern compiled in the
+build's own process, every one compiled in the forkserver its workers are forked from. Each
+case runs in a fresh interpreter: what is loaded once per process is what is tested."""
 
 from __future__ import annotations
 
@@ -55,3 +56,37 @@ def test_a_library_import_keeps_pyarrows_own_behaviour() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "True"
+
+
+COMPILED = (
+    "from consentry.scrub.detectors import phones, urls\n"
+    "print(phones._pattern.cache_info().currsize > 0, urls._compiled.cache_info().currsize > 0)"
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        ("consentry.cli.main", "False False"),  # the build's own process names the detectors
+        ("consentry.snapshot.worker_start", "True True"),  # its forkserver compiles them
+    ],
+)
+def test_detector_patterns_are_compiled_where_workers_are_forked(first: str, expected: str) -> None:
+    code = f"import {first}\n{COMPILED}\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == expected
+
+
+def test_detectors_compile_their_patterns_when_first_used() -> None:
+    """In a process that did not warm them (the command line's), the detectors still work."""
+    code = (
+        "import consentry.cli.main\n"
+        "from consentry.scrub import scrub_text\n"
+        "print(scrub_text('call +33 6 12 34 56 78, 020 7946 0958 or see https://example.com/a'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "call <PHONE>, <PHONE> or see <URL>"
