@@ -235,3 +235,34 @@ def test_state_sealed_in_another_layout_is_written_again(tmp_path: Path) -> None
     assert not state_parts.written(tmp_path)
     (tmp_path / state_parts.MARKER).write_text("not json", "utf-8")
     assert not state_parts.written(tmp_path)
+
+
+def test_partitions_folded_apart_in_any_order_after_a_killed_export_give_the_same_state(
+    ledger: LedgerStore, tmp_path: Path
+) -> None:
+    """A build folds the partitions as tasks (``steps.StateFold``), in whatever order its
+    workers take them; one killed midway exports and folds again from a folder holding the
+    first run's leftovers (raw entries, some partitions folded)."""
+    resolved = ledger.resolve(None)
+    whole = tmp_path / "whole"
+    count = export_state(whole, ledger, resolved, ["train", "share"], "lab", per_partition=64)
+    apart = tmp_path / "apart"
+    assert (
+        state_parts.export_entries(apart, ledger, resolved, ["train", "share"], per_partition=64)
+        == count
+    )
+    for p in range(0, count, 2):  # the first run folds half the partitions, then is killed
+        state_parts.fold_partition(apart, p, "lab")
+    assert not state_parts.written(apart)  # not sealed: a resumed build does it all again
+    state_parts.export_entries(apart, ledger, resolved, ["train", "share"], per_partition=64)
+    for p in reversed(range(count)):
+        state_parts.fold_partition(apart, p, "lab")
+    state_parts.seal_state(apart, count)
+    assert not list(apart.glob("raw-*"))
+    ids = pa.array([f"acct{i:05d}" for i in range(ACCOUNTS)])
+    for got, expected in zip(read_state(apart, ids), read_state(whole, ids), strict=True):
+        assert got.equals(expected)
+    files = sorted(p.name for p in whole.iterdir())
+    assert sorted(p.name for p in apart.iterdir()) == files
+    for name in files:
+        assert (apart / name).read_bytes() == (whole / name).read_bytes(), name

@@ -53,6 +53,7 @@ from consentry.snapshot.steps import (
     CensusSummary,
     InteractionsResult,
     MakerRecipe,
+    StateFoldTask,
     StepContext,
     SteppedCensus,
     census_tasks,
@@ -213,19 +214,28 @@ class Builder:
         state = ctx.steps / "state"
         # The session first: local workers start while this process exports the state.
         with session_of(self.executor, ctx) as run:
+            tasks: list[StateFoldTask] = []
             if not state_parts.written(state):
-                # Partitioned by account hash, window by window and partition by partition: no
-                # process ever holds every account's state; each task reads its accounts' share.
-                state_parts.export_state(
-                    state, self.ledger, resolved, self._purposes(spec), spec.recipient
+                # Partitioned by account hash, window by window, then folded partition by
+                # partition, by the workers: no process ever holds every account's state;
+                # each task reads its accounts' share.
+                count = state_parts.export_entries(
+                    state, self.ledger, resolved, self._purposes(spec)
                 )
+                tasks = [StateFoldTask(p, spec.recipient) for p in range(count)]
+                folds = run.map("state", tasks)
                 release_freed_memory()
             if not handle_parts.written(ctx.handles):
                 # Likewise every account's handle, for mentions, by the handle's hash, in as
-                # many partitions as the state (both grow with the ledger).
+                # many partitions as the state (both grow with the ledger), while the workers
+                # fold the state.
                 partitions = state_parts.partitions_for(resolved.position.seq)
                 handle_parts.export_handles(ctx.handles, self.source, partitions)
                 release_freed_memory()
+            if tasks:
+                for _ in folds:  # every partition folded (a worker's failure is raised here)
+                    pass
+                state_parts.seal_state(state, len(tasks))
             census = self._census(spec, ctx, run)
             release_freed_memory()
             self.progress.phase("interactions", None)

@@ -143,11 +143,36 @@ def export_state(
 ) -> int:
     """Write the state ``ledger.account_states(resolved)`` and ``ledger.consent_state(resolved,
     purposes=…, recipient=…)`` would give, by partition, reading at most ``rows`` entries at a
-    time and folding one partition at a time. Returns the number of partitions."""
+    time and folding one partition at a time. Returns the number of partitions.
+
+    ``export_entries`` then ``fold_partition`` of each partition then ``seal_state``: a build
+    folds the partitions as tasks, on its workers."""
+    count = export_entries(
+        folder, ledger, resolved, purposes, rows=rows, per_partition=per_partition
+    )
+    for p in range(count):
+        fold_partition(folder, p, recipient)
+    seal_state(folder, count)
+    return count
+
+
+def export_entries(
+    folder: Path,
+    ledger: LedgerStore,
+    resolved: Resolved,
+    purposes: Sequence[str],
+    *,
+    rows: int = EXPORT_ROWS,
+    per_partition: int = PARTITION_ENTRIES,
+) -> int:
+    """The ledger's entries up to ``resolved``, ``rows`` at a time, appended to the raw file of
+    their partition (what ``fold_partition`` folds). Returns the number of partitions."""
     folder.mkdir(parents=True, exist_ok=True)
     upto, bound = resolved.position.seq, resolved.at_bound
     count = partitions_for(upto, per_partition)
-    raw = {name: [folder / f"raw-{name}-{p:02d}.arrows" for p in range(count)] for name in TABLES}
+    for name in TABLES:  # a killed export's: each partition's file is written whole or not at all
+        for p in range(count):
+            _raw(folder, name, p).unlink(missing_ok=True)
     writers: dict[tuple[str, int], pa.ipc.RecordBatchStreamWriter] = {}
     schemas: dict[str, pa.Schema] = {}
     try:
@@ -170,26 +195,38 @@ def export_state(
                 for p in np.flatnonzero(np.diff(bounds)).tolist():
                     writer = writers.get((name, p))
                     if writer is None:
-                        writer = pa.ipc.new_stream(str(raw[name][p]), schema)
+                        writer = pa.ipc.new_stream(str(_raw(folder, name, p)), schema)
                         writers[name, p] = writer
                     writer.write_table(table.take(pa.array(order[bounds[p] : bounds[p + 1]])))
     finally:
         for writer in writers.values():
             writer.close()
-    for p in range(count):
-        for name in TABLES:
-            path = raw[name][p]
-            entries = pa.ipc.open_stream(str(path)).read_all() if (name, p) in writers else None
-            state = (
-                fold_account_states(entries)
-                if name == "accounts"
-                else fold_consent_state(entries, recipient)
-            )
-            _write_part(_file(folder, name, p), state)
-            del entries, state
-            path.unlink(missing_ok=True)
-    _seal(folder, count)
     return count
+
+
+def fold_partition(folder: Path, p: int, recipient: str | None) -> None:
+    """Partition ``p``'s state, folded from the entries ``export_entries`` wrote (a fold is per
+    account: the folds of the partitions are the fold of the whole)."""
+    for name in TABLES:
+        path = _raw(folder, name, p)
+        entries = pa.ipc.open_stream(str(path)).read_all() if path.is_file() else None
+        state = (
+            fold_account_states(entries)
+            if name == "accounts"
+            else fold_consent_state(entries, recipient)
+        )
+        _write_part(_file(folder, name, p), state)
+        del entries, state
+        path.unlink(missing_ok=True)
+
+
+def seal_state(folder: Path, count: int) -> None:
+    """Every partition folded: the state is ready to be read."""
+    _seal(folder, count)
+
+
+def _raw(folder: Path, name: str, p: int) -> Path:
+    return folder / f"raw-{name}-{p:02d}.arrows"
 
 
 def read_state(folder: Path, ids: Any, rows: int | None = None) -> tuple[pa.Table, pa.Table]:

@@ -1,6 +1,8 @@
 """The build as steps (datatrove's shape: each step a small class with one method, ``run``, over
 one task), whatever executes them: the build's own process, local worker processes, Ray tasks.
 
+- ``StateFold``, one task per partition of the ledger state: the entries the build's process
+  exported by account hash (``state_parts.export_entries``), folded into that partition's state.
 - ``CensusMap``, one task per run of content buckets (``census_tasks``): the verdict of each
   item, with the ledger state of those buckets' authors only; what the global reductions need
   (duplicate candidates, eligible reposts, references of eligible items).
@@ -59,7 +61,7 @@ from consentry.snapshot.records import (
 )
 from consentry.snapshot.roots import shard_pieces
 from consentry.snapshot.source import ContentSource
-from consentry.snapshot.state_parts import read_keyed_state
+from consentry.snapshot.state_parts import fold_partition, read_keyed_state
 from consentry.snapshot.writer import ShardInfo, WorkFolder
 
 STEPS_DIR: Final = "steps"
@@ -199,6 +201,24 @@ def marked(path: Path) -> dict[str, Any] | None:
 
 def bucket_file(steps: Path, kind: str, bucket: int) -> Path:
     return steps / kind / f"bucket-{bucket:05d}.arrow"
+
+
+# ---- state fold ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StateFoldTask:
+    partition: int
+    recipient: str | None
+
+
+class StateFold:
+    """One partition of the ledger state, folded from the entries the build's process exported
+    (``state_parts.export_entries``). Not sealed on its own: the build seals the state once
+    every partition is folded, and a resumed build exports and folds it again."""
+
+    def run(self, ctx: StepContext, task: StateFoldTask) -> None:
+        fold_partition(ctx.steps / "state", task.partition, task.recipient)
 
 
 # ---- census map ------------------------------------------------------------------------------
@@ -644,6 +664,7 @@ def pii_counts(path: Path) -> Counter[str]:
 # ---- what executors run ----------------------------------------------------------------------
 
 STEPS: Final[dict[str, Any]] = {
+    "state": StateFold(),
     "census": CensusMap(),
     "dedup": DedupReduce(),
     "interactions": InteractionsMap(),
