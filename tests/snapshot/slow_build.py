@@ -1,14 +1,14 @@
-"""A build that sleeps between batches, run in a subprocess that the crash test kills."""
+"""A build whose records step sleeps, run in a subprocess that the crash tests kill."""
 
 from __future__ import annotations
 
 import hashlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-import pyarrow as pa
 from tests.snapshot.conftest import KeyedPseudonyms, content_table, interactions_table, no_scrub
 
 from consentry.ledger import open_ledger
@@ -19,29 +19,19 @@ from consentry.snapshot.records import RecordMaker
 from consentry.snapshot.source import MemorySource
 
 
-class SlowSource(MemorySource):
-    def __init__(self, delay: float) -> None:
-        super().__init__(content_table(), interactions=interactions_table())
-        self.delay = delay
-
-    def scan_bucket(
-        self, bucket: int, columns: Sequence[str], batch_size: int
-    ) -> Iterator[pa.RecordBatch]:
-        # Slow down the records step (the census reads ``visibility``, records do not), where
-        # shards are written: in whichever process runs it.
-        records = "visibility" not in columns and "text" in columns
-        for batch in super().scan_bucket(bucket, columns, batch_size):
-            if records:
-                time.sleep(self.delay)
-            yield batch
+def slow_scrub(delay: float, texts: Any) -> tuple[Any, Any]:
+    """``no_scrub``, slowed: the records step (where shards are written) takes a while, in
+    whichever process runs it."""
+    time.sleep(delay)
+    return no_scrub(texts)
 
 
 def main(db: str, out: str, delay: float, workers: int = 1) -> None:
     builder = Builder(
         ledger=open_ledger(db),
         policy=load_policy(),
-        source=SlowSource(delay),
-        maker=RecordMaker(KeyedPseudonyms(b"k" * 32), no_scrub, "day"),
+        source=MemorySource(content_table(), interactions=interactions_table()),
+        maker=RecordMaker(KeyedPseudonyms(b"k" * 32), partial(slow_scrub, delay), "day"),
         key_fingerprint=hashlib.sha256(b"k" * 32).hexdigest()[:16],
         executor=LocalExecutor(workers),
     )

@@ -234,3 +234,22 @@ def test_census_tasks_of_several_buckets_give_the_bytes_of_one_bucket_each(build
     for census_rows in (8, 1_000):
         got = build(f"c{census_rows}", census_rows=census_rows, executor=LocalExecutor(2))
         assert snapshot_files(got.out) == reference, census_rows
+
+
+def test_a_build_killed_while_discarding_its_steps_resumes(
+    build: Build, ledger: LedgerStore, tmp_path: Path
+) -> None:
+    """The steps' files are renamed away before they are deleted: a build killed during the
+    deletion leaves a leftover beside the shards, never markers without their files; the
+    build resumed removes it and gives the same bytes."""
+    reference = snapshot_files(build("reference", batch_size=2, shard_rows=4).out)
+    partial = _killed_once_a_shard_is_sealed(ledger, tmp_path)
+    steps = partial / "steps"
+    assert list(steps.rglob("*.done"))  # census buckets sealed
+    # Killed midway through the deletion: renamed, then half of it deleted.
+    os.replace(steps, partial / "steps.discarded")
+    for i, path in enumerate(sorted((partial / "steps.discarded").rglob("*.arrow"))):
+        if i % 2:
+            path.unlink()
+    build("crashed", batch_size=2, shard_rows=4, executor=LocalExecutor(2))
+    assert snapshot_files(tmp_path / "crashed") == reference

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -211,6 +210,7 @@ class Builder:
             on=at.date(),
             batch_size=spec.batch_size,
         )
+        ctx.discard_leftover()
         state = ctx.steps / "state"
         # The session first: local workers start while this process exports the state.
         with session_of(self.executor, ctx) as run:
@@ -268,7 +268,7 @@ class Builder:
             shards.append(empty)
             tree.add_leaves(shard_leaves(work.path / empty.path))
         root, leaves = tree.root().hex(), tree.count
-        shutil.rmtree(ctx.steps)
+        ctx.discard_steps()
         manifest = Manifest(
             snapshot_id=build_id,
             created=at.isoformat(),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -65,6 +66,7 @@ from consentry.snapshot.state_parts import fold_partition, read_keyed_state
 from consentry.snapshot.writer import ShardInfo, WorkFolder
 
 STEPS_DIR: Final = "steps"
+DISCARDED_DIR: Final = "steps.discarded"
 DONE: Final = ".done"
 #: Included rows gathered before records are made: scrubbing costs ~6 ms per call, so fewer
 #: rows cost more calls, but each call's working set (texts scrubbed detector by detector,
@@ -109,6 +111,22 @@ class StepContext:
     @property
     def steps(self) -> Path:
         return self.work / STEPS_DIR
+
+    def discard_steps(self) -> None:
+        """The steps' files, gone once the shards are written: renamed away first, in one
+        step, then deleted. A build killed while they were deleted in place left markers
+        whose files were gone (a sealed census bucket without its verdicts), and the build
+        resumed from them failed; what a killed deletion leaves now is only this leftover,
+        which ``discard_leftover`` removes."""
+        trash = self.work / DISCARDED_DIR
+        shutil.rmtree(trash, ignore_errors=True)
+        if self.steps.exists():
+            os.replace(self.steps, trash)
+        shutil.rmtree(trash)
+
+    def discard_leftover(self) -> None:
+        """What a build killed while discarding its steps left (see ``discard_steps``)."""
+        shutil.rmtree(self.work / DISCARDED_DIR, ignore_errors=True)
 
     @property
     def handles(self) -> Path:
