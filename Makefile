@@ -10,7 +10,7 @@ PDFTOPPM := /usr/bin/pdftoppm
 
 .PHONY: demo test lint docs bench clean browser
 
-$(STAMP): pyproject.toml setup.py src/consentry/_sha256.c src/consentry/_blake2b.c src/consentry/_offsets.h
+$(STAMP): pyproject.toml setup.py src/consentry/_sha256.c src/consentry/_blake2b.c src/consentry/_idhash.c src/consentry/_offsets.h
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,names,ray]'

@@ -2,12 +2,13 @@
 
 ``consentry._sha256`` hashes Merkle leaves and nodes many per call (``src/consentry/_sha256.c``
 says why); the hashing is OpenSSL's libcrypto, the one CPython's hashlib links.
-``consentry._blake2b`` does the same for BLAKE2b (pseudonyms, text hashes), on its own.
+``consentry._blake2b`` does the same for BLAKE2b (pseudonyms, text hashes), on its own;
+``consentry._idhash`` for the bucket hash of ids.
 """
 
 from setuptools import Extension, setup
 
-#: The offsets check both extensions share.
+#: The offsets check the extensions share.
 OFFSETS = "src/consentry/_offsets.h"
 
 setup(
@@ -21,6 +22,12 @@ setup(
         Extension(
             "consentry._blake2b",
             sources=["src/consentry/_blake2b.c"],
+            depends=[OFFSETS],
+            extra_compile_args=["-O3"],
+        ),
+        Extension(
+            "consentry._idhash",
+            sources=["src/consentry/_idhash.c"],
             depends=[OFFSETS],
             extra_compile_args=["-O3"],
         ),

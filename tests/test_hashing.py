@@ -1,8 +1,9 @@
 """The batch hashing loops keep the exact digests: SHA-256 and BLAKE2b of each value of a column
-against hashlib (the oracle, one value per call), the vectorised base32 of pseudonyms against
-``base64.b32encode``, and the Merkle root built from perfect subtrees against RFC 6962's
-recursive definition (written here from the RFC, not from the module) and its published test
-vector."""
+against hashlib (the oracle, one value per call), the bucket hash of ids against its definition
+written here in plain Python (one id at a time, Python integers), the vectorised base32 of
+pseudonyms against ``base64.b32encode``, and the Merkle root built from perfect subtrees
+against RFC 6962's recursive definition (written here from the RFC, not from the module) and
+its published test vector."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry import _blake2b
+from consentry import _blake2b, _idhash
+from consentry.content.buckets import hash_ids
 from consentry.hashing import blake2b_each, sha256_each, sha256_pieces
 from consentry.scrub.pseudonym import Pseudonymiser, _base32_array
 from consentry.snapshot import merkle
@@ -56,6 +58,56 @@ def test_blake2b_of_a_column_is_hashlibs_per_value(
         hashlib.blake2b(b"" if v is None else v.hex().encode(), key=key, digest_size=size).digest()
         for v in values
     )
+
+
+def _bucket_hash(value: bytes) -> int:
+    """The bucket hash's definition (``consentry.content.buckets``), one id at a time."""
+    from consentry.content.buckets import _LENGTH_WEIGHT, _WEIGHTS
+
+    mask = (1 << 64) - 1
+    h = len(value) * int(_LENGTH_WEIGHT)
+    for j, byte in enumerate(value):
+        h += byte * int(_WEIGHTS[j % 256])
+    h &= mask
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=300)), max_size=40),
+    st.integers(0, 5),
+    st.sampled_from([pa.string(), pa.large_string()]),
+)
+def test_bucket_hash_of_a_column_is_its_definition_per_id(
+    values: list[str | None], skip: int, kind: pa.DataType
+) -> None:
+    # Ids of 0 to 300 characters (positions past 256 reuse the weights), of several lengths
+    # or one; sliced and chunked arrays; a null hashes as an empty id.
+    arr = pa.array(values, kind)[skip:]
+    want = [_bucket_hash((v or "").encode()) for v in values[skip:]]
+    assert hash_ids(arr).tolist() == want
+    cut = len(arr) // 2
+    assert hash_ids(pa.chunked_array([arr[:cut], arr[cut:]], kind)).tolist() == want
+    same_length = pa.array([str(10**18 + i) for i in range(len(values))], kind)
+    assert hash_ids(same_length).tolist() == [
+        _bucket_hash(v.encode()) for v in same_length.to_pylist()
+    ]
+
+
+def test_bucket_hash_refuses_what_it_cannot_read() -> None:
+    weights, ends = bytes(256 * 8), b"\x00\x00\x00\x00\x01\x00\x00\x00"
+    out = bytearray(8)
+    with pytest.raises(ValueError, match="256 uint64"):
+        _idhash.hash_ids(b"", 1, b"a", ends, out)
+    with pytest.raises(ValueError, match="outside the data"):
+        _idhash.hash_ids(weights, 1, b"", ends, out)
+    with pytest.raises(ValueError, match="n aligned uint64"):
+        _idhash.hash_ids(weights, 1, b"a", ends, bytearray(16))
+    with pytest.raises(TypeError):
+        _idhash.hash_ids(weights, 1, b"a", ends, bytes(8))  # not writable
 
 
 def test_blake2b_refuses_what_blake2b_cannot_be() -> None:

@@ -1,4 +1,4 @@
-/* The one check both hashing extensions make of an Arrow binary array's offsets. */
+/* The one check the hashing extensions make of an Arrow binary array's offsets. */
 #ifndef CONSENTRY_OFFSETS_H
 #define CONSENTRY_OFFSETS_H
 #include <Python.h>

@@ -14,7 +14,7 @@ import pyarrow as pa
 from consentry import _blake2b, _sha256
 
 
-def _binary_buffers(values: pa.Array) -> tuple[bytes | pa.Buffer, pa.Buffer] | None:
+def binary_buffers(values: pa.Array) -> tuple[bytes | pa.Buffer, pa.Buffer] | None:
     """The data and int32 end offsets of a binary or string array, for the C loops; None when
     it has no values buffer at all (an empty array may have none)."""
     if not pa.types.is_binary(values.type):
@@ -33,7 +33,7 @@ def sha256_each(prefix: bytes, values: pa.Array | pa.ChunkedArray) -> bytes:
     hashes as an empty value."""
     if isinstance(values, pa.ChunkedArray):
         return b"".join(sha256_each(prefix, chunk) for chunk in values.chunks)
-    buffers = _binary_buffers(values)
+    buffers = binary_buffers(values)
     return b"" if buffers is None else _sha256.many(prefix, *buffers)
 
 
@@ -48,5 +48,5 @@ def blake2b_each(key: bytes, size: int, values: pa.Array | pa.ChunkedArray) -> b
     digest_size=size)``); a null hashes as an empty value."""
     if isinstance(values, pa.ChunkedArray):
         return b"".join(blake2b_each(key, size, chunk) for chunk in values.chunks)
-    buffers = _binary_buffers(values)
+    buffers = binary_buffers(values)
     return b"" if buffers is None else _blake2b.many(key, size, *buffers)
