@@ -37,13 +37,16 @@ CASES = [
 ]
 
 
+def _printed(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
 @pytest.mark.parametrize(("first", "then", "expected"), CASES)
 def test_a_process_of_ours_starts_without_pandas(first: str, then: str, expected: str) -> None:
     code = f"import sys\nimport {first}\nimport numpy as np\nimport pyarrow as pa\n{then}\n"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == expected
+    assert _printed(code) == expected
 
 
 def test_a_library_import_keeps_pyarrows_own_behaviour() -> None:
@@ -52,10 +55,7 @@ def test_a_library_import_keeps_pyarrows_own_behaviour() -> None:
         "import sys\nimport consentry.snapshot.build\nimport pyarrow as pa\n"
         "pa.array([1])\nprint('pandas' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "True"
+    assert _printed(code) == "True"
 
 
 COMPILED = (
@@ -73,10 +73,7 @@ COMPILED = (
 )
 def test_detector_patterns_are_compiled_where_workers_are_forked(first: str, expected: str) -> None:
     code = f"import {first}\n{COMPILED}\n"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == expected
+    assert _printed(code) == expected
 
 
 def test_detectors_compile_their_patterns_when_first_used() -> None:
@@ -86,7 +83,4 @@ def test_detectors_compile_their_patterns_when_first_used() -> None:
         "from consentry.scrub import scrub_text\n"
         "print(scrub_text('call +33 6 12 34 56 78, 020 7946 0958 or see https://example.com/a'))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "call <PHONE>, <PHONE> or see <URL>"
+    assert _printed(code) == "call <PHONE>, <PHONE> or see <URL>"
