@@ -10,6 +10,12 @@ import sys
 
 import pytest
 
+#: Which of the detectors' large patterns a process has compiled.
+COMPILED = (
+    "from consentry.scrub.detectors import phones, urls\n"
+    "print(phones._pattern.cache_info().currsize > 0, urls._compiled.cache_info().currsize > 0)"
+)
+
 CASES = [
     # (what the process imports first, what it runs then, what it must print)
     ("consentry.cli.main", "print('pandas' in sys.modules)", "False"),
@@ -34,6 +40,9 @@ CASES = [
         "; print(pa.Table.from_pandas(pd.DataFrame({'a': [1.0, None]})).num_rows)",
         "2",
     ),
+    # The build's own process names the detectors; its forkserver compiles their patterns.
+    ("consentry.cli.main", COMPILED, "False False"),
+    ("consentry.snapshot.worker_start", COMPILED, "True True"),
 ]
 
 
@@ -44,7 +53,7 @@ def _printed(code: str) -> str:
 
 
 @pytest.mark.parametrize(("first", "then", "expected"), CASES)
-def test_a_process_of_ours_starts_without_pandas(first: str, then: str, expected: str) -> None:
+def test_what_a_process_of_ours_loads_at_start(first: str, then: str, expected: str) -> None:
     code = f"import sys\nimport {first}\nimport numpy as np\nimport pyarrow as pa\n{then}\n"
     assert _printed(code) == expected
 
@@ -56,24 +65,6 @@ def test_a_library_import_keeps_pyarrows_own_behaviour() -> None:
         "pa.array([1])\nprint('pandas' in sys.modules)\n"
     )
     assert _printed(code) == "True"
-
-
-COMPILED = (
-    "from consentry.scrub.detectors import phones, urls\n"
-    "print(phones._pattern.cache_info().currsize > 0, urls._compiled.cache_info().currsize > 0)"
-)
-
-
-@pytest.mark.parametrize(
-    ("first", "expected"),
-    [
-        ("consentry.cli.main", "False False"),  # the build's own process names the detectors
-        ("consentry.snapshot.worker_start", "True True"),  # its forkserver compiles them
-    ],
-)
-def test_detector_patterns_are_compiled_where_workers_are_forked(first: str, expected: str) -> None:
-    code = f"import {first}\n{COMPILED}\n"
-    assert _printed(code) == expected
 
 
 def test_detectors_compile_their_patterns_when_first_used() -> None:

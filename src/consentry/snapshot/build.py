@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -214,7 +215,7 @@ class Builder:
         state = ctx.steps / "state"
         # The session first: local workers start while this process exports the state.
         with session_of(self.executor, ctx) as run:
-            tasks: list[StateFoldTask] = []
+            folds: Iterator[None] | None = None
             if not state_parts.written(state):
                 # Partitioned by account hash, window by window, then folded partition by
                 # partition, by the workers: no process ever holds every account's state;
@@ -222,8 +223,7 @@ class Builder:
                 count = state_parts.export_entries(
                     state, self.ledger, resolved, self._purposes(spec)
                 )
-                tasks = [StateFoldTask(p, spec.recipient) for p in range(count)]
-                folds = run.map("state", tasks)
+                folds = run.map("state", [StateFoldTask(p, spec.recipient) for p in range(count)])
                 release_freed_memory()
             if not handle_parts.written(ctx.handles):
                 # Likewise every account's handle, for mentions, by the handle's hash, in as
@@ -232,10 +232,10 @@ class Builder:
                 partitions = state_parts.partitions_for(resolved.position.seq)
                 handle_parts.export_handles(ctx.handles, self.source, partitions)
                 release_freed_memory()
-            if tasks:
+            if folds is not None:
                 for _ in folds:  # every partition folded (a worker's failure is raised here)
                     pass
-                state_parts.seal_state(state, len(tasks))
+                state_parts.seal_state(state, count)
             census = self._census(spec, ctx, run)
             release_freed_memory()
             self.progress.phase("interactions", None)

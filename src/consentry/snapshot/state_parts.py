@@ -110,7 +110,8 @@ def _write_part(target: Path, table: pa.Table) -> None:
     os.replace(tmp, target)
 
 
-def _seal(folder: Path, count: int) -> None:
+def seal_state(folder: Path, count: int) -> None:
+    """Every partition written: the state is ready to be read."""
     seal(folder / MARKER, LAYOUT, partitions=count)
 
 
@@ -128,7 +129,7 @@ def write_state(
         for p in range(partitions):
             rows = pa.array(order[bounds[p] : bounds[p + 1]], pa.int64())
             _write_part(_file(folder, name, p), table.take(rows))
-    _seal(folder, partitions)
+    seal_state(folder, partitions)
 
 
 def export_state(
@@ -218,11 +219,6 @@ def fold_partition(folder: Path, p: int, recipient: str | None) -> None:
         _write_part(_file(folder, name, p), state)
         del entries, state
         path.unlink(missing_ok=True)
-
-
-def seal_state(folder: Path, count: int) -> None:
-    """Every partition folded: the state is ready to be read."""
-    _seal(folder, count)
 
 
 def _raw(folder: Path, name: str, p: int) -> Path:
