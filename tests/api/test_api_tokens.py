@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from consentry.api import tokens
 from consentry.errors import UsageError
-from consentry.platform.validation import MAX_ID_CHARS
+from consentry.ids import MAX_ID_CHARS
 
 KEY = b"k" * 32
 

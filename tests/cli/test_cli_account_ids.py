@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from consentry.platform.validation import MAX_ID_CHARS
+from consentry.ids import MAX_ID_CHARS
 
 from .conftest import Run
 

@@ -103,6 +103,13 @@ def test_the_map_is_written_as_the_build_tells_it_in_row_groups_of_at_least_the_
     assert table["tbl"].to_pylist() == [DATA] * 23 + [INTERACTIONS] * 2
     assert table["consent_entry"].to_pylist() == [*range(23), -1, 5]
     assert table["account_id"].to_pylist()[-2:] == ["a1", "a9"]
+    # Content ids are distinct: no dictionary for them; the rest repeat and have one.
+    group = written.metadata.row_group(0)
+    dictionary = {
+        group.column(i).path_in_schema: group.column(i).has_dictionary_page
+        for i in range(group.num_columns)
+    }
+    assert dictionary == {f.name: f.name != "content_id" for f in MAP_SCHEMA}
 
 
 def test_a_map_nothing_went_into_is_an_empty_file(tmp_path: Path) -> None:

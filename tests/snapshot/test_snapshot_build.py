@@ -104,3 +104,19 @@ def test_nothing_half_written_is_left(build: Build, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if "snap" in p.name) == ["snap"]
     assert not list((tmp_path / "snap").rglob("*.done"))
     assert not list((tmp_path / "snap").rglob("*.tmp"))
+
+
+def test_only_the_columns_of_repeated_values_get_a_dictionary(build: Build) -> None:
+    """Ids and texts are mostly distinct: written plainly, not through a dictionary Parquet
+    would build for each page and then drop; kinds, languages and the like keep one."""
+    out = build("snap").out
+    shard = sorted((out / "data").glob("*.parquet"))[0]
+    group = pq.ParquetFile(shard).metadata.row_group(0)
+    dictionary = {
+        group.column(i).path_in_schema: group.column(i).has_dictionary_page
+        for i in range(group.num_columns)
+    }
+    for name in ("record_id", "text", "in_reply_to", "conversation_id"):
+        assert not dictionary[name], name
+    for name in ("author", "kind", "lang", "created_at", "consent_entry"):
+        assert dictionary[name], name

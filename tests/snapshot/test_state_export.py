@@ -266,3 +266,53 @@ def test_partitions_folded_apart_in_any_order_after_a_killed_export_give_the_sam
     assert sorted(p.name for p in apart.iterdir()) == files
     for name in files:
         assert (apart / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_the_whole_state_frames_items_as_the_ledgers_whole_state_does(
+    ledger: LedgerStore, tmp_path: Path
+) -> None:
+    """``read_whole_state`` (what a process keeps when the state is small) holds every
+    account's rows, each with its key, in ascending key order across the partitions; its
+    frame of every item is the one the ledger's own whole state gives (the oracle), and
+    ``state_rows`` counts the rows it read."""
+    resolved = ledger.resolve(None)
+    folder = tmp_path / "st"
+    export_state(folder, ledger, resolved, ["train", "share"], "lab", per_partition=64)
+    state = state_parts.read_whole_state(folder)
+    accounts = ledger.account_states(resolved)
+    consent = ledger.consent_state(resolved, purposes=["train", "share"], recipient="lab")
+    assert state.accounts.num_rows == accounts.num_rows == ACCOUNTS
+    assert state.consent.num_rows == consent.num_rows
+    assert state_parts.state_rows(folder) == accounts.num_rows + consent.num_rows
+    for table, keys in ((state.accounts, state.account_keys), (state.consent, state.consent_keys)):
+        assert keys.tolist() == hash_ids(table["account_id"]).tolist()
+        assert keys.tolist() == sorted(keys.tolist())
+    whole = StateIndex(
+        state.accounts,
+        state.consent,
+        "train",
+        recipient=True,
+        keys=(state.account_keys, state.consent_keys),
+    )
+    oracle = StateIndex(accounts, consent, "train", recipient=True)
+    asked = pa.array([f"acct{i:05d}" for i in range(ACCOUNTS + 20)])  # some unknown
+    n = len(asked)
+    items = pa.table(
+        {
+            "author_id": asked,
+            "kind": pa.array(["post", "assistant_prompt", "like"] * n)[:n],
+            "visibility": pa.array(["public"] * n),
+            "deleted": pa.array([False] * n),
+        }
+    )
+    assert whole.frame(items).to_pylist() == oracle.frame(items).to_pylist()
+
+
+def test_whole_state_of_an_empty_ledger(tmp_path: Path) -> None:
+    store = open_ledger(f"sqlite:///{tmp_path / 'empty.db'}", create=True)
+    export_state(tmp_path / "st", store, store.resolve(None), ["train"], None)
+    state = state_parts.read_whole_state(tmp_path / "st")
+    assert state.accounts.num_rows == state.consent.num_rows == 0
+    assert state_parts.state_rows(tmp_path / "st") == 0
+    with pytest.raises(FileNotFoundError, match="no ledger state"):
+        state_parts.read_whole_state(tmp_path / "none")

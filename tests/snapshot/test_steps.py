@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pyarrow as pa
@@ -17,6 +18,7 @@ import pytest
 
 from consentry.errors import ConsentryError
 from consentry.ledger.store import LedgerStore
+from consentry.snapshot import steps
 from consentry.snapshot.executors import LocalExecutor, RayExecutor, executor
 from consentry.snapshot.state_parts import read_state, write_state
 from consentry.snapshot.steps import census_tasks
@@ -234,6 +236,41 @@ def test_census_tasks_of_several_buckets_give_the_bytes_of_one_bucket_each(build
     for census_rows in (8, 1_000):
         got = build(f"c{census_rows}", census_rows=census_rows, executor=LocalExecutor(2))
         assert snapshot_files(got.out) == reference, census_rows
+
+
+def test_a_state_read_whole_or_by_task_gives_the_same_bytes(build: Build) -> None:
+    """A small ledger state is read whole, once per process; a larger one (a bound of 0 or 1
+    row here), by each task for its accounts: the snapshot is the same."""
+    reference = snapshot_files(build("by-task", whole_state_rows=0).out)
+    for rows, workers in ((1, 1), (10**6, 1), (10**6, 2), (0, 2)):
+        got = build(f"s{rows}-w{workers}", whole_state_rows=rows, executor=LocalExecutor(workers))
+        assert snapshot_files(got.out) == reference, (rows, workers)
+
+
+def test_a_small_state_is_read_once_per_build(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the build's own process (one worker): the whole state read once for every census and
+    interactions task, then dropped; past the bound, each task reads its accounts' state."""
+    calls = {"whole": 0, "keyed": 0}
+
+    def counted(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(steps, "read_whole_state", counted("whole", steps.read_whole_state))
+    monkeypatch.setattr(steps, "read_keyed_state", counted("keyed", steps.read_keyed_state))
+    build("small", census_rows=1)  # a task per bucket: many tasks
+    assert calls == {"whole": 1, "keyed": 0}
+    assert steps._WHOLE_STATE._index is None  # dropped with the session
+    build("again", census_rows=1)  # another build's state is read anew
+    assert calls == {"whole": 2, "keyed": 0}
+    build("large", census_rows=1, whole_state_rows=1)
+    assert calls["whole"] == 2
+    assert calls["keyed"] > 2
 
 
 def test_a_build_killed_while_discarding_its_steps_resumes(

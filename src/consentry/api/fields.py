@@ -8,7 +8,7 @@ from typing import Final
 from pydantic import StringConstraints
 
 from consentry.api.problems import ProblemError
-from consentry.platform.validation import ID_CONTROL_CHARS
+from consentry.ids import ID_CONTROL_CHARS
 
 #: The largest whole number the API takes anywhere (BIGINT on PostgreSQL, INTEGER on SQLite).
 MAX_INT: Final = 2**63 - 1

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentry.api.problems import problem_response
-from consentry.platform.validation import ID_CONTROL_CHARS
+from consentry.ids import ID_CONTROL_CHARS
 
 access_log = logging.getLogger("consentry.access")
 

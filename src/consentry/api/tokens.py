@@ -20,7 +20,7 @@ import jwt
 import orjson
 
 from consentry.errors import UsageError, WorkspaceError
-from consentry.platform.validation import check_id
+from consentry.ids import check_id
 from consentry.workspace import Workspace
 
 ENV_JWT_KEY: Final = "CONSENTRY_JWT_KEY"

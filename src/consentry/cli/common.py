@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from consentry.errors import ConsentryError, UsageError
-from consentry.platform.validation import check_id
+from consentry.ids import check_id
 from consentry.times import parse_rfc3339
 from consentry.workspace import ENV_SECRET, Workspace
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from consentry.compliance.recipients import Recipients
 from consentry.errors import GoneError, NotFoundError
+from consentry.ids import check_id
 from consentry.ledger import LedgerStore
 from consentry.model import AccountStatus, ConsentDecision
-from consentry.platform.validation import check_id
 
 
 @dataclass(frozen=True, slots=True)

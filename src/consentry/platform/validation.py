@@ -11,7 +11,6 @@ parse at all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
-from consentry.errors import UsageError
+from consentry.ids import ID_CONTROL_CHARS, MAX_ID_CHARS
 from consentry.masks import bool_mask
 from consentry.model import (
     SHARE,
@@ -41,11 +40,6 @@ from consentry.platform.language import normalise_language
 #: X Premium allows 25,000 characters, the largest post of a major platform; a longer text is
 #: more likely a parsing accident (a whole file in one field) than a post.
 DEFAULT_MAX_TEXT_CHARS: Final = 25_000
-MAX_ID_CHARS: Final = 512
-#: No id holds a control character: NUL cannot be stored in PostgreSQL text (SQLite takes it),
-#: and the others are always an encoding accident or an attack on whoever prints the id.
-ID_CONTROL_CHARS: Final = r"[\x00-\x1f\x7f-\x9f]"
-_ID_CONTROL: Final = re.compile(ID_CONTROL_CHARS)
 #: Times further ahead than this are refused (the ledger refuses them too: clocks drift).
 CLOCK_SKEW: Final = timedelta(minutes=5)
 EARLIEST_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -240,18 +234,6 @@ class _Checks:
 
     def kept(self) -> npt.NDArray[np.int64]:
         return np.nonzero(~self.bad)[0]
-
-
-def check_id(value: str, name: str = "account id") -> str:
-    """``value`` when it is an id the importers take (the rule of ``id_length``, for one id that
-    comes in elsewhere: a token, a command, a request); ``UsageError`` otherwise."""
-    if not value:
-        raise UsageError(f"{name} is empty")
-    if len(value) > MAX_ID_CHARS:
-        raise UsageError(f"{name} is longer than {MAX_ID_CHARS} characters")
-    if _ID_CONTROL.search(value):
-        raise UsageError(f"{name} {value!r} contains a control character")
-    return value
 
 
 # ---- times and dates ----------------------------------------------------------------------------

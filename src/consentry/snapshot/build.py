@@ -44,12 +44,14 @@ from consentry.snapshot.manifest import (
 )
 from consentry.snapshot.merkle import StreamingRoot
 from consentry.snapshot.records import (
+    DISTINCT_RECORD_COLUMNS,
     RECORD_SCHEMA,
     RecordMaker,
 )
 from consentry.snapshot.source import ContentSource
 from consentry.snapshot.steps import (
     CENSUS_TASK_ROWS,
+    WHOLE_STATE_ROWS,
     CensusSummary,
     InteractionsResult,
     MakerRecipe,
@@ -99,6 +101,9 @@ class BuildSpec:
     force: bool = False
     #: Items per census task (``steps.census_tasks``): what a worker holds, not what it makes.
     census_rows: int = CENSUS_TASK_ROWS
+    #: A ledger state of at most this many rows is read whole by each process running tasks
+    #: (``steps.WHOLE_STATE_ROWS``); 0: never, each task reads its own accounts' state.
+    whole_state_rows: int = WHOLE_STATE_ROWS
 
 
 class IncludedSink(Protocol):
@@ -210,6 +215,7 @@ class Builder:
             recipient=spec.recipient is not None,
             on=at.date(),
             batch_size=spec.batch_size,
+            whole_state_rows=spec.whole_state_rows,
         )
         ctx.discard_leftover()
         state = ctx.steps / "state"
@@ -264,7 +270,9 @@ class Builder:
                         sink.content(rows, entries)
                 self.progress.advance(sum(census.rows_of(b) for b in plan.buckets))
         if not shards:  # no content at all: one empty shard keeps the layout uniform
-            empty = work.shard_writer("data/part-00000.parquet", RECORD_SCHEMA).close()
+            empty = work.shard_writer(
+                "data/part-00000.parquet", RECORD_SCHEMA, DISTINCT_RECORD_COLUMNS
+            ).close()
             shards.append(empty)
             tree.add_leaves(shard_leaves(work.path / empty.path))
         root, leaves = tree.root().hex(), tree.count

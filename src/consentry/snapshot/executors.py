@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 
 from consentry.cores import every_core
 from consentry.errors import ConsentryError
-from consentry.snapshot.steps import StepContext, run_task
+from consentry.snapshot.steps import StepContext, forget_whole_state, run_task
 
 EXECUTORS = ("local", "ray")
 #: What the forkserver loads before forking workers (``steps`` and the scrubber).
@@ -42,7 +42,7 @@ class _Inline:
         return iter(results)
 
     def close(self) -> None:
-        pass
+        forget_whole_state()
 
 
 _CONTEXT: StepContext | None = None

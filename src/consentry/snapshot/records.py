@@ -37,6 +37,15 @@ RECORD_SCHEMA: Final = pa.schema(
         ("consent_entry", pa.int64()),
     ]
 )
+#: The record columns whose values are mostly distinct (``ShardWriter``'s ``distinct``).
+DISTINCT_RECORD_COLUMNS: Final = (
+    "record_id",
+    "text",
+    "in_reply_to",
+    "quote_of",
+    "repost_of",
+    "conversation_id",
+)
 RECORD_COLUMNS: Final = (
     "content_id",
     "author_id",

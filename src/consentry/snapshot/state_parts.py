@@ -303,6 +303,45 @@ def read_keyed_state(folder: Path, ids: Any, rows: int | None = None) -> KeyedSt
     return KeyedState(accounts, consent, account_keys, consent_keys)
 
 
+def state_rows(folder: Path) -> int:
+    """Rows of the sealed state in ``folder``, accounts' and consent's (read from the files'
+    batch headers: nothing is decoded)."""
+    facts = sealed(folder / MARKER, LAYOUT)
+    if facts is None:
+        raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
+    total = 0
+    for name in TABLES:
+        for p in range(int(facts["partitions"])):
+            with pa.memory_map(str(_file(folder, name, p))) as mapped:
+                total += sum(batch.num_rows for batch in pa.ipc.open_stream(mapped))
+    return total
+
+
+def read_whole_state(folder: Path) -> KeyedState:
+    """Every account's state (``read_keyed_state`` of every account), partition after partition:
+    a partition is the top bits of the key and each is sorted by key, so the rows come in
+    ascending key order."""
+    facts = sealed(folder / MARKER, LAYOUT)
+    if facts is None:
+        raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
+    out: list[tuple[pa.Table, npt.NDArray[np.uint64]]] = []
+    for name in TABLES:
+        # Read into memory (not mapped): the files go when the build discards its steps.
+        parts = [
+            pa.ipc.open_stream(pa.OSFile(str(_file(folder, name, p)))).read_all()
+            for p in range(int(facts["partitions"]))
+        ]
+        table = pa.concat_tables([t.cast(parts[-1].schema) for t in parts]).combine_chunks()
+        keys = (
+            np.asarray(table[KEY].to_numpy(), dtype=np.uint64)
+            if table.num_rows
+            else np.empty(0, dtype=np.uint64)
+        )
+        out.append((table.drop_columns([KEY]), keys))
+    (accounts, account_keys), (consent, consent_keys) = out
+    return KeyedState(accounts, consent, account_keys, consent_keys)
+
+
 def _rows_of(sorted_keys: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> tuple[Any, Any]:
     """The rows of an ascending key column whose key is one of ``wanted`` (ascending, each
     once; a key may have several rows: an account's consent per purpose), in row order, and

@@ -27,9 +27,10 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -55,6 +56,7 @@ from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows
 from consentry.snapshot.manifest import leaf_hashes
 from consentry.snapshot.merkle import Pieces, pieces
 from consentry.snapshot.records import (
+    DISTINCT_RECORD_COLUMNS,
     INTERACTION_SCHEMA,
     RECORD_COLUMNS,
     RECORD_SCHEMA,
@@ -62,7 +64,14 @@ from consentry.snapshot.records import (
 )
 from consentry.snapshot.roots import shard_pieces
 from consentry.snapshot.source import ContentSource
-from consentry.snapshot.state_parts import fold_partition, read_keyed_state
+from consentry.snapshot.state_parts import MARKER as STATE_MARKER
+from consentry.snapshot.state_parts import (
+    KeyedState,
+    fold_partition,
+    read_keyed_state,
+    read_whole_state,
+    state_rows,
+)
 from consentry.snapshot.writer import ShardInfo, WorkFolder
 
 STEPS_DIR: Final = "steps"
@@ -85,6 +94,14 @@ SINK_COLUMNS: Final = ("content_id", "author_id", "kind", "repost_of")
 #: a fifth of a build's CPU, and was done twice). Settling only excludes, so nothing is missed.
 SCANNED_COLUMNS: Final = tuple(dict.fromkeys((*CENSUS_COLUMNS, *RECORD_COLUMNS)))
 ELIGIBLE_ROW: Final = "_row"
+#: A ledger state of at most this many rows (accounts' and consent's) is read whole by each
+#: process that runs tasks, once per build, and kept for all its tasks: otherwise every census
+#: task walks every partition for its authors, who, on a platform of few accounts, are most of
+#: them (100,000 accounts, 2,000,000 posts: a tenth of the build's CPU went to reading the same
+#: state again in each of 31 tasks). Such a state is ~310,000 rows, ~46 MB while it is read,
+#: ~15 MB kept. A bound, not a share of the platform: past it, each task reads its own
+#: accounts' state, and a worker's memory stays independent of the accounts.
+WHOLE_STATE_ROWS: Final = 524_288
 
 
 class MakerRecipe(Protocol):
@@ -106,6 +123,7 @@ class StepContext:
     recipient: bool
     on: date
     batch_size: int
+    whole_state_rows: int = WHOLE_STATE_ROWS
     _made: dict[str, RecordMaker] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -242,13 +260,52 @@ class StateFold:
 # ---- census map ------------------------------------------------------------------------------
 
 
-def _index_of(ctx: StepContext, ids: Any) -> StateIndex:
-    """The ledger state of the accounts ``ids``, read from the build's partitions."""
-    state = read_keyed_state(ctx.steps / "state", ids)
+def _index_of(ctx: StepContext, ids: Callable[[], Any]) -> StateIndex:
+    """The ledger state of the accounts ``ids()``, read from the build's partitions; or the
+    whole state, when it is small (``WHOLE_STATE_ROWS``), read once by this process."""
+    folder = ctx.steps / "state"
+    whole = _WHOLE_STATE.index(ctx, folder)
+    return whole if whole is not None else _index(ctx, read_keyed_state(folder, ids()))
+
+
+def _index(ctx: StepContext, state: KeyedState) -> StateIndex:
     keys = (state.account_keys, state.consent_keys)
     return StateIndex(
         state.accounts, state.consent, ctx.purpose, recipient=ctx.recipient, keys=keys
     )
+
+
+class _WholeState:
+    """The one whole state this process keeps (``WHOLE_STATE_ROWS``), for the build whose
+    sealed state it is: a state sealed again (a resumed build) or another build's is read
+    anew, and the one kept before is dropped."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._index: StateIndex | None = None
+
+    def index(self, ctx: StepContext, folder: Path) -> StateIndex | None:
+        if ctx.whole_state_rows <= 0:
+            return None
+        seal = (folder / STATE_MARKER).stat()
+        key = (str(folder), seal.st_ino, seal.st_mtime_ns, ctx.purpose, ctx.recipient)
+        if key != self._key:
+            self._key, self._index = key, None
+            if state_rows(folder) <= ctx.whole_state_rows:
+                self._index = _index(ctx, read_whole_state(folder))
+        return self._index
+
+    def forget(self) -> None:
+        self._key, self._index = None, None
+
+
+_WHOLE_STATE: Final = _WholeState()
+
+
+def forget_whole_state() -> None:
+    """Drop the whole state this process kept for a build's tasks (a build done in the
+    build's own process: its memory is not kept for the next)."""
+    _WHOLE_STATE.forget()
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +349,7 @@ class CensusMap:
         markers = [bucket_file(ctx.steps, "census", b).with_suffix(DONE) for b in task.buckets]
         done = [marked(m) for m in markers]
         todo = [b for b, d in zip(task.buckets, done, strict=True) if d is None]
-        index = _index_of(ctx, self._authors(ctx, todo)) if todo else None
+        index = _index_of(ctx, lambda: self._authors(ctx, todo)) if todo else None
         summaries: list[CensusSummary] = []
         for bucket, marker, facts in zip(task.buckets, markers, done, strict=True):
             if facts is not None:
@@ -465,7 +522,7 @@ class InteractionsMap:
             for batch in coalesced(linked, SCAN_CHUNK):
                 # The state of this chunk's accounts only: every interacting account's at once
                 # grew with the accounts of the platform (a verdict reads its own row alone).
-                index = _index_of(ctx, batch.column("account_id"))
+                index = _index_of(ctx, partial(batch.column, "account_id"))
                 reasons, entries = interaction_verdicts(batch, index, ctx.policy, ctx.on)
                 writer.write(maker.interactions(batch, reasons, entries, keys))
                 kept = np.nonzero(reasons == Reason.ELIGIBLE)[0]
@@ -569,7 +626,7 @@ class RecordsMap:
             )
         maker = ctx.record_maker()
         maker.prepare()
-        writer = work.shard_writer(plan.relative, RECORD_SCHEMA)
+        writer = work.shard_writer(plan.relative, RECORD_SCHEMA, DISTINCT_RECORD_COLUMNS)
         told = _IncludedIds(plan.included_file(ctx.steps))
         pii: Counter[str] = Counter()
         pending: list[pa.RecordBatch] = []

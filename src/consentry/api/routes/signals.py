@@ -20,7 +20,7 @@ from consentry.api.auth import State
 from consentry.api.problems import ProblemError
 from consentry.api.state import ServiceState
 from consentry.errors import UsageError
-from consentry.platform.validation import check_id
+from consentry.ids import check_id
 from consentry.signals import load_signals_config
 from consentry.signals.report import account_signals
 
