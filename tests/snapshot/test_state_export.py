@@ -183,6 +183,20 @@ def test_accounts_sharing_a_hash_are_told_apart_by_id(
     assert both_consent["account_id"].to_pylist() == ["b", "b"]
 
 
+def _keyed_index(state: state_parts.KeyedState) -> StateIndex:
+    """The index of what a read gave, with its keys, each row's checked and ascending."""
+    for table, keys in ((state.accounts, state.account_keys), (state.consent, state.consent_keys)):
+        assert keys.tolist() == hash_ids(table["account_id"]).tolist()
+        assert keys.tolist() == sorted(keys.tolist())
+    return StateIndex(
+        state.accounts,
+        state.consent,
+        "train",
+        recipient=True,
+        keys=(state.account_keys, state.consent_keys),
+    )
+
+
 def test_a_keyed_read_frames_items_as_the_whole_state_does(
     ledger: LedgerStore, tmp_path: Path
 ) -> None:
@@ -192,17 +206,7 @@ def test_a_keyed_read_frames_items_as_the_whole_state_does(
     resolved = ledger.resolve(None)
     export_state(tmp_path / "st", ledger, resolved, ["train", "share"], "lab", per_partition=64)
     asked = pa.array([f"acct{i:05d}" for i in range(0, ACCOUNTS + 40, 3)])  # some unknown
-    state = state_parts.read_keyed_state(tmp_path / "st", asked)
-    for table, keys in ((state.accounts, state.account_keys), (state.consent, state.consent_keys)):
-        assert keys.tolist() == hash_ids(table["account_id"]).tolist()
-        assert keys.tolist() == sorted(keys.tolist())
-    keyed = StateIndex(
-        state.accounts,
-        state.consent,
-        "train",
-        recipient=True,
-        keys=(state.account_keys, state.consent_keys),
-    )
+    keyed = _keyed_index(state_parts.read_keyed_state(tmp_path / "st", asked))
     whole = StateIndex(
         ledger.account_states(resolved),
         ledger.consent_state(resolved, purposes=["train", "share"], recipient="lab"),
@@ -284,16 +288,7 @@ def test_the_whole_state_frames_items_as_the_ledgers_whole_state_does(
     assert state.accounts.num_rows == accounts.num_rows == ACCOUNTS
     assert state.consent.num_rows == consent.num_rows
     assert state_parts.state_rows(folder) == accounts.num_rows + consent.num_rows
-    for table, keys in ((state.accounts, state.account_keys), (state.consent, state.consent_keys)):
-        assert keys.tolist() == hash_ids(table["account_id"]).tolist()
-        assert keys.tolist() == sorted(keys.tolist())
-    whole = StateIndex(
-        state.accounts,
-        state.consent,
-        "train",
-        recipient=True,
-        keys=(state.account_keys, state.consent_keys),
-    )
+    whole = _keyed_index(state)
     oracle = StateIndex(accounts, consent, "train", recipient=True)
     asked = pa.array([f"acct{i:05d}" for i in range(ACCOUNTS + 20)])  # some unknown
     n = len(asked)
