@@ -18,7 +18,7 @@ import pytest
 
 from consentry.errors import ConsentryError
 from consentry.ledger.store import LedgerStore
-from consentry.snapshot import steps
+from consentry.snapshot import state_parts, steps
 from consentry.snapshot.executors import LocalExecutor, RayExecutor, executor
 from consentry.snapshot.state_parts import read_state, write_state
 from consentry.snapshot.steps import census_tasks
@@ -261,8 +261,8 @@ def test_a_small_state_is_read_once_per_build(
 
         return call
 
-    monkeypatch.setattr(steps, "read_whole_state", counted("whole", steps.read_whole_state))
-    monkeypatch.setattr(steps, "read_keyed_state", counted("keyed", steps.read_keyed_state))
+    monkeypatch.setattr(steps, "read_whole_state", counted("whole", state_parts.read_whole_state))
+    monkeypatch.setattr(steps, "read_keyed_state", counted("keyed", state_parts.read_keyed_state))
     build("small", census_rows=1)  # a task per bucket: many tasks
     assert calls == {"whole": 1, "keyed": 0}
     assert steps._WHOLE_STATE._index is None  # dropped with the session
