@@ -75,3 +75,36 @@ def test_detectors_compile_their_patterns_when_first_used() -> None:
         "print(scrub_text('call +33 6 12 34 56 78, 020 7946 0958 or see https://example.com/a'))\n"
     )
     assert _printed(code) == "call <PHONE>, <PHONE> or see <URL>"
+
+
+#: A forkserver worker started by a process whose main module is ``main`` (as ``python -m main``
+#: or the installed command makes it), asked which of ``modules`` it holds.
+WORKER_PROBE = """
+import importlib, multiprocessing, sys
+sys.modules["__main__"] = importlib.import_module({main!r})
+context = multiprocessing.get_context("forkserver")
+context.set_forkserver_preload(["consentry.snapshot.worker_start"])
+with context.Pool(1) as pool:
+    print(pool.apply(eval, ("[m in __import__('sys').modules for m in {modules!r}]",)))
+"""
+
+#: What the command line loads and a build's worker needs none of.
+COMMAND_LINE = ("consentry.cli.main", "consentry.cli.snapshot", "consentry.compliance.erasure")
+
+
+@pytest.mark.parametrize("main", ["consentry.cli.main", "consentry.__main__"])
+def test_a_build_worker_loads_none_of_the_command_line(main: str) -> None:
+    """multiprocessing has each worker import its parent's main module, as ``__mp_main__``
+    (a package's ``__main__`` excepted): the command line's, imported so, registers no command
+    and imports no group of commands; the installed command's entry (``consentry.__main__``,
+    which its script imports) imports none either."""
+    code = WORKER_PROBE.format(main=main, modules=COMMAND_LINE)
+    assert _printed(code) == str([False] * len(COMMAND_LINE))
+
+
+def test_the_installed_command_runs_the_command_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "consentry", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("consentry ")
