@@ -16,6 +16,12 @@ COMPILED = (
     "print(phones._pattern.cache_info().currsize > 0, urls._compiled.cache_info().currsize > 0)"
 )
 
+#: Whether a process holds phonenumbers' metadata of (nearly) every region.
+REGIONS = (
+    "from phonenumbers.phonemetadata import PhoneMetadata\n"
+    "print(len(PhoneMetadata._region_metadata) > 200)"
+)
+
 CASES = [
     # (what the process imports first, what it runs then, what it must print)
     ("consentry.cli.main", "print('pandas' in sys.modules)", "False"),
@@ -43,6 +49,9 @@ CASES = [
     # The build's own process names the detectors; its forkserver compiles their patterns.
     ("consentry.cli.main", COMPILED, "False False"),
     ("consentry.snapshot.worker_start", COMPILED, "True True"),
+    # The forkserver loads phonenumbers' metadata of every region, which workers then need not.
+    ("consentry.snapshot.worker_start", REGIONS, "True"),
+    ("consentry.cli.main", REGIONS, "False"),
 ]
 
 

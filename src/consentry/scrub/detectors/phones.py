@@ -321,7 +321,10 @@ def _plan(region: str) -> _Plan | None:
 
 
 def warm(regions: Sequence[str] = DEFAULT_REGIONS) -> None:
-    """Compile the plans of ``regions`` now (before a process forks the ones that scrub)."""
+    """Compile the plans of ``regions`` now (before a process forks the ones that scrub), and
+    load ``phonenumbers``' metadata of every region: it loads a region's when first asked,
+    which each worker did again (~0.15 CPU-s each; all at once here: ~0.05)."""
+    phonenumbers.PhoneMetadata.load_all()
     for region in regions:
         plan = _plan(region)
         if plan is not None:
