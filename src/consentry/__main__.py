@@ -10,9 +10,9 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from consentry.cli.main import app
+    from consentry.cli.main import run
 
-    app()
+    run()
 
 
 if __name__ == "__main__":
