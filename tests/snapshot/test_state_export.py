@@ -287,7 +287,12 @@ def test_the_whole_state_frames_items_as_the_ledgers_whole_state_does(
     consent = ledger.consent_state(resolved, purposes=["train", "share"], recipient="lab")
     assert state.accounts.num_rows == accounts.num_rows == ACCOUNTS
     assert state.consent.num_rows == consent.num_rows
-    assert state_parts.state_rows(folder) == accounts.num_rows + consent.num_rows
+    total = accounts.num_rows + consent.num_rows
+    assert state_parts.state_rows(folder) == total
+    # Asked only whether it is past a bound, the count stops once past it.
+    for bound in (0, 50, total - 1):
+        assert bound < state_parts.state_rows(folder, at_most=bound) <= total
+    assert state_parts.state_rows(folder, at_most=total) == total
     whole = _keyed_index(state)
     oracle = StateIndex(accounts, consent, "train", recipient=True)
     asked = pa.array([f"acct{i:05d}" for i in range(ACCOUNTS + 20)])  # some unknown

@@ -303,9 +303,11 @@ def read_keyed_state(folder: Path, ids: Any, rows: int | None = None) -> KeyedSt
     return KeyedState(accounts, consent, account_keys, consent_keys)
 
 
-def state_rows(folder: Path) -> int:
+def state_rows(folder: Path, at_most: int | None = None) -> int:
     """Rows of the sealed state in ``folder``, accounts' and consent's (read from the files'
-    batch headers: nothing is decoded)."""
+    batch headers: nothing is decoded). With ``at_most``, the count stops once past it (the
+    number returned is then more than ``at_most``, not the total): a large state has
+    thousands of files, and whether it is small is all a worker asks."""
     facts = sealed(folder / MARKER, LAYOUT)
     if facts is None:
         raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
@@ -313,7 +315,9 @@ def state_rows(folder: Path) -> int:
     for name in TABLES:
         for p in range(int(facts["partitions"])):
             with pa.memory_map(str(_file(folder, name, p))) as mapped:
-                total += sum(batch.num_rows for batch in pa.ipc.open_stream(mapped))
+                total += sum(int(batch.num_rows) for batch in pa.ipc.open_stream(mapped))
+            if at_most is not None and total > at_most:
+                return total
     return total
 
 

@@ -291,7 +291,7 @@ class _WholeState:
         key = (str(folder), seal.st_ino, seal.st_mtime_ns, ctx.purpose, ctx.recipient)
         if key != self._key:
             self._key, self._index = key, None
-            if state_rows(folder) <= ctx.whole_state_rows:
+            if state_rows(folder, at_most=ctx.whole_state_rows) <= ctx.whole_state_rows:
                 self._index = _index(ctx, read_whole_state(folder))
         return self._index
 
