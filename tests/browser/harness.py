@@ -186,6 +186,9 @@ def axe_violations(page: Page, tags: tuple[str, ...] = WCAG_22_AA) -> list[dict[
     page's Content-Security-Policy does not govern."""
     from axe_playwright_python.sync_playwright import Axe
 
+    # Once the page has loaded, its stylesheet applied: a page just navigated to (a form's
+    # redirect) was otherwise now and then judged unstyled (links 17 px high, not 44).
+    page.wait_for_load_state("load")
     options = {"runOnly": {"type": "tag", "values": list(tags)}, "resultTypes": ["violations"]}
     violations: list[dict[str, Any]] = Axe().run(page, options=options).response["violations"]
     return violations
