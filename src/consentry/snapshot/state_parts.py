@@ -87,6 +87,15 @@ def seal(marker: Path, layout: str, **facts: int) -> None:
     marker.write_text(json.dumps({**facts, "layout": layout}), "utf-8")
 
 
+def sealed_partitions(folder: Path) -> int:
+    """The number of partitions of the state sealed in ``folder``; ``FileNotFoundError`` if
+    there is none in this layout."""
+    facts = sealed(folder / MARKER, LAYOUT)
+    if facts is None:
+        raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
+    return int(facts["partitions"])
+
+
 def written(folder: Path) -> bool:
     return sealed(folder / MARKER, LAYOUT) is not None
 
@@ -249,10 +258,7 @@ def read_keyed_state(folder: Path, ids: Any, rows: int | None = None) -> KeyedSt
     """``read_state``, with each row's key."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    facts = sealed(folder / MARKER, LAYOUT)
-    if facts is None:
-        raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
-    count = int(facts["partitions"])
+    count = sealed_partitions(folder)
     wanted = pc.unique(ids.drop_null()) if len(ids) else pa.array([], pa.string())
     hashes = hash_ids(wanted) if len(wanted) else np.empty(0, dtype=np.uint64)
     order = np.argsort(hashes, kind="stable")
@@ -308,12 +314,10 @@ def state_rows(folder: Path, at_most: int | None = None) -> int:
     batch headers: nothing is decoded). With ``at_most``, the count stops once past it (the
     number returned is then more than ``at_most``, not the total): a large state has
     thousands of files, and whether it is small is all a worker asks."""
-    facts = sealed(folder / MARKER, LAYOUT)
-    if facts is None:
-        raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
+    count = sealed_partitions(folder)
     total = 0
     for name in TABLES:
-        for p in range(int(facts["partitions"])):
+        for p in range(count):
             with pa.memory_map(str(_file(folder, name, p))) as mapped:
                 total += sum(int(batch.num_rows) for batch in pa.ipc.open_stream(mapped))
             if at_most is not None and total > at_most:
@@ -325,15 +329,13 @@ def read_whole_state(folder: Path) -> KeyedState:
     """Every account's state (``read_keyed_state`` of every account), partition after partition:
     a partition is the top bits of the key and each is sorted by key, so the rows come in
     ascending key order."""
-    facts = sealed(folder / MARKER, LAYOUT)
-    if facts is None:
-        raise FileNotFoundError(f"{folder}: no ledger state written in this layout")
+    count = sealed_partitions(folder)
     out: list[tuple[pa.Table, npt.NDArray[np.uint64]]] = []
     for name in TABLES:
         # Read into memory (not mapped): the files go when the build discards its steps.
         parts = [
             pa.ipc.open_stream(pa.OSFile(str(_file(folder, name, p)))).read_all()
-            for p in range(int(facts["partitions"]))
+            for p in range(count)
         ]
         table = pa.concat_tables([t.cast(parts[-1].schema) for t in parts]).combine_chunks()
         keys = (
