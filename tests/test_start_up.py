@@ -1,7 +1,8 @@
-"""What our processes load when they start: no pandas (``consentry.arrow_without_pandas``),
-though pandas still works where something asks for it; no detector pattern compiled in the
-build's own process, every one compiled in the forkserver its workers are forked from. Each
-case runs in a fresh interpreter: what is loaded once per process is what is tested."""
+"""What our processes load when they start: no pandas, and no polars for ADBC
+(``consentry.skipped_probes``), though either still works where something asks for it; no
+detector pattern compiled in the build's own process, every one compiled in the forkserver its
+workers are forked from, and frozen there. Each case runs in a fresh interpreter: what is
+loaded once per process is what is tested."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ COMPILED = (
 REGIONS = (
     "from phonenumbers.phonemetadata import PhoneMetadata\n"
     "print(len(PhoneMetadata._region_metadata) > 200)"
+)
+
+#: Whether loading a ledger imported polars (ADBC looks for it), and polars still working.
+LEDGER_THEN_POLARS = (
+    "import consentry.ledger.sqlite\n"
+    "looked = 'polars' in sys.modules\n"
+    "import polars\n"
+    "print(looked, polars.DataFrame({'a': [1]}).shape)"
 )
 
 CASES = [
@@ -52,6 +61,10 @@ CASES = [
     # The forkserver loads phonenumbers' metadata of every region, which workers then need not.
     ("consentry.snapshot.worker_start", REGIONS, "True"),
     ("consentry.cli.main", REGIONS, "False"),
+    # The ledgers' ADBC module, loaded by the command line: without its look for polars.
+    ("consentry.cli.main", LEDGER_THEN_POLARS, "False (1, 1)"),
+    # What the forkserver loaded is frozen: its workers' collections do not walk it.
+    ("consentry.snapshot.worker_start", "import gc; print(gc.get_freeze_count() > 10_000)", "True"),
 ]
 
 
@@ -74,6 +87,44 @@ def test_a_library_import_keeps_pyarrows_own_behaviour() -> None:
         "pa.array([1])\nprint('pandas' in sys.modules)\n"
     )
     assert _printed(code) == "True"
+
+
+def test_a_library_import_keeps_adbcs_own_behaviour() -> None:
+    """Outside the command line, ADBC binds polars frames as it always did."""
+    pytest.importorskip("polars")
+    code = "import sys\nimport consentry.ledger.sqlite\nprint('polars' in sys.modules)\n"
+    assert _printed(code) == "True"
+
+
+def test_a_command_ends_with_what_it_loaded_frozen() -> None:
+    """The command's process freezes its objects as it ends (its exit then walks none of
+    them); the command's own output and status are kept."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 10_000))\n"
+        "sys.argv = ['consentry', '--version']\n"
+        "from consentry.cli.main import run_process\n"
+        "run_process()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stdout.startswith("consentry ")
+    assert done.stdout.strip().endswith("frozen True")
+
+
+def test_a_started_executor_has_its_workers_server_starting() -> None:
+    """``start`` launches the local executor's forkserver and returns (its workers are forked
+    from it later); one worker (the build's own process) or Ray start nothing here."""
+    code = (
+        "import psutil\n"
+        "from consentry.snapshot.executors import LocalExecutor, RayExecutor\n"
+        "LocalExecutor(1).start(); RayExecutor().start()\n"
+        "alone = psutil.Process().children()\n"
+        "LocalExecutor(2).start(); LocalExecutor(2).start()\n"
+        "servers = [p for p in psutil.Process().children() if 'forkserver' in str(p.cmdline())]\n"
+        "print(len(alone), len(servers))\n"
+    )
+    assert _printed(code) == "0 1"
 
 
 def test_detectors_compile_their_patterns_when_first_used() -> None:

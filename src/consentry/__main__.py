@@ -10,9 +10,9 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from consentry.cli.main import run
+    from consentry.cli.main import run_process
 
-    run()
+    run_process()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 # by jemalloc when it starts (with pyarrow); a value already in the environment is kept.
 os.environ.setdefault(JEMALLOC_CONF, JEMALLOC_DECAY)
 
-from consentry.arrow_without_pandas import skip_pandas_probe  # noqa: E402 (after the settings)
+from consentry.skipped_probes import skip_pandas_probe, skip_polars_probe  # noqa: E402
 
 skip_pandas_probe()
+skip_polars_probe()

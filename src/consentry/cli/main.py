@@ -11,6 +11,7 @@ light entry for the same reason.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -110,6 +111,17 @@ def run(args: Sequence[str] | None = None) -> None:
     command_line(None if module is None else [module])(args)
 
 
+def run_process() -> None:
+    """``run``, as the command's own process (the installed command, ``python -m``)."""
+    try:
+        run()
+    finally:
+        # At exit the interpreter clears its ~1,000 modules one by one, and the clearing sets
+        # off collections that walk every object they hold: ~0.2 CPU-s and as much wall time
+        # at the end of every command. Frozen, they are not walked (they die with the process).
+        gc.freeze()
+
+
 if TYPE_CHECKING:
     app: typer.Typer
 
@@ -126,4 +138,4 @@ def __getattr__(name: str) -> Any:
 
 
 if __name__ == "__main__":
-    run()
+    run_process()

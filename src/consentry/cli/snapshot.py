@@ -139,6 +139,7 @@ def build(
     --executor ray --ray-address auto` (docs/cluster.md).
     """
     runner = make_executor(executor, workers=workers, ray_address=ray_address)
+    runner.start()  # its workers' server starts up while this process opens the workspace
     ws = open_workspace(workspace)
     if WorkspaceSource(ws.content_dir).count() == 0:
         raise UsageError(

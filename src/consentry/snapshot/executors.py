@@ -6,6 +6,8 @@ results back in task order: what a build writes cannot depend on which one ran i
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.forkserver
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,11 @@ class Session(Protocol):
 
 
 class Executor(Protocol):
+    def start(self) -> None:
+        """Begin now what sessions will need (a process server's start-up then overlaps the
+        caller's own work until its first session); optional, and safe to call again."""
+        ...
+
     def session(self, ctx: StepContext) -> Session: ...
 
 
@@ -53,33 +60,35 @@ def _install(ctx: StepContext) -> None:
     _CONTEXT = ctx
 
 
-def _ready() -> None:
-    """A worker's first task: nothing but being started."""
-
-
 def _run_installed(step: str, task: Any) -> Any:
     assert _CONTEXT is not None, "worker started without the build's context"
     return run_task(_CONTEXT, step, task)
 
 
+def _forkserver() -> multiprocessing.context.ForkServerContext:
+    """The workers' forkserver, started if it is not running yet (without waiting for it)."""
+    # forkserver: workers start from a clean interpreter (no copy of the build's memory, no
+    # threads forked mid-lock); the context is sent once per worker. The server imports the
+    # steps' modules once, and workers are forked from it with them loaded: imported in each
+    # worker, they cost ~0.7 CPU-s per worker.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_MODULES))
+    # Started, the server loads them (~0.7 s) while this process goes on: a worker's start
+    # waits for it only if the build asks for one sooner.
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
 class _Pool:
     def __init__(self, ctx: StepContext, workers: int) -> None:
-        # forkserver: workers start from a clean interpreter (no copy of the build's memory,
-        # no threads forked mid-lock); the context is sent once per worker. The server
-        # imports the steps' modules once, and workers are forked from it with them loaded:
-        # imported in each worker, they cost ~0.7 CPU-s per worker.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(WORKER_MODULES))
+        # Processes start on a step's first tasks, from the server (started here if the
+        # executor was not started before).
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=context,
+            mp_context=_forkserver(),
             initializer=_install,
             initargs=(ctx,),
         )
-        # Processes start on submission: started now, each worker's start-up (an interpreter,
-        # the library, the context) overlaps what the build does before its first step.
-        for _ in range(workers):
-            self.pool.submit(_ready)
 
     def map(self, step: str, tasks: Sequence[Any]) -> Iterator[Any]:
         futures: list[Future[Any]] = [self.pool.submit(_run_installed, step, t) for t in tasks]
@@ -108,6 +117,10 @@ class LocalExecutor:
         if self.workers < 1:
             raise ConsentryError(f"--workers must be at least 1, not {self.workers}")
 
+    def start(self) -> None:
+        if self.workers > 1:
+            _forkserver()
+
     def session(self, ctx: StepContext) -> Session:
         return _Inline(ctx) if self.workers == 1 else _Pool(ctx, self.workers)
 
@@ -118,6 +131,9 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None) -> None:
         self.address = address
+
+    def start(self) -> None:
+        """Nothing: the cluster is reached when the first session opens."""
 
     def session(self, ctx: StepContext) -> Session:
         try:

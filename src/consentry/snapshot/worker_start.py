@@ -1,8 +1,14 @@
 """What the local executor's forkserver loads once, before it forks the build's workers: the
 steps' modules and the scrubber's, its patterns compiled, after pyarrow's look for pandas is
-skipped (``consentry.arrow_without_pandas``). Workers forked from it load nothing."""
+skipped (``consentry.skipped_probes``). Workers forked from it load nothing.
 
-from consentry.arrow_without_pandas import skip_pandas_probe
+What it loaded is then frozen (``gc.freeze``): the collector's full sweeps, in the workers as
+they build and in the server as it exits, no longer walk the ~90,000 objects of the modules,
+which live as long as the process anyway."""
+
+import gc
+
+from consentry.skipped_probes import skip_pandas_probe
 
 skip_pandas_probe()
 
@@ -11,3 +17,4 @@ import consentry.snapshot.steps  # noqa: E402, F401
 from consentry.scrub.detectors import warm  # noqa: E402
 
 warm()
+gc.freeze()
