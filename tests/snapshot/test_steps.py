@@ -127,20 +127,14 @@ def test_the_build_process_killed_then_resumed_with_other_workers(
     assert snapshot_files(tmp_path / "crashed") == reference
 
 
-@pytest.mark.parametrize("ids_lost", [False, True])
 def test_the_sink_hears_every_item_once_after_a_resumed_build(
-    build: Build, ledger: LedgerStore, tmp_path: Path, ids_lost: bool
+    build: Build, ledger: LedgerStore, tmp_path: Path
 ) -> None:
-    # The delivery map is told from the ids each records task wrote beside its shard; a shard
-    # sealed without them (a partial folder of an earlier version) has them written again.
+    # The delivery map is told from the census's files, which a killed build keeps: a shard
+    # sealed before the kill is told of like the others, once.
     told = RecordingSink()
     build("reference", batch_size=2, shard_rows=4, sink=told)
-    partial = _killed_once_a_shard_is_sealed(ledger, tmp_path)
-    kept = list(partial.glob("steps/included/*.arrow"))
-    assert kept, "a sealed shard without its ids"
-    if ids_lost:
-        for path in kept:
-            path.unlink()
+    _killed_once_a_shard_is_sealed(ledger, tmp_path)
     resumed_sink = RecordingSink()
     resumed = build("crashed", batch_size=2, shard_rows=4, sink=resumed_sink)
     assert resumed.resumed_shards >= 1

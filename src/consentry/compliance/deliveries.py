@@ -257,9 +257,9 @@ class Deliveries:
         finally:
             writer.discard()
 
-    def _record(self, manifest: Manifest, out: Path, map_file: Path) -> Delivery:
+    def _record(self, manifest: Manifest, out: Path, written: MapWriter) -> Delivery:
         """Record the delivery of ``manifest``'s snapshot, to be published at ``out``, not yet
-        marked published."""
+        marked published, with its map (``written``, closed)."""
         existing = self.get(manifest.snapshot_id)
         if existing is not None:
             if existing.path != str(out.resolve()):
@@ -271,11 +271,9 @@ class Deliveries:
         if manifest.recipient is not None:
             Recipients(self.ledger).get(manifest.recipient)
         assert self.maps_dir is not None  # (the map was written there)
+        per_account = written.per_account()
         map_path = self.maps_dir / f"{manifest.snapshot_id}.parquet"
-        map_file.replace(map_path)
-        # Counted from the finished map, not while the build runs: the tally of 100,000
-        # accounts would add to pass 2's own working set.
-        per_account = _records_per_account(map_path)
+        written.path.replace(map_path)
         digest = file_sha256(map_path)
         created = now()
         records = int(pc.sum(per_account.column("records")).as_py() or 0)
@@ -322,7 +320,7 @@ class _Publication:
 
     def publishing(self, manifest: Manifest, out: Path) -> None:
         self.pending.close()
-        self.delivery = self.deliveries._record(manifest, out, self.pending.path)
+        self.delivery = self.deliveries._record(manifest, out, self.pending)
 
     def published(self, manifest: Manifest, out: Path) -> None:
         self.deliveries._mark_published(manifest.snapshot_id)
@@ -338,13 +336,16 @@ def _holds(folder: Path, snapshot_id: str) -> bool:
 
 class MapWriter:
     """A delivery map written while its snapshot is built (the build's ``IncludedSink``): the
-    build's small parts joined into row groups of at least ``_ROW_GROUP`` rows."""
+    build's small parts joined into row groups of at least ``_ROW_GROUP`` rows, and its
+    records counted per account as each group is written (``per_account``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._size = 0
+        # None once two ids shared a hash: the finished map is then counted exactly.
+        self._tally: _AccountTally | None = _AccountTally()
 
     def content(self, rows: pa.RecordBatch, entries: npt.NDArray[np.int64]) -> None:
         self._add(_map_part(DATA, rows, "author_id", rows.column("repost_of"), entries))
@@ -367,7 +368,18 @@ class MapWriter:
         if self._size:
             group = joined(self._pending)
             self._writer.write_batch(group)
+            if self._tally is not None:
+                try:
+                    self._tally.add(group.column("account_id"))
+                except _CollisionError:
+                    self._tally = None
         self._pending, self._size = [], 0
+
+    def per_account(self) -> pa.Table:
+        """Records per account of the closed map (``account_id``, ``records``; by id)."""
+        if self._tally is None:
+            return _records_per_account(self.path)
+        return self._tally.result()
 
     def close(self) -> None:
         """Finish the file."""
@@ -413,7 +425,7 @@ def _map_part(
 
 def _records_per_account(path: Path) -> pa.Table:
     """Records per account of a delivery map (``account_id``, ``records``; by id), counted a
-    row group at a time."""
+    row group at a time (exactly, even when two ids share a hash)."""
     tally = _AccountTally()
     try:
         for ids in _map_account_ids(path):

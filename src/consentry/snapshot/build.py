@@ -60,7 +60,7 @@ from consentry.snapshot.steps import (
     SteppedCensus,
     census_tasks,
     dedup_tasks,
-    included_ids,
+    included_items,
     load,
     plan_shards,
     save,
@@ -255,6 +255,10 @@ class Builder:
             (result,) = interacting
             interactions, interaction_counts = self._interactions(ctx, result, sink)
             census.forget_included_keys()
+            if sink is not None:  # every included item, as stored, in scan order, told while
+                for plan in plans:  # the workers make the records (shards resumed included)
+                    for rows, entries in included_items(ctx, plan):
+                        sink.content(rows, entries)
             self.progress.phase("records", census.rows)
             tree = StreamingRoot()
             shards: list[ShardInfo] = []
@@ -265,9 +269,6 @@ class Builder:
                 pii.update(done.pii)
                 resumed += done.resumed
                 tree.add_pieces(done.pieces)
-                if sink is not None:  # every included item, as stored, in scan order
-                    for rows, entries in included_ids(plan.included_file(ctx.steps)):
-                        sink.content(rows, entries)
                 self.progress.advance(sum(census.rows_of(b) for b in plan.buckets))
         if not shards:  # no content at all: one empty shard keeps the layout uniform
             empty = work.shard_writer(

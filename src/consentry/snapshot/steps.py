@@ -564,11 +564,6 @@ class ShardPlan:
     def relative(self) -> str:
         return f"data/part-{self.index:05d}.parquet"
 
-    def included_file(self, steps: Path) -> Path:
-        """The ids (``SINK_COLUMNS``) and entries of the shard's items, one batch per scan
-        batch: the build tells its sink from them instead of reading the content again."""
-        return steps / "included" / f"part-{self.index:05d}.arrow"
-
 
 @dataclass(frozen=True, slots=True)
 class ShardResult:
@@ -616,18 +611,12 @@ class RecordsMap:
         sealed = work.sealed(plan.relative)
         if sealed is not None:
             path = ctx.work / plan.relative
-            if not plan.included_file(ctx.steps).is_file():  # sealed by a build without them
-                told = _IncludedIds(plan.included_file(ctx.steps))
-                for rows, kept_entries, _ in _included_rows(ctx, plan):
-                    told.add_rows(rows, kept_entries)
-                told.close()
             return ShardResult(
                 sealed, dict(pii_counts(path)), True, shard_pieces(str(path), plan.first_leaf)
             )
         maker = ctx.record_maker()
         maker.prepare()
         writer = work.shard_writer(plan.relative, RECORD_SCHEMA, DISTINCT_RECORD_COLUMNS)
-        told = _IncludedIds(plan.included_file(ctx.steps))
         pii: Counter[str] = Counter()
         pending: list[pa.RecordBatch] = []
         pending_entries: list[npt.NDArray[np.int64]] = []
@@ -651,22 +640,31 @@ class RecordsMap:
             pending_rows.clear()
 
         for rows, kept_entries, scan_rows in _included_rows(ctx, plan):
-            told.add_rows(rows, kept_entries)
             pending.append(rows)
             pending_entries.append(kept_entries)
             pending_rows.append(scan_rows)
             if sum(b.num_rows for b in pending) >= RECORD_CHUNK:
                 flush()
         flush()
-        told.close()  # before the shard is sealed: a sealed shard's ids are always there
         return ShardResult(writer.close(), dict(pii), False, pieces(leaves, plan.first_leaf))
 
 
-def _included_rows(
+def included_items(
     ctx: StepContext, plan: ShardPlan
+) -> Iterator[tuple[pa.RecordBatch, npt.NDArray[np.int64]]]:
+    """The ids (``SINK_COLUMNS``) and authorising entries of a shard's included items, a batch
+    at a time, in scan order: what the build tells its sink, from the census's files (while
+    the workers make the shard's records from the same files), without the texts."""
+    for rows, entries, _ in _included_rows(ctx, plan, SINK_COLUMNS):
+        yield rows, entries
+
+
+def _included_rows(
+    ctx: StepContext, plan: ShardPlan, columns: Sequence[str] | None = None
 ) -> Iterator[tuple[pa.RecordBatch, npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
     """The included items of a shard's buckets, as the census kept them, a batch at a time
-    (none of a batch without any): rows, authorising entries, scan rows."""
+    (none of a batch without any): rows (their ``columns``; default: ``RECORD_COLUMNS``),
+    authorising entries, scan rows."""
     offset = plan.first_row
     for bucket in plan.buckets:
         reasons = column(load(bucket_file(ctx.steps, "settled", bucket)), "reason", np.int8)
@@ -678,7 +676,7 @@ def _included_rows(
             found += len(keep)
             if not len(keep):
                 continue
-            rows = batch.drop_columns([ELIGIBLE_ROW])
+            rows = batch.drop_columns([ELIGIBLE_ROW]) if columns is None else batch.select(columns)
             if len(keep) != len(at):
                 rows = rows.take(pa.array(keep))
             yield rows, entries[at[keep]], at[keep] + offset
@@ -714,21 +712,6 @@ class StreamFile:
             self.writer = pa.ipc.new_stream(str(self.tmp), pa.schema([]))
         self.writer.close()
         os.replace(self.tmp, self.path)
-
-
-class _IncludedIds(StreamFile):
-    """The included items' ``SINK_COLUMNS`` and entries, written as they come."""
-
-    def add_rows(self, rows: pa.RecordBatch, entries: npt.NDArray[np.int64]) -> None:
-        self.add(rows.select(list(SINK_COLUMNS)).append_column("entry", pa.array(entries)))
-
-
-def included_ids(path: Path) -> Iterator[tuple[pa.RecordBatch, npt.NDArray[np.int64]]]:
-    """What ``_IncludedIds`` wrote: (``SINK_COLUMNS``, entries) per batch, in scan order."""
-    with pa.ipc.open_stream(str(path)) as reader:
-        for batch in reader:
-            entries = batch.column("entry").to_numpy().astype(np.int64, copy=False)
-            yield batch.drop_columns(["entry"]), entries
 
 
 def pii_counts(path: Path) -> Counter[str]:
