@@ -27,6 +27,7 @@ from consentry.scrub.registry import Detector, needs
 from consentry.scrub.resolver import Mentions
 from consentry.scrub.splice import splice
 from consentry.scrub.types import KEPT_TYPES, PII_TYPES, PLACEHOLDERS, TYPE_CODE, Span
+from consentry.string_bytes import StringBytes
 
 ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
 
@@ -128,14 +129,7 @@ class _RowsHolding:
 
     def __init__(self, texts: pa.StringArray) -> None:
         self.texts = texts
-        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)
-        self.offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
-        data = texts.buffers()[2]
-        self.data = (
-            np.zeros(0, dtype=np.uint8)
-            if data is None
-            else np.frombuffer(data, dtype=np.uint8)[self.offsets[0] : self.offsets[-1]]
-        )
+        self.bytes = StringBytes.of(texts)
 
     def rows_matching(self, prefilter: str, chars: str) -> np.ndarray:
         if not chars:
@@ -144,13 +138,11 @@ class _RowsHolding:
         # A character's last UTF-8 byte: every text holding the character holds that byte.
         # (Comparisons, not ``np.isin``, which sorts: ten times slower on a batch's bytes.)
         wanted = sorted({c.encode("utf-8")[-1] for c in chars})
-        mask = self.data == wanted[0]
+        data = self.bytes.data
+        mask = data == wanted[0]
         for byte in wanted[1:]:
-            mask |= self.data == byte
-        at = np.flatnonzero(mask) + self.offsets[0]
-        holds = np.zeros(len(self.texts), dtype=np.bool_)
-        holds[np.searchsorted(self.offsets, at, side="right") - 1] = True
-        candidates = np.flatnonzero(holds)
+            mask |= data == byte
+        candidates = np.flatnonzero(self.bytes.rows_with(mask))
         if len(candidates) == 0:
             return candidates
         few = self.texts.take(pa.array(candidates, pa.int64()))

@@ -46,6 +46,7 @@ from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows
 from consentry.snapshot.nfkc import NFKC_CHANGEABLE
 from consentry.snapshot.reposts import settle_reposts
 from consentry.snapshot.spilled import SpilledInts, SpilledView
+from consentry.string_bytes import StringBytes
 
 #: What a record may point to, in the order of ``Census.parents_included``'s columns.
 REFERENCE_COLUMNS: Final = ("in_reply_to", "quote_of", "repost_of")
@@ -93,26 +94,39 @@ def normalised_text(text: Any) -> Any:
 
     The two costly kernels run only on the rows they can change (same result, a fraction of
     the time): NFKC only on texts holding a character it can change (``NFKC_CHANGEABLE``, one
-    RE2 scan: almost no text), and collapsing ``\\s+`` to one space only where a text holds a
-    whitespace other than a space, or two whitespaces in a row (found by one regex search, far
-    cheaper than a replacement)."""
+    RE2 scan of the texts beyond ASCII, which NFKC leaves as they are: almost no text), and
+    collapsing ``\\s+`` to one space only where a text holds a whitespace other than a space,
+    or two whitespaces in a row (found by one regex search, far cheaper than a replacement)."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    changeable = pc.fill_null(pc.match_substring_regex(text, NFKC_CHANGEABLE), False)
+    text = _as_string(text)
+    beyond_ascii = StringBytes.of(text).non_ascii_rows()
+    changeable = np.zeros(len(text), dtype=np.bool_)
+    if beyond_ascii.any():
+        rows = np.flatnonzero(beyond_ascii)
+        hit = pc.match_substring_regex(text.take(pa.array(rows)), NFKC_CHANGEABLE)
+        changeable[rows] = bool_mask(hit)
     text = _replace_where(text, changeable, lambda sub: pc.utf8_normalize(sub, "NFKC"))
     folded = pc.utf8_lower(text)
-    spaced = pc.fill_null(pc.match_substring_regex(folded, r"[^\S ]|\s\s"), False)
+    spaced = bool_mask(pc.match_substring_regex(folded, r"[^\S ]|\s\s"))
     folded = _replace_where(
         folded, spaced, lambda sub: pc.replace_substring_regex(sub, r"\s+", " ")
     )
     return pc.utf8_trim_whitespace(folded)
 
 
-def _replace_where(arr: pa.Array, mask: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> Any:
+def _as_string(text: pa.Array) -> pa.Array:
+    return text if pa.types.is_string(text.type) else text.cast(pa.string())
+
+
+def _replace_where(
+    arr: pa.Array, mask: npt.NDArray[np.bool_], fn: Callable[[pa.Array], pa.Array]
+) -> Any:
     """``arr`` with the rows where ``mask`` holds replaced by ``fn`` of them."""
-    if not pc.any(mask).as_py():
+    if not mask.any():
         return arr
-    return pc.replace_with_mask(arr, mask, fn(arr.filter(mask)))
+    chosen = pa.array(mask)
+    return pc.replace_with_mask(arr, chosen, fn(arr.filter(chosen)))
 
 
 def _text_hashes(texts: Any) -> npt.NDArray[np.void]:
