@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: Which of the detectors' large patterns a process has compiled.
 COMPILED = (
@@ -160,6 +163,54 @@ def test_a_build_worker_loads_none_of_the_command_line(main: str) -> None:
     which its script imports) imports none either."""
     code = WORKER_PROBE.format(main=main, modules=COMMAND_LINE)
     assert _printed(code) == str([False] * len(COMMAND_LINE))
+
+
+#: A build's worker, started from a process whose environment holds ``conf`` for jemalloc, asked
+#: what jemalloc read when the worker's forkserver loaded pyarrow.
+DECAY_PROBE = """
+import multiprocessing, os
+from consentry.allocator import JEMALLOC_CONF
+if {conf!r} is None:
+    os.environ.pop(JEMALLOC_CONF, None)
+else:
+    os.environ[JEMALLOC_CONF] = {conf!r}
+context = multiprocessing.get_context("forkserver")
+context.set_forkserver_preload(["consentry.snapshot.worker_start"])
+with context.Pool(1) as pool:
+    print(pool.apply(os.getenv, (JEMALLOC_CONF,)), os.environ.get(JEMALLOC_CONF))
+"""
+
+
+@pytest.mark.parametrize(
+    ("conf", "worker"),
+    [
+        # The command's short decay: its workers keep Arrow's second (consentry.allocator).
+        ("dirty_decay_ms:100,muzzy_decay_ms:0", "dirty_decay_ms:1000,muzzy_decay_ms:0"),
+        # Someone's own setting, or none: left as it is.
+        ("dirty_decay_ms:5000", "dirty_decay_ms:5000"),
+        (None, "None"),
+    ],
+)
+def test_a_build_worker_keeps_freed_pages_as_its_allocator_setting_says(
+    conf: str | None, worker: str
+) -> None:
+    from consentry.allocator import COMMAND_DECAY, WORKER_DECAY
+
+    assert (COMMAND_DECAY, WORKER_DECAY) == (
+        "dirty_decay_ms:100,muzzy_decay_ms:0",
+        "dirty_decay_ms:1000,muzzy_decay_ms:0",
+    )
+    # The parent's own setting is not changed by its workers'.
+    assert _printed(DECAY_PROBE.format(conf=conf)) == f"{worker} {conf}"
+
+
+def test_the_forkserver_sets_the_decay_before_anything_loads_pyarrow() -> None:
+    """jemalloc reads its options once, when pyarrow first loads it: the forkserver must not
+    have loaded pyarrow before ``worker_start`` sets them."""
+    code = "import sys\nimport multiprocessing.forkserver\nprint('pyarrow' in sys.modules)\n"
+    assert _printed(code) == "False"
+    source = (REPO / "src/consentry/snapshot/worker_start.py").read_text()
+    assert source.index("WORKER_DECAY\n") < source.index("import consentry.scrub")
 
 
 def test_the_installed_command_runs_the_command_line() -> None:
