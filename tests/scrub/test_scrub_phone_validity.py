@@ -74,3 +74,27 @@ def test_valid_numbers_of_real_plans_are_found() -> None:
             example, phonenumbers.PhoneNumberFormat.E164
         ).lstrip("+")
         assert phones._is_valid(text, "FR") == oracle(text, "FR") is True, text
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    digits=st.from_regex(r"00[0-9]{6,13}", fullmatch=True),
+    region=REGIONS,
+)
+def test_a_national_reading_refused_without_parsing_is_one_phonenumbers_refuses(
+    digits: str, region: str
+) -> None:
+    """``_may_be_national`` spares ``parse`` only where it could not find a valid number: of
+    a number written with ``00`` that the region does not read as dialled abroad, whatever it
+    refuses, ``phonenumbers`` refuses too (its oracle, asked directly)."""
+    if phones._after_idd(digits, region) is None and not phones._may_be_national(digits, region):
+        assert not oracle(digits, region)
+
+
+def test_a_national_reading_of_another_countrys_number_is_refused_without_parsing() -> None:
+    # 001 and a North American number: international in France (00), national in the US
+    # (011), where no reading of it fits a North American plan.
+    assert not phones._may_be_national("0012125550123", "US")
+    assert not oracle("001-212-555-0123", "US")
+    # What could be the region's own is left to parse: a trunk prefix and a number.
+    assert phones._may_be_national("0612345678", "FR")
