@@ -3,7 +3,8 @@
 ``consentry._sha256`` hashes Merkle leaves and nodes many per call (``src/consentry/_sha256.c``
 says why); the hashing is OpenSSL's libcrypto, the one CPython's hashlib links.
 ``consentry._blake2b`` does the same for BLAKE2b (pseudonyms, text hashes), on its own;
-``consentry._idhash`` for the bucket hash of ids.
+``consentry._idhash`` for the bucket hash of ids; ``consentry._splice`` splices replacements
+into string rows.
 """
 
 from setuptools import Extension, setup
@@ -28,6 +29,12 @@ setup(
         Extension(
             "consentry._idhash",
             sources=["src/consentry/_idhash.c"],
+            depends=[OFFSETS],
+            extra_compile_args=["-O3"],
+        ),
+        Extension(
+            "consentry._splice",
+            sources=["src/consentry/_splice.c"],
             depends=[OFFSETS],
             extra_compile_args=["-O3"],
         ),
