@@ -28,20 +28,32 @@ _MIN_LENGTH: Final = 15  # Norway: NO + 2 check digits + 11
 _START: Final = re.compile(r"(?:^|(?<=[ \-]))[A-Za-z]{2}\d{2}")
 
 
-def _mod97_ok(compact: str) -> bool:
-    """ISO 7064 mod 97-10, by hand on purpose: it is only a cheap first test, so that the
-    prefixes tried reach ``stdnum`` (country formats, and a module import per call) only
-    when the checksum already holds, about one time in 97 for a wrong one."""
-    if not compact.isalnum() or not compact.isascii():
-        return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+def _mod97_holds(compact: str) -> list[bool]:
+    """For each prefix of ``compact`` (letters and digits), by length: whether ISO 7064
+    mod 97-10 holds for it as an IBAN (its first four characters moved to its end, letters as
+    10–35). By hand on purpose: it is only a cheap first test, so that the prefixes tried
+    reach ``stdnum`` (country formats) only when the checksum already holds, about one time in
+    97 for a wrong one; and the remainders of every prefix come from one pass, where one
+    conversion per prefix made a candidate's cost grow with the square of its length."""
+    holds = [False] * (len(compact) + 1)
+    if len(compact) < 4 or not (compact[:4].isalnum() and compact[:4].isascii()):
+        return holds
+    head = "".join(str(int(c, 36)) for c in compact[:4])
+    shift, tail = pow(10, len(head), 97), int(head) % 97
+    remainder = 0
+    for length in range(5, len(compact) + 1):
+        c = compact[length - 1]
+        if not (c.isascii() and c.isalnum()):
+            break  # neither this prefix nor a longer one is an IBAN
+        digits = str(int(c, 36))
+        remainder = (remainder * 10 ** len(digits) + int(digits)) % 97
+        holds[length] = (remainder * shift + tail) % 97 == 1
+    return holds
 
 
 @functools.lru_cache(maxsize=4096)
 def _is_iban(compact: str) -> bool:
-    if not _mod97_ok(compact):
-        return False
+    """``compact`` (whose mod 97-10 holds) is an IBAN by its country's format."""
     try:
         iban.validate(compact, check_country=False)
     except ValueError:  # stdnum's ValidationError derives from it
@@ -50,12 +62,18 @@ def _is_iban(compact: str) -> bool:
 
 
 def _longest_valid_prefix(text: str) -> int:
-    end = len(text)
-    while end >= _MIN_LENGTH:
-        part = text[:end]
-        if part[-1] not in " -" and _is_iban(part.replace(" ", "").replace("-", "").upper()):
+    # Each character of the text that is not a separator, and where it ends in the text.
+    kept = [(c, i + 1) for i, c in enumerate(text) if c not in " -"]
+    # One character each (a non-ASCII one, never in an IBAN, stays as it is: "ß".upper() is
+    # two characters).
+    compact = "".join(c.upper() if c.isascii() else c for c, _ in kept)
+    holds = _mod97_holds(compact)
+    for length in range(len(compact), 0, -1):
+        end = kept[length - 1][1]  # the prefix of the text ending on this character
+        if end < _MIN_LENGTH:
+            break
+        if holds[length] and _is_iban(compact[:length]):
             return end
-        end -= 1
     return 0
 
 
