@@ -14,12 +14,17 @@ import pyarrow as pa
 from consentry import _blake2b, _sha256
 
 
-def binary_buffers(values: pa.Array) -> tuple[bytes | pa.Buffer, pa.Buffer] | None:
+def binary_buffers(
+    values: pa.Array, *, nulls_empty: bool = True
+) -> tuple[bytes | pa.Buffer, pa.Buffer] | None:
     """The data and int32 end offsets of a binary or string array, for the C loops; None when
-    it has no values buffer at all (an empty array may have none)."""
+    it has no values buffer at all (an empty array may have none). Arrow lets a null's slot
+    hold bytes: with ``nulls_empty`` (for loops that read every value) a null is made an empty
+    value, which copies the array; without it (for loops that never read a null's slot) its
+    slot is left as it is."""
     if not pa.types.is_binary(values.type):
         values = values.cast(pa.binary())
-    if values.null_count:  # Arrow lets a null's slot hold bytes: a null is an empty value
+    if nulls_empty and values.null_count:
         values = values.fill_null(b"")
     _, offsets, data = values.buffers()
     if offsets is None:

@@ -13,17 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry import _splice
+from consentry.hashing import binary_buffers
 
 Int64s = npt.NDArray[np.int64]
-
-
-def _buffers(arr: pa.StringArray) -> tuple[npt.NDArray[np.int32], memoryview | bytes]:
-    """The rows' int32 offsets (a view: ``len(arr) + 1`` of them, into the whole data buffer)
-    and that buffer."""
-    buffers = arr.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
-    data = buffers[2]
-    return offsets, (b"" if data is None else memoryview(data))
 
 
 def splice(
@@ -39,16 +31,16 @@ def splice(
     """
     if len(rows) == 0:
         return texts
-    offsets, data = _buffers(texts)
-    r_offsets, r_data = _buffers(replacements)
+    # Rows with spans are never null: their slots are all the loop reads.
+    text_buffers = binary_buffers(texts, nulls_empty=False)
+    new_buffers = binary_buffers(replacements)
+    assert text_buffers is not None and new_buffers is not None  # (both have rows)
     out_data, out_offsets = _splice.splice(
-        data,
-        offsets.data,
+        *text_buffers,
         np.ascontiguousarray(rows, dtype=np.int64).data,
         np.ascontiguousarray(bstart, dtype=np.int64).data,
         np.ascontiguousarray(bend, dtype=np.int64).data,
-        r_data,
-        r_offsets.data,
+        *new_buffers,
     )
     affected = np.unique(rows)
     rebuilt = pa.StringArray.from_buffers(
