@@ -62,3 +62,35 @@ def test_rows_holding_a_byte_are_those_python_finds_it_in(
         v is not None and any(ord(c) > 127 for c in v) for v in values
     ]
     assert np.array_equal(np.diff(got.offsets), [len((v or "").encode()) for v in values])
+
+
+def test_an_array_without_buffers_has_no_bytes() -> None:
+    empty = pa.array([], pa.string())
+    assert len(StringBytes.of(empty.slice(0, 0))) == 0
+    assert StringBytes.of(pa.nulls(0, pa.string())).non_ascii_rows().tolist() == []
+    nulls = StringBytes.of(pa.nulls(3, pa.string()))
+    assert nulls.offsets.tolist() == [0, 0, 0, 0] and len(nulls.data) == 0
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (pa.array(["a"], pa.large_string()), ["a"]),
+        (pa.array(["a", "a"]).dictionary_encode(), ["a", "a"]),
+        (pa.nulls(2), [None, None]),
+    ],
+)
+def test_string_like_arrays_are_read_as_strings(
+    texts: pa.Array, expected: list[str | None]
+) -> None:
+    from consentry.string_bytes import as_strings
+
+    got = as_strings(texts)
+    assert got.type == pa.string() and got.to_pylist() == expected
+
+
+def test_other_arrays_are_not_strings() -> None:
+    from consentry.string_bytes import as_strings
+
+    with pytest.raises(TypeError, match="must be strings"):
+        as_strings(pa.array([1]))

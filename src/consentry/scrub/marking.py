@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentry.scrub.found import concat_columns
+from consentry.string_bytes import StringBytes
 
 Int64s = npt.NDArray[np.int64]
 
@@ -150,12 +151,7 @@ def _may_hold(texts: pa.Array, sentinel: str) -> bool:
     (tens of µs), for the Arrow kernel that tells which rows do only when one may."""
     if not pa.types.is_string(texts.type):
         return True
-    _, offsets_buf, data_buf = texts.buffers()
-    if offsets_buf is None or data_buf is None or len(texts) == 0:
-        return False  # no bytes at all
-    offsets = np.frombuffer(offsets_buf, dtype=np.int32)
-    offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    data = StringBytes.of(texts).data
     lead, second, third = sentinel.encode("utf-8")
     at = np.flatnonzero(data[:-2] == lead)
     return bool(np.any((data[at + 1] == second) & (data[at + 2] == third)))
@@ -165,13 +161,9 @@ def _lengths(pieces: pa.StringArray) -> tuple[Int64s, Int64s]:
     """Code points and bytes of each piece, from the offsets and the data buffer: a code
     point is a UTF-8 byte other than a continuation byte (``10xxxxxx``). A third of the
     kernel's time, ``utf8_length`` on ~15k pieces took a millisecond."""
-    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int32)
-    offsets = offsets[pieces.offset : pieces.offset + len(pieces) + 1].astype(np.int64)
-    data_buf = pieces.buffers()[2]
-    nb = np.diff(offsets)
-    if data_buf is None:
-        return nb, nb
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    piece_bytes = StringBytes.of(pieces)
+    data, rebased = piece_bytes.data, piece_bytes.offsets
+    nb = np.diff(rebased)
     # The continuation bytes' positions, searched for each piece's bounds: a running count
     # over every byte needs a fresh int64 array 8× the text, whose page faults alone cost
     # milliseconds a call.
@@ -179,7 +171,6 @@ def _lengths(pieces: pa.StringArray) -> tuple[Int64s, Int64s]:
     if len(high) == 0:
         return nb, nb
     continuation = high[(data[high] & 0xC0) == 0x80]
-    rebased = offsets - offsets[0]
     inside = np.searchsorted(continuation, rebased)
     return nb - np.diff(inside), nb
 

@@ -27,7 +27,7 @@ from consentry.scrub.registry import Detector, needs
 from consentry.scrub.resolver import Mentions
 from consentry.scrub.splice import splice
 from consentry.scrub.types import KEPT_TYPES, PII_TYPES, PLACEHOLDERS, TYPE_CODE, Span
-from consentry.string_bytes import StringBytes
+from consentry.string_bytes import StringBytes, as_strings
 
 ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
 
@@ -60,25 +60,11 @@ def _priority(detectors: Sequence[Detector]) -> np.ndarray:
     return rank
 
 
-def _as_strings(texts: pa.Array) -> pa.StringArray:
-    if pa.types.is_string(texts.type):
-        return texts
-    if (
-        pa.types.is_large_string(texts.type)
-        or pa.types.is_string_view(texts.type)
-        or pa.types.is_dictionary(texts.type)
-        or pa.types.is_null(texts.type)
-    ):
-        result: pa.StringArray = texts.cast(pa.string())
-        return result
-    raise TypeError(f"texts must be strings, not {texts.type}")
-
-
 def detect(texts: pa.Array, detectors: Sequence[Detector] | None = None) -> Found:
     """Settled spans in one array of texts, sorted by row and start. ``detectors`` default:
     every built-in one, kept types included."""
     dets = list(BUILTIN) if detectors is None else list(detectors)
-    arr = _as_strings(texts)
+    arr = as_strings(texts)
     if len(arr) == 0 or not dets:
         return Found.empty()
     gate_pattern = "|".join(f"(?:{d.prefilter})" for d in dets)
@@ -183,7 +169,7 @@ def _scrub_chunk(
     mentions: Mentions | None,
     counts: np.ndarray,
 ) -> tuple[pa.Array, pa.ListArray]:
-    arr = _as_strings(texts)
+    arr = as_strings(texts)
     found = detect(arr, detectors)
     replaced = found.take(~np.isin(found.kind, _KEPT_CODES)) if len(found) else found
     counts += np.bincount(replaced.kind.astype(np.int64), minlength=len(PII_TYPES))

@@ -46,7 +46,7 @@ from consentry.snapshot.dedup import CANDIDATE, DEDUP_PARTITIONS, duplicate_rows
 from consentry.snapshot.nfkc import NFKC_CHANGEABLE
 from consentry.snapshot.reposts import settle_reposts
 from consentry.snapshot.spilled import SpilledInts, SpilledView
-from consentry.string_bytes import StringBytes
+from consentry.string_bytes import StringBytes, as_strings
 
 #: What a record may point to, in the order of ``Census.parents_included``'s columns.
 REFERENCE_COLUMNS: Final = ("in_reply_to", "quote_of", "repost_of")
@@ -99,7 +99,7 @@ def normalised_text(text: Any) -> Any:
     or two whitespaces in a row (found by one regex search, far cheaper than a replacement)."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    text = _as_string(text)
+    text = as_strings(text)
     beyond_ascii = StringBytes.of(text).non_ascii_rows()
     changeable = np.zeros(len(text), dtype=np.bool_)
     if beyond_ascii.any():
@@ -113,10 +113,6 @@ def normalised_text(text: Any) -> Any:
         folded, spaced, lambda sub: pc.replace_substring_regex(sub, r"\s+", " ")
     )
     return pc.utf8_trim_whitespace(folded)
-
-
-def _as_string(text: pa.Array) -> pa.Array:
-    return text if pa.types.is_string(text.type) else text.cast(pa.string())
 
 
 def _replace_where(

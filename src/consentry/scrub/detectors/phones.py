@@ -50,6 +50,7 @@ from phonenumbers import (
 from consentry.scrub.detectors.blocks import joins_blocks
 from consentry.scrub.found import Int64s
 from consentry.scrub.registry import RegexDetector
+from consentry.string_bytes import StringBytes
 
 _GROUP: Final = re.compile(r"\+?\(?\d[\d()]*")
 _MAX_DIGITS: Final = 15  # E.164
@@ -606,10 +607,8 @@ class PhoneValidator:
             z = np.zeros(0, dtype=np.int64)
             return z, z, z
         texts = values.to_pylist()
-        offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
-        offsets = offsets[values.offset : values.offset + n + 1].astype(np.int64)
-        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-        offsets -= offsets[0]
+        value_bytes = StringBytes.of(values)
+        data, offsets = value_bytes.data, value_bytes.offsets
         lengths = np.diff(offsets)
 
         def per_text(mask: npt.NDArray[np.bool_]) -> Int64s:
