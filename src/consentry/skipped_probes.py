@@ -14,7 +14,8 @@ build's forkserver): a library user's process keeps the libraries' own behaviour
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -35,15 +36,13 @@ class _Refusing(MetaPathFinder):
         return None
 
 
-def _without(package: str, probe: str) -> None:
-    """Import ``probe`` (a module that looks for ``package`` when first imported) with
-    ``package`` not found; nothing to do when either is already loaded."""
-    if package in sys.modules or probe in sys.modules:
-        return
+@contextmanager
+def _refusing(package: str) -> Iterator[None]:
+    """Inside the block, ``package`` is not found."""
     finder = _Refusing(package)
     sys.meta_path.insert(0, finder)
     try:
-        __import__(probe)
+        yield
     finally:
         sys.meta_path.remove(finder)
 
@@ -55,14 +54,14 @@ def skip_pandas_probe() -> None:
         return
     import pyarrow as pa
 
-    finder = _Refusing("pandas")
-    sys.meta_path.insert(0, finder)
-    try:
+    with _refusing("pandas"):
         pa.array([0])  # inferring a type is what looks (an explicit type does not)
-    finally:
-        sys.meta_path.remove(finder)
 
 
 def skip_polars_probe() -> None:
-    """Load ADBC's DB-API module (the ledgers' bulk reads) without its look for polars."""
-    _without("polars", "adbc_driver_manager.dbapi")
+    """Load ADBC's DB-API module (the ledgers' bulk reads) without its look for polars
+    (nothing to do if either is loaded already)."""
+    if "polars" in sys.modules or "adbc_driver_manager.dbapi" in sys.modules:
+        return
+    with _refusing("polars"):
+        import adbc_driver_manager.dbapi  # noqa: F401

@@ -75,15 +75,15 @@ def _is_valid(text: str, region: str) -> bool:
     stripped = _after_plus(text)
     if stripped is not None and not _has_country_code(text):
         return _valid_after_unknown_code(stripped, region)
-    after_idd = _after_idd(text, region) if text.startswith("00") else None
-    if after_idd is not None:
-        return _valid_after_idd(after_idd)
-    if (
-        text.startswith("00")
-        and _IDD_SHAPED.fullmatch(text)
-        and not _may_be_national(text.translate(_NOT_DIGITS), region)
-    ):
-        return False
+    if text.startswith("00"):
+        after_idd = _after_idd(text, region)
+        if after_idd is not None:
+            return _valid_after_idd(after_idd)
+        # Read as a national number here: parsed only if it may be valid so.
+        if _IDD_SHAPED.fullmatch(text) and not _may_be_national(
+            text.translate(_NOT_DIGITS), region
+        ):
+            return False
     number = _parse(text, region)
     return number is not None and _valid_number(
         number.country_code,
