@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
 
 #: Which of the detectors' large patterns a process has compiled.
 COMPILED = (
@@ -204,13 +201,28 @@ def test_a_build_worker_keeps_freed_pages_as_its_allocator_setting_says(
     assert _printed(DECAY_PROBE.format(conf=conf)) == f"{worker} {conf}"
 
 
+#: What jemalloc's variable holds when pyarrow (which starts jemalloc) is first imported by
+#: ``worker_start``, the environment holding the command's decay before it.
+DECAY_AT_PYARROW = """
+import os, sys
+from importlib.abc import MetaPathFinder
+os.environ["JE_ARROW_MALLOC_CONF"] = "dirty_decay_ms:100,muzzy_decay_ms:0"
+seen = []
+class Watch(MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "pyarrow" and not seen:
+            seen.append(os.environ.get("JE_ARROW_MALLOC_CONF"))
+        return None
+sys.meta_path.insert(0, Watch())
+import consentry.snapshot.worker_start
+print(seen)
+"""
+
+
 def test_the_forkserver_sets_the_decay_before_anything_loads_pyarrow() -> None:
-    """jemalloc reads its options once, when pyarrow first loads it: the forkserver must not
-    have loaded pyarrow before ``worker_start`` sets them."""
-    code = "import sys\nimport multiprocessing.forkserver\nprint('pyarrow' in sys.modules)\n"
-    assert _printed(code) == "False"
-    source = (REPO / "src/consentry/snapshot/worker_start.py").read_text()
-    assert source.index("WORKER_DECAY\n") < source.index("import consentry.scrub")
+    """jemalloc reads its options once, when pyarrow first loads it: ``worker_start`` must set
+    the workers' before its first import of pyarrow."""
+    assert _printed(DECAY_AT_PYARROW) == "['dirty_decay_ms:1000,muzzy_decay_ms:0']"
 
 
 def test_the_installed_command_runs_the_command_line() -> None:
