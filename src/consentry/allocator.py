@@ -8,9 +8,9 @@ process keeps them a tenth of that (``COMMAND_DECAY``): it holds what grows with
 tens of MB more at 10M posts with a second (peak RSS 330 → 312 MB with a tenth). Its workers
 keep Arrow's second (``WORKER_DECAY``): they free and allocate ~10 MB per chunk of records, and
 a tenth of a second made them purge and fault pages back in, zeroed, all the time (3.5 % more
-CPU for the build at 2M posts, alternating runs); what they hold is bounded by their tasks, whatever the platform's size.
-Muzzy pages (freed lazily, MADV_FREE) still count as resident until the kernel needs them: none
-are kept in either."""
+CPU for the build at 2M posts, alternating runs); what they hold is bounded by their tasks,
+whatever the platform's size. Muzzy pages (freed lazily, MADV_FREE) still count as resident
+until the kernel needs them: none are kept in either."""
 
 from __future__ import annotations
 
